@@ -1,0 +1,262 @@
+// Configuration is parsed once from the environment into a typed, frozen object
+// and passed explicitly to whatever needs it. A bad value stops start-up with a
+// message that names the variable and the form it expects.
+import path from 'node:path';
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const int = (min: number, max: number) =>
+  z.coerce.number({ error: `a whole number between ${min} and ${max}` })
+    .int({ error: `a whole number between ${min} and ${max}` })
+    .min(min, { error: `a whole number between ${min} and ${max}` })
+    .max(max, { error: `a whole number between ${min} and ${max}` });
+
+const bool = z.enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'], {
+  error: 'one of 1/0, true/false, yes/no, on/off',
+}).transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
+
+const hostName = z.string().regex(/^[A-Za-z0-9.:\-\[\]]+$/, { error: 'a host name or IP address' });
+
+/** Every variable Winux reads, with its default. Names follow DESIGN.md (the seed's `proxmox_*` names kept). */
+const schema = z.object({
+  WINUX_HOST: hostName.default('0.0.0.0'),
+  WINUX_PORT: int(0, 65535).default(5000),
+  WINUX_DATA_DIR: z.string().min(1).default('./data'),
+  WINUX_DATABASE_URL: z.string().regex(/^(postgres(ql)?:\/\/|sqlite:)/, { error: 'postgres://user:pass@host/db or sqlite:/path/file.db' }).optional(),
+  WINUX_ADMIN_TOKEN: z.string().min(16, { error: 'at least 16 characters (leave it unset to have one generated)' }).optional(),
+  WINUX_PROVIDER: z.enum(['lxc', 'proxmox', 'ansible'], { error: 'one of lxc, proxmox, ansible' }).optional(),
+  WINUX_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
+
+  WINUX_SESSION_MINUTES: int(1, 10080).default(30),
+  WINUX_MAX_SESSION_MINUTES: int(1, 10080).default(240),
+  WINUX_CONTAINER_ID_MIN: int(100, 999_999_999).default(30001),
+  WINUX_CONTAINER_ID_MAX: int(100, 999_999_999).default(30999),
+  WINUX_MAX_SESSIONS: int(1, 1_000_000).optional(),
+  WINUX_SESSIONS_PER_VISITOR: int(0, 1000).default(1),
+  WINUX_CREATE_RATE_PER_MINUTE: int(0, 100_000).default(10),
+  WINUX_TRUSTED_PROXIES: z.string().default('127.0.0.1,::1'),
+  WINUX_CORS_ORIGINS: z.string().default(''),
+  WINUX_PUBLIC_HOST: hostName.optional(),
+  WINUX_CREATE_TIMEOUT_SECONDS: int(5, 3600).default(300),
+  WINUX_DESTROY_TIMEOUT_SECONDS: int(5, 3600).default(120),
+  WINUX_SWEEP_SECONDS: int(1, 3600).default(15),
+
+  WINUX_MEMORY_MB: int(128, 1_048_576).default(1024),
+  WINUX_CORES: int(1, 512).default(2),
+  WINUX_DISK_GB: int(1, 10_000).default(10),
+  WINUX_PIDS_MAX: int(64, 4_194_304).default(2048),
+  WINUX_DESKTOP_USER: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, { error: 'a Unix user name (lowercase letters, digits, _ or -), not root' })
+    .refine((u) => u !== 'root', { error: 'a Unix user name other than root' }).default('winux'),
+
+  WINUX_RDP_PORT_MIN: int(1024, 65535).default(33890),
+  WINUX_RDP_PORT_MAX: int(1024, 65535).default(34889),
+  WINUX_LXC_PATH: z.string().min(1).default('/var/lib/lxc'),
+  WINUX_LXC_TEMPLATE: z.string().regex(/^[a-z0-9-]+$/, { error: 'a container name (lowercase letters, digits, -)' }).default('winux-template'),
+  WINUX_LXC_BRIDGE: z.string().regex(/^[a-z0-9]{1,15}$/, { error: 'a bridge name of at most 15 lowercase letters and digits' }).default('winuxbr0'),
+  WINUX_LXC_SUBNET: z.string().regex(/^10\.\d{1,3}\.0\.0\/16$/, { error: 'a 10.X.0.0/16 subnet' }).default('10.217.0.0/16'),
+  WINUX_CACHE_DIR: z.string().min(1).default('/var/cache/winux'),
+  WINUX_MIRROR: z.string().url({ error: 'a Debian mirror URL' }).default('http://deb.debian.org/debian'),
+
+  WINUX_POOL_SIZE: int(0, 1000).default(0),
+  WINUX_POOL_MAX_AGE_MINUTES: int(1, 100_000).default(240),
+
+  // The seed's Proxmox names, kept as they were.
+  proxmox_api_host: hostName.optional(),
+  proxmox_api_port: int(1, 65535).default(8006),
+  proxmox_api_user: z.string().optional(),
+  proxmox_api_token_id: z.string().optional(),
+  proxmox_api_token_secret: z.string().optional(),
+  proxmox_api_ca_file: z.string().optional(),
+  proxmox_api_insecure: bool.default(false),
+  proxmox_node: z.string().optional(),
+  proxmox_ssh_private_key: z.string().optional(),
+  proxmox_ssh_key_path: z.string().optional(),
+  proxmox_ssh_host: hostName.optional(),
+  proxmox_ssh_port: int(1, 65535).default(22),
+  proxmox_ssh_user: z.string().default('root'),
+  WINUX_PROXMOX_TEMPLATE: z.string().optional(),
+  WINUX_PROXMOX_OSTEMPLATE: z.string().optional(),
+  WINUX_PROXMOX_STORAGE: z.string().default('local-lvm'),
+  WINUX_PROXMOX_BRIDGE: z.string().default('vmbr0'),
+  WINUX_PROXMOX_POOL: z.string().regex(/^[A-Za-z0-9.\-_]+$/, { error: 'a Proxmox pool id ([A-Za-z0-9.-_])' }).default('winux'),
+  WINUX_PROXMOX_IP_POOL: z.string().optional(),
+  WINUX_ANSIBLE_DIR: z.string().optional(),
+});
+
+type Env = z.infer<typeof schema>;
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  databaseUrl: string;
+  adminToken?: string;
+  provider: 'lxc' | 'proxmox' | 'ansible';
+  logLevel: Env['WINUX_LOG_LEVEL'];
+  sessionMinutes: number;
+  maxSessionMinutes: number;
+  containerIdMin: number;
+  containerIdMax: number;
+  maxSessions: number;
+  sessionsPerVisitor: number;
+  createRatePerMinute: number;
+  trustedProxies: string[];
+  corsOrigins: string[];
+  publicHost?: string;
+  createTimeoutMs: number;
+  destroyTimeoutMs: number;
+  sweepIntervalMs: number;
+  resources: { memoryMb: number; cores: number; diskGb: number; pidsMax: number };
+  desktopUser: string;
+  lxc: {
+    path: string;
+    template: string;
+    bridge: string;
+    subnet: string;
+    rdpPortMin: number;
+    rdpPortMax: number;
+    cacheDir: string;
+    mirror: string;
+  };
+  pool: { size: number; maxAgeMs: number };
+  proxmox: {
+    host?: string;
+    port: number;
+    /** Full token id `user@realm!name`. */
+    tokenId?: string;
+    tokenSecret?: string;
+    caFile?: string;
+    insecure: boolean;
+    /** Node names, or ['auto'] to pick among every online node. */
+    nodes: string[];
+    sshPrivateKey?: string;
+    sshKeyPath?: string;
+    sshHost?: string;
+    sshPort: number;
+    sshUser: string;
+    template?: string;
+    ostemplate?: string;
+    storage: string;
+    bridge: string;
+    pool: string;
+    ipPool?: string;
+  };
+  ansibleDir: string;
+}
+
+/** Parses `env` (normally process.env); `overrides` let tests replace any parsed field. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const known = Object.keys(schema.shape);
+  const input: Record<string, string> = {};
+  for (const key of known) {
+    const value = env[key];
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => {
+      const name = String(i.path[0]);
+      // Never echo a value back: it may be a secret.
+      return `${name}: expected ${i.message}`;
+    }));
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  if (e.WINUX_CONTAINER_ID_MIN > e.WINUX_CONTAINER_ID_MAX) {
+    problems.push('WINUX_CONTAINER_ID_MIN: expected a value not above WINUX_CONTAINER_ID_MAX');
+  }
+  if (e.WINUX_RDP_PORT_MIN > e.WINUX_RDP_PORT_MAX) {
+    problems.push('WINUX_RDP_PORT_MIN: expected a value not above WINUX_RDP_PORT_MAX');
+  }
+  if (e.WINUX_SESSION_MINUTES > e.WINUX_MAX_SESSION_MINUTES) {
+    problems.push('WINUX_SESSION_MINUTES: expected a value not above WINUX_MAX_SESSION_MINUTES');
+  }
+  const idCount = e.WINUX_CONTAINER_ID_MAX - e.WINUX_CONTAINER_ID_MIN + 1;
+  const tokenId = fullTokenId(e.proxmox_api_user, e.proxmox_api_token_id);
+  const provider = e.WINUX_PROVIDER ?? (e.proxmox_api_host ? 'proxmox' : 'lxc');
+  if (provider === 'proxmox') {
+    if (!e.proxmox_api_host) problems.push('proxmox_api_host: expected the Proxmox VE host name (WINUX_PROVIDER is proxmox)');
+    if (!tokenId) problems.push('proxmox_api_user: expected user@realm!tokenname, or user@realm with proxmox_api_token_id');
+    if (!e.proxmox_api_token_secret) problems.push('proxmox_api_token_secret: expected the API token secret');
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  const dataDir = path.resolve(e.WINUX_DATA_DIR);
+  const config: Config = {
+    host: e.WINUX_HOST,
+    port: e.WINUX_PORT,
+    dataDir,
+    databaseUrl: e.WINUX_DATABASE_URL ?? `sqlite:${path.join(dataDir, 'winux.db')}`,
+    adminToken: e.WINUX_ADMIN_TOKEN,
+    provider,
+    logLevel: e.WINUX_LOG_LEVEL,
+    sessionMinutes: e.WINUX_SESSION_MINUTES,
+    maxSessionMinutes: e.WINUX_MAX_SESSION_MINUTES,
+    containerIdMin: e.WINUX_CONTAINER_ID_MIN,
+    containerIdMax: e.WINUX_CONTAINER_ID_MAX,
+    maxSessions: Math.min(e.WINUX_MAX_SESSIONS ?? idCount, idCount),
+    sessionsPerVisitor: e.WINUX_SESSIONS_PER_VISITOR,
+    createRatePerMinute: e.WINUX_CREATE_RATE_PER_MINUTE,
+    trustedProxies: splitList(e.WINUX_TRUSTED_PROXIES),
+    corsOrigins: splitList(e.WINUX_CORS_ORIGINS),
+    publicHost: e.WINUX_PUBLIC_HOST,
+    createTimeoutMs: e.WINUX_CREATE_TIMEOUT_SECONDS * 1000,
+    destroyTimeoutMs: e.WINUX_DESTROY_TIMEOUT_SECONDS * 1000,
+    sweepIntervalMs: e.WINUX_SWEEP_SECONDS * 1000,
+    resources: { memoryMb: e.WINUX_MEMORY_MB, cores: e.WINUX_CORES, diskGb: e.WINUX_DISK_GB, pidsMax: e.WINUX_PIDS_MAX },
+    desktopUser: e.WINUX_DESKTOP_USER,
+    lxc: {
+      path: e.WINUX_LXC_PATH,
+      template: e.WINUX_LXC_TEMPLATE,
+      bridge: e.WINUX_LXC_BRIDGE,
+      subnet: e.WINUX_LXC_SUBNET,
+      rdpPortMin: e.WINUX_RDP_PORT_MIN,
+      rdpPortMax: e.WINUX_RDP_PORT_MAX,
+      cacheDir: e.WINUX_CACHE_DIR,
+      mirror: e.WINUX_MIRROR,
+    },
+    pool: { size: e.WINUX_POOL_SIZE, maxAgeMs: e.WINUX_POOL_MAX_AGE_MINUTES * 60_000 },
+    proxmox: {
+      host: e.proxmox_api_host,
+      port: e.proxmox_api_port,
+      tokenId,
+      tokenSecret: e.proxmox_api_token_secret,
+      caFile: e.proxmox_api_ca_file,
+      insecure: e.proxmox_api_insecure,
+      nodes: splitList(e.proxmox_node ?? 'auto'),
+      sshPrivateKey: e.proxmox_ssh_private_key,
+      sshKeyPath: e.proxmox_ssh_key_path,
+      sshHost: e.proxmox_ssh_host,
+      sshPort: e.proxmox_ssh_port,
+      sshUser: e.proxmox_ssh_user,
+      template: e.WINUX_PROXMOX_TEMPLATE,
+      ostemplate: e.WINUX_PROXMOX_OSTEMPLATE,
+      storage: e.WINUX_PROXMOX_STORAGE,
+      bridge: e.WINUX_PROXMOX_BRIDGE,
+      pool: e.WINUX_PROXMOX_POOL,
+      ipPool: e.WINUX_PROXMOX_IP_POOL,
+    },
+    ansibleDir: e.WINUX_ANSIBLE_DIR ?? path.resolve(import.meta.dirname, '..', 'ansible'),
+  };
+  return Object.freeze({ ...config, ...overrides });
+}
+
+/** The seed's `proxmox_api_user` may hold `user@realm` (with a separate token name) or the full `user@realm!name`. */
+function fullTokenId(user?: string, tokenName?: string): string | undefined {
+  if (!user) return undefined;
+  if (user.includes('!')) return user;
+  return tokenName ? `${user}!${tokenName}` : undefined;
+}
+
+function splitList(value: string): string[] {
+  return value.split(/[\s,;]+/).map((s) => s.trim()).filter(Boolean);
+}
+
+/** The variable names Winux reads, for `winux doctor` and the README table check. */
+export const configVariables = Object.keys(schema.shape);

@@ -1,0 +1,46 @@
+// A few typed domain errors, each with a machine `code`, an HTTP status and a
+// message written for a person. The HTTP layer translates them; nothing else does.
+
+export class WinuxError extends Error {
+  constructor(
+    readonly code: string,
+    readonly status: number,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'WinuxError';
+  }
+}
+
+export const errors = {
+  badRequest: (message: string, details?: Record<string, unknown>) => new WinuxError('bad_request', 400, message, details),
+  unauthorized: (message = 'This action needs a session token or the admin token (Authorization: Bearer …).') =>
+    new WinuxError('unauthorized', 401, message),
+  forbidden: (message = 'This token does not give access to that.') => new WinuxError('forbidden', 403, message),
+  notFound: (message = 'No such session.') => new WinuxError('not_found', 404, message),
+  conflict: (message: string, details?: Record<string, unknown>) => new WinuxError('conflict', 409, message, details),
+  visitorLimit: (limit: number) =>
+    new WinuxError('visitor_limit', 429,
+      `You already have ${limit === 1 ? 'a session' : `${limit} sessions`} running. End it or wait until it expires before starting another.`,
+      { limit }),
+  rateLimited: (retryAfterSeconds: number) =>
+    new WinuxError('rate_limited', 429, `Too many new sessions from your address. Try again in ${retryAfterSeconds} s.`, { retry_after_seconds: retryAfterSeconds }),
+  capacityExhausted: (nextFreeAt?: string) =>
+    new WinuxError('capacity_exhausted', 503,
+      nextFreeAt
+        ? `All desktops are in use right now. One frees up at ${nextFreeAt}; please try again then.`
+        : 'All desktops are in use right now. Please try again in a few minutes.',
+      nextFreeAt ? { next_free_at: nextFreeAt } : {}),
+  providerFailed: (message: string) => new WinuxError('provider_error', 502, message),
+  providerTimeout: (message: string) => new WinuxError('provider_timeout', 504, message),
+  unavailable: (message: string) => new WinuxError('unavailable', 503, message),
+};
+
+/** A provider error: `retryable` marks failures worth another try (timeouts, 5xx, locks). */
+export class ProviderError extends Error {
+  constructor(message: string, readonly retryable = false, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ProviderError';
+  }
+}
