@@ -48,5 +48,8 @@ export interface SessionRecord {
   endedAt: number | null;
   durationMinutes: number;
   error: string | null;
+  /** When the status last changed: the clock for creation and destruction timeouts. */
+  statusChangedAt: number;
+  cleanupAttempts: number;
   updatedAt: number;
 }

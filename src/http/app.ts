@@ -1,0 +1,193 @@
+// createApp() builds the Fastify application (page + API) and never listens:
+// `winux serve` listens, tests use inject() or listen on port 0.
+import path from 'node:path';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import fastifyCookie from '@fastify/cookie';
+import fastifyCors from '@fastify/cors';
+import fastifyHelmet from '@fastify/helmet';
+import fastifyRateLimit from '@fastify/rate-limit';
+import fastifyStatic from '@fastify/static';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import type { Config } from '../config.ts';
+import type { Clock } from '../core/clock.ts';
+import { hashSecret } from '../core/credentials.ts';
+import { WinuxError, errors } from '../core/errors.ts';
+import type { SessionService } from '../core/service.ts';
+import type { Logger } from '../logger.ts';
+import type { Provider } from '../providers/provider.ts';
+import type { Store } from '../store/store.ts';
+import { version } from '../version.ts';
+import { sessionRoutes } from './routes/sessions.ts';
+import { systemRoutes } from './routes/system.ts';
+
+export const apiPrefix = '/api/winux';
+export const webRoot = path.resolve(import.meta.dirname, '..', '..', 'web');
+const bodyLimit = 64 * 1024;
+
+export interface AppOptions {
+  config: Config;
+  service: SessionService;
+  store: Store;
+  provider: Provider;
+  clock: Clock;
+  logger: Logger;
+  adminToken: string;
+}
+
+export interface AppContext extends Omit<AppOptions, 'adminToken'> {
+  adminTokenHash: string;
+  createRateLimit: false | { max: number; timeWindow: number };
+  providerHealth(): Promise<{ ok: boolean; detail: string }>;
+}
+
+export async function createApp(options: AppOptions): Promise<FastifyInstance> {
+  const { config, logger } = options;
+  const app = Fastify({
+    loggerInstance: logger,
+    bodyLimit,
+    // X-Forwarded-For is believed only from these addresses (the seed puts nginx in front).
+    trustProxy: config.trustedProxies.length ? config.trustedProxies : false,
+    requestTimeout: 30_000,
+    connectionTimeout: 60_000,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  });
+
+  const ctx: AppContext = {
+    ...options,
+    adminTokenHash: hashSecret(options.adminToken),
+    createRateLimit: config.createRatePerMinute > 0 ? { max: config.createRatePerMinute, timeWindow: 60_000 } : false,
+    providerHealth: cachedProviderHealth(options.provider),
+  };
+
+  await app.register(fastifyCookie);
+  await app.register(fastifyHelmet, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        frameAncestors: ["'none'"],
+        upgradeInsecureRequests: null,
+      },
+    },
+    // Plain-HTTP deployments are common on a school LAN: do not force HTTPS.
+    strictTransportSecurity: false,
+  });
+  if (config.corsOrigins.length) {
+    await app.register(fastifyCors, { origin: config.corsOrigins, credentials: true, methods: ['GET', 'POST', 'DELETE'] });
+  }
+  await app.register(fastifyRateLimit, {
+    global: false,
+    keyGenerator: (request) => request.ip,
+    errorResponseBuilder: (_request, context) => {
+      const seconds = Math.max(1, Math.ceil(context.ttl / 1000));
+      const e = errors.rateLimited(seconds);
+      return { statusCode: 429, error: e.code, message: e.message, retry_after_seconds: seconds };
+    },
+  });
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: { title: 'Winux API', version, description: 'Temporary Linux desktops on demand.' },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'a session token (from POST /sessions) or the admin token' },
+        },
+      },
+      security: [{ bearer: [] }],
+    },
+  });
+
+  app.setErrorHandler((error: FastifyError | WinuxError, request, reply) => {
+    const { status, body } = errorBody(error);
+    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    if (status === 429 && 'retry_after_seconds' in body) reply.header('retry-after', String(body.retry_after_seconds));
+    return reply.code(status).send(body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send({ error: 'not_found', message: `Nothing at ${request.method} ${request.url.split('?')[0]}.` });
+  });
+
+  // A POST without a body (curl -X POST …) means "no options", like the seed's API.
+  app.addHook('preValidation', async (request) => {
+    if (request.body === undefined && (request.method === 'POST')) request.body = {};
+  });
+
+  await app.register(async (api) => {
+    sessionRoutes(api, ctx);
+    systemRoutes(api, ctx);
+    api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  }, { prefix: apiPrefix });
+
+  await app.register(async (docs) => {
+    // Swagger UI ships inline scripts and styles: a looser policy for its pages only.
+    docs.addHook('onSend', async (_request, reply) => {
+      reply.header('content-security-policy', "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'");
+    });
+    await docs.register(fastifySwaggerUi, { routePrefix: `${apiPrefix}/docs` });
+  });
+
+  await app.register(fastifyStatic, { root: webRoot, prefix: '/winux/', redirect: true, index: ['index.html'] });
+  app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/winux/'));
+
+  return app as unknown as FastifyInstance;
+}
+
+/** Maps any error to a status and a JSON body with no internals: codes for machines, messages for people. */
+function errorBody(error: FastifyError | WinuxError): { status: number; body: Record<string, unknown> } {
+  if (error instanceof WinuxError) {
+    return { status: error.status, body: { error: error.code, message: error.message, ...error.details } };
+  }
+  const e = error as FastifyError & { validation?: unknown; validationContext?: string };
+  if (e.validation) return { status: 400, body: { error: 'bad_request', message: validationMessage(e) } };
+  switch (e.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, body: { error: 'payload_too_large', message: `The request body is larger than ${bodyLimit / 1024} KiB.` } };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 415, body: { error: 'unsupported_media_type', message: 'Send JSON (Content-Type: application/json).' } };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { status: 400, body: { error: 'bad_request', message: 'The request says it has a JSON body but it is empty.' } };
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return { status: 400, body: { error: 'bad_request', message: 'The request body is not valid JSON.' } };
+  }
+  if ((e as { statusCode?: number }).statusCode === 429) {
+    const body = e as unknown as Record<string, unknown>;
+    return { status: 429, body: { error: 'rate_limited', message: String(body.message), retry_after_seconds: body.retry_after_seconds } };
+  }
+  const status = typeof e.statusCode === 'number' ? e.statusCode : 500;
+  if (status >= 400 && status < 500) {
+    if (e instanceof SyntaxError) return { status: 400, body: { error: 'bad_request', message: 'The request body is not valid JSON.' } };
+    return { status, body: { error: 'bad_request', message: e.message } };
+  }
+  return { status: 500, body: { error: 'internal_error', message: 'Something went wrong on our side. It has been logged.' } };
+}
+
+/** One sentence naming the field and what it should be, from ajv's first complaint. */
+function validationMessage(e: FastifyError & { validation?: unknown; validationContext?: string }): string {
+  const where = e.validationContext === 'params' ? 'In the URL' : e.validationContext === 'querystring' ? 'In the query string' : 'In the request body';
+  const first = (e.validation as { instancePath?: string; keyword?: string; message?: string; params?: Record<string, unknown> }[])[0];
+  const field = first?.instancePath?.replace(/^\//, '').replace(/\//g, '.');
+  if (first?.keyword === 'additionalProperties') return `${where}: unknown field "${String(first.params?.additionalProperty)}".`;
+  if (first?.keyword === 'required') return `${where}: missing field "${String(first.params?.missingProperty)}".`;
+  if (first?.keyword === 'pattern' && e.validationContext === 'params') return `${where}: "${field}" is not a valid session id.`;
+  return `${where}: ${field ? `"${field}" ` : ''}${first?.message ?? 'is not valid'}.`;
+}
+
+/** Provider checks can be slow (a Proxmox round trip): reuse a result for a few seconds. */
+function cachedProviderHealth(provider: Provider): () => Promise<{ ok: boolean; detail: string }> {
+  let cached: { at: number; value: Promise<{ ok: boolean; detail: string }> } | undefined;
+  return () => {
+    if (cached && Date.now() - cached.at < 10_000) return cached.value;
+    const value = provider.check().then((checks) => {
+      const failing = checks.filter((c) => !c.ok);
+      return failing.length
+        ? { ok: false, detail: failing.map((c) => `${c.name}: ${c.detail}`).join('; ') }
+        : { ok: true, detail: `${checks.length} checks passed` };
+    }, (error: Error) => ({ ok: false, detail: `check failed: ${error.message}` }));
+    cached = { at: Date.now(), value };
+    return value;
+  };
+}

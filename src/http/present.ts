@@ -1,0 +1,43 @@
+// The session as the API shows it (DESIGN.md's session JSON). Credentials only
+// for the owner or the admin.
+import type { SessionRecord } from '../core/session.ts';
+
+export interface PresentOptions {
+  withSecrets: boolean;
+  /** Host an RDP client should use when the provider leaves it to Winux. */
+  publicHost: string;
+  now: number;
+  maxExpiresAt: number;
+}
+
+export function presentSession(s: SessionRecord, o: PresentOptions) {
+  const live = s.status === 'creating' || s.status === 'ready';
+  const hasEndpoint = s.port !== null;
+  return {
+    session_id: s.id,
+    status: s.status,
+    step: s.step,
+    container_id: s.containerId,
+    node: s.node,
+    ip: s.ip,
+    host: hasEndpoint ? (s.endpointHost ?? o.publicHost) : null,
+    port: s.port,
+    username: s.username,
+    password: o.withSecrets && live ? s.password : undefined,
+    created_at: iso(s.createdAt),
+    ready_at: s.readyAt === null ? null : iso(s.readyAt),
+    expires_at: iso(s.expiresAt),
+    ended_at: s.endedAt === null ? null : iso(s.endedAt),
+    remaining_seconds: live ? Math.max(0, Math.floor((s.expiresAt - o.now) / 1000)) : 0,
+    duration_minutes: s.durationMinutes,
+    max_expires_at: iso(o.maxExpiresAt),
+    can_extend: live && s.expiresAt < o.maxExpiresAt,
+    error: s.error,
+  };
+}
+
+export type SessionJson = ReturnType<typeof presentSession>;
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}

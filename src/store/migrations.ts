@@ -1,0 +1,47 @@
+// Migrations live in code (not files on disk) so they ship inside the package and
+// run the same way on SQLite and PostgreSQL. Append new ones; never edit old ones.
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+const migrations: Record<string, Migration> = {
+  '0001_sessions': {
+    async up(db: Kysely<any>) {
+      await db.schema.createTable('sessions')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('status', 'varchar(16)', (c) => c.notNull())
+        .addColumn('step', 'varchar(16)', (c) => c.notNull())
+        .addColumn('container_id', 'integer', (c) => c.notNull())
+        .addColumn('holds_container', 'integer', (c) => c.notNull())
+        .addColumn('pooled', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('node', 'varchar(255)')
+        .addColumn('ip', 'varchar(64)')
+        .addColumn('endpoint_host', 'varchar(255)')
+        .addColumn('port', 'integer')
+        .addColumn('username', 'varchar(64)', (c) => c.notNull())
+        .addColumn('password', 'varchar(128)', (c) => c.notNull())
+        .addColumn('token_hash', 'varchar(128)', (c) => c.notNull())
+        .addColumn('visitor', 'varchar(255)', (c) => c.notNull())
+        .addColumn('provider_ref', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('ready_at', 'bigint')
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('ended_at', 'bigint')
+        .addColumn('status_changed_at', 'bigint', (c) => c.notNull())
+        .addColumn('duration_minutes', 'integer', (c) => c.notNull())
+        .addColumn('error', 'text')
+        .addColumn('cleanup_attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      // The database itself guarantees that no container id is held twice, even
+      // across several Winux replicas sharing one PostgreSQL.
+      await sql`CREATE UNIQUE INDEX sessions_held_container ON sessions (container_id) WHERE holds_container = 1`.execute(db);
+      await db.schema.createIndex('sessions_status_expires').on('sessions').columns(['status', 'expires_at']).execute();
+      await db.schema.createIndex('sessions_visitor').on('sessions').columns(['visitor', 'status']).execute();
+    },
+  },
+};
+
+export const migrationProvider: MigrationProvider = {
+  async getMigrations() {
+    return migrations;
+  },
+};

@@ -1,0 +1,32 @@
+// Table shapes as Kysely sees them. Times are epoch milliseconds (BIGINT), so
+// both SQLite and PostgreSQL compare them exactly and the core never parses dates.
+export interface SessionsTable {
+  id: string;
+  status: string;
+  step: string;
+  container_id: number;
+  holds_container: number;
+  pooled: number;
+  node: string | null;
+  ip: string | null;
+  endpoint_host: string | null;
+  port: number | null;
+  username: string;
+  password: string;
+  token_hash: string;
+  visitor: string;
+  provider_ref: string | null;
+  created_at: number;
+  ready_at: number | null;
+  expires_at: number;
+  ended_at: number | null;
+  status_changed_at: number;
+  duration_minutes: number;
+  error: string | null;
+  cleanup_attempts: number;
+  updated_at: number;
+}
+
+export interface Database {
+  sessions: SessionsTable;
+}

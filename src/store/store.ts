@@ -1,0 +1,314 @@
+// The session store: Kysely over SQLite (default, a file in the data dir) or
+// PostgreSQL (several replicas). Every state change is a conditional UPDATE
+// ("move from these statuses to that one"), so two actors never both act on
+// the same transition, and every change is written before the provider is called.
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
+import type { SessionRecord, SessionStatus, CreationStep } from '../core/session.ts';
+import { liveStatuses } from '../core/session.ts';
+import type { Database, SessionsTable } from './schema.ts';
+import { migrationProvider } from './migrations.ts';
+
+export interface AllocationRules {
+  idMin: number;
+  idMax: number;
+  maxSessions: number;
+  /** 0 = no limit. */
+  perVisitor: number;
+}
+
+/** What `insertWithContainer` could not do, for the service to turn into a person's message. */
+export type AllocationRefusal = { refused: 'capacity' | 'visitor_limit' };
+
+export type NewSession = Omit<SessionRecord, 'containerId' | 'holdsContainer' | 'updatedAt' | 'statusChangedAt' | 'cleanupAttempts'>;
+
+export interface SessionFilter {
+  statuses?: readonly SessionStatus[];
+  visitor?: string;
+  ids?: readonly string[];
+  holdsContainer?: boolean;
+  pooled?: boolean;
+  limit?: number;
+}
+
+export type SessionPatch = Partial<Pick<SessionRecord,
+  'step' | 'node' | 'ip' | 'endpointHost' | 'port' | 'providerRef' | 'readyAt' | 'expiresAt' | 'endedAt' |
+  'error' | 'holdsContainer' | 'username' | 'password' | 'tokenHash' | 'visitor' | 'pooled' | 'durationMinutes' | 'createdAt'>>;
+
+export class Store {
+  private constructor(readonly db: Kysely<Database>, readonly dialect: 'sqlite' | 'postgres') {}
+
+  /** Opens (creating if needed) the database at `url` and brings its schema up to date. */
+  static async open(url: string): Promise<Store> {
+    const store = url.startsWith('postgres') ? Store.openPostgres(url) : await Store.openSqlite(url);
+    await store.migrate();
+    return store;
+  }
+
+  private static async openSqlite(url: string): Promise<Store> {
+    const file = url.replace(/^sqlite:/, '');
+    const { default: SQLite } = await import('better-sqlite3');
+    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    const database = new SQLite(file);
+    // WAL lets readers (the CLI, health checks) work while the server writes;
+    // a busy timeout rides out short locks instead of failing requests.
+    database.pragma('journal_mode = WAL');
+    database.pragma('busy_timeout = 5000');
+    database.pragma('synchronous = NORMAL');
+    return new Store(new Kysely<Database>({ dialect: new SqliteDialect({ database }) }), 'sqlite');
+  }
+
+  private static openPostgres(url: string): Store {
+    // Loaded lazily: SQLite users never need the pg driver's start-up cost.
+    const pg = requirePg();
+    // BIGINT columns hold epoch milliseconds, well inside Number's exact range.
+    pg.types.setTypeParser(20, (v: string) => Number(v));
+    const pool = new pg.Pool({ connectionString: url, max: 10 });
+    return new Store(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres');
+  }
+
+  async migrate(): Promise<void> {
+    const migrator = new Migrator({ db: this.db, provider: migrationProvider });
+    const { error } = await migrator.migrateToLatest();
+    if (error) throw error;
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+
+  /** Cheap round trip for health checks. */
+  async ping(): Promise<void> {
+    await sql`SELECT 1`.execute(this.db);
+  }
+
+  /**
+   * Inserts a session and gives it the lowest free container id, atomically:
+   * capacity, the visitor's limit and id choice are decided in one transaction
+   * (serialised: SQLite has one writer, PostgreSQL takes an advisory lock), and the
+   * partial unique index rejects a held id twice whatever happens.
+   */
+  async insertWithContainer(session: NewSession, rules: AllocationRules): Promise<SessionRecord | AllocationRefusal> {
+    return this.db.transaction().execute(async (trx) => {
+      if (this.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(73019)`.execute(trx);
+      const held = await trx.selectFrom('sessions').select('container_id').where('holds_container', '=', 1).execute();
+      if (held.length >= rules.maxSessions) return { refused: 'capacity' as const };
+      if (rules.perVisitor > 0 && !session.pooled) {
+        const mine = await trx.selectFrom('sessions').select(sql<number>`count(*)`.as('n'))
+          .where('visitor', '=', session.visitor).where('status', 'in', ['creating', 'ready']).executeTakeFirstOrThrow();
+        if (Number(mine.n) >= rules.perVisitor) return { refused: 'visitor_limit' as const };
+      }
+      const containerId = lowestFree(held.map((r) => Number(r.container_id)), rules.idMin, rules.idMax);
+      if (containerId === undefined) return { refused: 'capacity' as const };
+      const record: SessionRecord = { ...session, containerId, holdsContainer: true, statusChangedAt: session.createdAt, cleanupAttempts: 0, updatedAt: session.createdAt };
+      await trx.insertInto('sessions').values(toRow(record)).execute();
+      return record;
+    });
+  }
+
+  /** Claims a free warm-pool member for a visitor, atomically (see the warm pool). */
+  async claimPooled(visitor: string, perVisitor: number, patch: SessionPatch, now: number): Promise<SessionRecord | AllocationRefusal | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      if (this.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(73019)`.execute(trx);
+      if (perVisitor > 0) {
+        const mine = await trx.selectFrom('sessions').select(sql<number>`count(*)`.as('n'))
+          .where('visitor', '=', visitor).where('status', 'in', ['creating', 'ready']).executeTakeFirstOrThrow();
+        if (Number(mine.n) >= perVisitor) return { refused: 'visitor_limit' as const };
+      }
+      const candidate = await trx.selectFrom('sessions').select('id')
+        .where('pooled', '=', 1).where('status', '=', 'ready').orderBy('ready_at').limit(1).executeTakeFirst();
+      if (!candidate) return undefined;
+      await trx.updateTable('sessions').set({ ...toRowPatch(patch), pooled: 0, visitor, updated_at: now })
+        .where('id', '=', candidate.id).where('pooled', '=', 1).where('status', '=', 'ready').execute();
+      const row = await trx.selectFrom('sessions').selectAll().where('id', '=', candidate.id).executeTakeFirstOrThrow();
+      return fromRow(row);
+    });
+  }
+
+  async get(id: string): Promise<SessionRecord | undefined> {
+    const row = await this.db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && fromRow(row);
+  }
+
+  async list(filter: SessionFilter = {}): Promise<SessionRecord[]> {
+    let q = this.db.selectFrom('sessions').selectAll();
+    if (filter.statuses) q = q.where('status', 'in', [...filter.statuses]);
+    if (filter.visitor !== undefined) q = q.where('visitor', '=', filter.visitor);
+    if (filter.ids) {
+      if (filter.ids.length === 0) return [];
+      q = q.where('id', 'in', [...filter.ids]);
+    }
+    if (filter.holdsContainer !== undefined) q = q.where('holds_container', '=', filter.holdsContainer ? 1 : 0);
+    if (filter.pooled !== undefined) q = q.where('pooled', '=', filter.pooled ? 1 : 0);
+    q = q.orderBy('created_at', 'desc');
+    if (filter.limit) q = q.limit(filter.limit);
+    return (await q.execute()).map(fromRow);
+  }
+
+  /**
+   * Moves a session from one of `from` to `to`, writing `patch` with it. Returns the
+   * updated session, or undefined when it was not in one of `from` (someone else
+   * moved it first): the caller must then not act.
+   */
+  async transition(id: string, from: readonly SessionStatus[], to: SessionStatus, patch: SessionPatch, now: number): Promise<SessionRecord | undefined> {
+    const result = await this.db.updateTable('sessions')
+      .set({ ...toRowPatch(patch), status: to, status_changed_at: now, updated_at: now })
+      .where('id', '=', id).where('status', 'in', [...from])
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) return undefined;
+    return this.get(id);
+  }
+
+  /** Updates fields without changing the status; `onlyIn` guards against racing a transition. */
+  async update(id: string, patch: SessionPatch, now: number, onlyIn?: readonly SessionStatus[]): Promise<boolean> {
+    let q = this.db.updateTable('sessions').set({ ...toRowPatch(patch), updated_at: now }).where('id', '=', id);
+    if (onlyIn) q = q.where('status', 'in', [...onlyIn]);
+    const result = await q.executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async setStep(id: string, step: CreationStep, now: number): Promise<void> {
+    await this.update(id, { step }, now, ['creating']);
+  }
+
+  async noteCleanupAttempt(id: string, now: number): Promise<void> {
+    await this.db.updateTable('sessions')
+      .set({ cleanup_attempts: sql`cleanup_attempts + 1`, updated_at: now }).where('id', '=', id).execute();
+  }
+
+  /** Sessions (visitor's, not pool members) whose time is up, oldest first; bounded so one pass stays short. */
+  async dueForExpiry(now: number, limit: number): Promise<SessionRecord[]> {
+    const rows = await this.db.selectFrom('sessions').selectAll()
+      .where('status', 'in', ['creating', 'ready']).where('pooled', '=', 0).where('expires_at', '<=', now)
+      .orderBy('expires_at').limit(limit).execute();
+    return rows.map(fromRow);
+  }
+
+  /** The next time a session is due, or undefined when none is live. */
+  async nextExpiry(): Promise<number | undefined> {
+    const row = await this.db.selectFrom('sessions').select(sql<number | null>`min(expires_at)`.as('next'))
+      .where('status', 'in', ['creating', 'ready']).where('pooled', '=', 0).executeTakeFirst();
+    return row?.next == null ? undefined : Number(row.next);
+  }
+
+  async countHeld(): Promise<number> {
+    const row = await this.db.selectFrom('sessions').select(sql<number>`count(*)`.as('n'))
+      .where('holds_container', '=', 1).executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  async countByStatus(): Promise<Record<string, number>> {
+    const rows = await this.db.selectFrom('sessions').select(['status', sql<number>`count(*)`.as('n')])
+      .where('status', 'in', [...liveStatuses, 'failed']).groupBy('status').execute();
+    return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+  }
+
+  /** Live sessions and failed ones still holding a container: what the reconciler must check. */
+  async needingAttention(): Promise<SessionRecord[]> {
+    const rows = await this.db.selectFrom('sessions').selectAll()
+      .where((eb) => eb.or([eb('status', 'in', [...liveStatuses]), eb('holds_container', '=', 1)]))
+      .orderBy('created_at').execute();
+    return rows.map(fromRow);
+  }
+
+  /** Finished sessions older than `before` are deleted so the table does not grow forever. */
+  async purgeEnded(before: number): Promise<number> {
+    const result = await this.db.deleteFrom('sessions')
+      .where('status', 'in', ['destroyed', 'failed']).where('holds_container', '=', 0).where('updated_at', '<', before)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+}
+
+function lowestFree(held: number[], min: number, max: number): number | undefined {
+  const taken = new Set(held);
+  for (let id = min; id <= max; id++) if (!taken.has(id)) return id;
+  return undefined;
+}
+
+function requirePg(): typeof import('pg').default {
+  // pg is CommonJS, loaded on demand: SQLite users never pay its start-up cost.
+  return createRequire(import.meta.url)('pg');
+}
+
+function toRow(s: SessionRecord): SessionsTable {
+  return {
+    id: s.id,
+    status: s.status,
+    step: s.step,
+    container_id: s.containerId,
+    holds_container: s.holdsContainer ? 1 : 0,
+    pooled: s.pooled ? 1 : 0,
+    node: s.node,
+    ip: s.ip,
+    endpoint_host: s.endpointHost,
+    port: s.port,
+    username: s.username,
+    password: s.password,
+    token_hash: s.tokenHash,
+    visitor: s.visitor,
+    provider_ref: s.providerRef ? JSON.stringify(s.providerRef) : null,
+    created_at: s.createdAt,
+    ready_at: s.readyAt,
+    expires_at: s.expiresAt,
+    ended_at: s.endedAt,
+    status_changed_at: s.statusChangedAt,
+    duration_minutes: s.durationMinutes,
+    error: s.error,
+    cleanup_attempts: s.cleanupAttempts,
+    updated_at: s.updatedAt,
+  };
+}
+
+const patchColumns: Record<keyof SessionPatch, keyof SessionsTable> = {
+  step: 'step', node: 'node', ip: 'ip', endpointHost: 'endpoint_host', port: 'port', providerRef: 'provider_ref',
+  readyAt: 'ready_at', expiresAt: 'expires_at', endedAt: 'ended_at', error: 'error', holdsContainer: 'holds_container',
+  username: 'username', password: 'password', tokenHash: 'token_hash', visitor: 'visitor', pooled: 'pooled',
+  durationMinutes: 'duration_minutes', createdAt: 'created_at',
+};
+
+function toRowPatch(patch: SessionPatch): Partial<SessionsTable> {
+  const row: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(patch) as [keyof SessionPatch, unknown][]) {
+    if (value === undefined) continue;
+    const column = patchColumns[key];
+    if (key === 'providerRef') row[column] = value ? JSON.stringify(value) : null;
+    else if (key === 'holdsContainer' || key === 'pooled') row[column] = value ? 1 : 0;
+    else row[column] = value;
+  }
+  return row as Partial<SessionsTable>;
+}
+
+function fromRow(r: SessionsTable): SessionRecord {
+  const num = (v: unknown) => (v == null ? null : Number(v));
+  return {
+    id: r.id,
+    status: r.status as SessionStatus,
+    step: r.step as CreationStep,
+    containerId: Number(r.container_id),
+    holdsContainer: Number(r.holds_container) === 1,
+    pooled: Number(r.pooled) === 1,
+    node: r.node,
+    ip: r.ip,
+    endpointHost: r.endpoint_host,
+    port: num(r.port),
+    username: r.username,
+    password: r.password,
+    tokenHash: r.token_hash,
+    visitor: r.visitor,
+    providerRef: r.provider_ref ? JSON.parse(r.provider_ref) : null,
+    createdAt: Number(r.created_at),
+    readyAt: num(r.ready_at),
+    expiresAt: Number(r.expires_at),
+    endedAt: num(r.ended_at),
+    durationMinutes: Number(r.duration_minutes),
+    error: r.error,
+    statusChangedAt: Number(r.status_changed_at),
+    cleanupAttempts: Number(r.cleanup_attempts),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+export type { Transaction };
