@@ -1,0 +1,157 @@
+// The local LXC provider: each session is an unprivileged overlay clone of the
+// desktop template on this host, reachable through its own gateway port.
+//
+//   create:  clone → configure (limits, static IP, hostname) → start →
+//            winux-session-init (password via stdin, own TLS key, then xrdp) →
+//            open the gateway port → wait for a real RDP/TLS handshake through it
+//   destroy: close the port → stop → lxc-destroy (overlay, config, logs)
+//
+// Everything is derived from the container id (name, address, port), so create
+// adopts a half-made container and destroy needs nothing but the id.
+import os from 'node:os';
+import type { Config } from '../../config.ts';
+import type { Logger } from '../../logger.ts';
+import { ProviderError } from '../../core/errors.ts';
+import type { CreateContext, CreatedMachine, CreateSpec, MachineState, ManagedMachine, Provider, ProviderCheck, ProviderRef } from '../provider.ts';
+import { cloneFromTemplate, destroyContainer, initSession, lxcState, runningNames, safeHostname, sessionContainerNames, startContainer } from './container.ts';
+import { commandExists } from './exec.ts';
+import { hasRootIdMap } from './idmap.ts';
+import { containerIdOf, containerIp, containerName, rdpPort } from './naming.ts';
+import { bridgeState, closeRdpPort, forwardedContainers, openRdpPort, sessionDns } from './network.ts';
+import { probeRdp } from './rdp-probe.ts';
+import { templateState } from './template.ts';
+
+export { prepareLxcHost } from './setup.ts';
+
+/** How long a started desktop may take to answer an RDP handshake before creation fails. */
+const desktopTimeoutMs = 120_000;
+
+function refOf(config: Config, containerId: number): ProviderRef {
+  return { containerId, name: containerName(containerId), ip: containerIp(config, containerId), port: rdpPort(config, containerId) };
+}
+
+function idOf(ref: ProviderRef): number {
+  const id = Number(ref.containerId);
+  if (!Number.isInteger(id) || id <= 0) throw new ProviderError(`invalid LXC reference: containerId ${String(ref.containerId)}`);
+  return id;
+}
+
+async function waitForRdp(host: string, port: number, signal: AbortSignal, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  let delay = 100;
+  while (Date.now() < deadline) {
+    signal.throwIfAborted();
+    try {
+      await probeRdp(host, port, 2000);
+      return;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 1.5, 1000);
+  }
+  throw new ProviderError(`The desktop did not answer an RDP handshake within ${timeoutMs / 1000} s (${(last as Error)?.message ?? 'no answer'})`, true);
+}
+
+export function createLxcProvider(config: Config, logger: Logger): Provider {
+  const log = logger.child({ provider: 'lxc' });
+
+  async function create(spec: CreateSpec, ctx: CreateContext): Promise<CreatedMachine> {
+    const id = spec.containerId;
+    const name = containerName(id);
+    const ref = refOf(config, id);
+    const ip = containerIp(config, id);
+    const port = rdpPort(config, id);
+    const slog = log.child({ sessionId: spec.sessionId, container: name });
+    const { signal } = ctx;
+    try {
+      ctx.progress('cloning');
+      await cloneFromTemplate(config, id, safeHostname(spec.hostname, name), { memoryMb: spec.memoryMb, cores: spec.cores, pidsMax: spec.pidsMax }, signal);
+      signal.throwIfAborted();
+
+      ctx.progress('starting');
+      await startContainer(config, name, signal);
+      const dns = await sessionDns(config);
+      // Password and TLS key first; xrdp only starts after them (see winux-session-init).
+      await initSession(config, name, spec.username, spec.password, dns.servers, signal);
+      signal.throwIfAborted();
+
+      ctx.progress('network');
+      await openRdpPort(id, port, ip);
+
+      ctx.progress('desktop');
+      // Through the gateway, as a client would come: proves the forwarding too.
+      await waitForRdp('127.0.0.1', port, signal, desktopTimeoutMs);
+      slog.info({ ip, port }, 'desktop ready');
+      return { ref, node: os.hostname(), ip, endpoint: { host: null, port } };
+    } catch (err) {
+      if (signal.aborted) throw new ProviderError(`Creating ${name} was cancelled`, false, { cause: err });
+      if (err instanceof ProviderError) throw err;
+      slog.error({ err }, 'creating the desktop failed');
+      throw new ProviderError(`Creating the desktop ${name} failed: ${(err as Error).message}`, true, { cause: err });
+    }
+  }
+
+  async function destroy(ref: ProviderRef): Promise<void> {
+    const id = idOf(ref);
+    const name = containerName(id);
+    try {
+      await closeRdpPort(id);
+      await destroyContainer(config, name);
+      log.info({ container: name }, 'desktop destroyed');
+    } catch (err) {
+      throw new ProviderError(`Destroying ${name} failed: ${(err as Error).message}`, true, { cause: err });
+    }
+  }
+
+  async function status(ref: ProviderRef): Promise<MachineState> {
+    const state = await lxcState(config, containerName(idOf(ref)));
+    if (state === 'MISSING') return 'missing';
+    return state === 'RUNNING' ? 'running' : 'stopped';
+  }
+
+  async function list(): Promise<ManagedMachine[]> {
+    const [names, running, forwarded] = await Promise.all([sessionContainerNames(config), runningNames(config), forwardedContainers()]);
+    const ids = new Set(names.map((n) => containerIdOf(n)!));
+    // A forwarding rule without its container (killed half-way) is an orphan too.
+    for (const id of forwarded.keys()) ids.add(id);
+    return [...ids].sort((a, b) => a - b).map((containerId) => {
+      const name = containerName(containerId);
+      const state: MachineState = running.has(name) ? 'running' : names.includes(name) ? 'stopped' : 'missing';
+      return { containerId, ref: { containerId, name }, state };
+    });
+  }
+
+  async function check(): Promise<ProviderCheck[]> {
+    const checks: ProviderCheck[] = [];
+    const isRoot = process.getuid?.() === 0;
+    checks.push({ name: 'lxc.root', ok: isRoot, detail: isRoot ? 'running as root' : 'the local LXC provider needs root' });
+    const tools = ['lxc-copy', 'lxc-start', 'lxc-attach', 'lxc-destroy', 'lxc-usernsexec', 'iptables', 'bridge', 'zstd'];
+    const missing: string[] = [];
+    for (const t of tools) if (!(await commandExists(t))) missing.push(t);
+    checks.push({ name: 'lxc.tools', ok: missing.length === 0, detail: missing.length ? `missing: ${missing.join(', ')} (run scripts/setup-host.sh)` : 'lxc, iptables, iproute2, zstd present' });
+    const idmap = hasRootIdMap();
+    checks.push({ name: 'lxc.idmap', ok: idmap, detail: idmap ? 'root has a sub-id range for unprivileged containers' : 'add root:100000:65536 to /etc/subuid and /etc/subgid' });
+    const br = await bridgeState(config.lxc.bridge);
+    checks.push({ name: 'lxc.bridge', ok: br.exists && br.up, detail: br.exists ? `${config.lxc.bridge} ${br.up ? 'up' : 'down'} ${br.addresses.join(' ')}` : `bridge ${config.lxc.bridge} missing (winux serve --setup creates it)` });
+    try {
+      const t = await templateState(config);
+      checks.push({ name: 'lxc.template', ok: t.installed, detail: t.installed ? `template ${t.hash} installed` : `template for recipe ${t.hash} not built (run: winux template build)` });
+    } catch (err) {
+      checks.push({ name: 'lxc.template', ok: false, detail: (err as Error).message });
+    }
+    const ports = config.lxc.rdpPortMax - config.lxc.rdpPortMin + 1;
+    const ids = config.containerIdMax - config.containerIdMin + 1;
+    checks.push({ name: 'lxc.ports', ok: ports >= ids, detail: ports >= ids ? `RDP ports ${config.lxc.rdpPortMin}-${config.lxc.rdpPortMax} cover ${ids} container ids` : `WINUX_RDP_PORT_MIN..MAX has ${ports} ports for ${ids} container ids: widen it` });
+    return checks;
+  }
+
+  async function setCredentials(ref: ProviderRef, username: string, password: string): Promise<void> {
+    const name = containerName(idOf(ref));
+    const dns = await sessionDns(config);
+    await initSession(config, name, username, password, dns.servers);
+  }
+
+  return { name: 'lxc', create, destroy, status, list, check, setCredentials };
+}

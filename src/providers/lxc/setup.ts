@@ -1,0 +1,75 @@
+// Prepares this machine for local sessions: checks it can run them, installs
+// missing Debian packages, gives root its unprivileged id range, creates the
+// bridge with NAT and isolation, and builds the desktop template. Every step
+// looks before it acts, so on a prepared host the whole thing takes well under
+// a second. `winux serve` runs it before serving when the provider is lxc.
+import { existsSync } from 'node:fs';
+import { appendFile, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Config } from '../../config.ts';
+import type { Logger } from '../../logger.ts';
+import { run } from './exec.ts';
+import { hasRootIdMap } from './idmap.ts';
+import { ensureNetwork } from './network.ts';
+import { ensureTemplate, type TemplateProgress } from './template.ts';
+
+export class HostSetupError extends Error {
+  name = 'HostSetupError';
+}
+
+export type SetupProgress = (event: { step: string; detail?: string }) => void;
+
+export const setupScript = path.resolve(import.meta.dirname, '..', '..', '..', 'scripts', 'setup-host.sh');
+
+/** Problems that no amount of installing fixes here; each message says what is needed. */
+export function hostProblems(): string[] {
+  const problems: string[] = [];
+  if (process.platform !== 'linux') {
+    problems.push(`Winux's local provider runs desktops in LXC containers, which needs Linux (this is ${os.platform()}). Use a Debian or Ubuntu server, or configure a Proxmox VE host (proxmox_api_host).`);
+    return problems;
+  }
+  if (process.getuid?.() !== 0) {
+    problems.push("Winux's local provider needs root: it creates containers, a network bridge and firewall rules. Run `sudo npm start` (or `sudo winux serve`), or configure a Proxmox VE host instead.");
+  }
+  if (!existsSync('/proc/self/ns/user')) problems.push('This kernel has no user namespaces, which unprivileged LXC containers need (CONFIG_USER_NS).');
+  if (!existsSync('/sys/fs/cgroup')) problems.push('No cgroup filesystem at /sys/fs/cgroup: LXC cannot limit memory and CPU.');
+  return problems;
+}
+
+async function ensureSubIds(): Promise<boolean> {
+  if (hasRootIdMap()) return false;
+  for (const file of ['/etc/subuid', '/etc/subgid']) {
+    const text = existsSync(file) ? await readFile(file, 'utf8') : '';
+    if (!/^root:\d+:\d+/m.test(text)) await appendFile(file, `${text && !text.endsWith('\n') ? '\n' : ''}root:100000:65536\n`);
+  }
+  if (!hasRootIdMap()) throw new HostSetupError('root already has a sub-id range smaller than 65536 in /etc/subuid or /etc/subgid; give it root:100000:65536.');
+  return true;
+}
+
+export async function prepareLxcHost(config: Config, logger: Logger, onProgress: SetupProgress = () => {}): Promise<void> {
+  const problems = hostProblems();
+  if (problems.length) throw new HostSetupError(problems.join('\n'));
+
+  onProgress({ step: 'packages' });
+  await run('bash', [setupScript], {
+    onLine: (line) => { if (line.trim()) onProgress({ step: 'packages', detail: line.trim() }); },
+  }).catch((err) => {
+    throw new HostSetupError(`Installing the host packages failed: ${(err as Error).message}`, { cause: err });
+  });
+  const check = await run('lxc-checkconfig', [], { okCodes: [1] }).catch(() => null);
+  if (check && /User namespace: .*(missing|disabled)/i.test(check.stdout.replace(/\x1b\[[0-9;]*m/g, ''))) {
+    throw new HostSetupError('lxc-checkconfig reports no user namespace support in this kernel; unprivileged containers need it.');
+  }
+
+  onProgress({ step: 'idmap' });
+  if (await ensureSubIds()) logger.info('added root:100000:65536 to /etc/subuid and /etc/subgid');
+
+  onProgress({ step: 'network', detail: `bridge ${config.lxc.bridge} ${config.lxc.subnet}` });
+  await ensureNetwork(config);
+
+  onProgress({ step: 'template' });
+  const progress: TemplateProgress = (e) => onProgress({ step: `template:${e.step}`, detail: e.detail });
+  const result = await ensureTemplate(config, logger, { onProgress: progress });
+  if (result.did !== 'nothing') logger.info({ hash: result.hash, did: result.did, seconds: result.seconds }, 'desktop template ready');
+}

@@ -1,0 +1,65 @@
+# Runs inside the template's root filesystem (chroot) after the packages are
+# installed and template/files/ copied over it. Each block fixes one known
+# problem of a stock XFCE + xrdp install in a container.
+set -eu
+user=${WINUX_DESKTOP_USER:-winux}
+
+# Locales: French and English, French by default (Winux's first users are French schools).
+sed -i -e 's/^# *\(fr_FR.UTF-8 UTF-8\)/\1/' -e 's/^# *\(en_US.UTF-8 UTF-8\)/\1/' /etc/locale.gen
+locale-gen
+printf 'LANG=fr_FR.UTF-8\nLANGUAGE=fr_FR:fr:en_US:en\n' > /etc/default/locale
+# Keyboard: French and US layouts offered; xrdp also maps the RDP client's layout.
+cat > /etc/default/keyboard <<'KBD'
+XKBMODEL="pc105"
+XKBLAYOUT="fr,us"
+XKBVARIANT=""
+XKBOPTIONS="grp:alt_shift_toggle"
+BACKSPACE="guess"
+KBD
+
+# xrdp must be able to read its TLS key, otherwise it falls back to RDP
+# security and FreeRDP clients fail with "MAC checksum error".
+adduser xrdp ssl-cert
+
+# No TLS key is baked into the template: every clone generates its own
+# (winux-session-init). Remove the snakeoil pair ssl-cert generated at install.
+rm -f /etc/ssl/private/ssl-cert-snakeoil.key /etc/ssl/certs/ssl-cert-snakeoil.pem /etc/xrdp/key.pem /etc/xrdp/cert.pem /etc/xrdp/rsakeys.ini
+
+# No root login over RDP.
+sed -i 's/^AllowRootLogin=.*/AllowRootLogin=false/' /etc/xrdp/sesman.ini
+grep -q '^AllowRootLogin=false' /etc/xrdp/sesman.ini
+# TLS only, modern protocols.
+sed -i -e 's/^security_layer=.*/security_layer=tls/' -e 's/^ssl_protocols=.*/ssl_protocols=TLSv1.2, TLSv1.3/' /etc/xrdp/xrdp.ini
+
+# xrdp starts only once winux-session-init has set the session's password and
+# TLS key, so nobody can reach a login prompt before that.
+systemctl disable xrdp.service xrdp-sesman.service >/dev/null 2>&1 || true
+
+# No screen lock: no locker is installed (recommends are off); make sure none
+# sneaks in later through an upgrade.
+for p in light-locker xfce4-screensaver xscreensaver gnome-screensaver; do
+  if dpkg -s "$p" >/dev/null 2>&1; then apt-get purge -y "$p"; fi
+done
+rm -f /etc/xdg/autostart/xscreensaver.desktop /etc/xdg/autostart/light-locker.desktop
+printf 'Package: light-locker xfce4-screensaver xscreensaver xfce4-power-manager\nPin: release *\nPin-Priority: -1\n' > /etc/apt/preferences.d/winux-no-locker
+
+# Fast boot: a container needs none of these.
+for unit in apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service fstrim.timer \
+    dpkg-db-backup.timer man-db.timer systemd-timesyncd.service getty@tty1.service console-getty.service \
+    systemd-networkd-wait-online.service systemd-pstore.service systemd-journal-flush.service \
+    sys-kernel-config.mount sys-kernel-debug.mount sys-kernel-tracing.mount dev-hugepages.mount \
+    dev-mqueue.mount systemd-sysusers.service systemd-hwdb-update.service systemd-udevd.service \
+    systemd-udev-trigger.service systemd-modules-load.service systemd-remount-fs.service; do
+  ln -sf /dev/null "/etc/systemd/system/$unit"
+done
+
+# The desktop user (locked until winux-session-init sets the session password).
+if ! id "$user" >/dev/null 2>&1; then
+  useradd --create-home --shell /bin/bash --user-group "$user"
+fi
+passwd -l "$user" >/dev/null
+
+# Every clone must get its own machine id (systemd makes one at first boot).
+: > /etc/machine-id
+rm -f /var/lib/dbus/machine-id
+ln -sf /etc/machine-id /var/lib/dbus/machine-id

@@ -1,0 +1,9 @@
+#!/bin/sh
+# Started by xrdp-sesman for each RDP login: the user's XFCE session.
+if [ -r /etc/default/locale ]; then
+  . /etc/default/locale
+  export LANG LANGUAGE
+fi
+# No screen blanking or power saving inside a remote session.
+xset s off -dpms 2>/dev/null || true
+exec /usr/bin/startxfce4
