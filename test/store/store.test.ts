@@ -1,0 +1,121 @@
+// The store against both real databases: SQLite (default) and PostgreSQL.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { Store, type NewSession } from '../../src/store/store.ts';
+import { tempDir } from '../support/server.ts';
+import { startTempPostgres, type TempPostgres } from '../support/postgres.ts';
+
+const rules = { idMin: 30001, idMax: 30010, maxSessions: 10, perVisitor: 0 };
+let counter = 0;
+
+function newSession(over: Partial<NewSession> = {}): NewSession {
+  const now = 1_700_000_000_000;
+  counter++;
+  return {
+    id: `winux-${String(counter).padStart(12, 'a').replace(/[0-9]/g, (d) => 'abcdefghij'[Number(d)])}`,
+    status: 'creating', step: 'allocating', pooled: false, node: null, ip: null, endpointHost: null, port: null,
+    username: 'winux', password: 'pw', tokenHash: 'h', visitor: 'v', providerRef: null,
+    createdAt: now, readyAt: null, expiresAt: now + 60_000, endedAt: null, durationMinutes: 1, error: null, ...over,
+  };
+}
+
+let pg: TempPostgres;
+before(async () => { pg = await startTempPostgres(); });
+after(() => pg?.stop());
+
+for (const dialect of ['sqlite', 'postgres'] as const) {
+  describe(`store on ${dialect}`, () => {
+    let store: Store;
+    before(async () => {
+      store = await Store.open(dialect === 'sqlite' ? `sqlite:${path.join(tempDir(), 'w.db')}` : pg.url);
+    });
+    after(async () => { await store.close(); });
+
+    test('gives the lowest free id and refuses at capacity', async () => {
+      await store.db.deleteFrom('sessions').execute();
+      const ids: number[] = [];
+      for (let i = 0; i < 10; i++) {
+        const r = await store.insertWithContainer(newSession(), rules);
+        assert.ok(!('refused' in r));
+        ids.push(r.containerId);
+      }
+      assert.deepEqual(ids, [30001, 30002, 30003, 30004, 30005, 30006, 30007, 30008, 30009, 30010]);
+      assert.deepEqual(await store.insertWithContainer(newSession(), rules), { refused: 'capacity' });
+    });
+
+    test('an id is reused only after its container is released', async () => {
+      await store.db.deleteFrom('sessions').execute();
+      const a = await store.insertWithContainer(newSession(), rules);
+      assert.ok(!('refused' in a));
+      await store.transition(a.id, ['creating'], 'destroying', {}, 1);
+      const b = await store.insertWithContainer(newSession(), rules);
+      assert.ok(!('refused' in b));
+      assert.equal(b.containerId, 30002, 'destroying still holds 30001');
+      await store.transition(a.id, ['destroying'], 'destroyed', { holdsContainer: false }, 2);
+      const c = await store.insertWithContainer(newSession(), rules);
+      assert.ok(!('refused' in c));
+      assert.equal(c.containerId, 30001);
+    });
+
+    test('100 concurrent inserts never give an id twice', async () => {
+      await store.db.deleteFrom('sessions').execute();
+      const wide = { ...rules, idMax: 30150, maxSessions: 150 };
+      const results = await Promise.all(Array.from({ length: 100 }, () => store.insertWithContainer(newSession(), wide)));
+      const ids = results.map((r) => ('refused' in r ? -1 : r.containerId));
+      assert.equal(new Set(ids).size, 100);
+      assert.ok(ids.every((id) => id >= 30001 && id <= 30150));
+    });
+
+    test('the database itself rejects a held id twice', async () => {
+      await store.db.deleteFrom('sessions').execute();
+      const a = await store.insertWithContainer(newSession(), rules);
+      assert.ok(!('refused' in a));
+      await assert.rejects(store.db.insertInto('sessions').values({
+        ...(await store.db.selectFrom('sessions').selectAll().where('id', '=', a.id).executeTakeFirstOrThrow()),
+        id: 'winux-duplicateidx',
+      }).execute());
+    });
+
+    test('per-visitor limit counts only live sessions of that visitor', async () => {
+      await store.db.deleteFrom('sessions').execute();
+      const limited = { ...rules, perVisitor: 1 };
+      const a = await store.insertWithContainer(newSession({ visitor: 'alice' }), limited);
+      assert.ok(!('refused' in a));
+      assert.deepEqual(await store.insertWithContainer(newSession({ visitor: 'alice' }), limited), { refused: 'visitor_limit' });
+      assert.ok(!('refused' in await store.insertWithContainer(newSession({ visitor: 'bob' }), limited)));
+      await store.transition(a.id, ['creating'], 'destroying', {}, 1);
+      assert.ok(!('refused' in await store.insertWithContainer(newSession({ visitor: 'alice' }), limited)));
+    });
+
+    test('a transition happens once: the second actor gets nothing', async () => {
+      await store.db.deleteFrom('sessions').execute();
+      const a = await store.insertWithContainer(newSession(), rules);
+      assert.ok(!('refused' in a));
+      const [first, second] = await Promise.all([
+        store.transition(a.id, ['creating', 'ready'], 'destroying', {}, 5),
+        store.transition(a.id, ['creating', 'ready'], 'destroying', {}, 5),
+      ]);
+      assert.equal([first, second].filter(Boolean).length, 1);
+      assert.equal((await store.get(a.id))?.status, 'destroying');
+    });
+
+    test('due sessions and next expiry', async () => {
+      await store.db.deleteFrom('sessions').execute();
+      await store.insertWithContainer(newSession({ expiresAt: 1000 }), rules);
+      await store.insertWithContainer(newSession({ expiresAt: 3000 }), rules);
+      assert.equal(await store.nextExpiry(), 1000);
+      assert.equal((await store.dueForExpiry(2000, 10)).length, 1);
+      assert.equal((await store.dueForExpiry(5000, 1)).length, 1, 'bounded batch');
+      assert.equal((await store.dueForExpiry(5000, 10)).length, 2);
+    });
+
+    test('round-trips every field', async () => {
+      await store.db.deleteFrom('sessions').execute();
+      const r = await store.insertWithContainer(newSession({ providerRef: { containerId: 1, node: 'n' }, node: 'n', ip: '10.0.0.1', port: 33890 }), rules);
+      assert.ok(!('refused' in r));
+      const back = await store.get(r.id);
+      assert.deepEqual(back, r);
+    });
+  });
+}
