@@ -18,7 +18,31 @@ export class HostSetupError extends Error {
   name = 'HostSetupError';
 }
 
-export type SetupProgress = (event: { step: string; detail?: string }) => void;
+export interface SetupEvent { step: string; detail?: string }
+/**
+ * Progress for a person: `line` is ready to print (step changes, and at most one
+ * detail line every few seconds so apt's output does not flood a log); `event`
+ * carries every step and detail for richer displays (`winux template build`).
+ */
+export type SetupProgress = (line: string, event: SetupEvent) => void;
+
+/** Turns raw events into printable lines: every step change, details throttled. */
+export function progressPrinter(print: SetupProgress, everyMs = 5000): (event: SetupEvent) => void {
+  let step = '';
+  let lastDetail = 0;
+  const started = Date.now();
+  return (event) => {
+    const t = `[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s]`;
+    if (event.step !== step) {
+      step = event.step;
+      lastDetail = Date.now();
+      print(`${t} ${event.step}${event.detail ? `: ${event.detail}` : ''}`, event);
+    } else if (event.detail && Date.now() - lastDetail >= everyMs) {
+      lastDetail = Date.now();
+      print(`${t}   ${event.detail}`, event);
+    }
+  };
+}
 
 export const setupScript = path.resolve(import.meta.dirname, '..', '..', '..', 'scripts', 'setup-host.sh');
 
@@ -47,7 +71,8 @@ async function ensureSubIds(): Promise<boolean> {
   return true;
 }
 
-export async function prepareLxcHost(config: Config, logger: Logger, onProgress: SetupProgress = () => {}): Promise<void> {
+export async function prepareLxcHost(config: Config, logger: Logger, print: SetupProgress = () => {}): Promise<void> {
+  const onProgress = progressPrinter(print);
   const problems = hostProblems();
   if (problems.length) throw new HostSetupError(problems.join('\n'));
 

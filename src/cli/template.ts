@@ -1,0 +1,88 @@
+// winux template build|status — the desktop template of the local LXC provider
+// (and the same root filesystem as a Proxmox CT template).
+import type { Command } from 'commander';
+import type { CliContext } from './main.ts';
+
+/** One line that rewrites itself on a terminal; plain step lines in a log. */
+function progressDisplay(tty: boolean) {
+  const started = Date.now();
+  let step = '';
+  let stepStarted = started;
+  let lastPlain = 0;
+  const elapsed = (from: number) => `${((Date.now() - from) / 1000).toFixed(1)} s`;
+  const clear = () => { if (tty) process.stderr.write('\r\x1b[2K'); };
+  return {
+    update(e: { step: string; detail?: string }) {
+      if (e.step !== step) {
+        clear();
+        if (step) process.stderr.write(`✓ ${step} (${elapsed(stepStarted)})\n`);
+        step = e.step;
+        stepStarted = Date.now();
+        if (!tty) process.stderr.write(`… ${step}\n`);
+      }
+      if (tty) {
+        const width = (process.stderr.columns || 100) - 1;
+        const line = `⏳ ${step} ${elapsed(stepStarted)}  ${e.detail ?? ''}`;
+        process.stderr.write(`\r\x1b[2K${line.slice(0, width)}`);
+      } else if (e.detail && Date.now() - lastPlain > 10_000) {
+        lastPlain = Date.now();
+        process.stderr.write(`    ${e.detail}\n`);
+      }
+    },
+    end() {
+      clear();
+      if (step) process.stderr.write(`✓ ${step}\n`);
+      process.stderr.write(`total ${elapsed(started)}\n`);
+    },
+  };
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  const template = program.command('template').description('the desktop template (local LXC provider, Proxmox CT template)');
+
+  template.command('build')
+    .description('build the desktop template from template/ (cached: instant when the recipe did not change)')
+    .option('--force', 'rebuild from the recipe even if a cached archive exists (downloads stay cached)')
+    .option('--format <format>', 'lxc: install the local template container; proxmox: write a vztmpl .tar.zst', 'lxc')
+    .option('--output <dir>', 'where --format proxmox writes the archive', '.')
+    .action(async (opts: { force?: boolean; format: string; output: string }) => {
+      const config = ctx.config();
+      const { createLogger } = await import('../logger.ts');
+      const logger = createLogger(process.env.WINUX_LOG_LEVEL ?? 'warn');
+      const { hostProblems } = await import('../providers/lxc/setup.ts');
+      const problems = hostProblems();
+      if (problems.length) throw new Error(problems.join('\n'));
+      const tpl = await import('../providers/lxc/template.ts');
+      const display = progressDisplay(Boolean(process.stderr.isTTY));
+      if (opts.format === 'proxmox') {
+        const file = await tpl.exportProxmoxTemplate(config, logger, opts.output, { force: opts.force, onProgress: display.update });
+        display.end();
+        const { statSync } = await import('node:fs');
+        const size = statSync(file).size;
+        ctx.print(ctx.json() ? JSON.stringify({ file, bytes: size }) : `Proxmox CT template: ${file} (${(size / 1e6).toFixed(0)} MB)\nUpload it to a storage's vztmpl/ and set WINUX_PROXMOX_OSTEMPLATE=<storage>:vztmpl/${file.split('/').pop()}`);
+        return;
+      }
+      if (opts.format !== 'lxc') throw new Error(`--format: expected lxc or proxmox, got ${opts.format}`);
+      const result = await tpl.ensureTemplate(config, logger, { force: opts.force, onProgress: display.update });
+      display.end();
+      const rootfsBytes = await tpl.rootfsBytes(result.rootfs);
+      if (ctx.json()) {
+        ctx.print(JSON.stringify({ ...result, rootfsBytes }));
+      } else {
+        const what = { nothing: 'already built for this recipe', 'installed-from-cache': 'installed from the cached archive', built: 'built from the recipe' }[result.did];
+        ctx.print(`Template ${result.hash}: ${what} in ${result.seconds.toFixed(1)} s\n  root filesystem ${result.rootfs}: ${(rootfsBytes / 1e6).toFixed(0)} MB\n  archive ${result.archive}: ${(result.archiveBytes / 1e6).toFixed(0)} MB`);
+      }
+    });
+
+  template.command('status')
+    .description('is the template for the current recipe built?')
+    .action(async () => {
+      const config = ctx.config();
+      const tpl = await import('../providers/lxc/template.ts');
+      const state = await tpl.templateState(config);
+      if (ctx.json()) ctx.print(JSON.stringify(state));
+      else ctx.print(state.installed ? `Template ${state.hash} installed (${state.rootfs}).`
+        : `Template for recipe ${state.hash} not installed${state.archiveCached ? ' (archive cached: building takes seconds)' : ''}. Run: winux template build`);
+      process.exitCode = state.installed ? 0 : 1;
+    });
+}
