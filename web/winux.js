@@ -473,6 +473,7 @@ async function extend() {
       say(t('extendLimit'));
       renderReady();
       $('end').focus();
+      sync();
     } else if (e.retryable) {
       goOffline(sync);
     } else showError(e);

@@ -2,17 +2,12 @@
 // with a behaviour-fake provider whose creation can be held at any step, and a
 // server clock the test can move forward. Plus a Chromium launcher.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { loadConfig, type Config } from '../../src/config.ts';
 import type { Clock } from '../../src/core/clock.ts';
-import { SessionService } from '../../src/core/service.ts';
 import type { CreationStep } from '../../src/core/session.ts';
-import { createApp } from '../../src/http/app.ts';
-import { silentLogger } from '../../src/logger.ts';
 import type { CreatedMachine, CreateContext, CreateSpec, ManagedMachine, Provider, ProviderRef } from '../../src/providers/provider.ts';
-import { Store } from '../../src/store/store.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
 
 export const outDir = path.resolve(import.meta.dirname, '..', '..', 'test-output', 'web');
 fs.mkdirSync(outDir, { recursive: true });
@@ -68,43 +63,29 @@ export class SteppingProvider implements Provider {
   async check() { return [{ name: 'fake', ok: true, detail: 'test provider' }]; }
 }
 
-export interface Winux {
-  url: string;
-  service: SessionService;
-  provider: SteppingProvider;
+export interface Winux extends TestServer {
+  stepper: SteppingProvider;
   clock: ReturnType<typeof shiftedClock>;
-  config: Config;
-  close(): Promise<void>;
 }
 
+/** The real Winux server from test/support, around the stepping provider and a movable clock. */
 export async function startWinux(env: Record<string, string> = {}): Promise<Winux> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'winux-web-'));
-  const config = loadConfig({
-    WINUX_DATA_DIR: dataDir,
-    WINUX_CREATE_RATE_PER_MINUTE: '0',
-    WINUX_PUBLIC_HOST: 'winux.example.test',
-    WINUX_LOG_LEVEL: 'silent',
-    ...env,
-  });
-  const store = await Store.open(`sqlite:${path.join(dataDir, 'winux.db')}`);
+  const stepper = new SteppingProvider();
   const clock = shiftedClock();
-  const provider = new SteppingProvider();
-  const service = new SessionService({ config, store, provider, logger: silentLogger, clock });
-  const app = await createApp({ config, service, store, provider, clock, logger: silentLogger, adminToken: 'admin-token-for-web-tests-0123456789' });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    service, provider, clock, config,
+  const server = await startTestServer({
+    provider: stepper,
+    clock,
+    env: { WINUX_SWEEP_SECONDS: '1', ...env },
+  });
+  const close = server.close.bind(server);
+  return Object.assign(server, {
+    stepper, clock,
     async close() {
-      provider.release();
-      await app.close();
-      await service.shutdown?.(2000).catch(() => {});
-      await store.close?.();
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      stepper.release();
+      await close();
+      fs.rmSync(server.dataDir, { recursive: true, force: true });
     },
-  };
+  });
 }
 
 export const chromiumArgs = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -135,7 +116,7 @@ export async function openPage(browser: Browser, base: string, o: PageOptions = 
     const Real = window.Notification;
     if (!Real) return;
     class Recorded extends Real {
-      constructor(title, options) { super(title, options); shown.push({ title, body: options && options.body }); }
+      constructor(title, options) { shown.push({ title, body: options && options.body }); super(title, options); }
     }
     Object.defineProperty(window, 'Notification', { value: Recorded, configurable: true, writable: true });
   })();` });
@@ -164,4 +145,15 @@ export async function until<T>(fn: () => Promise<T> | T, what: string, timeoutMs
 
 export function shot(page: Page, name: string) {
   return page.screenshot({ path: path.join(outDir, `${name}.png`), fullPage: true });
+}
+
+/** The countdown as seconds (mm:ss or h:mm:ss). */
+export async function timerSeconds(page: Page): Promise<number> {
+  const parts = (await page.locator('#timer').innerText()).trim().split(':').map(Number);
+  return parts.reduce((acc, n) => acc * 60 + n, 0);
+}
+
+/** Dispatches the event the page uses to re-synchronise at once (as when a visitor comes back to the tab). */
+export function resyncNow(page: Page) {
+  return page.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
 }
