@@ -87,5 +87,7 @@ umount "$rootfs/var/cache/apt/archives"
 umount "$rootfs/dev/pts" 2>/dev/null || true
 umount "$rootfs/dev" "$rootfs/proc"
 rm -rf "$rootfs/var/lib/apt/lists/"* "$rootfs/var/cache/apt/"*.bin "$rootfs/var/cache/apt/archives/"*.deb \
-  "$rootfs/var/log/"*.log "$rootfs/var/log/apt/"* "$rootfs/tmp/"* "$rootfs/var/tmp/"*
-echo "::step done"
+  "$rootfs/tmp/"* "$rootfs/var/tmp/"*
+# Empty the logs but keep the files: xrdp runs as the xrdp user and cannot create its own.
+find "$rootfs/var/log" -type f -exec truncate -s 0 {} +
+echo "::step rootfs-ready"

@@ -95,7 +95,9 @@ const hookScript = `#!/bin/sh
 # session's veth joins the bridge, before the container's init starts: isolate
 # the port so sessions cannot talk to each other. If it fails, the start fails.
 set -e
-dev="\${LXC_NET_PEER:-$5}"
+# LXC passes: name net up veth <bridge> <host-side veth>.
+dev="$6"
+[ -n "$dev" ] || { echo "net-up: no veth name" >&2; exit 1; }
 exec bridge link set dev "$dev" isolated on
 `;
 

@@ -1,0 +1,140 @@
+// Shared by the LXC tests: the host preparation (builds the template if missing,
+// cached in /var/cache/winux and the `winux-template` container), the real RDP
+// client, and a list of everything a session may leave behind.
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { loadConfig, type Config } from '../../../src/config.ts';
+import { createLogger, silentLogger } from '../../../src/logger.ts';
+import { run } from '../../../src/providers/lxc/exec.ts';
+import { containerName, vethName } from '../../../src/providers/lxc/naming.ts';
+import { prepareLxcHost } from '../../../src/providers/lxc/setup.ts';
+
+export const logger = process.env.WINUX_TEST_LOGS ? createLogger('debug') : silentLogger;
+
+export function lxcConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({ WINUX_PROVIDER: 'lxc', ...env });
+}
+
+/** Fails loudly (never skips) when the host cannot run the LXC tests: a skipped test cannot fail. */
+export async function prepareHost(config: Config): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('The LXC provider tests need root (they create real containers).');
+  await run('bash', [path.resolve(import.meta.dirname, '../../../scripts/setup-host.sh'), '--with-test-tools']);
+  // First run on a fresh machine builds the template (a few minutes); progress goes to stderr for CI logs.
+  await prepareLxcHost(config, logger, (line) => process.stderr.write(`# setup ${line}\n`));
+}
+
+/**
+ * Starts xfreerdp with the password on stdin (`/from-stdin:force`), never on its
+ * command line. `done` resolves with the exit code; `stop()` kills it (by its
+ * own process group id: it runs detached).
+ */
+export function startXfreerdp(args: string[], password: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000) {
+  // detached: no controlling terminal, so FreeRDP reads the password from stdin instead of /dev/tty.
+  const child = spawn('xfreerdp', [...args, '/from-stdin:force'], { env: { ...process.env, ...env }, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (c) => { output += c; });
+  child.stderr.on('data', (c) => { output += c; });
+  child.stdin.on('error', () => {});
+  child.stdin.end(`${password}\n`);
+  const stop = () => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ } };
+  const timer = setTimeout(stop, timeoutMs);
+  const done = new Promise<{ code: number | null; output: string }>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => { clearTimeout(timer); resolve({ code, output }); });
+  });
+  return { child, done, stop };
+}
+
+export function xfreerdp(args: string[], password: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000) {
+  return startXfreerdp(args, password, env, timeoutMs).done;
+}
+
+/** FreeRDP's X11 client needs a display even for /auth-only: a private Xvfb, its number picked by Xvfb itself. */
+export async function startXvfb(size = '1280x800x24'): Promise<{ display: string; stop(): void }> {
+  const xvfb = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', size, '-nolisten', 'tcp'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+  const display = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    let err = '';
+    (xvfb.stdio[3] as NodeJS.ReadableStream).on('data', (c) => {
+      out += c;
+      if (out.includes('\n')) resolve(`:${out.trim()}`);
+    });
+    xvfb.stderr!.on('data', (c) => { err += c; });
+    xvfb.on('error', reject);
+    xvfb.on('exit', (code) => reject(new Error(`Xvfb exited (${code}): ${err.slice(-300)}`)));
+  });
+  return { display, stop: () => { xvfb.kill('SIGKILL'); } };
+}
+
+/** Resolves true when something accepts a TCP connection on 127.0.0.1:port. */
+export function portAccepts(port: number, host = '127.0.0.1', timeoutMs = 2000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port });
+    const done = (ok: boolean) => { s.destroy(); resolve(ok); };
+    s.setTimeout(timeoutMs, () => done(false));
+    s.on('connect', () => done(true));
+    s.on('error', () => done(false));
+  });
+}
+
+/** Everything of container `id` still on this host; empty when destroy left nothing. */
+export async function leftovers(config: Config, id: number): Promise<string[]> {
+  const name = containerName(id);
+  const found: string[] = [];
+  if (existsSync(path.join(config.lxc.path, name))) found.push(`directory ${path.join(config.lxc.path, name)}`);
+  if (existsSync(`/var/log/lxc/${name}.log`)) found.push(`log /var/log/lxc/${name}.log`);
+  const { stdout: ls } = await run('lxc-ls', ['-P', config.lxc.path, '-1']);
+  if (ls.split(/\s+/).includes(name)) found.push(`lxc-ls lists ${name}`);
+  const { stdout: nat } = await run('iptables', ['-w', '5', '-t', 'nat', '-S']);
+  for (const line of nat.split('\n')) if (line.includes(`--comment ${name} `) || line.endsWith(`--comment ${name}`)) found.push(`iptables: ${line}`);
+  const { stdout: links } = await run('ip', ['-o', 'link']);
+  if (links.includes(`${vethName(id)}@`) || links.includes(` ${vethName(id)}:`)) found.push(`link ${vethName(id)}`);
+  const snapshots = path.join(config.lxc.path, config.lxc.template, 'lxc_snapshots');
+  if (existsSync(snapshots)) {
+    const { stdout } = await run('cat', [snapshots]);
+    if (stdout.split('\n').includes(name)) found.push(`${snapshots} still lists ${name}`);
+  }
+  return found;
+}
+
+/** winux-<digits> containers present on this host, for the final "nothing left" check. */
+export function sessionDirs(config: Config): string[] {
+  return readdirSync(config.lxc.path).filter((n) => /^winux-\d+$/.test(n));
+}
+
+export const desktopUser = 'winux';
+
+export function randomPassword(): string {
+  const alphabet = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
+  return Array.from({ length: 20 }, () => alphabet[Math.floor(Math.random() * alphabet.length)]).join('');
+}
+
+export function abortAfter(ms: number): AbortSignal {
+  return AbortSignal.timeout(ms);
+}
+
+/**
+ * A real RDP login with FreeRDP, judged by the server. xrdp 0.9 has no NLA, so
+ * FreeRDP's `/auth-only` stops after the TLS and capability exchange — before
+ * xrdp ever checks the password — and exits 0 for any password. Here the client
+ * connects fully and xrdp's own log says whether PAM accepted the login.
+ */
+export async function rdpLogin(config: Config, containerId: number, port: number, user: string, password: string, display: string, timeoutMs = 45_000): Promise<'accepted' | 'refused'> {
+  const attach = (args: string[]) => run('lxc-attach', ['-P', config.lxc.path, '-n', containerName(containerId), '--', ...args], { timeoutMs: 20_000 });
+  const before = Number((await attach(['wc', '-l', '/var/log/xrdp.log'])).stdout.trim().split(/\s+/)[0]);
+  const client = startXfreerdp([`/v:127.0.0.1:${port}`, `/u:${user}`, '/cert:ignore', '/log-level:ERROR'], password, { DISPLAY: display }, timeoutMs + 5000);
+  try {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const { stdout } = await attach(['tail', '-n', `+${before + 1}`, '/var/log/xrdp.log']);
+      if (new RegExp(`login successful for user ${user}\\b`).test(stdout)) return 'accepted';
+      if (new RegExp(`login failed for user ${user}\\b`).test(stdout)) return 'refused';
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error(`xrdp logged no login result for ${user} within ${timeoutMs / 1000} s`);
+  } finally {
+    client.stop();
+  }
+}

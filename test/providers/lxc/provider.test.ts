@@ -1,0 +1,209 @@
+// The local LXC provider against real containers: real XFCE + xrdp desktops,
+// real RDP logins with FreeRDP through the gateway port, real isolation checks.
+// Every container made here is destroyed in `after`, and the last test checks
+// that nothing of them is left on the host.
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, existsSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import type { CreationStep } from '../../../src/core/session.ts';
+import type { CreateSpec } from '../../../src/providers/provider.ts';
+import { createLxcProvider } from '../../../src/providers/lxc/index.ts';
+import { run } from '../../../src/providers/lxc/exec.ts';
+import { containerIp, containerName, rdpPort } from '../../../src/providers/lxc/naming.ts';
+import { ensureTemplate, templateState } from '../../../src/providers/lxc/template.ts';
+import { desktopUser, leftovers, logger, lxcConfig, portAccepts, prepareHost, randomPassword, rdpLogin, startXfreerdp, startXvfb } from './helpers.ts';
+
+const config = lxcConfig();
+const provider = createLxcProvider(config, logger);
+// Near the top of the id range, away from a server's first sessions on the same host.
+const A = 30901;
+const B = 30902;
+const HALF = 30903;
+const CANCELLED = 30904;
+const used = [A, B, HALF, CANCELLED];
+const passwords = new Map<number, string>();
+const outDir = path.resolve(import.meta.dirname, '../../../test-output');
+
+function spec(containerId: number): CreateSpec {
+  const password = randomPassword();
+  passwords.set(containerId, password);
+  return {
+    sessionId: `test-${containerId}`, containerId, hostname: `winux-test-${containerId}`, username: desktopUser, password,
+    memoryMb: config.resources.memoryMb, cores: config.resources.cores, diskGb: config.resources.diskGb, pidsMax: config.resources.pidsMax,
+  };
+}
+
+function attach(id: number, command: string[], input?: string) {
+  return run('lxc-attach', ['-P', config.lxc.path, '-n', containerName(id), '--clear-env', '--set-var', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', '--', ...command], { input, okCodes: [1, 2, 124], timeoutMs: 30_000 });
+}
+
+/** Can container `id` open a TCP connection to ip:port? (bash's /dev/tcp, 3 s limit) */
+async function canConnect(id: number, ip: string, port: number): Promise<boolean> {
+  const r = await attach(id, ['timeout', '3', 'bash', '-c', `exec 3<>/dev/tcp/${ip}/${port}`]);
+  return r.code === 0;
+}
+
+let xvfb: Awaited<ReturnType<typeof startXvfb>>;
+
+before(async () => {
+  await prepareHost(config);
+  xvfb = await startXvfb();
+  // Leftovers of an interrupted earlier run would make the results meaningless.
+  for (const id of used) await provider.destroy({ containerId: id });
+}, { timeout: 45 * 60_000 });
+
+after(async () => {
+  xvfb?.stop();
+  for (const id of used) await provider.destroy({ containerId: id }).catch(() => {});
+});
+
+test('create makes a desktop that accepts a real RDP login through the gateway port', { timeout: 240_000 }, async () => {
+  const steps: CreationStep[] = [];
+  const created = await provider.create(spec(A), { signal: AbortSignal.timeout(200_000), progress: (s) => steps.push(s) });
+  assert.deepEqual(steps, ['cloning', 'starting', 'network', 'desktop']);
+  assert.equal(created.ip, containerIp(config, A));
+  assert.deepEqual(created.endpoint, { host: null, port: rdpPort(config, A) });
+  assert.equal(created.ref.containerId, A);
+  assert.equal(await provider.status(created.ref), 'running');
+
+  // Through the gateway port on 127.0.0.1, as an RDP client would come.
+  assert.equal(await rdpLogin(config, A, created.endpoint.port, desktopUser, passwords.get(A)! + 'x', xvfb.display), 'refused', 'a wrong password was accepted');
+  assert.equal(await rdpLogin(config, A, created.endpoint.port, desktopUser, passwords.get(A)!, xvfb.display), 'accepted', 'the right password was refused');
+});
+
+test('the session container is unprivileged, limited, named after the session, and root cannot log in over RDP', { timeout: 120_000 }, async () => {
+  const uidMap = (await attach(A, ['cat', '/proc/self/uid_map'])).stdout.trim().split(/\s+/);
+  assert.deepEqual(uidMap, ['0', '100000', '65536']);
+  assert.equal((await attach(A, ['hostname'])).stdout.trim(), `winux-test-${A}`);
+
+  const cg = `/sys/fs/cgroup/memory/lxc.payload.${containerName(A)}/memory.limit_in_bytes`;
+  const cg2 = `/sys/fs/cgroup/lxc.payload.${containerName(A)}/memory.max`;
+  const limit = Number(readFileSync(existsSync(cg) ? cg : cg2, 'utf8'));
+  assert.equal(limit, config.resources.memoryMb * 1024 * 1024);
+  const pids = existsSync(`/sys/fs/cgroup/pids/lxc.payload.${containerName(A)}/pids.max`)
+    ? readFileSync(`/sys/fs/cgroup/pids/lxc.payload.${containerName(A)}/pids.max`, 'utf8') : readFileSync(`/sys/fs/cgroup/lxc.payload.${containerName(A)}/pids.max`, 'utf8');
+  assert.equal(Number(pids), config.resources.pidsMax);
+
+  // Give root a known password inside the container: xrdp must still refuse it.
+  const rootPassword = randomPassword();
+  await attach(A, ['chpasswd'], `root:${rootPassword}\n`);
+  assert.equal(await rdpLogin(config, A, rdpPort(config, A), 'root', rootPassword, xvfb.display), 'refused', 'root logged in over RDP');
+  await attach(A, ['passwd', '-l', 'root']);
+});
+
+test('sessions cannot reach each other or the host, and each has its own TLS key', { timeout: 240_000 }, async () => {
+  await provider.create(spec(B), { signal: AbortSignal.timeout(200_000), progress: () => {} });
+  // Control: the method works (a container reaches its own xrdp).
+  assert.equal(await canConnect(A, '127.0.0.1', 3389), true);
+  assert.equal(await canConnect(A, containerIp(config, B), 3389), false, 'session A reached session B');
+  assert.equal(await canConnect(B, containerIp(config, A), 3389), false, 'session B reached session A');
+
+  // A service on the host, listening on every address including the bridge's.
+  const server = net.createServer((s) => s.end());
+  await new Promise<void>((r) => server.listen(0, '0.0.0.0', r));
+  const port = (server.address() as net.AddressInfo).port;
+  try {
+    assert.equal(await portAccepts(port, '10.217.0.1'), true, 'control: the host service answers locally');
+    assert.equal(await canConnect(A, '10.217.0.1', port), false, 'a session reached a host service');
+    // Another session's gateway port on the host is closed to sessions too.
+    assert.equal(await canConnect(A, '10.217.0.1', rdpPort(config, B)), false, "a session reached another session's gateway port");
+  } finally {
+    server.close();
+  }
+
+  const fingerprint = async (id: number) => (await attach(id, ['openssl', 'x509', '-in', '/etc/xrdp/cert.pem', '-noout', '-fingerprint', '-sha256'])).stdout.trim();
+  const [fa, fb] = [await fingerprint(A), await fingerprint(B)];
+  assert.match(fa, /Fingerprint=/);
+  assert.notEqual(fa, fb, 'two sessions share a TLS key');
+  const { rootfs } = await templateState(config);
+  assert.equal(existsSync(path.join(rootfs, 'etc/xrdp/key.pem')), false, 'the template ships a TLS key');
+});
+
+test('a full RDP login under Xvfb shows the XFCE desktop, without a Display dialog or a screen lock', { timeout: 180_000 }, async () => {
+  mkdirSync(outDir, { recursive: true });
+  const screen = await startXvfb('1280x800x24');
+  const display = screen.display;
+  let client: ReturnType<typeof startXfreerdp> | undefined;
+  try {
+    client = startXfreerdp([`/v:127.0.0.1:${rdpPort(config, A)}`, `/u:${desktopUser}`, '/cert:ignore', '/size:1280x800', '/bpp:24', '/log-level:ERROR'],
+      passwords.get(A)!, { DISPLAY: display }, 120_000);
+    // XFCE's own processes, running as the desktop user inside the container.
+    const wanted = ['xfce4-session', 'xfwm4', 'xfce4-panel', 'xfdesktop'];
+    let procs = '';
+    const deadline = Date.now() + 90_000;
+    while (Date.now() < deadline) {
+      procs = (await attach(A, ['ps', '-u', desktopUser, '-o', 'comm='])).stdout;
+      if (wanted.every((p) => procs.includes(p))) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    for (const p of wanted) assert.ok(procs.includes(p), `${p} is not running in the session (running: ${procs.replace(/\n/g, ' ')})`);
+    await new Promise((r) => setTimeout(r, 6000)); // let the panel and desktop paint
+    procs = (await attach(A, ['ps', '-e', '-o', 'args='])).stdout;
+    assert.doesNotMatch(procs, /xfce4-display-settings/, 'the Display dialog opened');
+    assert.doesNotMatch(procs, /light-locker|xfce4-screensaver|xscreensaver/, 'a screen locker runs');
+
+    const png = path.join(outDir, 'lxc-desktop.png');
+    await run('import', ['-display', display, '-window', 'root', png]);
+    // The RDP window shows the remote desktop: a blank, black or single-colour screen has very few colours.
+    const colours = Number((await run('convert', [png, '-format', '%k', 'info:'])).stdout.trim());
+    assert.ok(colours > 200, `the screenshot has only ${colours} colours: no desktop drawn (see ${png})`);
+    // XFCE's panel is a dark bar along the top edge; the desktop below it is not.
+    const top = (await run('convert', [png, '-crop', '1280x20+0+0', '-resize', '1x1!', '-format', '%[fx:int(255*mean)]', 'info:'])).stdout.trim();
+    const middle = (await run('convert', [png, '-crop', '400x200+440+300', '-resize', '1x1!', '-format', '%[fx:int(255*mean)]', 'info:'])).stdout.trim();
+    assert.notEqual(top, middle, `panel and desktop look the same (top ${top}, middle ${middle})`);
+  } finally {
+    client?.stop();
+    screen.stop();
+  }
+});
+
+test('destroy leaves nothing: container, overlay, logs, forwarded port; destroying again is fine', { timeout: 120_000 }, async () => {
+  const port = rdpPort(config, A);
+  assert.equal(await portAccepts(port), true, 'control: the port is open before destroy');
+  await provider.destroy({ containerId: A });
+  assert.deepEqual(await leftovers(config, A), []);
+  assert.equal(await portAccepts(port), false, 'the RDP port is still open');
+  assert.equal(await provider.status({ containerId: A }), 'missing');
+  await provider.destroy({ containerId: A }); // not found is success
+});
+
+test('list finds every session container, half-made ones too, never the template', { timeout: 60_000 }, async () => {
+  // A clone left behind by a server killed right after lxc-copy.
+  await run('lxc-copy', ['-P', config.lxc.path, '-n', config.lxc.template, '-N', containerName(HALF), '-s', '-B', 'overlayfs']);
+  const listed = await provider.list();
+  const byId = new Map(listed.map((m) => [m.containerId, m]));
+  assert.equal(byId.get(B)?.state, 'running');
+  assert.equal(byId.get(HALF)?.state, 'stopped');
+  assert.equal(byId.has(A), false);
+  assert.ok(listed.every((m) => m.ref.name !== config.lxc.template && /^winux-\d+$/.test(String(m.ref.name))));
+  await provider.destroy(byId.get(HALF)!.ref);
+  await provider.destroy({ containerId: B });
+  assert.deepEqual(await leftovers(config, HALF), []);
+  assert.deepEqual(await leftovers(config, B), []);
+});
+
+test('a cancelled create stops early and destroy then removes what it made', { timeout: 120_000 }, async () => {
+  const controller = new AbortController();
+  await assert.rejects(provider.create(spec(CANCELLED), {
+    signal: controller.signal,
+    progress: (step) => { if (step === 'starting') controller.abort(new Error('test cancels')); },
+  }), /cancelled/);
+  await provider.destroy({ containerId: CANCELLED });
+  assert.deepEqual(await leftovers(config, CANCELLED), []);
+});
+
+test('host preparation is idempotent: a second run changes nothing', { timeout: 120_000 }, async () => {
+  const before = (await run('iptables-save', [])).stdout.replace(/^[#:].*$/gm, '').replace(/\[\d+:\d+\]/g, '');
+  await prepareHost(config);
+  const after = (await run('iptables-save', [])).stdout.replace(/^[#:].*$/gm, '').replace(/\[\d+:\d+\]/g, '');
+  assert.equal(after, before);
+  const again = await ensureTemplate(config, logger);
+  assert.equal(again.did, 'nothing');
+});
+
+test('checks report a healthy host', async () => {
+  const checks = await provider.check();
+  for (const c of checks) assert.ok(c.ok, `${c.name}: ${c.detail}`);
+});
