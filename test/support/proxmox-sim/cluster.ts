@@ -1,0 +1,671 @@
+// The simulated cluster: nodes, storages, containers, pools and tasks, with the
+// behaviour Winux depends on reproduced from pve-container / pve-manager
+// (see shared/PROXMOX.md): sync checks that fail as HTTP errors, workers whose
+// failures only show in the task's exitstatus, config locks held for a task's
+// whole life, `start=1` forking a second task, tags normalised, and
+// `/interfaces` returning null while stopped and only lo + link-local until a
+// DHCP delay has passed.
+import { createHash, randomBytes } from 'node:crypto';
+import type net from 'node:net';
+import { authName, hasPriv, type Auth } from './acl.ts';
+import { die, noConfig, paramError, permError, PveHttpError } from './errors.ts';
+import { closeServer, isLoopback, listenRdp, LoopbackAddresses } from './rdp-listeners.ts';
+import { normaliseTags, tagList } from './tags.ts';
+import { formatUpid } from './upid.ts';
+
+export interface SimTimings {
+  createMs: number;
+  cloneMs: number;
+  startMs: number;
+  stopMs: number;
+  destroyMs: number;
+  /** From start until eth0 has its DHCP address. */
+  dhcpMs: number;
+  /** From start until "xrdp" accepts connections. */
+  desktopMs: number;
+  uploadMs: number;
+  templateMs: number;
+}
+
+export interface SimFaults {
+  /** Share of API calls answered with a 5xx (half before acting, half after acting with the answer lost). */
+  http5xxRate: number;
+  /** Share of create/clone/start tasks that fail (cleaning up as PVE's workers do). */
+  taskFailRate: number;
+  /** Share of create/clone tasks whose worker "dies", leaving its lock behind. */
+  taskCrashRate: number;
+  latencyMs: number;
+}
+
+export interface SimNodeSpec {
+  name: string;
+  /** Bytes. */
+  maxmem?: number;
+  /** Bytes in use before any container runs. */
+  mem?: number;
+  maxcpu?: number;
+  status?: 'online' | 'offline';
+}
+
+export interface SimStorage {
+  storage: string;
+  type: 'dir' | 'lvmthin' | 'zfspool' | 'rbd';
+  content: string[];
+  shared: boolean;
+  total: number;
+  used: number;
+}
+
+export interface SimVolume {
+  volid: string;
+  content: 'vztmpl' | 'rootdir' | 'iso';
+  size: number;
+  format: string;
+}
+
+export interface SimNode {
+  name: string;
+  maxmem: number;
+  baseMem: number;
+  maxcpu: number;
+  status: 'online' | 'offline';
+  ip: string;
+  storages: Map<string, SimStorage>;
+  volumes: Map<string, SimVolume>;
+}
+
+export interface SimCt {
+  vmid: number;
+  node: string;
+  status: 'running' | 'stopped';
+  config: Record<string, string | number>;
+  pool?: string;
+  /** Address handed out when running with ip=dhcp, or the static one from net0. */
+  ip?: string;
+  startedAt?: number;
+  rdp?: net.Server | null;
+  timers: NodeJS.Timeout[];
+  /** Passwords set with `chpasswd` or the create `password` (for root). */
+  users: Map<string, string>;
+}
+
+export interface SimTask {
+  upid: string;
+  node: string;
+  pid: number;
+  pstart: number;
+  starttime: number;
+  type: string;
+  id: string;
+  user: string;
+  status: 'running' | 'stopped';
+  exitstatus?: string;
+  log: string[];
+  endtime?: number;
+}
+
+export const defaultTimings: SimTimings = {
+  createMs: 300, cloneMs: 150, startMs: 120, stopMs: 60, destroyMs: 80,
+  dhcpMs: 250, desktopMs: 350, uploadMs: 50, templateMs: 50,
+};
+
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+
+const defaultStorages = (): SimStorage[] => [
+  { storage: 'local', type: 'dir', content: ['vztmpl', 'iso', 'backup'], shared: false, total: 100 * GiB, used: 10 * GiB },
+  { storage: 'local-lvm', type: 'lvmthin', content: ['rootdir', 'images'], shared: false, total: 500 * GiB, used: 20 * GiB },
+];
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Small seeded PRNG so a fault-injection run can be replayed. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+class TaskFailure extends Error {}
+
+export interface ClusterOptions {
+  nodes?: SimNodeSpec[];
+  timings?: Partial<SimTimings>;
+  faults?: Partial<SimFaults>;
+  seed?: number;
+  pools?: string[];
+  rdpPort?: number;
+}
+
+export class SimCluster {
+  readonly nodes = new Map<string, SimNode>();
+  readonly cts = new Map<number, SimCt>();
+  readonly tasks = new Map<string, SimTask>();
+  readonly pools = new Set<string>();
+  timings: SimTimings;
+  faults: SimFaults;
+  readonly random: () => number;
+  readonly addresses = new LoopbackAddresses();
+  readonly rdpPort: number;
+  /** Counts of API calls by "METHOD path-pattern", for tests that check bulk polling. */
+  readonly calls = new Map<string, number>();
+  private pidCounter = 0x1000 + Math.floor(Math.random() * 0x10000);
+  private closed = false;
+
+  constructor(opts: ClusterOptions = {}) {
+    this.timings = { ...defaultTimings, ...opts.timings };
+    this.faults = { http5xxRate: 0, taskFailRate: 0, taskCrashRate: 0, latencyMs: 0, ...opts.faults };
+    this.random = mulberry32(opts.seed ?? 42);
+    this.rdpPort = opts.rdpPort ?? 3389;
+    const specs = opts.nodes ?? [{ name: 'pve1' }];
+    specs.forEach((s, i) => {
+      this.nodes.set(s.name, {
+        name: s.name,
+        maxmem: s.maxmem ?? 64 * GiB,
+        baseMem: s.mem ?? 8 * GiB,
+        maxcpu: s.maxcpu ?? 16,
+        status: s.status ?? 'online',
+        ip: this.addresses.nodeAddress(i),
+        storages: new Map(defaultStorages().map((st) => [st.storage, st])),
+        volumes: new Map(),
+      });
+    });
+    for (const p of opts.pools ?? ['winux']) this.pools.add(p);
+  }
+
+  // ---------------------------------------------------------------- lookups
+
+  node(name: string): SimNode {
+    const n = this.nodes.get(name);
+    // pve-manager answers an unknown node with this parameter error.
+    if (!n) throw paramError({ node: `no such cluster node '${name}'` });
+    if (n.status !== 'online') throw new PveHttpError(595, `Connection refused`);
+    return n;
+  }
+
+  /** A container as seen from `node`: PVE only finds configs on the node they live on. */
+  ctOn(node: string, vmid: number): SimCt {
+    this.node(node);
+    const ct = this.cts.get(vmid);
+    if (!ct || ct.node !== node) throw noConfig(node, vmid);
+    return ct;
+  }
+
+  nodeMem(n: SimNode): number {
+    let mem = n.baseMem;
+    for (const ct of this.cts.values()) {
+      if (ct.node === n.name && ct.status === 'running') mem += Number(ct.config.memory ?? 512) * MiB;
+    }
+    return Math.min(mem, n.maxmem);
+  }
+
+  tags(ct: SimCt): string[] {
+    return tagList(ct.config.tags as string | undefined);
+  }
+
+  // ------------------------------------------------------------ permissions
+
+  require(auth: Auth, path: string, priv: string, pool?: string): void {
+    if (!hasPriv(auth, path, priv, pool)) throw permError(path, priv);
+  }
+
+  requireVm(auth: Auth, vmid: number, priv: string): void {
+    this.require(auth, `/vms/${vmid}`, priv, this.cts.get(vmid)?.pool);
+  }
+
+  /** VM.Allocate on the new vmid, or on the pool it will join (pve-container `check_ct_modify_config_perm` callers). */
+  requireAllocate(auth: Auth, vmid: number, pool?: string): void {
+    if (hasPriv(auth, `/vms/${vmid}`, 'VM.Allocate')) return;
+    if (pool && hasPriv(auth, `/pool/${pool}`, 'VM.Allocate')) return;
+    throw permError(`/vms/${vmid}`, 'VM.Allocate');
+  }
+
+  // ------------------------------------------------------------------ tasks
+
+  private newTask(node: string, type: string, id: string, auth: Auth): SimTask {
+    const now = Math.floor(Date.now() / 1000);
+    const t: SimTask = {
+      node, pid: this.pidCounter++, pstart: 0x100000 + Math.floor(this.random() * 0xfffff), starttime: now,
+      type, id, user: authName(auth), status: 'running', log: [], upid: '',
+    };
+    t.upid = formatUpid(t);
+    this.tasks.set(t.upid, t);
+    return t;
+  }
+
+  /**
+   * Forks a worker the way PVE's RPCEnvironment::fork_worker does: the UPID comes
+   * back at once, the work runs afterwards, and its error becomes the exitstatus.
+   */
+  private fork(node: string, type: string, id: string, auth: Auth, work: (task: SimTask) => Promise<void>): string {
+    const task = this.newTask(node, type, id, auth);
+    setImmediate(() => {
+      work(task).then(
+        () => this.finish(task, task.log.some((l) => l.startsWith('WARN:'))
+          ? `WARNINGS: ${task.log.filter((l) => l.startsWith('WARN:')).length}` : 'OK'),
+        (err: unknown) => {
+          if (err instanceof CrashedWorker) return this.finish(task, 'unexpected status');
+          const msg = err instanceof Error ? err.message : String(err);
+          task.log.push(`TASK ERROR: ${msg}`);
+          this.finish(task, msg);
+        },
+      );
+    });
+    return task.upid;
+  }
+
+  private finish(task: SimTask, exitstatus: string): void {
+    task.status = 'stopped';
+    task.exitstatus = exitstatus;
+    task.endtime = Math.floor(Date.now() / 1000);
+    if (exitstatus === 'OK') task.log.push('TASK OK');
+    else if (exitstatus.startsWith('WARNINGS')) task.log.push(`TASK ${exitstatus}`);
+  }
+
+  task(node: string, upid: string): SimTask {
+    const t = this.tasks.get(upid);
+    // A UPID asked on another node than its own is unknown there.
+    if (!t || t.node !== node) throw paramError({ upid: 'no such task' });
+    return t;
+  }
+
+  activeTasks(node: string, vmid?: number): SimTask[] {
+    return [...this.tasks.values()].filter((t) => t.node === node && t.status === 'running'
+      && (vmid === undefined || t.id === String(vmid)));
+  }
+
+  private maybeFail(kind: string, vmid: number): void {
+    if (this.random() < this.faults.taskFailRate) {
+      throw new TaskFailure(kind === 'start'
+        ? `startup for container '${vmid}' failed`
+        : `unable to create CT ${vmid} - command 'lvcreate' failed: got timeout`);
+    }
+  }
+
+  private maybeCrash(): void {
+    if (this.random() < this.faults.taskCrashRate) throw new CrashedWorker();
+  }
+
+  // ------------------------------------------------------------- validation
+
+  private checkVmid(vmid: unknown, key = 'vmid'): number {
+    const n = Number(vmid);
+    if (!Number.isInteger(n) || String(vmid).trim() === '') throw paramError({ [key]: 'type check (\'integer\') failed - got \'' + String(vmid) + '\'' });
+    if (n < 100) throw paramError({ [key]: 'value must have a minimum value of 100' });
+    if (n > 999999999) throw paramError({ [key]: 'value must have a maximum value of 999999999' });
+    return n;
+  }
+
+  private checkUnused(vmid: number): void {
+    const existing = this.cts.get(vmid);
+    if (existing) throw die(`CT ${vmid} already exists on node '${existing.node}'`);
+  }
+
+  private checkLock(ct: SimCt): void {
+    if (ct.config.lock) throw die(`CT is locked (${ct.config.lock})`);
+  }
+
+  private checkHostname(h: unknown): void {
+    if (h === undefined) return;
+    if (typeof h !== 'string' || !/^(?=.{1,255}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/.test(h)) {
+      throw paramError({ hostname: 'invalid format - value does not look like a valid DNS name' });
+    }
+  }
+
+  private checkPool(pool: unknown): string | undefined {
+    if (pool === undefined || pool === '') return undefined;
+    if (!this.pools.has(String(pool))) throw die(`pool '${String(pool)}' does not exist`);
+    return String(pool);
+  }
+
+  /** Config keys and the privilege each needs (pve-container `check_ct_modify_config_perm`). */
+  private checkConfigPerms(auth: Auth, vmid: number, keys: string[], pool?: string): void {
+    for (const key of keys) {
+      let priv = 'VM.Config.Options';
+      if (['cores', 'cpulimit', 'cpuunits'].includes(key)) priv = 'VM.Config.CPU';
+      else if (['memory', 'swap'].includes(key)) priv = 'VM.Config.Memory';
+      else if (key === 'rootfs' || /^mp\d+$/.test(key)) priv = 'VM.Config.Disk';
+      else if (/^net\d+$/.test(key) || ['hostname', 'nameserver', 'searchdomain'].includes(key)) priv = 'VM.Config.Network';
+      else if (['hookscript'].includes(key) || /^dev\d+$/.test(key)) {
+        if (auth.user !== 'root@pam') throw permError(`/vms/${vmid}`, 'root@pam only');
+      }
+      if (!hasPriv(auth, `/vms/${vmid}`, priv, pool)) throw permError(`/vms/${vmid}`, priv);
+    }
+  }
+
+  // ------------------------------------------------------------- operations
+
+  /** POST /nodes/{node}/lxc */
+  create(auth: Auth, nodeName: string, p: Record<string, string>): string {
+    const node = this.node(nodeName);
+    const vmid = this.checkVmid(p.vmid);
+    if (!p.ostemplate) throw paramError({ ostemplate: 'property is missing and it is not optional' });
+    this.checkHostname(p.hostname);
+    if (p.password !== undefined && p.password.length < 5) throw paramError({ password: 'value must be at least 5 characters long' });
+    const pool = this.checkPool(p.pool);
+    this.requireAllocate(auth, vmid, pool);
+    const rootfs = p.rootfs ?? `${p.storage ?? 'local'}:4`;
+    const rootStorage = rootfs.split(':')[0]!;
+    const st = node.storages.get(rootStorage);
+    if (!st) throw die(`storage '${rootStorage}' does not exist`);
+    this.require(auth, `/storage/${rootStorage}`, 'Datastore.AllocateSpace');
+    const unprivileged = p.unprivileged === undefined ? 1 : Number(p.unprivileged);
+    if (!unprivileged) this.require(auth, '/', 'Sys.Modify');
+    const cfgKeys = Object.keys(p).filter((k) => !['vmid', 'ostemplate', 'password', 'ssh-public-keys', 'pool', 'start', 'storage', 'force', 'unprivileged', 'restore', 'unique', 'ignore-unpack-errors'].includes(k));
+    this.checkConfigPerms(auth, vmid, cfgKeys, pool);
+    this.checkUnused(vmid);
+
+    const config: Record<string, string | number> = {
+      arch: 'amd64', ostype: 'debian', hostname: p.hostname ?? `CT${vmid}`,
+      memory: Number(p.memory ?? 512), swap: Number(p.swap ?? 512), cores: Number(p.cores ?? 1),
+      rootfs: `${rootStorage}:vm-${vmid}-disk-0,size=${Number(rootfs.split(':')[1] ?? 4)}G`,
+      unprivileged, lock: 'create',
+    };
+    for (const k of Object.keys(p)) if (/^net\d+$/.test(k) || ['description', 'features', 'onboot', 'nameserver', 'searchdomain', 'cpulimit'].includes(k)) config[k] = p[k]!;
+    if (p.tags !== undefined) config.tags = normaliseTags(p.tags);
+    const ct = this.addCt(vmid, node.name, config, pool);
+    ct.users.set('root', p.password ?? '');
+
+    return this.fork(node.name, 'vzcreate', String(vmid), auth, async (task) => {
+      try {
+        await sleep(this.timings.createMs);
+        this.maybeCrash();
+        this.maybeFail('create', vmid);
+        if (!node.volumes.has(p.ostemplate!)) throw new TaskFailure(`unable to create CT ${vmid} - volume '${p.ostemplate}' does not exist`);
+        task.log.push(`extracting archive '${p.ostemplate}'`);
+        delete ct.config.lock;
+      } catch (err) {
+        // The vzcreate worker destroys what it created on failure; a killed worker cannot.
+        if (!(err instanceof CrashedWorker)) await this.removeCt(vmid);
+        throw err;
+      }
+      if (p.start === '1') {
+        // The create worker calls the start API, which forks its own vzstart task.
+        this.startCt(auth, node.name, vmid);
+      }
+    });
+  }
+
+  /** POST /nodes/{node}/lxc/{vmid}/clone */
+  clone(auth: Auth, nodeName: string, srcVmid: number, p: Record<string, string>): string {
+    const src = this.ctOn(nodeName, srcVmid);
+    const newid = this.checkVmid(p.newid, 'newid');
+    this.checkHostname(p.hostname);
+    const pool = this.checkPool(p.pool);
+    this.requireVm(auth, srcVmid, 'VM.Clone');
+    this.requireAllocate(auth, newid, pool);
+    const isTemplate = Number(src.config.template ?? 0) === 1;
+    const full = p.full === undefined ? !isTemplate : p.full === '1' || p.full === 'true';
+    if (!full && !isTemplate) throw die('linked clone feature for non-template CTs is not available');
+    if (!full && p.storage) throw paramError({ storage: "parameter 'storage' not allowed for linked clones" });
+    const targetNode = p.target ?? nodeName;
+    this.node(targetNode);
+    const srcStorage = String(src.config.rootfs).split(':')[0]!;
+    if (targetNode !== nodeName && !this.node(nodeName).storages.get(srcStorage)?.shared) {
+      throw die(`can't clone CT to node '${targetNode}' (CT uses local storage)`);
+    }
+    if (p.storage) this.require(auth, `/storage/${p.storage}`, 'Datastore.AllocateSpace');
+    this.checkLock(src);
+    this.checkUnused(newid);
+
+    // The source keeps a 'disk' lock for the whole copy: concurrent clones of one template fail with "CT is locked (disk)".
+    src.config.lock = 'disk';
+    const config: Record<string, string | number> = { ...src.config, lock: 'create' };
+    delete config.template;
+    config.hostname = p.hostname ?? `CT${newid}`;
+    if (p.description !== undefined) config.description = p.description;
+    const size = /size=(\d+G)/.exec(String(src.config.rootfs))?.[1] ?? '4G';
+    config.rootfs = `${p.storage ?? srcStorage}:${full ? '' : `base-${srcVmid}-disk-0/`}vm-${newid}-disk-0,size=${size}`;
+    // Clones always get new MAC addresses.
+    for (const k of Object.keys(config)) {
+      if (/^net\d+$/.test(k)) config[k] = String(config[k]).replace(/hwaddr=[^,]+/, `hwaddr=${this.mac()}`);
+    }
+    const ct = this.addCt(newid, targetNode, config, pool);
+    // The clone's filesystem is the template's: same accounts, same (usually locked) passwords.
+    for (const [u, pw] of src.users) ct.users.set(u, pw);
+
+    return this.fork(nodeName, 'vzclone', String(srcVmid), auth, async () => {
+      try {
+        await sleep(full ? this.timings.cloneMs * 4 : this.timings.cloneMs);
+        this.maybeCrash();
+        this.maybeFail('clone', newid);
+      } catch (err) {
+        if (!(err instanceof CrashedWorker)) {
+          delete src.config.lock;
+          await this.removeCt(newid);
+        }
+        throw err;
+      }
+      delete src.config.lock;
+      delete ct.config.lock;
+    });
+  }
+
+  /** POST …/status/start (also called by create with start=1). */
+  startCt(auth: Auth, nodeName: string, vmid: number): string {
+    const ct = this.ctOn(nodeName, vmid);
+    this.requireVm(auth, vmid, 'VM.PowerMgmt');
+    if (ct.status === 'running') throw die(`CT ${vmid} already running`);
+    return this.fork(nodeName, 'vzstart', String(vmid), auth, async () => {
+      // Lock and template checks happen inside the worker for start.
+      if (ct.config.lock) throw new TaskFailure(`CT is locked (${ct.config.lock})`);
+      if (Number(ct.config.template ?? 0) === 1) throw new TaskFailure("you can't start a CT if it's a template");
+      await sleep(this.timings.startMs);
+      if (!this.cts.has(vmid)) throw new TaskFailure(`Configuration file 'nodes/${nodeName}/lxc/${vmid}.conf' does not exist`);
+      this.maybeFail('start', vmid);
+      this.boot(ct);
+    });
+  }
+
+  private boot(ct: SimCt): void {
+    ct.status = 'running';
+    ct.startedAt = Date.now();
+    const staticIp = /(?:^|,)ip=(\d+\.\d+\.\d+\.\d+)\//.exec(String(ct.config.net0 ?? ''))?.[1];
+    const dhcp = /(?:^|,)ip=dhcp/.test(String(ct.config.net0 ?? ''));
+    ct.ip = staticIp ?? (dhcp ? this.addresses.allocate() : undefined);
+    const ip = ct.ip;
+    if (!ip || !isLoopback(ip)) return;
+    ct.timers.push(setTimeout(() => {
+      if (ct.status !== 'running' || this.closed) return;
+      void listenRdp(ip, this.rdpPort).then((srv) => {
+        if (ct.status !== 'running' || this.closed || !this.cts.has(ct.vmid)) void closeServer(srv);
+        else ct.rdp = srv;
+      });
+    }, Math.max(this.timings.desktopMs, dhcp ? this.timings.dhcpMs : 0)));
+  }
+
+  private async halt(ct: SimCt): Promise<void> {
+    ct.status = 'stopped';
+    ct.startedAt = undefined;
+    for (const t of ct.timers) clearTimeout(t);
+    ct.timers = [];
+    const srv = ct.rdp;
+    ct.rdp = undefined;
+    await closeServer(srv);
+  }
+
+  /** POST …/status/stop (hard) and …/status/shutdown (clean, with forceStop). */
+  stopCt(auth: Auth, nodeName: string, vmid: number, kind: 'vzstop' | 'vzshutdown'): string {
+    const ct = this.ctOn(nodeName, vmid);
+    this.requireVm(auth, vmid, 'VM.PowerMgmt');
+    if (ct.status !== 'running') throw die(`CT ${vmid} not running`);
+    return this.fork(nodeName, kind, String(vmid), auth, async () => {
+      if (ct.config.lock && kind === 'vzshutdown') throw new TaskFailure(`CT is locked (${ct.config.lock})`);
+      await sleep(this.timings.stopMs);
+      await this.halt(ct);
+    });
+  }
+
+  /** DELETE /nodes/{node}/lxc/{vmid} */
+  destroyCt(auth: Auth, nodeName: string, vmid: number, p: Record<string, string>): string {
+    const ct = this.ctOn(nodeName, vmid);
+    this.requireVm(auth, vmid, 'VM.Allocate');
+    this.checkLock(ct);
+    const force = p.force === '1';
+    if (ct.status === 'running' && !force) throw die(`unable to destroy CT ${vmid} - container is running`);
+    if (Number(ct.config.template ?? 0) === 1) {
+      const clones = [...this.cts.values()].filter((c) => String(c.config.rootfs).includes(`base-${vmid}-disk-0/`));
+      if (clones.length) throw die(`base volume 'local-lvm:base-${vmid}-disk-0' is still in use by linked clone`);
+    }
+    ct.config.lock = 'destroyed';
+    return this.fork(nodeName, 'vzdestroy', String(vmid), auth, async () => {
+      await sleep(this.timings.destroyMs);
+      await this.removeCt(vmid);
+    });
+  }
+
+  /** POST …/template: forks a worker but returns null (the UPID is discarded). */
+  makeTemplate(auth: Auth, nodeName: string, vmid: number): null {
+    const ct = this.ctOn(nodeName, vmid);
+    this.requireVm(auth, vmid, 'VM.Allocate');
+    if (Number(ct.config.template ?? 0) === 1) throw die(`CT ${vmid} is already a template`);
+    if (ct.status === 'running') throw die("can't convert a running CT into a template");
+    this.checkLock(ct);
+    ct.config.lock = 'template';
+    this.fork(nodeName, 'vztemplate', String(vmid), auth, async () => {
+      await sleep(this.timings.templateMs);
+      delete ct.config.lock;
+      ct.config.template = 1;
+      ct.config.rootfs = String(ct.config.rootfs).replace(`vm-${vmid}-disk-0`, `base-${vmid}-disk-0`);
+    });
+    return null;
+  }
+
+  /** PUT …/config (synchronous). */
+  updateConfig(auth: Auth, nodeName: string, vmid: number, p: Record<string, string>): null {
+    const ct = this.ctOn(nodeName, vmid);
+    if (p.digest && p.digest !== this.digest(ct)) throw die('detected modified configuration - file changed by other user? Try again.');
+    const keys = Object.keys(p).filter((k) => !['digest', 'delete', 'revert'].includes(k));
+    this.checkConfigPerms(auth, vmid, keys, ct.pool);
+    this.checkLock(ct);
+    if (p.hostname !== undefined) this.checkHostname(p.hostname);
+    for (const k of keys) {
+      if (['lock', 'template'].includes(k)) throw paramError({ [k]: 'property is not defined in schema and the schema does not allow additional properties' });
+      ct.config[k] = k === 'tags' ? normaliseTags(p[k]!) : (['memory', 'swap', 'cores'].includes(k) ? Number(p[k]) : p[k]!);
+    }
+    for (const k of (p.delete ?? '').split(/[,;\s]+/).filter(Boolean)) delete ct.config[k];
+    return null;
+  }
+
+  configOf(ct: SimCt): Record<string, unknown> {
+    return { ...ct.config, digest: this.digest(ct) };
+  }
+
+  digest(ct: SimCt): string {
+    return createHash('sha1').update(JSON.stringify(ct.config)).digest('hex');
+  }
+
+  /** GET …/interfaces: null when not running; lo + link-local until DHCP is done. */
+  interfaces(nodeName: string, vmid: number): unknown {
+    const ct = this.ctOn(nodeName, vmid);
+    if (ct.status !== 'running') return null;
+    const mac = /hwaddr=([^,]+)/.exec(String(ct.config.net0 ?? ''))?.[1]?.toLowerCase() ?? 'bc:24:11:00:00:01';
+    const ll = `fe80::${mac.split(':').slice(3).join('')}:ff:fe00:1`;
+    const lo = {
+      name: 'lo', hwaddr: '00:00:00:00:00:00', 'hardware-address': '00:00:00:00:00:00', inet: '127.0.0.1/8', inet6: '::1/128',
+      'ip-addresses': [{ 'ip-address': '127.0.0.1', 'ip-address-type': 'inet', prefix: 8 }, { 'ip-address': '::1', 'ip-address-type': 'inet6', prefix: 128 }],
+    };
+    if (!ct.config.net0) return [lo];
+    const dhcp = /(?:^|,)ip=dhcp/.test(String(ct.config.net0));
+    const hasV4 = ct.ip && (!dhcp || Date.now() - (ct.startedAt ?? 0) >= this.timings.dhcpMs);
+    const eth0: Record<string, unknown> = {
+      name: 'eth0', hwaddr: mac, 'hardware-address': mac, inet6: `${ll}/64`,
+      'ip-addresses': [{ 'ip-address': ll, 'ip-address-type': 'inet6', prefix: 64 }],
+    };
+    if (hasV4) {
+      const prefix = Number(/ip=[\d.]+\/(\d+)/.exec(String(ct.config.net0))?.[1] ?? 8);
+      eth0.inet = `${ct.ip}/${prefix}`;
+      (eth0['ip-addresses'] as unknown[]).unshift({ 'ip-address': ct.ip, 'ip-address-type': 'inet', prefix });
+    }
+    return [lo, eth0];
+  }
+
+  statusCurrent(nodeName: string, vmid: number): Record<string, unknown> {
+    const ct = this.ctOn(nodeName, vmid);
+    const out: Record<string, unknown> = {
+      vmid, status: ct.status, name: ct.config.hostname, type: 'lxc',
+      maxmem: Number(ct.config.memory) * MiB, mem: ct.status === 'running' ? 200 * MiB : 0,
+      maxswap: Number(ct.config.swap) * MiB, maxdisk: 8 * GiB, disk: 0, cpu: 0, cpus: Number(ct.config.cores),
+      uptime: ct.startedAt ? Math.floor((Date.now() - ct.startedAt) / 1000) : 0, netin: 0, netout: 0, ha: { managed: 0 },
+    };
+    if (ct.config.lock) out.lock = ct.config.lock;
+    if (ct.config.tags) out.tags = ct.config.tags;
+    if (ct.config.template) out.template = 1;
+    return out;
+  }
+
+  /** POST /nodes/{node}/storage/{storage}/upload: the file is stored by an imgcopy task. */
+  upload(auth: Auth, nodeName: string, storage: string, content: string, filename: string, size: number): string {
+    const node = this.node(nodeName);
+    const st = node.storages.get(storage);
+    if (!st) throw die(`storage '${storage}' does not exist`);
+    this.require(auth, `/storage/${storage}`, 'Datastore.AllocateTemplate');
+    if (!['vztmpl', 'iso'].includes(content)) throw paramError({ content: `value '${content}' does not have a value in the enumeration 'iso, vztmpl, import'` });
+    if (!st.content.includes(content)) throw die(`storage '${storage}' does not support '${content}' content`);
+    if (content === 'vztmpl' && !/\.tar\.(gz|xz|zst)$/.test(filename)) throw die("wrong file extension");
+    if (!/^[A-Za-z0-9_.+-]+$/.test(filename)) throw die(`invalid filename '${filename}'`);
+    return this.fork(nodeName, 'imgcopy', '', auth, async () => {
+      await sleep(this.timings.uploadMs);
+      const volid = `${storage}:${content}/${filename}`;
+      node.volumes.set(volid, { volid, content: content as 'vztmpl', size, format: filename.split('.').slice(-2).join('.') });
+      st.used += size;
+    });
+  }
+
+  /** Test helper: a CT template that already exists, as `winux template push` would leave it. */
+  addTemplate(nodeName: string, vmid: number, hostname = 'winux-template', tags = 'winux-template', accounts = ['root', 'winux']): SimCt {
+    const node = this.nodes.get(nodeName)!;
+    const ct = this.addCt(vmid, node.name, {
+      arch: 'amd64', ostype: 'debian', hostname, memory: 1024, swap: 512, cores: 2,
+      rootfs: `local-lvm:base-${vmid}-disk-0,size=8G`, net0: `name=eth0,bridge=vmbr0,hwaddr=${this.mac()},ip=dhcp,type=veth`,
+      unprivileged: 1, template: 1, tags: normaliseTags(tags),
+    });
+    for (const a of accounts) ct.users.set(a, '');
+    return ct;
+  }
+
+  /** Test helper: a CT nobody here created (someone else's VM in our id range). */
+  addForeignCt(nodeName: string, vmid: number): SimCt {
+    return this.addCt(vmid, nodeName, {
+      arch: 'amd64', ostype: 'debian', hostname: `other-${vmid}`, memory: 512, swap: 512, cores: 1,
+      rootfs: `local-lvm:vm-${vmid}-disk-0,size=4G`, unprivileged: 1,
+    });
+  }
+
+  private addCt(vmid: number, node: string, config: Record<string, string | number>, pool?: string): SimCt {
+    const ct: SimCt = { vmid, node, status: 'stopped', config, pool, timers: [], users: new Map() };
+    this.cts.set(vmid, ct);
+    return ct;
+  }
+
+  private async removeCt(vmid: number): Promise<void> {
+    const ct = this.cts.get(vmid);
+    if (!ct) return;
+    await this.halt(ct);
+    this.cts.delete(vmid);
+  }
+
+  /** `pct unlock <vmid>` */
+  unlock(vmid: number): void {
+    const ct = this.cts.get(vmid);
+    if (ct) delete ct.config.lock;
+  }
+
+  mac(): string {
+    const b = randomBytes(3);
+    return `BC:24:11:${[...b].map((x) => x.toString(16).toUpperCase().padStart(2, '0')).join(':')}`;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.cts.values()].map((ct) => this.halt(ct)));
+  }
+}
+
+/** Thrown inside a worker to model a worker process killed mid-way (locks stay). */
+export class CrashedWorker extends Error {}
