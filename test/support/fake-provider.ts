@@ -18,6 +18,10 @@ export interface FakeProviderOptions {
   /** Never resolve creations (until aborted). */
   hang?: boolean;
   healthy?: boolean;
+  /** Called at named points ('machine-created', 'machine-removed'): crash tests kill the process there. */
+  onPoint?: (point: 'machine-created' | 'machine-removed') => void;
+  /** Message of a failed creation (to check secrets are scrubbed). */
+  failMessage?: (spec: CreateSpec) => string;
 }
 
 interface FakeMachine {
@@ -42,11 +46,14 @@ export class FakeProvider implements Provider {
       if (i === 1) {
         // The machine exists from here on (as a clone would), even if a later step fails.
         this.write(spec.containerId, { containerId: spec.containerId, state: 'running', password: spec.password, username: spec.username });
+        this.options.onPoint?.('machine-created');
       }
       await sleep(this.options.stepDelayMs ?? 5, ctx.signal);
-      if (this.options.hang) await sleep(1e9, ctx.signal);
+      if (this.options.hang && i >= 1) await sleep(1e9, ctx.signal);
     }
-    if (this.options.failCreate?.(spec)) throw new ProviderError(`simulated failure creating winux-${spec.containerId}`);
+    if (this.options.failCreate?.(spec)) {
+      throw new ProviderError(this.options.failMessage?.(spec) ?? `simulated failure creating winux-${spec.containerId}`);
+    }
     return {
       ref: { containerId: spec.containerId, name: `winux-${spec.containerId}` },
       node: 'fake-node',
@@ -59,6 +66,7 @@ export class FakeProvider implements Provider {
     this.calls.destroy++;
     if (this.options.failDestroy?.(ref)) throw new ProviderError(`simulated failure destroying winux-${ref.containerId}`, true);
     this.remove(ref.containerId);
+    this.options.onPoint?.('machine-removed');
   }
 
   async status(ref: ProviderRef): Promise<MachineState> {

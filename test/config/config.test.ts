@@ -1,0 +1,63 @@
+// Configuration: defaults, the seed's names, and errors that name the variable.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { ConfigError, loadConfig } from '../../src/config.ts';
+
+test('defaults follow DESIGN.md and the seed', () => {
+  const c = loadConfig({});
+  assert.equal(c.port, 5000);
+  assert.equal(c.host, '0.0.0.0');
+  assert.equal(c.provider, 'lxc');
+  assert.equal(c.sessionMinutes, 30);
+  assert.equal(c.maxSessionMinutes, 240);
+  assert.equal(c.containerIdMin, 30001);
+  assert.equal(c.containerIdMax, 30999);
+  assert.equal(c.maxSessions, 999);
+  assert.equal(c.sessionsPerVisitor, 1);
+  assert.deepEqual(c.resources, { memoryMb: 1024, cores: 2, diskGb: 10, pidsMax: 2048 });
+  assert.match(c.databaseUrl, /^sqlite:.*winux\.db$/);
+  assert.ok(!c.dataDir.startsWith('/tmp'));
+});
+
+test('the seed\'s proxmox_* names select the Proxmox provider; the token id is combined', () => {
+  const c = loadConfig({ proxmox_api_host: 'pve.example', proxmox_api_user: 'winux@pve', proxmox_api_token_id: 'api', proxmox_api_token_secret: 's', proxmox_node: 'pve1,pve2' });
+  assert.equal(c.provider, 'proxmox');
+  assert.equal(c.proxmox.tokenId, 'winux@pve!api');
+  assert.deepEqual(c.proxmox.nodes, ['pve1', 'pve2']);
+  assert.equal(c.proxmox.port, 8006);
+  const full = loadConfig({ proxmox_api_host: 'pve', proxmox_api_user: 'root@pam!winux', proxmox_api_token_secret: 's' });
+  assert.equal(full.proxmox.tokenId, 'root@pam!winux');
+  assert.deepEqual(full.proxmox.nodes, ['auto']);
+});
+
+test('bad values name the variable and the expected form, never the value', () => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ WINUX_PORT: 'abc' }, /WINUX_PORT: expected a whole number between 0 and 65535/],
+    [{ WINUX_PORT: '70000' }, /WINUX_PORT/],
+    [{ WINUX_SESSION_MINUTES: '-5' }, /WINUX_SESSION_MINUTES/],
+    [{ WINUX_PROVIDER: 'docker' }, /WINUX_PROVIDER: expected one of lxc, proxmox, ansible/],
+    [{ WINUX_CONTAINER_ID_MIN: '500', WINUX_CONTAINER_ID_MAX: '400' }, /WINUX_CONTAINER_ID_MIN: expected a value not above WINUX_CONTAINER_ID_MAX/],
+    [{ WINUX_SESSION_MINUTES: '300' }, /WINUX_SESSION_MINUTES: expected a value not above WINUX_MAX_SESSION_MINUTES/],
+    [{ WINUX_DESKTOP_USER: 'root' }, /WINUX_DESKTOP_USER/],
+    [{ WINUX_ADMIN_TOKEN: 'short-secret' }, /WINUX_ADMIN_TOKEN: expected at least 16 characters/],
+    [{ WINUX_PROVIDER: 'proxmox' }, /proxmox_api_host/],
+    [{ proxmox_api_insecure: 'maybe' }, /proxmox_api_insecure/],
+  ];
+  for (const [env, message] of cases) {
+    assert.throws(() => loadConfig(env), (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      assert.match(e.message, message);
+      assert.ok(!e.message.includes('short-secret'), 'never echoes a value');
+      return true;
+    }, JSON.stringify(env));
+  }
+});
+
+test('winux serve with a bad value stops with the message and exit code 2', () => {
+  const bin = path.resolve(import.meta.dirname, '../../bin/winux.js');
+  const r = spawnSync(process.execPath, [bin, 'serve'], { env: { ...process.env, WINUX_PORT: 'eighty' }, encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /WINUX_PORT: expected a whole number/);
+});

@@ -1,0 +1,165 @@
+// The state machine through SessionService with behaviour fakes: failures,
+// timeouts, ending during creation, reconciliation, and no secret in errors or logs.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../src/logger.ts';
+import { FakeProvider } from '../support/fake-provider.ts';
+import { startTestServer, waitFor, type TestServer } from '../support/server.ts';
+
+const api = '/api/winux';
+const many = { WINUX_SESSIONS_PER_VISITOR: '0' };
+
+async function settle(s: TestServer, id: string, wanted: string[]) {
+  return waitFor(async () => {
+    const x = await s.store.get(id);
+    return x && wanted.includes(x.status) && !(x.status === 'failed' && x.holdsContainer) ? x : undefined;
+  }, 8000, `session ${id} to reach ${wanted.join('/')}`);
+}
+
+describe('session lifecycle with a failing or slow provider', () => {
+  test('a failed creation ends failed, with a message, and its container is removed and id released', async () => {
+    const fake = new FakeProvider({ failCreate: () => true });
+    const s = await startTestServer({ provider: fake, env: many });
+    try {
+      const r = await s.request('POST', `${api}/sessions`);
+      const final = await settle(s, r.body.session_id, ['failed']);
+      assert.match(final.error ?? '', /Could not prepare the desktop: simulated failure/);
+      assert.equal(fake.machines().length, 0);
+      assert.equal(final.holdsContainer, false);
+      const view = await s.request('GET', `${api}/sessions/${r.body.session_id}`, { token: r.body.token });
+      assert.equal(view.body.status, 'failed');
+      assert.equal(view.body.password, undefined);
+      // The id is free again.
+      fake.options.failCreate = undefined;
+      const next = await s.request('POST', `${api}/sessions`);
+      assert.equal(next.body.container_id, r.body.container_id);
+    } finally { await s.close(); }
+  });
+
+  test('the session password never appears in an error, even if the provider puts it there', async () => {
+    const fake = new FakeProvider({ failCreate: () => true, failMessage: (spec) => `chpasswd failed for ${spec.username}:${spec.password}` });
+    const s = await startTestServer({ provider: fake });
+    try {
+      const r = await s.request('POST', `${api}/sessions`);
+      const final = await settle(s, r.body.session_id, ['failed']);
+      assert.ok(!final.error!.includes(r.body.password));
+      assert.match(final.error!, /\[redacted\]/);
+    } finally { await s.close(); }
+  });
+
+  test('ending a session while it is being created stops the creation and leaves no container', async () => {
+    const fake = new FakeProvider({ hang: true });
+    const s = await startTestServer({ provider: fake });
+    try {
+      const r = await s.request('POST', `${api}/sessions`);
+      await waitFor(() => fake.machines().length === 1, 5000, 'machine to exist');
+      const del = await s.request('DELETE', `${api}/sessions/${r.body.session_id}`, { token: r.body.token });
+      assert.equal(del.status, 202);
+      const final = await settle(s, r.body.session_id, ['destroyed']);
+      assert.equal(final.holdsContainer, false);
+      assert.equal(fake.machines().length, 0);
+    } finally { await s.close(); }
+  });
+
+  test('a creation that takes too long fails and is cleaned up', async () => {
+    const fake = new FakeProvider({ hang: true });
+    const s = await startTestServer({ provider: fake, config: { createTimeoutMs: 300 } });
+    try {
+      const r = await s.request('POST', `${api}/sessions`);
+      const final = await settle(s, r.body.session_id, ['failed']);
+      assert.match(final.error!, /did not finish in time/);
+      assert.equal(fake.machines().length, 0);
+    } finally { await s.close(); }
+  });
+
+  test('a failing destroy is retried until it works; the id stays held until then', async () => {
+    let failing = true;
+    const fake = new FakeProvider({ failDestroy: () => failing });
+    const s = await startTestServer({ provider: fake, reaper: false });
+    try {
+      const r = await s.request('POST', `${api}/sessions`);
+      await settle(s, r.body.session_id, ['ready']);
+      await s.request('DELETE', `${api}/sessions/${r.body.session_id}`, { token: r.body.token });
+      await waitFor(async () => (await s.store.get(r.body.session_id))!.cleanupAttempts >= 1, 5000, 'a failed attempt');
+      await s.service.idle();
+      let x = await s.store.get(r.body.session_id);
+      assert.equal(x!.status, 'destroying');
+      assert.equal(x!.holdsContainer, true, 'id held while the container may exist');
+      failing = false;
+      await waitFor(async () => { await s.service.retryStuck(); await s.service.idle(); return (await s.store.get(r.body.session_id))!.status === 'destroyed'; }, 8000, 'retry');
+      x = await s.store.get(r.body.session_id);
+      assert.equal(x!.holdsContainer, false);
+      assert.equal(fake.machines().length, 0);
+    } finally { await s.close(); }
+  });
+
+  test('a destroy that keeps failing past its timeout ends failed, and is still retried', async () => {
+    let failing = true;
+    const fake = new FakeProvider({ failDestroy: () => failing });
+    const s = await startTestServer({ provider: fake, reaper: false, config: { destroyTimeoutMs: 1 } });
+    try {
+      const r = await s.request('POST', `${api}/sessions`);
+      await settle(s, r.body.session_id, ['ready']);
+      await s.request('DELETE', `${api}/sessions/${r.body.session_id}`, { token: r.body.token });
+      await waitFor(async () => (await s.store.get(r.body.session_id))!.status === 'failed', 5000, 'failed');
+      assert.equal((await s.store.get(r.body.session_id))!.holdsContainer, true);
+      failing = false;
+      await waitFor(async () => { await s.service.retryStuck(); await s.service.idle(); return !(await s.store.get(r.body.session_id))!.holdsContainer; }, 8000, 'cleanup');
+      assert.equal(fake.machines().length, 0);
+    } finally { await s.close(); }
+  });
+});
+
+describe('reconciliation', () => {
+  test('a container killed from outside: the session ends failed and is cleaned', async () => {
+    const fake = new FakeProvider();
+    const s = await startTestServer({ provider: fake, reaper: false });
+    try {
+      const r = await s.request('POST', `${api}/sessions`);
+      await settle(s, r.body.session_id, ['ready']);
+      fake.kill(r.body.container_id);
+      const stats = await s.service.reconcile();
+      assert.equal(stats.failed, 1);
+      const final = await settle(s, r.body.session_id, ['failed']);
+      assert.match(final.error!, /stopped unexpectedly/);
+      assert.equal(fake.machines().length, 0);
+    } finally { await s.close(); }
+  });
+
+  test('containers nobody owns are removed; owned ones are kept', async () => {
+    const fake = new FakeProvider();
+    const s = await startTestServer({ provider: fake, reaper: false, env: many });
+    try {
+      const r = await s.request('POST', `${api}/sessions`);
+      await settle(s, r.body.session_id, ['ready']);
+      fake.plant(30500);
+      const stats = await s.service.reconcile();
+      assert.equal(stats.orphansRemoved, 1);
+      assert.deepEqual(fake.machines().map((m) => m.containerId), [r.body.container_id]);
+    } finally { await s.close(); }
+  });
+});
+
+describe('logs', () => {
+  test('one line per request and per transition, with the session id, and never a password or token', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({ write(chunk, _enc, cb) { lines.push(...chunk.toString().split('\n').filter(Boolean)); cb(); } });
+    const s = await startTestServer({ logger: createLogger('info', sink as never), env: many });
+    try {
+      const r = await s.request('POST', `${api}/sessions`);
+      await settle(s, r.body.session_id, ['ready']);
+      await s.request('GET', `${api}/sessions/${r.body.session_id}`, { token: r.body.token, headers: { cookie: `winux_token=${r.body.token}` } });
+      await s.request('DELETE', `${api}/sessions/${r.body.session_id}`, { token: r.body.token });
+      await settle(s, r.body.session_id, ['destroyed']);
+      const text = lines.join('\n');
+      assert.ok(!text.includes(r.body.password), 'password in logs');
+      assert.ok(!text.includes(r.body.token.split('.')[1]), 'token in logs');
+      assert.ok(!text.includes(s.adminToken), 'admin token in logs');
+      const parsed = lines.map((l) => JSON.parse(l));
+      const transitions = parsed.filter((l) => l.session_id === r.body.session_id && l.status).map((l) => l.status);
+      assert.deepEqual(transitions, ['creating', 'ready', 'destroying', 'destroyed']);
+      assert.ok(parsed.some((l) => l.req?.url?.startsWith(`${api}/sessions`)), 'request lines');
+    } finally { await s.close(); }
+  });
+});
