@@ -71,3 +71,22 @@ describe('winux CLI', () => {
     assert.match(byName.server.detail, /answers at/);
   });
 });
+
+describe('scripts/cleanup_winux_sessions.sh (cron)', () => {
+  test('ends expired sessions through the API and appends a line to its log', async () => {
+    const { ManualClock } = await import('../support/clock.ts');
+    const fs = await import('node:fs');
+    const clock = new ManualClock(Date.now());
+    const s = await startTestServer({ clock, reaper: false });
+    try {
+      const r = await s.request('POST', '/api/winux/sessions', { body: { duration_minutes: 1 } });
+      await waitFor(async () => (await s.store.get(r.body.session_id))!.status === 'ready');
+      clock.advance(2 * 60_000);
+      const log = path.join(s.dataDir, 'cron.log');
+      const script = path.resolve(import.meta.dirname, '../../scripts/cleanup_winux_sessions.sh');
+      await run('bash', [script], { env: { ...process.env, WINUX_DATA_DIR: s.dataDir, WINUX_URL: s.url, WINUX_CLEANUP_LOG: log } });
+      assert.match(fs.readFileSync(log, 'utf8'), /^\S+ Ended 1 expired session\(s\)\.\n$/);
+      assert.equal((await s.store.get(r.body.session_id))!.status, 'destroyed');
+    } finally { await s.close(); }
+  });
+});

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs, idempotently, what the test suite needs on this machine: the local
+# LXC provider's packages and test tools (scripts/setup-host.sh), Chromium for the
+# page, PostgreSQL for the store, Ansible and proxmoxer for the Proxmox simulator.
+# Only missing packages are installed; a second run does nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "${WINUX_SKIP_HOST_SETUP:-}" = 1 ]; then exit 0; fi
+if [ "$(id -u)" != 0 ]; then
+  echo "The tests start real LXC containers and need root (they also install host packages)." >&2
+  exit 1
+fi
+
+bash scripts/setup-host.sh --with-test-tools
+
+extra=(
+  chromium            # the page's browser tests (playwright-core drives it)
+  postgresql          # store tests on PostgreSQL (a throwaway cluster per run)
+  ansible             # the seed's playbooks, run against the Proxmox simulator
+  python3-proxmoxer   # a Proxmox client nobody here wrote, to prove the simulator
+  openssl             # the simulator's self-signed certificate
+  xdotool             # window names on the test desktop
+)
+missing=()
+for p in "${extra[@]}"; do
+  [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" = "install ok installed" ] || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "Installing test packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "Test host ready."
