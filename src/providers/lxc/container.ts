@@ -83,6 +83,8 @@ export async function cloneFromTemplate(config: Config, containerId: number, hos
   const confFile = path.join(containerDir(config, name), 'config');
   const job = cloneQueue.then(async () => {
     if (!existsSync(confFile)) {
+      // A directory without config is a clone interrupted half-way (server killed): start it over.
+      await rm(containerDir(config, name), { recursive: true, force: true });
       await run('lxc-copy', [...P(config), '-n', config.lxc.template, '-N', name, '-s', '-B', 'overlayfs'], { signal, timeoutMs: 60_000 });
     }
   });

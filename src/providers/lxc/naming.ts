@@ -35,15 +35,20 @@ export function subnetPlan(subnet: string): SubnetPlan {
   return { prefix, gateway: `${prefix}.0.1`, cidr: subnet };
 }
 
-/** Addresses .0.1–.0.9 are kept for the host; sessions start at .0.10. */
+/** Addresses .0.1–.0.9 are kept for the host; sessions use the rest of the /16. */
 const firstHost = 10;
+const hostSlots = 65_534 - firstHost + 1;
 
+/**
+ * The session's static address, from the container id alone (not its offset in
+ * the configured range), so two configurations sharing the bridge — a test
+ * server next to a real one — never hand out the same address for different ids.
+ */
 export function containerIp(config: Config, containerId: number): string {
-  const offset = containerId - config.containerIdMin;
-  const host = firstHost + offset;
-  if (offset < 0 || host > 65_534) {
-    throw new Error(`container id ${containerId} does not fit the subnet ${config.lxc.subnet} (ids from ${config.containerIdMin}, at most ${65_534 - firstHost + 1})`);
+  if (config.containerIdMax - config.containerIdMin + 1 > hostSlots) {
+    throw new Error(`WINUX_CONTAINER_ID_MIN..MAX spans more ids than ${config.lxc.subnet} has addresses (${hostSlots})`);
   }
+  const host = firstHost + (containerId % hostSlots);
   const { prefix } = subnetPlan(config.lxc.subnet);
   return `${prefix}.${host >> 8}.${host & 255}`;
 }

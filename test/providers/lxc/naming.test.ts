@@ -9,8 +9,8 @@ test('names, addresses and ports are derived from the container id and never col
   assert.equal(containerName(30001), 'winux-30001');
   assert.equal(containerIdOf('winux-30001'), 30001);
   assert.equal(containerIdOf('winux-template'), null);
-  assert.equal(containerIp(config, 30001), '10.217.0.10');
-  assert.equal(containerIp(config, 30247), '10.217.1.0');
+  assert.equal(containerIp(config, 30001), '10.217.117.59'); // 10 + 30001 = 30011 = 117 * 256 + 59
+  assert.equal(containerIp(loadConfig({ WINUX_CONTAINER_ID_MIN: '30500' }), 30501), containerIp(config, 30501), 'the address does not depend on the range');
   assert.equal(rdpPort(config, 30001), 33890);
   assert.equal(rdpPort(config, 30999), 34888);
   const ips = new Set<string>();
