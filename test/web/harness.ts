@@ -99,6 +99,9 @@ export interface PageOptions {
   width?: number;
   height?: number;
   permissions?: string[];
+  colorScheme?: 'light' | 'dark';
+  /** A phone: touch, mobile viewport rules. */
+  mobile?: boolean;
 }
 
 export async function openPage(browser: Browser, base: string, o: PageOptions = {}): Promise<{ context: BrowserContext; page: Page }> {
@@ -106,7 +109,10 @@ export async function openPage(browser: Browser, base: string, o: PageOptions = 
     viewport: { width: o.width ?? 1280, height: o.height ?? 800 },
     locale: o.locale ?? 'fr-FR',
     permissions: o.permissions ?? [],
+    colorScheme: o.colorScheme ?? 'light',
     deviceScaleFactor: 1,
+    isMobile: o.mobile ?? false,
+    hasTouch: o.mobile ?? false,
   });
   // Record notifications the page shows (the headless browser displays none).
   // A string, not a function: tsx would inject helpers the page does not have.
