@@ -1,0 +1,146 @@
+// Creating one session's desktop: place it, clone the node's Winux template (or
+// create from the vztmpl archive), tag and size it, start it, find its address,
+// set the session's password, and wait until RDP answers. Anything left behind
+// by a failure is for `destroy` (the core always calls it).
+import { ProviderError } from '../../core/errors.ts';
+import type { CreateContext, CreatedMachine, CreateSpec } from '../provider.ts';
+import { pollUntil } from './backoff.ts';
+import { readCluster, tagsOf } from './cluster-view.ts';
+import type { ProxmoxContext } from './context.ts';
+import { destroyVm } from './destroy.ts';
+import { ContainerIdTakenError } from './errors.ts';
+import { createGuest, ctPath, isManaged, startCt, waitRunning } from './guest-ops.ts';
+import { addressFor, staticNetParams } from './ip-pool.ts';
+import { chooseNode } from './placement.ts';
+import { hostnameFor, sessionTag, sessionTags } from './naming.ts';
+import { waitForPort } from './readiness.ts';
+import { setPasswordInCt } from './ssh-pct.ts';
+import { templatesByNode } from './templates.ts';
+
+const MiB = 1024 ** 2;
+
+export async function createMachine(ctx: ProxmoxContext, spec: CreateSpec, cctx: CreateContext): Promise<CreatedMachine> {
+  const { signal } = cctx;
+  const vmid = spec.containerId;
+  const log = ctx.logger.child({ session: spec.sessionId, vmid });
+  const px = ctx.config.proxmox;
+  cctx.progress('allocating');
+
+  let view = await readCluster(ctx.client, signal);
+  const existing = view.vms.find((v) => v.vmid === vmid);
+  if (existing) {
+    if (!isManaged(existing) || Number(existing.template ?? 0) === 1) throw new ContainerIdTakenError(vmid, existing.node);
+    if (tagsOf(existing).includes(sessionTag(spec.sessionId)) && existing.status === 'running' && !existing.lock) {
+      // This session's own CT from an attempt cut short (e.g. a restart): carry on from where it is.
+      log.info({ node: existing.node }, 'adopting the existing container of this session');
+      return finish(ctx, existing.node, spec, cctx);
+    }
+    log.info({ node: existing.node }, 'removing a leftover Winux container before reusing its id');
+    await destroyVm(ctx, vmid, signal);
+    view = await readCluster(ctx.client, signal);
+  }
+
+  const templates = templatesByNode(view.vms, px.template);
+  const mode = templates.size && ctx.sshKey ? 'clone' : px.ostemplate ? 'create' : null;
+  if (!mode) {
+    throw new ProviderError(ctx.sshKey
+      ? 'No Winux CT template found on the Proxmox nodes: run `winux template push`, or set WINUX_PROXMOX_TEMPLATE / WINUX_PROXMOX_OSTEMPLATE'
+      : 'Without an SSH key (proxmox_ssh_key_path) the session password can only be set at creation: set WINUX_PROXMOX_OSTEMPLATE to the Winux vztmpl archive');
+  }
+  const node = chooseNode({
+    nodes: view.nodes, allowed: px.nodes, eligible: mode === 'clone' ? new Set(templates.keys()) : undefined,
+    reservations: ctx.reservations, needBytes: spec.memoryMb * MiB,
+  });
+  const release = ctx.reservations.add(node, spec.memoryMb * MiB);
+  try {
+    const hostname = hostnameFor(spec.hostname, vmid);
+    const description = JSON.stringify({ winux: { session: spec.sessionId, created: new Date().toISOString() } });
+    const staticIp = ctx.ipPool ? addressFor(ctx.ipPool, vmid, ctx.config.containerIdMin) : undefined;
+    const ipParams = staticIp ? staticNetParams(ctx.ipPool!, staticIp) : 'ip=dhcp';
+    cctx.progress('cloning');
+    if (mode === 'clone') {
+      const tpl = templates.get(node)!;
+      log.info({ node, template: tpl }, 'cloning the Winux template');
+      // One clone at a time per template: PVE holds a 'disk' lock on the source for the whole copy.
+      await ctx.queues.run(`${node}/${tpl}`, () => createGuest(ctx, {
+        path: `${ctPath(node, tpl)}/clone`, node, vmid, lockHolder: { node, vmid: tpl },
+        params: { newid: vmid, hostname, description, pool: px.pool, full: 0 },
+      }, signal));
+      const cfg = await ctx.client.get<Record<string, string>>(`${ctPath(node, vmid)}/config`, undefined, { signal });
+      const hwaddr = /hwaddr=([^,]+)/.exec(cfg.net0 ?? '')?.[1];
+      await ctx.client.put(`${ctPath(node, vmid)}/config`, {
+        tags: sessionTags(spec.sessionId),
+        memory: spec.memoryMb, cores: spec.cores,
+        net0: `name=eth0,bridge=${px.bridge}${hwaddr ? `,hwaddr=${hwaddr}` : ''},${ipParams},firewall=1,type=veth`,
+      }, { signal });
+      cctx.progress('starting');
+      await startCt(ctx, node, vmid, signal);
+    } else {
+      log.info({ node, ostemplate: px.ostemplate }, 'creating from the Winux archive');
+      await createGuest(ctx, {
+        path: `/nodes/${encodeURIComponent(node)}/lxc`, node, vmid, lockHolder: null,
+        params: {
+          vmid, ostemplate: px.ostemplate, hostname, description, pool: px.pool,
+          tags: sessionTags(spec.sessionId), memory: spec.memoryMb, swap: 512, cores: spec.cores,
+          rootfs: `${px.storage}:${spec.diskGb}`, net0: `name=eth0,bridge=${px.bridge},${ipParams},firewall=1,type=veth`,
+          unprivileged: 1, features: 'nesting=1',
+          // Without SSH this is the only way to give the session a secret (it becomes root's password).
+          password: ctx.sshKey ? undefined : spec.password,
+          start: 1,
+        },
+      }, signal);
+      cctx.progress('starting');
+      await waitRunning(ctx, node, vmid, signal);
+    }
+    return await finish(ctx, node, spec, cctx, staticIp);
+  } finally {
+    release();
+  }
+}
+
+async function finish(ctx: ProxmoxContext, node: string, spec: CreateSpec, cctx: CreateContext, staticIp?: string): Promise<CreatedMachine> {
+  const { signal } = cctx;
+  const vmid = spec.containerId;
+  cctx.progress('network');
+  const ip = staticIp ?? await waitForAddress(ctx, node, vmid, signal);
+  const target = await ctx.sshTarget(node, signal);
+  if (target) {
+    await pollUntil(async () => {
+      try {
+        await setPasswordInCt(target, vmid, spec.username, spec.password, signal);
+        return true;
+      } catch (e) {
+        // Right after start the container's init may not accept attach yet.
+        if (e instanceof ProviderError && e.retryable) { ctx.logger.debug({ vmid, err: e.message }, 'pct exec not ready yet'); return undefined; }
+        throw e;
+      }
+    }, { timeoutMs: 60_000, startMs: ctx.tuning.pollMs, maxMs: 3000, signal, what: `pct exec in CT ${vmid}` });
+  }
+  cctx.progress('desktop');
+  await waitForPort(ip, ctx.tuning.rdpPort, { timeoutMs: ctx.tuning.readyTimeoutMs, pollMs: ctx.tuning.pollMs, signal });
+  cctx.progress('ready');
+  return {
+    ref: { containerId: vmid, node, vmid, hostname: hostnameFor(spec.hostname, vmid) },
+    node,
+    ip,
+    endpoint: { host: ip, port: ctx.tuning.rdpPort },
+  };
+}
+
+interface Iface { name: string; inet?: string; 'ip-addresses'?: Array<{ 'ip-address': string; 'ip-address-type': string }> }
+
+/** First IPv4 on a non-loopback interface that is not link-local; `/interfaces` is null while stopped. */
+export function pickAddress(ifaces: Iface[] | null): string | undefined {
+  for (const i of ifaces ?? []) {
+    if (i.name === 'lo') continue;
+    const candidates = [i.inet?.split('/')[0], ...(i['ip-addresses'] ?? []).filter((a) => a['ip-address-type'] === 'inet').map((a) => a['ip-address'])];
+    const ip = candidates.find((a) => a && /^\d+\.\d+\.\d+\.\d+$/.test(a) && !a.startsWith('169.254.'));
+    if (ip) return ip;
+  }
+  return undefined;
+}
+
+async function waitForAddress(ctx: ProxmoxContext, node: string, vmid: number, signal: AbortSignal): Promise<string> {
+  return pollUntil(async () => pickAddress(await ctx.client.get<Iface[] | null>(`${ctPath(node, vmid)}/interfaces`, undefined, { signal })),
+    { timeoutMs: ctx.tuning.ipTimeoutMs, startMs: ctx.tuning.pollMs, maxMs: 2000, signal, what: `an IPv4 address on CT ${vmid}` });
+}

@@ -1,0 +1,70 @@
+// WINUX_PROVIDER=proxmox: session desktops as CTs on a Proxmox VE cluster, over
+// its HTTP API (API token) plus `pct` over SSH for what the API cannot do.
+import type { Config } from '../../config.ts';
+import { ProviderError } from '../../core/errors.ts';
+import type { Logger } from '../../logger.ts';
+import type { ManagedMachine, MachineState, Provider, ProviderRef } from '../provider.ts';
+import { readCluster } from './cluster-view.ts';
+import { createContext, type ProxmoxContext, type ProxmoxTuning } from './context.ts';
+import { createMachine } from './create.ts';
+import { destroyVm } from './destroy.ts';
+import { runChecks } from './doctor.ts';
+import { isNotFound } from './errors.ts';
+import { ctPath, findVm, isManaged } from './guest-ops.ts';
+import { setPasswordInCt } from './ssh-pct.ts';
+
+export { ContainerIdTakenError, PveApiError, PveTaskError } from './errors.ts';
+export type { ProxmoxTuning } from './context.ts';
+
+export function createProxmoxProvider(config: Config, logger: Logger, tuning: Partial<ProxmoxTuning> = {}): Provider {
+  const ctx = createContext(config, logger.child({ provider: 'proxmox' }), tuning);
+  return makeProvider(ctx);
+}
+
+function makeProvider(ctx: ProxmoxContext): Provider {
+  const inRange = (vmid: number) => vmid >= ctx.config.containerIdMin && vmid <= ctx.config.containerIdMax;
+  return {
+    name: 'proxmox',
+    create: (spec, cctx) => createMachine(ctx, spec, cctx),
+    destroy: (ref) => destroyVm(ctx, ref.containerId),
+
+    async status(ref: ProviderRef): Promise<MachineState> {
+      const node = typeof ref.node === 'string' ? ref.node : undefined;
+      if (node) {
+        try {
+          const st = await ctx.client.get<{ status: string }>(`${ctPath(node, ref.containerId)}/status/current`);
+          return st.status === 'running' ? 'running' : 'stopped';
+        } catch (e) {
+          if (!isNotFound(e)) throw e;
+        }
+      }
+      // Not where we left it: migrated, or gone.
+      const vm = await findVm(ctx, ref.containerId);
+      if (!vm || !isManaged(vm)) return 'missing';
+      return vm.status === 'running' ? 'running' : 'stopped';
+    },
+
+    async list(): Promise<ManagedMachine[]> {
+      const view = await readCluster(ctx.client);
+      return view.vms
+        .filter((v) => isManaged(v) && Number(v.template ?? 0) !== 1 && inRange(v.vmid))
+        .map((v) => ({
+          containerId: v.vmid,
+          ref: { containerId: v.vmid, node: v.node, vmid: v.vmid, ...(v.name ? { hostname: v.name } : {}), ...(v.lock ? { lock: v.lock } : {}) },
+          state: v.status === 'running' ? 'running' : 'stopped',
+        }));
+    },
+
+    check: () => runChecks(ctx),
+
+    async setCredentials(ref, username, password) {
+      const vm = await findVm(ctx, ref.containerId);
+      if (!vm) throw new ProviderError(`CT ${ref.containerId} no longer exists`);
+      const target = await ctx.sshTarget(vm.node);
+      if (!target) throw new ProviderError('Changing a session password needs SSH to the Proxmox node (proxmox_ssh_key_path)');
+      await setPasswordInCt(target, ref.containerId, username, password);
+    },
+
+    close: () => ctx.client.close(),
+  };
+}

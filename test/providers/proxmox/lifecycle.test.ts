@@ -1,0 +1,88 @@
+// The Proxmox provider against the simulator: a session's whole life, adopt and
+// take-over rules for an occupied id, destroy being idempotent, list and status.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { silentLogger } from '../../../src/logger.ts';
+import { ContainerIdTakenError, createProxmoxProvider } from '../../../src/providers/proxmox/index.ts';
+import { portOpen } from '../../../src/providers/proxmox/readiness.ts';
+import type { Provider } from '../../../src/providers/provider.ts';
+import { startProxmoxSim, type ProxmoxSim } from '../../support/proxmox-sim/index.ts';
+import { ctxFor, fastTuning, simConfig, spec } from './sim-config.ts';
+
+describe('proxmox provider lifecycle', () => {
+  let sim: ProxmoxSim;
+  let provider: Provider;
+
+  before(async () => {
+    sim = await startProxmoxSim();
+    provider = createProxmoxProvider(simConfig(sim), silentLogger, fastTuning(sim));
+  });
+  after(async () => {
+    await provider.close?.();
+    await sim.close();
+  });
+
+  it('creates a tagged, pooled, unprivileged linked clone, sets the password over SSH and waits for RDP', async () => {
+    const steps: string[] = [];
+    const m = await provider.create(spec(30001, 'winux-test-001'), ctxFor(steps));
+    assert.equal(m.node, 'pve1');
+    assert.equal(m.ref.containerId, 30001);
+    assert.match(m.ip, /^127\.\d+\.\d+\.\d+$/);
+    assert.deepEqual(m.endpoint, { host: m.ip, port: sim.cluster.rdpPort });
+    assert.equal(await portOpen(m.ip, sim.cluster.rdpPort), true, 'RDP stand-in answers');
+    const ct = sim.cluster.cts.get(30001)!;
+    assert.equal(ct.status, 'running');
+    assert.equal(ct.config.tags, 'winux;winux-session-winux-test-001');
+    assert.equal(ct.pool, 'winux');
+    assert.equal(ct.config.unprivileged, 1);
+    assert.equal(ct.config.memory, 1024);
+    assert.equal(ct.config.cores, 2);
+    assert.match(String(ct.config.rootfs), /base-9000-disk-0\/vm-30001-disk-0/, 'linked clone of the template');
+    assert.equal(ct.users.get('winux'), 'pw-30001-Secret!');
+    assert.deepEqual(steps, ['allocating', 'cloning', 'starting', 'network', 'desktop', 'ready']);
+    // The password travelled on stdin only.
+    assert.ok(sim.ssh!.commands.length > 0);
+    for (const c of sim.ssh!.commands) assert.ok(!c.includes('pw-30001'), `secret on a command line: ${c}`);
+    assert.equal(await provider.status(m.ref), 'running');
+    const listed = await provider.list();
+    assert.deepEqual(listed.map((l) => [l.containerId, l.state]), [[30001, 'running']]);
+
+    await provider.destroy(m.ref);
+    assert.equal(sim.cluster.cts.has(30001), false);
+    assert.equal(await provider.status(m.ref), 'missing');
+    assert.equal(await portOpen(m.ip, sim.cluster.rdpPort), false, 'RDP stand-in gone with the CT');
+    await provider.destroy(m.ref); // not found is success
+    assert.deepEqual(await provider.list(), []);
+    assert.equal(sim.cluster.cts.get(9000)?.config.lock, undefined, 'template unlocked');
+  });
+
+  it('refuses an id held by a foreign CT with ContainerIdTakenError, and destroy leaves that CT alone', async () => {
+    sim.cluster.addForeignCt('pve1', 30002);
+    await assert.rejects(provider.create(spec(30002), ctxFor()), (e: unknown) => e instanceof ContainerIdTakenError && e.containerId === 30002);
+    await provider.destroy({ containerId: 30002, node: 'pve1' });
+    assert.ok(sim.cluster.cts.has(30002), 'foreign CT untouched');
+    assert.deepEqual(await provider.list(), []);
+  });
+
+  it('adopts its own running CT after an interrupted attempt, and replaces a leftover of another session', async () => {
+    const first = await provider.create(spec(30003, 'sess-a'), ctxFor());
+    const again = await provider.create(spec(30003, 'sess-a', { password: 'another-Secret-1' }), ctxFor());
+    assert.equal(again.ip, first.ip, 'same CT adopted');
+    assert.equal(sim.cluster.cts.get(30003)!.users.get('winux'), 'another-Secret-1');
+    const replaced = await provider.create(spec(30003, 'sess-b'), ctxFor());
+    assert.equal(sim.cluster.cts.get(30003)!.config.tags, 'winux;winux-session-sess-b');
+    await provider.destroy(replaced.ref);
+    assert.equal(sim.cluster.cts.has(30003), false);
+  });
+
+  it('reports a failed create task through its exitstatus', async () => {
+    sim.cluster.faults.taskFailRate = 1;
+    try {
+      await assert.rejects(provider.create(spec(30004), ctxFor()), /lvcreate' failed: got timeout/);
+    } finally {
+      sim.cluster.faults.taskFailRate = 0;
+    }
+    await provider.destroy({ containerId: 30004 });
+    assert.equal(sim.cluster.cts.has(30004), false);
+  });
+});
