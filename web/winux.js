@@ -33,7 +33,10 @@ const STR = {
     'step.starting': 'Démarrage du conteneur', 'step.network': 'Connexion au réseau', 'step.desktop': 'Démarrage du bureau XFCE et du serveur RDP',
     'est.left': (s) => `Encore environ ${s} s`, 'est.almost': 'Presque prêt…',
     'est.slow': "C'est plus long que d'habitude, la préparation continue…",
-    'ready.pill': 'En ligne', 'ready.title': 'Votre bureau est prêt',
+    'how1.t': 'Lancez', 'how1.d': 'Un conteneur neuf est préparé pour vous.',
+    'how2.t': 'Connectez-vous', 'how2.d': 'Avec le client Bureau à distance (RDP) de votre ordinateur ou téléphone.',
+    'how3.t': 'Tout est effacé', 'how3.d': 'À la fin du temps, le bureau et ses fichiers sont supprimés.',
+    'pill.ok': 'En ligne', 'pill.warn': 'Bientôt terminé', 'pill.danger': 'Fin imminente', 'ready.title': 'Votre bureau est prêt',
     'creds.title': 'Informations de connexion', host: 'Adresse', port: 'Port', username: 'Utilisateur', password: 'Mot de passe',
     copy: 'Copier', copied: 'Copié', copyLabel: (l) => `Copier : ${l}`, copiedSay: (l) => `${l} : copié dans le presse-papiers.`,
     copyFailed: 'Copie impossible : sélectionnez le texte et copiez-le à la main.',
@@ -100,7 +103,10 @@ const STR = {
     'step.starting': 'Starting the container', 'step.network': 'Connecting the network', 'step.desktop': 'Starting the XFCE desktop and RDP server',
     'est.left': (s) => `About ${s} s to go`, 'est.almost': 'Almost ready…',
     'est.slow': 'This is taking longer than usual; still working on it…',
-    'ready.pill': 'Online', 'ready.title': 'Your desktop is ready',
+    'how1.t': 'Launch', 'how1.d': 'A fresh container is prepared for you.',
+    'how2.t': 'Connect', 'how2.d': 'With the Remote Desktop (RDP) client of your computer or phone.',
+    'how3.t': 'All wiped', 'how3.d': 'When time is up, the desktop and its files are deleted.',
+    'pill.ok': 'Online', 'pill.warn': 'Ending soon', 'pill.danger': 'Ending now', 'ready.title': 'Your desktop is ready',
     'creds.title': 'Connection details', host: 'Address', port: 'Port', username: 'User name', password: 'Password',
     copy: 'Copy', copied: 'Copied', copyLabel: (l) => `Copy: ${l}`, copiedSay: (l) => `${l} copied to the clipboard.`,
     copyFailed: 'Could not copy: select the text and copy it by hand.',
@@ -677,6 +683,7 @@ function setLevel(now, initial) {
   card.classList.toggle('warn', now === 'warn');
   card.classList.toggle('danger', now === 'danger');
   $('ready-pill').className = `pill ${now}`;
+  $('pill-text').textContent = t(`pill.${now}`);
   $('warning').hidden = now === 'ok';
   if (now !== 'ok') $('warning').textContent = t(`warn.${now}`);
   // Warn once per level per session, even across reloads; extending re-arms it.
@@ -734,6 +741,7 @@ function applyLang() {
   if (view === 'ready') {
     renderReady();
     if (level && level !== 'ok') $('warning').textContent = t(`warn.${level}`);
+    if (level) $('pill-text').textContent = t(`pill.${level}`);
   }
   if (view === 'ended') renderEnded();
   renderBanner();

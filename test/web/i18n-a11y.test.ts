@@ -164,6 +164,7 @@ describe('accessibility', () => {
     for (const colorScheme of ['light', 'dark'] as const) {
       const { context, page } = await openPage(browser, w.url, { colorScheme });
       await launchToReady(page);
+      if (colorScheme === 'dark') await shot(page, 'desktop-ready-dark');
       // A string, not a function: tsx would wrap the helpers with names the page does not define.
       const pairs: Record<string, number> = await page.evaluate(String.raw`(() => {
         const rgb = (s) => (s.match(/[\d.]+/g) ?? []).map(Number);
@@ -200,7 +201,6 @@ describe('accessibility', () => {
         return out;
       })()`);
       for (const [what, r] of Object.entries(pairs)) assert.ok(r >= 4.5, `${colorScheme}: ${what} has contrast ${r.toFixed(2)}`);
-      if (colorScheme === 'dark') await shot(page, 'desktop-ready-dark');
       await context.close();
       await endAll();
     }

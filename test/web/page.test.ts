@@ -227,7 +227,7 @@ describe('time running out: warnings, 30 s re-sync, extend, expiry', () => {
     await until(() => page.locator('#timer-card.warn').isVisible(), 'the 5-minute warning');
     assert.ok((await timerSeconds(page)) <= 5 * 60);
     assert.match(await text(page, '#warning'), /Moins de 5 minutes/);
-    assert.match(await text(page, '#ready-pill'), /En ligne/);
+    assert.match(await text(page, '#ready-pill'), /Bientôt terminé/);
     assert.equal(await page.locator('#ready-pill.warn').count(), 1);
     await until(async () => (await notes()).includes('Winux : plus que 5 minutes'), 'the notification');
     await until(async () => (await text(page, '#alerter')).includes('Moins de 5 minutes'), 'the assertive announcement');
