@@ -10,6 +10,7 @@ import { createApp } from './http/app.ts';
 import type { Logger } from './logger.ts';
 import type { Provider } from './providers/provider.ts';
 import { Reaper } from './reaper/reaper.ts';
+import { WarmPool } from './reaper/pool.ts';
 import { Store } from './store/store.ts';
 
 export interface ServerOptions {
@@ -26,6 +27,7 @@ export interface RunningServer {
   service: SessionService;
   store: Store;
   reaper: Reaper;
+  pool: WarmPool;
   adminToken: string;
   /** http://host:port once listening. */
   url: string;
@@ -42,16 +44,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const stats = await service.reconcile({ startup: true });
   logger.info(stats, 'reconciled sessions with the provider');
   const reaper = new Reaper({ service, store, clock, logger, sweepIntervalMs: config.sweepIntervalMs });
-  if (options.reaper !== false) reaper.start();
+  const pool = new WarmPool({ service, store, clock, logger, size: config.pool.size, maxAgeMs: config.pool.maxAgeMs, intervalMs: config.sweepIntervalMs });
+  if (options.reaper !== false) {
+    reaper.start();
+    if (config.pool.size > 0) pool.start();
+  }
   const app = await createApp({ config, service, store, provider, clock, logger, adminToken });
   const address = await app.listen({ host: config.host, port: config.port });
   const url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '[::1]');
   let closed: Promise<void> | undefined;
   return {
-    app, service, store, reaper, adminToken, url,
+    app, service, store, reaper, pool, adminToken, url,
     close() {
       closed ??= (async () => {
         reaper.stop();
+        pool.stop();
         await app.close();
         await service.shutdown();
         await provider.close?.();

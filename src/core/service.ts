@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Provider, ProviderRef } from '../providers/provider.ts';
-import type { Store } from '../store/store.ts';
+import type { AllocationRefusal, Store } from '../store/store.ts';
 import type { Clock } from './clock.ts';
 import { newPassword, newSessionId, newSessionToken, hashSecret } from './credentials.ts';
 import { errors, WinuxError } from './errors.ts';
@@ -42,6 +42,9 @@ export interface ReconcileStats {
   orphansRemoved: number;
 }
 
+/** The visitor key of warm-pool members: never a real client address. */
+export const poolVisitor = 'warm-pool';
+
 /** Finished sessions are kept this long for the record, then purged. */
 const keepEndedMs = 7 * 24 * 3600_000;
 
@@ -72,13 +75,42 @@ export class SessionService extends EventEmitter {
     return this.provider.name;
   }
 
-  /** Starts a new session: returns at once with `creating`; the desktop is prepared in the background. */
+  /**
+   * Starts a session for a visitor. With a warm pool, a ready member is claimed
+   * (the answer is already `ready`); otherwise it answers at once with `creating`
+   * and the desktop is prepared in the background.
+   */
   async create(request: CreateRequest): Promise<{ session: SessionRecord; token: string }> {
     if (this.closing) throw errors.unavailable('Winux is shutting down; please try again in a moment.');
     const minutes = request.durationMinutes ?? this.config.sessionMinutes;
     if (!Number.isInteger(minutes) || minutes < 1 || minutes > this.config.maxSessionMinutes) {
       throw errors.badRequest(`duration_minutes must be a whole number from 1 to ${this.config.maxSessionMinutes}.`);
     }
+    if (this.config.pool.size > 0) {
+      const claimed = await this.claimFromPool(request.visitor, minutes);
+      if (claimed) return claimed;
+    }
+    let result = await this.insertAndStart({ visitor: request.visitor, minutes, pooled: false });
+    if ('refused' in result && result.refused === 'capacity' && await this.shrinkPoolForVisitor()) {
+      // The pool gave a container back: a visitor's need comes before a warm spare.
+      result = await this.insertAndStart({ visitor: request.visitor, minutes, pooled: false });
+    }
+    if ('refused' in result) {
+      if (result.refused === 'visitor_limit') throw errors.visitorLimit(this.config.sessionsPerVisitor);
+      const { nextFreeAt } = await this.capacity();
+      throw errors.capacityExhausted(nextFreeAt ? new Date(nextFreeAt).toISOString() : undefined);
+    }
+    return result;
+  }
+
+  /** Adds one warm-pool member (the pool manager calls this); undefined when there is no room. */
+  async createPoolMember(): Promise<SessionRecord | undefined> {
+    if (this.closing) return undefined;
+    const result = await this.insertAndStart({ visitor: poolVisitor, minutes: Math.ceil(this.config.pool.maxAgeMs / 60_000), pooled: true });
+    return 'refused' in result ? undefined : result.session;
+  }
+
+  private async insertAndStart(o: { visitor: string; minutes: number; pooled: boolean }): Promise<{ session: SessionRecord; token: string } | AllocationRefusal> {
     const now = this.clock.now();
     const id = newSessionId();
     const token = newSessionToken(id);
@@ -86,7 +118,7 @@ export class SessionService extends EventEmitter {
       id,
       status: 'creating',
       step: 'allocating',
-      pooled: false,
+      pooled: o.pooled,
       node: null,
       ip: null,
       endpointHost: null,
@@ -94,13 +126,13 @@ export class SessionService extends EventEmitter {
       username: this.config.desktopUser,
       password: newPassword(),
       tokenHash: hashSecret(token),
-      visitor: request.visitor,
+      visitor: o.visitor,
       providerRef: null,
       createdAt: now,
       readyAt: null,
-      expiresAt: now + minutes * 60_000,
+      expiresAt: now + o.minutes * 60_000,
       endedAt: null,
-      durationMinutes: minutes,
+      durationMinutes: o.minutes,
       error: null,
     }, {
       idMin: this.config.containerIdMin,
@@ -108,15 +140,56 @@ export class SessionService extends EventEmitter {
       maxSessions: this.config.maxSessions,
       perVisitor: this.config.sessionsPerVisitor,
     });
-    if ('refused' in result) {
-      if (result.refused === 'visitor_limit') throw errors.visitorLimit(this.config.sessionsPerVisitor);
-      const { nextFreeAt } = await this.capacity();
-      throw errors.capacityExhausted(nextFreeAt ? new Date(nextFreeAt).toISOString() : undefined);
-    }
-    this.sessionLog(result).info({ status: 'creating', container_id: result.containerId, duration_minutes: minutes }, 'session created');
+    if ('refused' in result) return result;
+    this.sessionLog(result).info({ status: 'creating', container_id: result.containerId, duration_minutes: o.minutes, pooled: o.pooled }, 'session created');
     this.startCreation(result);
     this.emit('changed');
     return { session: result, token };
+  }
+
+  /**
+   * Hands a ready pool member to a visitor: new token, new expiry, and (where the
+   * provider can) a new password, so nothing set before the claim is reused.
+   */
+  private async claimFromPool(visitor: string, minutes: number): Promise<{ session: SessionRecord; token: string } | undefined> {
+    const now = this.clock.now();
+    const claimedId = await this.store.peekPooledReady();
+    if (!claimedId) return undefined;
+    const token = newSessionToken(claimedId);
+    const password = newPassword();
+    const claimed = await this.store.claimPooled(claimedId, visitor, this.config.sessionsPerVisitor, {
+      tokenHash: hashSecret(token),
+      createdAt: now,
+      readyAt: now,
+      expiresAt: now + minutes * 60_000,
+      durationMinutes: minutes,
+    }, now);
+    if (!claimed) return undefined;
+    if ('refused' in claimed) throw errors.visitorLimit(this.config.sessionsPerVisitor);
+    const log = this.sessionLog(claimed);
+    if (this.provider.setCredentials && claimed.providerRef) {
+      try {
+        await this.provider.setCredentials(claimed.providerRef as ProviderRef, claimed.username, password);
+        await this.store.update(claimed.id, { password }, this.clock.now());
+        claimed.password = password;
+      } catch (error) {
+        // A member we cannot re-key is not handed out: end it and build a fresh desktop instead.
+        log.error({ err: this.redactError(error, claimed) }, 'could not set credentials on a pool member');
+        await this.destroy(claimed.id, 'pool member could not be re-keyed');
+        return undefined;
+      }
+    }
+    log.info({ status: 'ready', pooled: false, claimed_from_pool: true }, 'session claimed from the warm pool');
+    this.emit('changed');
+    return { session: (await this.store.get(claimed.id)) ?? claimed, token };
+  }
+
+  /** Ends one pool member to make room for a visitor. True when a container was given back. */
+  private async shrinkPoolForVisitor(): Promise<boolean> {
+    const [member] = await this.store.list({ pooled: true, statuses: ['creating', 'ready'], limit: 1 });
+    if (!member) return false;
+    const after = await this.destroy(member.id, 'pool shrinks for a visitor', { wait: true });
+    return !after.holdsContainer;
   }
 
   async get(id: string): Promise<SessionRecord> {

@@ -33,6 +33,7 @@ export function presentSession(s: SessionRecord, o: PresentOptions) {
     max_expires_at: iso(o.maxExpiresAt),
     can_extend: live && s.expiresAt < o.maxExpiresAt,
     error: s.error,
+    pooled: s.pooled,
   };
 }
 

@@ -34,6 +34,7 @@ export const Session = Type.Object({
   max_expires_at: Type.String({ format: 'date-time' }),
   can_extend: Type.Boolean(),
   error: nullable(Type.String()),
+  pooled: Type.Boolean({ description: 'a warm-pool member not yet given to a visitor (admin lists only)' }),
 }, { $id: 'Session' });
 
 export const CreatedSession = Type.Intersect([Session, Type.Object({
@@ -57,6 +58,7 @@ export const EmptyBody = Type.Object({}, { additionalProperties: false });
 export const ListQuery = Type.Object({
   status: Type.Optional(Type.Unsafe<SessionStatus | 'all'>({ type: 'string', enum: [...statuses, 'all'] })),
   limit: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,3}$' })),
+  pool: Type.Optional(Type.Unsafe<'true' | 'false'>({ type: 'string', enum: ['true', 'false'], description: 'admin: list warm-pool members instead of visitors\' sessions' })),
 }, { additionalProperties: false });
 
 export const SessionList = Type.Object({ sessions: Type.Array(Session) });

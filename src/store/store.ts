@@ -108,8 +108,18 @@ export class Store {
     });
   }
 
-  /** Claims a free warm-pool member for a visitor, atomically (see the warm pool). */
-  async claimPooled(visitor: string, perVisitor: number, patch: SessionPatch, now: number): Promise<SessionRecord | AllocationRefusal | undefined> {
+  /** The oldest ready warm-pool member, if any (a candidate: `claimPooled` decides). */
+  async peekPooledReady(): Promise<string | undefined> {
+    const row = await this.db.selectFrom('sessions').select('id')
+      .where('pooled', '=', 1).where('status', '=', 'ready').orderBy('ready_at').limit(1).executeTakeFirst();
+    return row?.id;
+  }
+
+  /**
+   * Gives pool member `id` to `visitor`, atomically with the visitor's limit. Undefined
+   * when another request claimed it first (the caller then builds a fresh desktop).
+   */
+  async claimPooled(id: string, visitor: string, perVisitor: number, patch: SessionPatch, now: number): Promise<SessionRecord | AllocationRefusal | undefined> {
     return this.db.transaction().execute(async (trx) => {
       if (this.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(73019)`.execute(trx);
       if (perVisitor > 0) {
@@ -117,12 +127,10 @@ export class Store {
           .where('visitor', '=', visitor).where('status', 'in', ['creating', 'ready']).executeTakeFirstOrThrow();
         if (Number(mine.n) >= perVisitor) return { refused: 'visitor_limit' as const };
       }
-      const candidate = await trx.selectFrom('sessions').select('id')
-        .where('pooled', '=', 1).where('status', '=', 'ready').orderBy('ready_at').limit(1).executeTakeFirst();
-      if (!candidate) return undefined;
-      await trx.updateTable('sessions').set({ ...toRowPatch(patch), pooled: 0, visitor, updated_at: now })
-        .where('id', '=', candidate.id).where('pooled', '=', 1).where('status', '=', 'ready').execute();
-      const row = await trx.selectFrom('sessions').selectAll().where('id', '=', candidate.id).executeTakeFirstOrThrow();
+      const result = await trx.updateTable('sessions').set({ ...toRowPatch(patch), pooled: 0, visitor, updated_at: now })
+        .where('id', '=', id).where('pooled', '=', 1).where('status', '=', 'ready').executeTakeFirst();
+      if (Number(result.numUpdatedRows) === 0) return undefined;
+      const row = await trx.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
       return fromRow(row);
     });
   }

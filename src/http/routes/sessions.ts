@@ -50,6 +50,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: AppContext): void {
       secure: request.protocol === 'https',
       maxAge: config.maxSessionMinutes * 60,
     });
+    // Always 202 (the contract); with a warm pool the session may already be `ready`.
     return reply.code(202).send({ ...show(request, session, true), token });
   });
 
@@ -68,7 +69,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: AppContext): void {
       const wanted = request.query.status;
       const sessions = await service.list({
         statuses: wanted === 'all' ? undefined : wanted ? [wanted] : liveStatuses,
-        pooled: false,
+        pooled: request.query.pool === 'true',
         limit,
       });
       return { sessions: sessions.map((s) => show(request, s, true)) };

@@ -1,0 +1,118 @@
+// The warm pool (like Kasm staging or OpenUDS' cache): WINUX_POOL_SIZE desktops
+// kept started and ready, so a click is answered with a desktop at once. Members
+// are ordinary sessions marked `pooled` (so the reconciler and the id allocator
+// treat them like any other), owned by no visitor, recycled after
+// WINUX_POOL_MAX_AGE_MINUTES. The pool only uses free capacity, and the service
+// ends a member when a visitor needs its container.
+import type { Clock } from '../core/clock.ts';
+import type { SessionService } from '../core/service.ts';
+import type { Logger } from '../logger.ts';
+import type { Store } from '../store/store.ts';
+
+export interface WarmPoolOptions {
+  service: SessionService;
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  size: number;
+  maxAgeMs: number;
+  intervalMs: number;
+}
+
+export interface PoolStats {
+  members: number;
+  created: number;
+  recycled: number;
+  /** True when recent members failed and refilling waits (back-off). */
+  backingOff: boolean;
+}
+
+const maxBackoffMs = 10 * 60_000;
+
+export class WarmPool {
+  private timer: unknown;
+  private pending: unknown;
+  private running = false;
+  private stopped = true;
+  private readonly onChange = () => this.soon();
+
+  constructor(private readonly options: WarmPoolOptions) {}
+
+  start(): void {
+    this.stopped = false;
+    this.options.service.on('changed', this.onChange);
+    this.soon();
+    this.schedule();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.options.service.off('changed', this.onChange);
+    for (const t of [this.timer, this.pending]) if (t) this.options.clock.clearTimeout(t);
+    this.timer = this.pending = undefined;
+  }
+
+  async runOnce(): Promise<PoolStats> {
+    const { service, store, clock, size, maxAgeMs, logger } = this.options;
+    const stats: PoolStats = { members: 0, created: 0, recycled: 0, backingOff: false };
+    if (this.running) return stats;
+    this.running = true;
+    try {
+      const now = clock.now();
+      const members = await store.list({ pooled: true, statuses: ['creating', 'ready'] });
+      for (const m of members) {
+        if (m.status === 'ready' && now - m.createdAt > maxAgeMs) {
+          await service.destroy(m.id, 'pool member recycled');
+          stats.recycled++;
+        }
+      }
+      stats.members = members.length - stats.recycled;
+      const waitUntil = await this.backoffUntil();
+      if (waitUntil > now) {
+        stats.backingOff = true;
+        return stats;
+      }
+      const free = (await service.capacity()).free;
+      const wanted = Math.min(size - stats.members, free);
+      for (let i = 0; i < wanted; i++) {
+        if (!(await service.createPoolMember())) break;
+        stats.created++;
+        stats.members++;
+      }
+      if (stats.created || stats.recycled) logger.info(stats, 'warm pool');
+    } catch (error) {
+      logger.error({ err: error }, 'warm pool pass failed');
+    } finally {
+      this.running = false;
+    }
+    return stats;
+  }
+
+  /** After consecutive failed members, wait 5 s · 2^n (at most 10 min) before building more. */
+  private async backoffUntil(): Promise<number> {
+    const recent = await this.options.store.list({ pooled: true, statuses: ['ready', 'failed', 'creating', 'destroying', 'destroyed'], limit: 8 });
+    let failures = 0;
+    for (const m of recent) {
+      if (m.status !== 'failed') break;
+      failures++;
+    }
+    if (!failures) return 0;
+    return recent[0].updatedAt + Math.min(maxBackoffMs, 5000 * 2 ** (failures - 1));
+  }
+
+  /** Coalesces bursts of changes into one pass. */
+  private soon(): void {
+    if (this.stopped || this.pending) return;
+    this.pending = this.options.clock.setTimeout(() => {
+      this.pending = undefined;
+      void this.runOnce();
+    }, 50);
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = this.options.clock.setTimeout(() => {
+      void this.runOnce().finally(() => this.schedule());
+    }, this.options.intervalMs);
+  }
+}
