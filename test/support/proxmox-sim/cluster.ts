@@ -154,6 +154,8 @@ export class SimCluster {
   readonly rdpPort: number;
   /** Counts of API calls by "METHOD path-pattern", for tests that check bulk polling. */
   readonly calls = new Map<string, number>();
+  /** How many calls were refused with "CT is locked (…)". */
+  lockRejections = 0;
   private pidCounter = 0x1000 + Math.floor(Math.random() * 0x10000);
   private closed = false;
 
@@ -307,7 +309,10 @@ export class SimCluster {
   }
 
   private checkLock(ct: SimCt): void {
-    if (ct.config.lock) throw die(`CT is locked (${ct.config.lock})`);
+    if (ct.config.lock) {
+      this.lockRejections++;
+      throw die(`CT is locked (${ct.config.lock})`);
+    }
   }
 
   private checkHostname(h: unknown): void {
