@@ -43,15 +43,29 @@ done
 rm -f /etc/xdg/autostart/xscreensaver.desktop /etc/xdg/autostart/light-locker.desktop
 printf 'Package: light-locker xfce4-screensaver xscreensaver xfce4-power-manager\nPin: release *\nPin-Priority: -1\n' > /etc/apt/preferences.d/winux-no-locker
 
+# Sessions are temporary: never save/restore them, never lock on suspend/switch.
+# (Edits Debian's file in place: it also defines the Failsafe session that starts
+# xfwm4, the panel and the desktop, so it must not be replaced.)
+xs=/etc/xdg/xfce4/xfconf/xfce-perchannel-xml/xfce4-session.xml
+grep -q 'name="Client0_Command"' "$xs"
+if ! grep -q 'name="SaveOnExit"' "$xs"; then
+  sed -i 's#^\(\s*\)<property name="general" type="empty">#&\n\1  <property name="SaveOnExit" type="bool" value="false"/>#' "$xs"
+  sed -i 's#^\(\s*\)<property name="sessions" type="empty">#\1<property name="shutdown" type="empty">\n\1  <property name="LockScreen" type="bool" value="false"/>\n\1</property>\n&#' "$xs"
+fi
+grep -q 'name="SaveOnExit"' "$xs"
+
 # Fast boot: a container needs none of these.
 for unit in apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service fstrim.timer \
     dpkg-db-backup.timer man-db.timer systemd-timesyncd.service getty@tty1.service console-getty.service \
     systemd-networkd-wait-online.service systemd-pstore.service systemd-journal-flush.service \
     sys-kernel-config.mount sys-kernel-debug.mount sys-kernel-tracing.mount dev-hugepages.mount \
     dev-mqueue.mount systemd-sysusers.service systemd-hwdb-update.service systemd-udevd.service \
-    systemd-udev-trigger.service systemd-modules-load.service systemd-remount-fs.service; do
+    systemd-udev-trigger.service systemd-modules-load.service systemd-remount-fs.service \
+    modprobe@.service systemd-sysctl.service systemd-binfmt.service proc-sys-fs-binfmt_misc.automount; do
   ln -sf /dev/null "/etc/systemd/system/$unit"
 done
+
+systemctl set-default multi-user.target >/dev/null
 
 # The desktop user (locked until winux-session-init sets the session password).
 if ! id "$user" >/dev/null 2>&1; then
