@@ -2,7 +2,7 @@
 // inspect, destroy. Each is a thin wrapper over the lxc-* tools (no liblxc
 // bindings to build), run without a shell.
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../../config.ts';
 import { run, CommandError } from './exec.ts';
@@ -94,6 +94,28 @@ export async function cloneFromTemplate(config: Config, containerId: number, hos
   const rootfsLine = copied.split('\n').find((l) => /^lxc\.rootfs\.path\s*=/.test(l));
   if (!rootfsLine?.includes('overlay')) throw new Error(`${name} is not an overlay clone (${rootfsLine ?? 'no rootfs'})`);
   await writeFile(confFile, sessionConfig(config, containerId, hostname, rootfsLine, limits));
+  await writeHostname(rootfsLine, hostname);
+}
+
+/**
+ * systemd sets the host name from /etc/hostname at boot (lxc-copy wrote the
+ * container's name there), so the session's host name goes into the clone's
+ * upper layer before it starts, with a matching /etc/hosts entry so the name
+ * resolves without DNS.
+ */
+async function writeHostname(rootfsLine: string, hostname: string): Promise<void> {
+  const [, lower, upper] = rootfsLine.replace(/^lxc\.rootfs\.path\s*=\s*/, '').split(':');
+  if (!lower || !upper) throw new Error(`unexpected overlay rootfs: ${rootfsLine}`);
+  const map = hostIdMap();
+  const hosts = ((await readFile(path.join(lower, 'etc', 'hosts'), 'utf8').catch(() => '127.0.0.1\tlocalhost\n'))
+    .split('\n').filter((l) => l && !l.startsWith('127.0.1.1')).join('\n')) + `\n127.0.1.1\t${hostname}\n`;
+  await mkdir(path.join(upper, 'etc'), { recursive: true });
+  await chown(path.join(upper, 'etc'), map.uid, map.gid);
+  for (const [file, text] of [['hostname', `${hostname}\n`], ['hosts', hosts]] as const) {
+    const target = path.join(upper, 'etc', file);
+    await writeFile(target, text, { mode: 0o644 });
+    await chown(target, map.uid, map.gid);
+  }
 }
 
 export type LxcState = 'RUNNING' | 'STOPPED' | 'STARTING' | 'STOPPING' | 'ABORTING' | 'FREEZING' | 'FROZEN' | 'THAWED' | 'MISSING';

@@ -120,8 +120,9 @@ export async function ensureTemplate(config: Config, logger: Logger, options: Bu
     progress({ step: 'install', detail: `extracting into ${p.rootfs}` });
     await installTemplate(config, state.hash);
     if (did === 'nothing') did = 'installed-from-cache';
-    await removeUnusedRootfs(config, state.hash, logger);
   }
+  // Older root filesystems stay while sessions run on them; drop them once unused.
+  await removeUnusedRootfs(config, state.hash, logger);
   const archiveBytes = (await stat(p.archive)).size;
   progress({ step: 'done', detail: `template ${state.hash} ready (${(archiveBytes / 1e6).toFixed(0)} MB archive)` });
   return { hash: state.hash, archive: p.archive, rootfs: p.rootfs, did, seconds: (Date.now() - started) / 1000, archiveBytes };
