@@ -343,9 +343,8 @@ export class SessionService extends EventEmitter {
   async retryStuck(): Promise<number> {
     const now = this.clock.now();
     let touched = 0;
-    for (const session of await this.store.needingAttention()) {
-      if (session.status === 'creating' && !this.creating.has(session.id)
-          && now - session.statusChangedAt > this.config.createTimeoutMs) {
+    for (const session of await this.store.stuck(now - this.config.createTimeoutMs, 200)) {
+      if (session.status === 'creating' && !this.creating.has(session.id)) {
         await this.fail(session, 'Creation did not finish in time.');
         touched++;
       } else if ((session.status === 'destroying' || (session.status === 'failed' && session.holdsContainer))

@@ -38,6 +38,12 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('sessions_visitor').on('sessions').columns(['visitor', 'status']).execute();
     },
   },
+  '0002_sessions_holding': {
+    async up(db: Kysely<any>) {
+      // Capacity counts and the reconciler read sessions by whether they hold a container.
+      await db.schema.createIndex('sessions_holds').on('sessions').columns(['holds_container', 'status']).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

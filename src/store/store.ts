@@ -221,6 +221,22 @@ export class Store {
     return rows.map(fromRow);
   }
 
+  /**
+   * Sessions that need a retry: creations older than `createdBefore`, and removals
+   * not finished (destroying, or failed still holding a container). Indexed by
+   * status, so a sweep's cost does not grow with healthy sessions.
+   */
+  async stuck(createdBefore: number, limit: number): Promise<SessionRecord[]> {
+    const rows = await this.db.selectFrom('sessions').selectAll()
+      .where((eb) => eb.or([
+        eb.and([eb('status', '=', 'creating'), eb('status_changed_at', '<', createdBefore)]),
+        eb('status', '=', 'destroying'),
+        eb.and([eb('status', '=', 'failed'), eb('holds_container', '=', 1)]),
+      ]))
+      .orderBy('updated_at').limit(limit).execute();
+    return rows.map(fromRow);
+  }
+
   /** Finished sessions older than `before` are deleted so the table does not grow forever. */
   async purgeEnded(before: number): Promise<number> {
     const result = await this.db.deleteFrom('sessions')
