@@ -9,9 +9,13 @@ export function register(program: Command, ctx: CliContext): void {
   sessions.command('list')
     .description('live sessions (all of them with --all)')
     .option('--all', 'include ended and failed sessions')
-    .action(async (opts: { all?: boolean }) => {
+    .option('--pool', 'list the warm pool\'s spare desktops instead')
+    .action(async (opts: { all?: boolean; pool?: boolean }) => {
       const client = ctx.client();
-      const { sessions: list } = await client.call('GET', `/sessions${opts.all ? '?status=all' : ''}`);
+      const query = new URLSearchParams();
+      if (opts.all) query.set('status', 'all');
+      if (opts.pool) query.set('pool', 'true');
+      const { sessions: list } = await client.call('GET', `/sessions${query.size ? `?${query}` : ''}`);
       if (ctx.json()) return ctx.print(JSON.stringify(list, null, 2));
       ctx.print(table(list.map((s: any) => ({
         id: s.session_id, status: s.status, container: s.container_id, address: s.host ? `${s.host}:${s.port}` : null,
