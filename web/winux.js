@@ -9,6 +9,7 @@ const WARN_AT = 300;
 const DANGER_AT = 60;
 const RESYNC_MS = 30_000;
 const POLL_MS = 1000;
+const FAST_POLL_MS = 500; // the first seconds of a creation, when a warm desktop may be ready at once
 const LEVELS = { ok: 0, warn: 1, danger: 2 };
 
 // ---------------------------------------------------------------- strings
@@ -84,7 +85,7 @@ const STR = {
     'offline.title': 'Serveur injoignable.', 'offline.body': (s) => (s > 0 ? `Nouvel essai automatique dans ${s} s…` : 'Nouvel essai…'),
     'offline.back': 'Connexion au serveur rétablie.', retryNow: 'Réessayer maintenant', retry: 'Réessayer',
     'error.title': 'Une erreur est survenue.', 'error.generic': 'Le serveur a répondu de façon inattendue.',
-    foot: "Chaque session vit dans son propre conteneur et disparaît à la fin, avec tout ce qu'elle contient.",
+    foot: 'Winux · des bureaux Linux temporaires, isolés dans leur propre conteneur.', apiDocs: "Documentation de l'API",
     description: 'Un bureau Linux XFCE temporaire, isolé et accessible par RDP, en un clic.',
   },
   en: {
@@ -154,7 +155,7 @@ const STR = {
     'offline.title': 'Cannot reach the server.', 'offline.body': (s) => (s > 0 ? `Retrying automatically in ${s} s…` : 'Retrying…'),
     'offline.back': 'Connection to the server is back.', retryNow: 'Retry now', retry: 'Try again',
     'error.title': 'Something went wrong.', 'error.generic': 'The server answered in an unexpected way.',
-    foot: 'Each session lives in its own container and disappears at the end, along with everything in it.',
+    foot: 'Winux · temporary Linux desktops, each isolated in its own container.', apiDocs: 'API documentation',
     description: 'A temporary, isolated XFCE Linux desktop reachable by RDP, in one click.',
   },
 };
@@ -361,7 +362,8 @@ function show(s) {
   clearTimeout(syncTimer);
   if (s.status === 'creating') {
     renderCreating();
-    schedule(POLL_MS);
+    const age = serverNow() - Date.parse(s.created_at);
+    schedule(age < 5000 ? FAST_POLL_MS : POLL_MS);
   } else if (s.status === 'ready') {
     renderReady();
     // Re-synchronise every 30 s, and right after the local countdown reaches zero.

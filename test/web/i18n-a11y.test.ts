@@ -186,7 +186,7 @@ describe('accessibility', () => {
         };
         const card = document.getElementById('timer-card');
         const out = {};
-        for (const sel of ['#ready-title', '.row dt', '.row dd', '.copy', '#rdp', '#until', '#end', '#extend', '#ready-pill', '.foot p', '[role="tab"][aria-selected="false"]', '#lang']) {
+        for (const sel of ['#ready-title', '.row dt', '.row dd', '.copy', '#rdp', '#until', '#end', '#extend', '#ready-pill', '.foot span', '.foot a', '[role="tab"][aria-selected="false"]', '#lang']) {
           out[sel] = ratio(document.querySelector(sel));
         }
         for (const level of ['warn', 'danger']) {

@@ -306,3 +306,38 @@ describe('the extension limit', () => {
     await context.close();
   });
 });
+
+describe('asking for notifications', () => {
+  let w: Winux;
+  before(async () => { w = await startWinux(); });
+  after(async () => { await w?.close(); });
+
+  test('the page offers to notify, asks the browser, and then warns through it', async () => {
+    const { context, page } = await openPage(browser, w.url);
+    // Headless Chromium answers "denied" without asking: stand in for a browser that asks.
+    await context.addInitScript({ content: `(() => {
+      const shown = window.__notes = [];
+      let permission = 'default';
+      window.__asked = 0;
+      class AskingNotification { constructor(title, o) { shown.push({ title, body: o && o.body }); } }
+      Object.defineProperty(AskingNotification, 'permission', { get: () => permission });
+      AskingNotification.requestPermission = async () => { window.__asked++; permission = 'granted'; return permission; };
+      Object.defineProperty(window, 'Notification', { value: AskingNotification, configurable: true, writable: true });
+    })();` });
+    await page.clock.install();
+    await page.goto(`${w.url}/winux/`);
+    await page.click('#launch');
+    await page.locator('#view-ready').waitFor();
+    const ask = page.locator('#notify');
+    await ask.waitFor();
+    assert.match(await ask.innerText(), /M'avertir par une notification/);
+    await ask.click();
+    await until(async () => !(await ask.isVisible()), 'the offer to go once answered');
+    assert.equal(await page.evaluate(() => (window as unknown as { __asked: number }).__asked), 1);
+    assert.match(await text(page, '#extend-note'), /Notifications activées/);
+    w.clock.advance((30 - 4) * 60_000);
+    await page.clock.fastForward(31_000);
+    await until(async () => (await page.evaluate(() => (window as unknown as { __notes: Array<{ title: string }> }).__notes.length)) === 1, 'the notification');
+    await context.close();
+  });
+});
