@@ -17,7 +17,7 @@ import { cloneFromTemplate, destroyContainer, initSession, lxcState, runningName
 import { commandExists } from './exec.ts';
 import { hasRootIdMap } from './idmap.ts';
 import { containerIdOf, containerIp, containerName, rdpPort } from './naming.ts';
-import { bridgeState, closeRdpPort, ensureNetHook, forwardedContainers, openRdpPort, sessionDns } from './network.ts';
+import { bridgeState, closeRdpPort, ensureNetwork, forwardedContainers, openRdpPort, sessionDns } from './network.ts';
 import { probeRdp } from './rdp-probe.ts';
 import { templateState } from './template.ts';
 
@@ -56,8 +56,10 @@ async function waitForRdp(host: string, port: number, signal: AbortSignal, timeo
 
 export function createLxcProvider(config: Config, logger: Logger): Provider {
   const log = logger.child({ provider: 'lxc' });
-  // The veth hook every session config names must exist (and be current) before any start.
-  let hookReady: Promise<unknown> | undefined;
+  // The bridge, rules and veth hook must exist before any start. `winux serve`
+  // prepares them, but a host rebooted since (or `--no-prepare`) would lack them:
+  // checking once per process is cheap (a few iptables -C calls).
+  let networkReady: Promise<unknown> | undefined;
 
   async function create(spec: CreateSpec, ctx: CreateContext): Promise<CreatedMachine> {
     const id = spec.containerId;
@@ -73,7 +75,7 @@ export function createLxcProvider(config: Config, logger: Logger): Provider {
       signal.throwIfAborted();
 
       ctx.progress('starting');
-      await (hookReady ??= ensureNetHook(config).catch((err) => { hookReady = undefined; throw err; }));
+      await (networkReady ??= ensureNetwork(config).catch((err) => { networkReady = undefined; throw err; }));
       await startContainer(config, name, signal);
       const dns = await sessionDns(config);
       // Password and TLS key first; xrdp only starts after them (see winux-session-init).

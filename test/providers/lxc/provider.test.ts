@@ -3,7 +3,8 @@
 // Every container made here is destroyed in `after`, and the last test checks
 // that nothing of them is left on the host.
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, existsSync, readdirSync } from 'node:fs';
+import { createLogger } from '../../../src/logger.ts';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -59,9 +60,32 @@ after(async () => {
   for (const id of used) await provider.destroy({ containerId: id }).catch(() => {});
 });
 
+/** Every process command line on the host right now (to prove a secret never appears in one). */
+function commandLines(): string[] {
+  const out: string[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try { out.push(readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ')); } catch { /* exited */ }
+  }
+  return out;
+}
+
 test('create makes a desktop that accepts a real RDP login through the gateway port', { timeout: 240_000 }, async () => {
   const steps: CreationStep[] = [];
-  const created = await provider.create(spec(A), { signal: AbortSignal.timeout(200_000), progress: (s) => steps.push(s) });
+  // A provider whose logs are captured at debug level, to look for the password in them.
+  const logLines: string[] = [];
+  const captured = createLxcProvider(config, createLogger('debug', { write: (line: string) => { logLines.push(line); } }));
+  const s = spec(A);
+  let seenOnCommandLine = false;
+  const watcher = setInterval(() => { if (commandLines().some((c) => c.includes(s.password))) seenOnCommandLine = true; }, 20);
+  let created;
+  try {
+    created = await captured.create(s, { signal: AbortSignal.timeout(200_000), progress: (step) => steps.push(step) });
+  } finally {
+    clearInterval(watcher);
+  }
+  assert.equal(seenOnCommandLine, false, 'the password appeared on a command line');
+  assert.ok(logLines.length > 0, 'control: the provider logged something');
+  assert.equal(logLines.some((l) => l.includes(s.password)), false, 'the password appeared in the logs');
   assert.deepEqual(steps, ['cloning', 'starting', 'network', 'desktop']);
   assert.equal(created.ip, containerIp(config, A));
   assert.deepEqual(created.endpoint, { host: null, port: rdpPort(config, A) });

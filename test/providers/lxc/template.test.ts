@@ -1,0 +1,51 @@
+// The template cache and the `winux template` command, on the real template
+// (built by the first LXC test run when missing: /var/cache/winux).
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { run } from '../../../src/providers/lxc/exec.ts';
+import { recipeHash, templateState } from '../../../src/providers/lxc/template.ts';
+import { lxcConfig, prepareHost } from './helpers.ts';
+
+const config = lxcConfig();
+const winux = path.resolve(import.meta.dirname, '../../../bin/winux.js');
+const exec = promisify(execFile);
+const out = mkdtempSync(path.join(os.tmpdir(), 'winux-vztmpl-'));
+
+before(async () => { await prepareHost(config); }, { timeout: 45 * 60_000 });
+after(() => { rmSync(out, { recursive: true, force: true }); });
+
+test('the recipe hash covers the mirror and the desktop user, so changing them rebuilds', async () => {
+  const base = await recipeHash(config);
+  assert.match(base, /^[0-9a-f]{16}$/);
+  assert.equal(await recipeHash(lxcConfig()), base, 'stable for the same recipe');
+  assert.notEqual(await recipeHash(lxcConfig({ WINUX_MIRROR: 'http://mirror.example/debian' })), base);
+  assert.notEqual(await recipeHash(lxcConfig({ WINUX_DESKTOP_USER: 'eleve' })), base);
+});
+
+test('`winux template build` on an unchanged recipe does nothing and says so', { timeout: 120_000 }, async () => {
+  const { stdout } = await exec(process.execPath, [winux, 'template', 'build'], { env: { ...process.env } });
+  assert.match(stdout, /already built for this recipe/);
+  assert.match(stdout, /root filesystem .*: \d+ MB/);
+  const status = await exec(process.execPath, [winux, 'template', 'status']);
+  assert.match(status.stdout, new RegExp(`Template ${(await templateState(config)).hash} installed`));
+});
+
+test('`--format proxmox` writes a vztmpl archive of the same root filesystem', { timeout: 300_000 }, async () => {
+  const { stdout } = await exec(process.execPath, [winux, 'template', 'build', '--format', 'proxmox', '--output', out]);
+  const file = /Proxmox CT template: (\S+)/.exec(stdout)?.[1];
+  assert.ok(file, stdout);
+  assert.match(path.basename(file!), /^debian-12-winux_[0-9a-f]{16}_amd64\.tar\.zst$/);
+  assert.ok(statSync(file!).size > 50e6);
+  const { stdout: listing } = await run('tar', ['--use-compress-program=zstd -d', '-tvf', file!], { timeoutMs: 240_000 });
+  const names = listing.split('\n');
+  assert.ok(names.some((l) => l.endsWith(' ./usr/local/sbin/winux-session-init')), 'no winux-session-init in the archive');
+  assert.ok(names.some((l) => l.endsWith(' ./etc/os-release')), 'no /etc/os-release (Proxmox reads it)');
+  assert.ok(names.some((l) => l.startsWith('-') && / root\/root .* \.\/etc\/passwd$/.test(l)), 'files are not owned by root as Proxmox expects');
+  assert.ok(!names.some((l) => l.endsWith(' ./etc/xrdp/key.pem')), 'a TLS key is baked into the archive');
+  assert.ok(!names.some((l) => /^[cb]/.test(l)), 'device nodes in the archive');
+});
