@@ -177,4 +177,26 @@ describe('the server unreachable', () => {
     assert.equal(await page.locator('#banner').isVisible(), false);
     await context.close();
   });
+
+  test('a real restart of the server: the page waits, then finds its session again', async () => {
+    for (const s of await w.service.list({ statuses: ['creating', 'ready'] })) await w.service.destroy(s.id, 'test', { wait: true });
+    const { context, page } = await openPage(browser, w.url);
+    await page.goto(`${w.url}/winux/`);
+    await page.click('#launch');
+    await page.locator('#view-ready').waitFor();
+    const password = await text(page, '#v-password');
+    const port = new URL(w.url).port;
+    const { stepper, dataDir } = w;
+    await w.close({ keepData: true });
+    await resyncNow(page);
+    await until(() => page.locator('#banner.error').isVisible(), 'the unreachable banner');
+    assert.match(await bannerText(page), /Serveur injoignable/);
+    w = await startWinux({ WINUX_PORT: port }, { stepper, dataDir });
+    await until(async () => !(await page.locator('#banner').isVisible()), 'recovery once the server is back', 40_000);
+    assert.equal(await page.locator('#view-ready').isVisible(), true);
+    await page.reload();
+    await page.locator('#view-ready').waitFor();
+    assert.equal(await text(page, '#v-password'), password);
+    await context.close();
+  });
 });

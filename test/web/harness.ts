@@ -63,27 +63,29 @@ export class SteppingProvider implements Provider {
   async check() { return [{ name: 'fake', ok: true, detail: 'test provider' }]; }
 }
 
-export interface Winux extends TestServer {
+export interface Winux extends Omit<TestServer, 'close'> {
   stepper: SteppingProvider;
   clock: ReturnType<typeof shiftedClock>;
+  close(options?: { keepData?: boolean }): Promise<void>;
 }
 
 /** The real Winux server from test/support, around the stepping provider and a movable clock. */
-export async function startWinux(env: Record<string, string> = {}): Promise<Winux> {
-  const stepper = new SteppingProvider();
+export async function startWinux(env: Record<string, string> = {}, again?: { stepper: SteppingProvider; dataDir: string; keepData?: boolean }): Promise<Winux> {
+  const stepper = again?.stepper ?? new SteppingProvider();
   const clock = shiftedClock();
   const server = await startTestServer({
     provider: stepper,
     clock,
+    dataDir: again?.dataDir,
     env: { WINUX_SWEEP_SECONDS: '1', ...env },
   });
   const close = server.close.bind(server);
   return Object.assign(server, {
     stepper, clock,
-    async close() {
+    async close(options: { keepData?: boolean } = {}) {
       stepper.release();
       await close();
-      fs.rmSync(server.dataDir, { recursive: true, force: true });
+      if (!options.keepData) fs.rmSync(server.dataDir, { recursive: true, force: true });
     },
   });
 }
