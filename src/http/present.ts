@@ -8,6 +8,8 @@ export interface PresentOptions {
   publicHost: string;
   now: number;
   maxExpiresAt: number;
+  /** Minutes one extension adds by default. */
+  extendMinutes: number;
 }
 
 export function presentSession(s: SessionRecord, o: PresentOptions) {
@@ -32,6 +34,8 @@ export function presentSession(s: SessionRecord, o: PresentOptions) {
     duration_minutes: s.durationMinutes,
     max_expires_at: iso(o.maxExpiresAt),
     can_extend: live && s.expiresAt < o.maxExpiresAt,
+    extend_minutes: o.extendMinutes,
+    server_time: iso(o.now),
     error: s.error,
     pooled: s.pooled,
   };

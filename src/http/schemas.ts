@@ -33,6 +33,8 @@ export const Session = Type.Object({
   duration_minutes: Type.Integer(),
   max_expires_at: Type.String({ format: 'date-time' }),
   can_extend: Type.Boolean(),
+  extend_minutes: Type.Integer({ description: 'minutes one extension adds by default (capped at max_expires_at)' }),
+  server_time: Type.String({ format: 'date-time', description: 'the server\'s clock when this was answered' }),
   error: nullable(Type.String()),
   pooled: Type.Boolean({ description: 'a warm-pool member not yet given to a visitor (admin lists only)' }),
 }, { $id: 'Session' });

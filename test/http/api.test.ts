@@ -333,3 +333,20 @@ describe('limits', () => {
     } finally { await s.close(); }
   });
 });
+
+describe('page delivery', () => {
+  test('the page is served compressed at /winux/, and / leads there', async () => {
+    const s = await startTestServer();
+    try {
+      const root = await fetch(`${s.url}/`, { redirect: 'manual' });
+      assert.equal(root.status, 302);
+      assert.equal(root.headers.get('location'), '/winux/');
+      const page = await fetch(`${s.url}/winux/winux.js`, { headers: { 'accept-encoding': 'gzip' } });
+      assert.equal(page.status, 200);
+      assert.equal(page.headers.get('content-encoding'), 'gzip');
+      const html = await fetch(`${s.url}/winux/`);
+      assert.match(await html.text(), /Lancer une session Winux/);
+      assert.match(html.headers.get('content-security-policy') ?? '', /default-src 'self'/);
+    } finally { await s.close(); }
+  });
+});

@@ -22,6 +22,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: AppContext): void {
     publicHost: config.publicHost ?? requestHost(request),
     now: clock.now(),
     maxExpiresAt: service.maxExpiry(session),
+    extendMinutes: config.sessionMinutes,
   });
   const load = async (request: FastifyRequest, id: string) => {
     const who = caller(request);
