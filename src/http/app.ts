@@ -12,6 +12,7 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { Config } from '../config.ts';
 import type { Clock } from '../core/clock.ts';
+import { createHmac } from 'node:crypto';
 import { hashSecret } from '../core/credentials.ts';
 import { WinuxError, errors } from '../core/errors.ts';
 import type { SessionService } from '../core/service.ts';
@@ -61,7 +62,8 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     providerHealth: cachedProviderHealth(options.provider),
   };
 
-  await app.register(fastifyCookie);
+  // Signing key for the visitor cookie, derived from the admin token: stable across restarts, nothing new to store.
+  await app.register(fastifyCookie, { secret: createHmac('sha256', options.adminToken).update('winux visitor cookie').digest('base64url') });
   // The page's first load shrinks to about a third (measured by the browser tests).
   await app.register(fastifyCompress, { global: true, threshold: 1024, encodings: ['br', 'gzip'] });
   await app.register(fastifyHelmet, {

@@ -274,6 +274,34 @@ describe('bad input changes nothing', () => {
 });
 
 describe('limits', () => {
+  test('per-visitor limit counts browsers (signed cookie), and callers without one by address', async () => {
+    const s = await startTestServer({ env: { WINUX_SESSIONS_PER_VISITOR: '1' } });
+    try {
+      const cookieOf = async () => {
+        const info = await fetch(`${s.url}${api}/info`);
+        const set = info.headers.get('set-cookie') ?? '';
+        assert.match(set, /winux_visitor=[^;]+;.*HttpOnly/);
+        return set.split(';')[0];
+      };
+      const alice = await cookieOf();
+      const bob = await cookieOf();
+      assert.notEqual(alice, bob);
+      // Same address (a classroom behind NAT), two browsers: one session each.
+      assert.equal((await s.request('POST', `${api}/sessions`, { headers: { cookie: alice } })).status, 202);
+      assert.equal((await s.request('POST', `${api}/sessions`, { headers: { cookie: bob } })).status, 202);
+      const again = await s.request('POST', `${api}/sessions`, { headers: { cookie: alice } });
+      assert.equal(again.status, 429);
+      assert.equal(again.body.error, 'visitor_limit');
+      // No cookie: counted by address. A forged cookie fails its signature and counts the same.
+      assert.equal((await s.request('POST', `${api}/sessions`)).status, 202);
+      const forged = await s.request('POST', `${api}/sessions`, { headers: { cookie: 'winux_visitor=made-up-visitor-id-123' } });
+      assert.equal(forged.status, 429);
+      const unsignedCopy = await s.request('POST', `${api}/sessions`, { headers: { cookie: `winux_visitor=${decodeURIComponent(alice.split('=')[1]).split('.')[0]}x` } });
+      assert.equal(unsignedCopy.status, 429);
+      assert.equal((await s.store.list({})).length, 3);
+    } finally { await s.close(); }
+  });
+
   test('per-visitor limit → 429 visitor_limit', async () => {
     const s = await startTestServer({ env: { WINUX_SESSIONS_PER_VISITOR: '1' } });
     try {

@@ -7,6 +7,7 @@ import type { SessionRecord } from '../../core/session.ts';
 import { liveStatuses } from '../../core/session.ts';
 import { claimedSessionIds, owns, readCaller, requireAccess, requireCsrfSafe, tokenCookie, type Caller } from '../auth.ts';
 import { presentSession } from '../present.ts';
+import { ensureVisitorCookie, visitorKey } from '../visitor.ts';
 import { rdpFile } from '../rdp-file.ts';
 import { CreateBody, CreatedSession, ErrorBody, ExtendBody, ListQuery, Session, SessionIdParams, SessionList } from '../schemas.ts';
 import type { AppContext } from '../app.ts';
@@ -43,7 +44,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: AppContext): void {
     },
     config: { rateLimit: ctx.createRateLimit },
   }, async (request, reply) => {
-    const { session, token } = await service.create({ visitor: request.ip, durationMinutes: request.body?.duration_minutes });
+    const { session, token } = await service.create({ visitor: visitorKey(request), durationMinutes: request.body?.duration_minutes });
     reply.setCookie(tokenCookie, token, {
       httpOnly: true,
       sameSite: 'strict',
@@ -63,7 +64,8 @@ export function sessionRoutes(app: FastifyInstance, ctx: AppContext): void {
       querystring: ListQuery,
       response: { 200: SessionList, ...errorResponses },
     },
-  }, async (request) => {
+  }, async (request, reply) => {
+    ensureVisitorCookie(request, reply);
     const who = caller(request);
     const limit = Number(request.query.limit ?? 500);
     if (who.admin) {

@@ -5,6 +5,7 @@ import { readCaller, requireAdmin } from '../auth.ts';
 import { CleanupResult, EmptyBody, ErrorBody, Health, Info } from '../schemas.ts';
 import type { AppContext } from '../app.ts';
 import { version } from '../../version.ts';
+import { ensureVisitorCookie } from '../visitor.ts';
 
 export function systemRoutes(app: FastifyInstance, ctx: AppContext): void {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -39,14 +40,17 @@ export function systemRoutes(app: FastifyInstance, ctx: AppContext): void {
 
   api.get('/info', {
     schema: { summary: 'What the page needs to know: durations, capacity, estimated wait', tags: ['system'], response: { 200: Info } },
-  }, async () => ({
-    session_minutes: config.sessionMinutes,
-    max_session_minutes: config.maxSessionMinutes,
-    estimated_ready_seconds: service.estimatedReadySeconds(),
-    capacity: await capacity(),
-    provider: provider.name,
-    version,
-  }));
+  }, async (request, reply) => {
+    ensureVisitorCookie(request, reply);
+    return {
+      session_minutes: config.sessionMinutes,
+      max_session_minutes: config.maxSessionMinutes,
+      estimated_ready_seconds: service.estimatedReadySeconds(),
+      capacity: await capacity(),
+      provider: provider.name,
+      version,
+    };
+  });
 
   api.post('/cleanup', {
     schema: {
