@@ -1,0 +1,36 @@
+// Every benchmark in one command, one after another (they share the machine):
+//   npm run bench            (node --import tsx bench/run.ts)
+//   npm run bench -- api lxc (only those whose file name contains a word)
+// Each prints its own figures; the whole output is also kept in
+// bench/output/latest.txt. Nothing here asserts a timing.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const here = import.meta.dirname;
+const suites: { file: string; args: string[]; what: string }[] = [
+  { file: 'api.ts', args: [], what: 'API throughput and latency with 1,000 sessions; reaper pass cost' },
+  { file: 'lxc-startup.ts', args: ['--sessions', '10'], what: 'local LXC: click → ready and → first RDP login, cold and warm; memory; template size; the seed\'s method and the ratio' },
+  { file: 'proxmox-sim.ts', args: [], what: 'the Proxmox provider against the simulator (protocol overhead)' },
+  { file: 'web-page.ts', args: [], what: 'the page: first-load size and timings in Chromium' },
+];
+
+const wanted = process.argv.slice(2);
+const chosen = suites.filter((s) => fs.existsSync(path.join(here, s.file)) && (!wanted.length || wanted.some((w) => s.file.includes(w))));
+fs.mkdirSync(path.join(here, 'output'), { recursive: true });
+const log = fs.createWriteStream(path.join(here, 'output', 'latest.txt'));
+const say = (text: string) => { process.stdout.write(text); log.write(text); };
+
+say(`Winux benchmarks, ${new Date().toISOString()}, node ${process.version}\n`);
+for (const suite of chosen) {
+  say(`\n=== ${suite.file}: ${suite.what}\n`);
+  const started = Date.now();
+  const code = await new Promise<number | null>((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, suite.file), ...suite.args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.on('data', (d) => say(d.toString()));
+    child.stderr.on('data', (d) => say(d.toString()));
+    child.on('exit', resolve);
+  });
+  say(`=== ${suite.file} finished in ${((Date.now() - started) / 1000).toFixed(0)} s${code ? ` (exit ${code})` : ''}\n`);
+}
+log.end();
