@@ -85,4 +85,57 @@ describe('proxmox provider lifecycle', () => {
     await provider.destroy({ containerId: 30004 });
     assert.equal(sim.cluster.cts.has(30004), false);
   });
+
+  it('clears a stale template lock left by a crashed clone (no task holds it) with pct unlock, then clones', async () => {
+    sim.cluster.faults.taskCrashRate = 1;
+    try {
+      await assert.rejects(provider.create(spec(30005), ctxFor()), /unexpected status/);
+    } finally {
+      sim.cluster.faults.taskCrashRate = 0;
+    }
+    assert.equal(sim.cluster.cts.get(9000)!.config.lock, 'disk', 'the crash left the template locked');
+    assert.equal(sim.cluster.cts.get(30005)!.config.lock, 'create', 'and the half-made CT locked');
+    const m = await provider.create(spec(30006), ctxFor());
+    assert.ok(sim.ssh!.commands.includes('pct unlock 9000'));
+    await provider.destroy({ containerId: 30005 });
+    assert.ok(sim.ssh!.commands.includes('pct unlock 30005'));
+    await provider.destroy(m.ref);
+    assert.deepEqual([...sim.cluster.cts.keys()].filter((id) => id !== 9000 && id !== 30002), []);
+  });
+});
+
+describe('proxmox provider without an SSH key', () => {
+  let sim: ProxmoxSim;
+  let provider: Provider;
+  before(async () => {
+    sim = await startProxmoxSim({ ostemplate: true });
+    provider = createProxmoxProvider(simConfig(sim, { proxmox_ssh_key_path: '', WINUX_PROXMOX_OSTEMPLATE: 'local:vztmpl/winux-desktop.tar.zst' }), silentLogger, fastTuning(sim));
+  });
+  after(async () => {
+    await provider.close?.();
+    await sim.close();
+  });
+
+  it('creates from the archive with the password at creation and start=1 (start runs as a second task)', async () => {
+    const m = await provider.create(spec(30011), ctxFor());
+    const ct = sim.cluster.cts.get(30011)!;
+    assert.equal(ct.users.get('root'), 'pw-30011-Secret!');
+    assert.equal(ct.config.tags, 'winux;winux-session-s-30011');
+    assert.equal(ct.config.unprivileged, 1);
+    assert.match(String(ct.config.rootfs), /^local-lvm:vm-30011-disk-0,size=10G/);
+    const types = [...sim.cluster.tasks.values()].filter((t) => t.id === '30011').map((t) => t.type);
+    assert.deepEqual(types, ['vzcreate', 'vzstart']);
+    assert.equal(await portOpen(m.ip, sim.cluster.rdpPort), true);
+    await provider.destroy(m.ref);
+    assert.equal(sim.cluster.cts.has(30011), false);
+  });
+
+  it('a start task that fails after create start=1 is retried', async () => {
+    sim.cluster.failNext('start');
+    const m = await provider.create(spec(30012), ctxFor());
+    const starts = [...sim.cluster.tasks.values()].filter((t) => t.id === '30012' && t.type === 'vzstart');
+    assert.equal(starts.length, 2, 'the failed start was followed by one of ours');
+    assert.match(starts[0]!.exitstatus!, /startup for container '30012' failed/);
+    await provider.destroy(m.ref);
+  });
 });

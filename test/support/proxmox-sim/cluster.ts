@@ -281,8 +281,17 @@ export class SimCluster {
       && (vmid === undefined || t.id === String(vmid)));
   }
 
+  /** Makes the next `count` tasks of a kind ('create' | 'clone' | 'start') fail, for targeted tests. */
+  failNext(kind: 'create' | 'clone' | 'start', count = 1): void {
+    this.forcedFailures.set(kind, (this.forcedFailures.get(kind) ?? 0) + count);
+  }
+
+  private readonly forcedFailures = new Map<string, number>();
+
   private maybeFail(kind: string, vmid: number): void {
-    if (this.random() < this.faults.taskFailRate) {
+    const forced = this.forcedFailures.get(kind) ?? 0;
+    if (forced > 0) this.forcedFailures.set(kind, forced - 1);
+    if (forced > 0 || this.random() < this.faults.taskFailRate) {
       throw new TaskFailure(kind === 'start'
         ? `startup for container '${vmid}' failed`
         : `unable to create CT ${vmid} - command 'lvcreate' failed: got timeout`);
