@@ -46,11 +46,15 @@ describe('one session per visitor', () => {
   before(async () => { w = await startWinux(); });
   after(async () => { await w?.close(); });
 
-  test('a session started elsewhere (another browser) is explained', async () => {
-    const other = await w.request('POST', '/api/winux/sessions', { body: {} });
-    assert.equal(other.status, 202);
+  test('a session of this visitor that the page does not hold (its token cookie lost) is explained', async () => {
     const { context, page } = await openPage(browser, w.url);
     await page.goto(`${w.url}/winux/`);
+    // The page load gave this browser its visitor cookie; a session started with it
+    // elsewhere (a script, a cleared token cookie) counts against this visitor.
+    const visitor = (await context.cookies()).find((c) => c.name === 'winux_visitor');
+    assert.ok(visitor, 'the page load sets the visitor cookie');
+    const other = await w.request('POST', '/api/winux/sessions', { body: {}, headers: { cookie: `winux_visitor=${visitor.value}` } });
+    assert.equal(other.status, 202);
     await page.click('#launch');
     await until(() => page.locator('#banner').isVisible(), 'the visitor-limit banner');
     assert.match(await bannerText(page), /Vous avez déjà une session en cours\./);
