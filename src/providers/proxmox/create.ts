@@ -142,5 +142,5 @@ export function pickAddress(ifaces: Iface[] | null): string | undefined {
 
 async function waitForAddress(ctx: ProxmoxContext, node: string, vmid: number, signal: AbortSignal): Promise<string> {
   return pollUntil(async () => pickAddress(await ctx.client.get<Iface[] | null>(`${ctPath(node, vmid)}/interfaces`, undefined, { signal })),
-    { timeoutMs: ctx.tuning.ipTimeoutMs, startMs: ctx.tuning.pollMs, maxMs: 2000, signal, what: `an IPv4 address on CT ${vmid}` });
+    { timeoutMs: ctx.tuning.ipTimeoutMs, startMs: ctx.tuning.pollMs, maxMs: 1000, signal, what: `an IPv4 address on CT ${vmid}` });
 }

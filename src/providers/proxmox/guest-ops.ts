@@ -174,7 +174,8 @@ export async function createGuest(
       throw e;
     }
     try {
-      await waitForTask(ctx.client, upid, { signal, pollMs: ctx.tuning.pollMs, timeoutMs: ctx.tuning.taskTimeoutMs });
+      // Clones hold the template's lock and queue up behind each other: poll finely so the next one starts sooner.
+      await waitForTask(ctx.client, upid, { signal, pollMs: Math.min(ctx.tuning.pollMs, 100), timeoutMs: ctx.tuning.taskTimeoutMs });
       return;
     } catch (e) {
       // A failed create/clone worker removes what it made; if it did, one more try is safe.

@@ -15,6 +15,6 @@ export function portOpen(host: string, port: number, timeoutMs = 1500): Promise<
 
 export function waitForPort(host: string, port: number, opts: { timeoutMs: number; pollMs: number; signal?: AbortSignal }): Promise<true> {
   return pollUntil(async () => ((await portOpen(host, port)) ? true : undefined), {
-    timeoutMs: opts.timeoutMs, startMs: opts.pollMs, maxMs: Math.max(opts.pollMs, 2000), signal: opts.signal, what: `RDP on ${host}:${port}`,
+    timeoutMs: opts.timeoutMs, startMs: opts.pollMs, maxMs: Math.max(opts.pollMs, 1000), signal: opts.signal, what: `RDP on ${host}:${port}`,
   });
 }
