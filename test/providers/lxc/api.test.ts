@@ -69,6 +69,22 @@ test('POST → ready → RDP login at the returned host:port → DELETE leaves n
   }
 });
 
+test('an expired session is destroyed by the reaper, leaving nothing', { timeout: 300_000 }, async () => {
+  const server: TestServer = await startTestServer({ provider: createLxcProvider(config, logger), env: { ...env, WINUX_SWEEP_SECONDS: '2' } });
+  try {
+    const created = await server.request('POST', `${api}/sessions`, { body: { duration_minutes: 1 } });
+    assert.equal(created.status, 202, JSON.stringify(created.body));
+    const { token, session_id: id, container_id: containerId } = created.body;
+    await waitFor(async () => (await server.request('GET', `${api}/sessions/${id}`, { token })).body.status === 'ready', 240_000, 'ready');
+    assert.equal(await portAccepts(rdpPort(config, containerId)), true, 'control: the port is open while the session lives');
+    await waitFor(async () => (await server.request('GET', `${api}/sessions/${id}`, { token })).body.status === 'destroyed', 150_000, 'expiry');
+    assert.deepEqual(await leftovers(config, containerId), []);
+    assert.equal(await portAccepts(rdpPort(config, containerId)), false);
+  } finally {
+    await server.close();
+  }
+});
+
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const s = net.createServer();
@@ -108,7 +124,9 @@ test('a server killed with SIGKILL during creations leaves nothing once restarte
     }
     // Kill it once the clones exist but before the desktops are ready.
     await waitFor(() => sessions.every((s) => existsSync(path.join(config.lxc.path, containerName(s.containerId), 'config'))), 60_000, 'the clones');
+    const statuses = await Promise.all(sessions.map(async (s) => (await api2(port, 'GET', `/sessions/${s.id}`, s.token)).body.status));
     await stopChild(child, 'SIGKILL');
+    assert.ok(statuses.includes('creating'), `control: the server must die mid-creation (statuses were ${statuses.join(', ')})`);
     // An orphan too: a session container the store knows nothing about.
     await run('lxc-copy', ['-P', config.lxc.path, '-n', config.lxc.template, '-N', containerName(30810), '-s', '-B', 'overlayfs']);
 

@@ -44,8 +44,10 @@ test('`--format proxmox` writes a vztmpl archive of the same root filesystem', {
   const { stdout: listing } = await run('tar', ['--use-compress-program=zstd -d', '-tvf', file!], { timeoutMs: 240_000 });
   const names = listing.split('\n');
   assert.ok(names.some((l) => l.endsWith(' ./usr/local/sbin/winux-session-init')), 'no winux-session-init in the archive');
-  assert.ok(names.some((l) => l.endsWith(' ./etc/os-release')), 'no /etc/os-release (Proxmox reads it)');
-  assert.ok(names.some((l) => l.startsWith('-') && / root\/root .* \.\/etc\/passwd$/.test(l)), 'files are not owned by root as Proxmox expects');
+  // Proxmox detects the distribution from these.
+  assert.ok(names.some((l) => / \.\/etc\/os-release( -> .*)?$/.test(l)), 'no /etc/os-release');
+  assert.ok(names.some((l) => l.endsWith(' ./etc/debian_version')), 'no /etc/debian_version');
+  assert.ok(names.some((l) => l.startsWith('-') && / (root\/root|0\/0) .* \.\/etc\/passwd$/.test(l)), 'files are not owned by root as Proxmox expects');
   assert.ok(!names.some((l) => l.endsWith(' ./etc/xrdp/key.pem')), 'a TLS key is baked into the archive');
   assert.ok(!names.some((l) => /^[cb]/.test(l)), 'device nodes in the archive');
 });

@@ -1,0 +1,34 @@
+// What a person sees when the host cannot run local sessions: a clear message,
+// not a stack trace from lxc-start. Checked by really running as another user.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { hostProblems } from '../../../src/providers/lxc/setup.ts';
+import { lxcConfig } from './helpers.ts';
+
+const exec = promisify(execFile);
+const setup = path.resolve(import.meta.dirname, '../../../src/providers/lxc/setup.ts');
+
+test('as root on this Linux host there is nothing in the way', () => {
+  assert.equal(process.getuid?.(), 0, 'the LXC tests run as root');
+  assert.deepEqual(hostProblems(), []);
+});
+
+test('not root: the message says root is needed and what to do instead', { timeout: 60_000 }, async () => {
+  const script = `import(${JSON.stringify(setup)}).then((m) => console.log(JSON.stringify(m.hostProblems())))`;
+  const { stdout } = await exec('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { cwd: path.resolve(import.meta.dirname, '../../..') });
+  const problems = JSON.parse(stdout.trim().split('\n').pop()!) as string[];
+  assert.equal(problems.length, 1);
+  assert.match(problems[0]!, /needs root/);
+  assert.match(problems[0]!, /sudo/);
+  assert.match(problems[0]!, /Proxmox/);
+});
+
+test('prepareLxcHost refuses early with that message instead of failing half-way', { timeout: 60_000 }, async () => {
+  const script = `import(${JSON.stringify(setup)}).then((m) => m.prepareLxcHost(${JSON.stringify(lxcConfig())}, { info() {}, warn() {}, error() {}, child() { return this; } }))
+    .then(() => console.log('prepared'), (e) => console.log(e.name + ': ' + e.message))`;
+  const { stdout } = await exec('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { cwd: path.resolve(import.meta.dirname, '../../..') });
+  assert.match(stdout, /^HostSetupError: Winux's local provider needs root/m);
+});
