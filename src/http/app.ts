@@ -122,6 +122,10 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   await app.register(async (api) => {
+    // Answers carry passwords and tokens: no browser or school proxy may keep a copy.
+    api.addHook('onSend', async (_request, reply) => {
+      if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    });
     sessionRoutes(api, ctx);
     systemRoutes(api, ctx);
     api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
@@ -158,6 +162,9 @@ function errorBody(error: FastifyError | WinuxError): { status: number; body: Re
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return { status: 400, body: { error: 'bad_request', message: 'The request body is not valid JSON.' } };
   }
+  if (isStoreOutage(e)) {
+    return { status: 503, body: { error: 'store_unavailable', message: 'The session database cannot be used right now. Nothing was changed; please try again in a moment.' } };
+  }
   if ((e as { statusCode?: number }).statusCode === 429) {
     const body = e as unknown as Record<string, unknown>;
     return { status: 429, body: { error: 'rate_limited', message: String(body.message), retry_after_seconds: body.retry_after_seconds } };
@@ -168,6 +175,19 @@ function errorBody(error: FastifyError | WinuxError): { status: number; body: Re
     return { status, body: { error: 'bad_request', message: e.message } };
   }
   return { status: 500, body: { error: 'internal_error', message: 'Something went wrong on our side. It has been logged.' } };
+}
+
+/**
+ * A database that is down, locked, full or read-only is an outage, not a bug: say
+ * 503 (as /health does) rather than 500, so clients and proxies retry later.
+ */
+function isStoreOutage(e: { code?: unknown; message?: string }): boolean {
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (code.startsWith('SQLITE_')) return true;
+  // PostgreSQL: connection exceptions (08), shutdown/operator intervention (57), resources (53).
+  if (/^(08|57|53)[0-9A-Z]{3}$/.test(code)) return true;
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH'].includes(code)) return true;
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(e.message ?? '');
 }
 
 /** One sentence naming the field and what it should be, from ajv's first complaint. */

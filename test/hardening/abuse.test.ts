@@ -1,0 +1,148 @@
+// Abuse limits seen from outside: who counts as "one client" for the creation
+// rate limit and the per-visitor limit (X-Forwarded-For believed only from a
+// trusted proxy), request timeouts, CORS, and the page's security headers.
+import { describe, test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestServer, type TestServer } from '../support/server.ts';
+
+const api = '/api/winux';
+const servers: TestServer[] = [];
+after(async () => { await Promise.all(servers.map((s) => s.close())); });
+
+async function server(env: Record<string, string>): Promise<TestServer> {
+  const s = await startTestServer({ env });
+  servers.push(s);
+  return s;
+}
+
+const from = (xff: string) => ({ headers: { 'x-forwarded-for': xff } });
+
+describe('creation rate limit per client address', () => {
+  test('behind a trusted proxy, each forwarded client has its own budget', async () => {
+    // Loopback is the proxy here, as nginx on the same host would be.
+    const s = await server({ WINUX_CREATE_RATE_PER_MINUTE: '2', WINUX_TRUSTED_PROXIES: '127.0.0.1,::1', WINUX_SESSIONS_PER_VISITOR: '0' });
+    assert.equal((await s.request('POST', `${api}/sessions`, from('203.0.113.1'))).status, 202);
+    assert.equal((await s.request('POST', `${api}/sessions`, from('203.0.113.1'))).status, 202);
+    const third = await s.request('POST', `${api}/sessions`, from('203.0.113.1'));
+    assert.equal(third.status, 429);
+    assert.equal(third.body.error, 'rate_limited');
+    assert.ok(Number(third.headers.get('retry-after')) >= 1, 'Retry-After in seconds');
+    assert.equal((await s.request('POST', `${api}/sessions`, from('203.0.113.2'))).status, 202, 'another client is not limited');
+  });
+
+  test('a client cannot escape the limit by writing its own X-Forwarded-For in front of the proxy\'s', async () => {
+    // nginx appends the real address: the left part is whatever the client sent.
+    const s = await server({ WINUX_CREATE_RATE_PER_MINUTE: '2', WINUX_TRUSTED_PROXIES: '127.0.0.1,::1', WINUX_SESSIONS_PER_VISITOR: '0' });
+    const statuses = [];
+    for (const forged of ['1.1.1.1', '2.2.2.2', '3.3.3.3']) {
+      statuses.push((await s.request('POST', `${api}/sessions`, from(`${forged}, 198.51.100.7`))).status);
+    }
+    assert.deepEqual(statuses, [202, 202, 429]);
+  });
+
+  test('from an address that is not a trusted proxy, X-Forwarded-For is ignored', async () => {
+    const s = await server({ WINUX_CREATE_RATE_PER_MINUTE: '2', WINUX_TRUSTED_PROXIES: '10.255.255.1', WINUX_SESSIONS_PER_VISITOR: '0' });
+    const statuses = [];
+    for (const forged of ['203.0.113.1', '203.0.113.2', '203.0.113.3']) {
+      statuses.push((await s.request('POST', `${api}/sessions`, from(forged))).status);
+    }
+    assert.deepEqual(statuses, [202, 202, 429], 'all three count as 127.0.0.1');
+  });
+
+  test('the per-visitor limit uses the same client address', async () => {
+    const trusted = await server({ WINUX_TRUSTED_PROXIES: '127.0.0.1', WINUX_SESSIONS_PER_VISITOR: '1' });
+    assert.equal((await trusted.request('POST', `${api}/sessions`, from('203.0.113.10'))).status, 202);
+    assert.equal((await trusted.request('POST', `${api}/sessions`, from('203.0.113.11'))).status, 202);
+    const again = await trusted.request('POST', `${api}/sessions`, from('203.0.113.10'));
+    assert.equal(again.status, 429);
+    assert.equal(again.body.error, 'visitor_limit');
+
+    const untrusted = await server({ WINUX_TRUSTED_PROXIES: '10.255.255.1', WINUX_SESSIONS_PER_VISITOR: '1' });
+    assert.equal((await untrusted.request('POST', `${api}/sessions`, from('203.0.113.10'))).status, 202);
+    const spoofed = await untrusted.request('POST', `${api}/sessions`, from('203.0.113.11'));
+    assert.equal(spoofed.status, 429, 'a forged header does not make a new visitor');
+    assert.equal(spoofed.body.error, 'visitor_limit');
+  });
+
+  test('0 turns the rate limit off', async () => {
+    const s = await server({ WINUX_CREATE_RATE_PER_MINUTE: '0', WINUX_SESSIONS_PER_VISITOR: '0' });
+    for (let i = 0; i < 15; i++) assert.equal((await s.request('POST', `${api}/sessions`)).status, 202);
+  });
+
+  test('reads are not rate limited (only creation is)', async () => {
+    const s = await server({ WINUX_CREATE_RATE_PER_MINUTE: '1' });
+    for (let i = 0; i < 20; i++) assert.equal((await s.request('GET', `${api}/info`)).status, 200);
+  });
+});
+
+describe('request timeouts', () => {
+  test('slow or idle clients cannot hold connections forever', async () => {
+    const s = await server({});
+    const http = s.app.server;
+    // A slowloris client drips headers; these bounds make Node drop it.
+    assert.ok(http.requestTimeout > 0 && http.requestTimeout <= 60_000, `requestTimeout ${http.requestTimeout}`);
+    // Node bounds the headers by the smaller of the two.
+    const headersBound = Math.min(http.headersTimeout || Infinity, http.requestTimeout || Infinity);
+    assert.ok(headersBound <= 60_000, `headers must arrive within ${headersBound} ms`);
+    assert.ok(http.timeout > 0 && http.timeout <= 120_000, `socket idle timeout ${http.timeout}`);
+    assert.ok(http.keepAliveTimeout > 0 && http.keepAliveTimeout <= 120_000, `keepAliveTimeout ${http.keepAliveTimeout}`);
+  });
+});
+
+describe('CORS', () => {
+  const preflight = (s: TestServer, origin: string) => fetch(`${s.url}${api}/sessions`, {
+    method: 'OPTIONS',
+    headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+  });
+
+  test('only configured origins get CORS headers', async () => {
+    const s = await server({ WINUX_CORS_ORIGINS: 'https://school.example' });
+    const ok = await preflight(s, 'https://school.example');
+    assert.equal(ok.headers.get('access-control-allow-origin'), 'https://school.example');
+    const evil = await preflight(s, 'https://evil.example');
+    assert.equal(evil.headers.get('access-control-allow-origin'), null, 'no ACAO for an unlisted origin');
+    const simple = await fetch(`${s.url}${api}/sessions`, { headers: { origin: 'https://evil.example' } });
+    assert.equal(simple.headers.get('access-control-allow-origin'), null);
+    const lookalike = await preflight(s, 'https://school.example.evil.example');
+    assert.equal(lookalike.headers.get('access-control-allow-origin'), null, 'no prefix matching');
+  });
+
+  test('without WINUX_CORS_ORIGINS no origin is allowed (the seed allowed all)', async () => {
+    const s = await server({});
+    for (const origin of ['https://evil.example', 'null', 'http://127.0.0.1']) {
+      const r = await preflight(s, origin);
+      assert.equal(r.headers.get('access-control-allow-origin'), null, origin);
+    }
+  });
+});
+
+describe('security headers', () => {
+  test('the page forbids framing, inline scripts, sniffing and referrer leaks', async () => {
+    const s = await server({});
+    const r = await fetch(`${s.url}/winux/`);
+    assert.equal(r.status, 200);
+    const csp = r.headers.get('content-security-policy') ?? '';
+    const directive = (name: string) => csp.split(';').map((d) => d.trim()).find((d) => d.startsWith(`${name} `)) ?? '';
+    assert.match(directive('default-src'), /'self'/);
+    assert.match(directive('frame-ancestors'), /'none'/);
+    assert.match(directive('object-src'), /'none'/);
+    assert.ok(directive('script-src') && !directive('script-src').includes('unsafe-inline'), `script-src: ${directive('script-src')}`);
+    assert.ok(!/\*/.test(csp), 'no wildcard sources');
+    assert.equal(r.headers.get('x-frame-options'), 'SAMEORIGIN');
+    assert.equal(r.headers.get('x-content-type-options'), 'nosniff');
+    assert.match(r.headers.get('referrer-policy') ?? '', /no-referrer|same-origin|strict-origin/);
+    assert.equal(r.headers.get('x-powered-by'), null);
+  });
+
+  test('API answers carry nosniff and are not cached by shared caches when they hold secrets', async () => {
+    const s = await server({});
+    const created = await s.request('POST', `${api}/sessions`);
+    assert.equal(created.headers.get('x-content-type-options'), 'nosniff');
+    assert.equal(created.headers.get('cache-control'), 'no-store', 'the answer holds a password and a token');
+    const own = await s.request('GET', `${api}/sessions/${created.body.session_id}`, { token: created.body.token });
+    assert.equal(own.headers.get('cache-control'), 'no-store');
+    const cookie = created.headers.get('set-cookie') ?? '';
+    assert.match(cookie, /HttpOnly/i);
+    assert.match(cookie, /SameSite=Strict/i);
+  });
+});
