@@ -7,8 +7,9 @@ export type { Logger };
 export const redactedPaths = [
   'password', '*.password', '*.*.password',
   'token', '*.token', '*.*.token',
-  'tokenSecret', '*.tokenSecret', 'adminToken', '*.adminToken',
-  'sshPrivateKey', '*.sshPrivateKey', 'privateKey', '*.privateKey',
+  // Config objects nest these one level deeper (`{ config: { proxmox: { tokenSecret } } }`).
+  'tokenSecret', '*.tokenSecret', '*.*.tokenSecret', 'adminToken', '*.adminToken', '*.*.adminToken',
+  'sshPrivateKey', '*.sshPrivateKey', '*.*.sshPrivateKey', 'privateKey', '*.privateKey', '*.*.privateKey',
   'req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]',
   'headers.authorization', 'headers.cookie',
 ];
