@@ -15,7 +15,7 @@ describe('proxmox provider with injected faults', () => {
   let provider: Provider;
 
   before(async () => {
-    sim = await startProxmoxSim({ seed: 7, timings: { cloneMs: 30, startMs: 30, dhcpMs: 50, desktopMs: 60, destroyMs: 20 } });
+    sim = await startProxmoxSim({ seed: Number(process.env.WINUX_SIM_SEED ?? 7), timings: { cloneMs: 30, startMs: 30, dhcpMs: 50, desktopMs: 60, destroyMs: 20 } });
     provider = createProxmoxProvider(simConfig(sim), silentLogger, fastTuning(sim, { staleLockMs: 200 }));
   });
   after(async () => {
