@@ -1,0 +1,35 @@
+// A Winux server process for the hardening drills: the file-backed fake provider
+// (so "containers" survive a SIGKILL of this process, as LXC ones would), with
+// optional fault injection. The drill test kills it, restarts it on the same data
+// dir, and audits the store and the machine file from outside.
+import { loadConfig } from '../../../src/config.ts';
+import { createLogger } from '../../../src/logger.ts';
+import { startServer } from '../../../src/server.ts';
+import { FakeProvider } from '../../support/fake-provider.ts';
+
+const failCreateRate = Number(process.env.DRILL_FAIL_CREATE_RATE ?? 0);
+const failDestroyRate = Number(process.env.DRILL_FAIL_DESTROY_RATE ?? 0);
+const random = mulberry32(Number(process.env.DRILL_SEED ?? 1));
+
+const provider = new FakeProvider({
+  stateFile: process.env.FAKE_STATE_FILE,
+  stepDelayMs: Number(process.env.FAKE_STEP_MS ?? 20),
+  failCreate: () => random() < failCreateRate,
+  failDestroy: () => random() < failDestroyRate,
+});
+const config = loadConfig();
+const server = await startServer({ config, provider, logger: createLogger(config.logLevel, process.stderr as never) });
+process.stdout.write(JSON.stringify({ url: server.url, adminToken: server.adminToken }) + '\n');
+process.on('SIGTERM', () => void server.close().then(() => process.exit(0)));
+
+/** Small seeded PRNG: a drill's fault pattern can be replayed from its seed. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
