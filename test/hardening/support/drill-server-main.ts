@@ -11,7 +11,17 @@ const failCreateRate = Number(process.env.DRILL_FAIL_CREATE_RATE ?? 0);
 const failDestroyRate = Number(process.env.DRILL_FAIL_DESTROY_RATE ?? 0);
 const random = mulberry32(Number(process.env.DRILL_SEED ?? 1));
 
-const provider = new FakeProvider({
+const destroyDelayMs = Number(process.env.DRILL_DESTROY_MS ?? 0);
+
+/** Removing a real container takes a while: the SIGKILL drill needs deletions to be in flight. */
+class DrillProvider extends FakeProvider {
+  override async destroy(ref: Parameters<FakeProvider['destroy']>[0]): Promise<void> {
+    if (destroyDelayMs) await new Promise((r) => setTimeout(r, destroyDelayMs));
+    return super.destroy(ref);
+  }
+}
+
+const provider = new DrillProvider({
   stateFile: process.env.FAKE_STATE_FILE,
   stepDelayMs: Number(process.env.FAKE_STEP_MS ?? 20),
   failCreate: () => random() < failCreateRate,
