@@ -33,7 +33,7 @@ const env = {
 };
 const config = lxcConfig(env);
 const api = '/api/winux';
-const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`;
+const mb = (b: number) => `${(b / 1e6).toFixed(0)} MB`;
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
 function percentile(values: number[], p: number): number {
@@ -50,33 +50,40 @@ async function ours() {
   const memReady: number[] = [];
   const memDesktop: number[] = [];
   const created: Array<{ id: string; token: string }> = [];
+  const failures: string[] = [];
   try {
     for (let i = 0; i < count; i++) {
-      const t0 = Date.now();
-      const res = await fetch(`${server.url}${api}/sessions`, { method: 'POST' });
-      const body = await res.json() as any;
-      if (res.status !== 202) throw new Error(`POST answered ${res.status}: ${JSON.stringify(body)}`);
-      created.push({ id: body.session_id, token: body.token });
-      let session: any;
-      for (;;) {
-        const r = await fetch(`${server.url}${api}/sessions/${body.session_id}`, { headers: { authorization: `Bearer ${body.token}` } });
-        session = await r.json();
-        if (session.status === 'ready') break;
-        if (session.status === 'failed') throw new Error(`session failed: ${session.error}`);
-        await new Promise((r2) => setTimeout(r2, 50));
+      try {
+        const t0 = Date.now();
+        const res = await fetch(`${server.url}${api}/sessions`, { method: 'POST' });
+        const body = await res.json() as any;
+        if (res.status !== 202) throw new Error(`POST answered ${res.status}: ${JSON.stringify(body)}`);
+        created.push({ id: body.session_id, token: body.token });
+        let session: any;
+        for (;;) {
+          const r = await fetch(`${server.url}${api}/sessions/${body.session_id}`, { headers: { authorization: `Bearer ${body.token}` } });
+          session = await r.json();
+          if (session.status === 'ready') break;
+          if (session.status === 'failed') throw new Error(`session failed: ${session.error}`);
+          await new Promise((r2) => setTimeout(r2, 50));
+        }
+        const tReady = Date.now() - t0;
+        const name = containerName(session.container_id);
+        memReady.push((await memoryUsage(name)) ?? NaN);
+        const result = await rdpLogin(config, session.container_id, session.port, session.username, session.password, xvfb.display, 60_000);
+        const tLogin = Date.now() - t0;
+        if (result !== 'accepted') throw new Error('the RDP login was refused');
+        ready.push(tReady);
+        login.push(tLogin);
+        console.log(`  session ${i + 1}/${count}: ready ${s(tReady)}, first RDP login ${s(tLogin)}`);
+        // Let the XFCE session settle, then measure it idle.
+        await new Promise((r2) => setTimeout(r2, 8000));
+        memDesktop.push((await memoryUsage(name)) ?? NaN);
+      } catch (err) {
+        // A failure is a figure too: count it and go on.
+        failures.push((err as Error).message);
+        console.log(`  session ${i + 1}/${count}: FAILED ${(err as Error).message}`);
       }
-      const tReady = Date.now() - t0;
-      const name = containerName(session.container_id);
-      memReady.push((await memoryUsage(name)) ?? NaN);
-      const result = await rdpLogin(config, session.container_id, session.port, session.username, session.password, xvfb.display, 60_000);
-      const tLogin = Date.now() - t0;
-      if (result !== 'accepted') throw new Error('the RDP login was refused');
-      ready.push(tReady);
-      login.push(tLogin);
-      console.log(`  session ${i + 1}/${count}: ready ${s(tReady)}, first RDP login ${s(tLogin)}`);
-      // Let the XFCE session settle, then measure it idle.
-      await new Promise((r2) => setTimeout(r2, 8000));
-      memDesktop.push((await memoryUsage(name)) ?? NaN);
     }
   } finally {
     for (const c of created) await fetch(`${server.url}${api}/sessions/${c.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${c.token}` } }).catch(() => {});
@@ -84,7 +91,7 @@ async function ours() {
     await server.close();
     xvfb.stop();
   }
-  return { ready, login, memReady, memDesktop };
+  return { ready, login, memReady, memDesktop, failures };
 }
 
 /** The seed's way: a plain Debian container, XFCE + xrdp installed at session time. */
@@ -138,6 +145,7 @@ const { statSync } = await import('node:fs');
 console.log(`template ${state.hash}: root filesystem ${mb(await rootfsBytes(state.rootfs))}, archive ${mb(statSync(archive).size)}`);
 console.log(`sessions (${count}, one after another, through the HTTP API):`);
 const r = await ours();
+console.log(`failed sessions:         ${r.failures.length}/${count}`);
 console.log(`POST → ready:            p50 ${s(percentile(r.ready, 50))}  p95 ${s(percentile(r.ready, 95))}  (min ${s(Math.min(...r.ready))}, max ${s(Math.max(...r.ready))})`);
 console.log(`POST → first RDP login:  p50 ${s(percentile(r.login, 50))}  p95 ${s(percentile(r.login, 95))}`);
 console.log(`idle session memory:     ${mb(percentile(r.memReady, 50))} when ready (no login), ${mb(percentile(r.memDesktop, 50))} with an XFCE login open (medians, cgroup memory usage incl. page cache)`);

@@ -151,8 +151,15 @@ export async function initSession(config: Config, name: string, username: string
       return;
     } catch (err) {
       signal?.throwIfAborted();
-      // lxc-attach fails until the container's init has finished starting.
-      if (Date.now() > deadline || !(err instanceof CommandError) || err.code === 2) throw err;
+      if (!(err instanceof CommandError) || err.code === 2) throw err;
+      // lxc-attach fails until the container's init has started; a container
+      // that stopped meanwhile will never answer: say why, from its own log.
+      const state = await lxcState(config, name).catch(() => 'MISSING' as const);
+      if (state !== 'RUNNING' || Date.now() > deadline) {
+        const log = await readFile(path.join(containerDir(config, name), 'lxc.log'), 'utf8').catch(() => '');
+        const tail = log.trim().split('\n').filter((l) => /ERROR|WARN/.test(l)).slice(-4).join(' | ');
+        throw new Error(`${name} is ${state.toLowerCase()} and cannot be initialised${tail ? ` (lxc.log: ${tail})` : ''}`, { cause: err });
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
   }
