@@ -13,12 +13,11 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 bash scripts/setup-host.sh --with-test-tools
+bash ansible/install-deps.sh   # ansible, python3-proxmoxer, python3-requests, openssh-client
 
 extra=(
   chromium            # the page's browser tests (playwright-core drives it)
   postgresql          # store tests on PostgreSQL (a throwaway cluster per run)
-  ansible             # the seed's playbooks, run against the Proxmox simulator
-  python3-proxmoxer   # a Proxmox client nobody here wrote, to prove the simulator
   openssl             # the simulator's self-signed certificate
   xdotool             # window names on the test desktop
 )

@@ -44,3 +44,15 @@ export class ProviderError extends Error {
     this.name = 'ProviderError';
   }
 }
+
+/**
+ * The container id the core chose is occupied by a machine Winux did not create.
+ * The core then sets that id aside for a while and retries with another one.
+ */
+export class ContainerIdTakenError extends ProviderError {
+  readonly code = 'container_id_taken';
+  constructor(readonly containerId: number, readonly node: string) {
+    super(`Container id ${containerId} is already used on node ${node} by a container Winux did not create`, true);
+    this.name = 'ContainerIdTakenError';
+  }
+}

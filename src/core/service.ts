@@ -5,11 +5,11 @@
 import { EventEmitter } from 'node:events';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
-import type { Provider, ProviderRef } from '../providers/provider.ts';
+import type { CreatedMachine, Provider, ProviderRef } from '../providers/provider.ts';
 import type { AllocationRefusal, Store } from '../store/store.ts';
 import type { Clock } from './clock.ts';
 import { newPassword, newSessionId, newSessionToken, hashSecret } from './credentials.ts';
-import { errors, WinuxError } from './errors.ts';
+import { ContainerIdTakenError, errors, WinuxError } from './errors.ts';
 import type { CreationStep, SessionRecord } from './session.ts';
 import { liveStatuses } from './session.ts';
 
@@ -41,6 +41,11 @@ export interface ReconcileStats {
   destroyed: number;
   orphansRemoved: number;
 }
+
+/** How long an id found occupied by a foreign machine is skipped. */
+const foreignIdQuarantineMs = 60 * 60_000;
+/** Ids tried before a creation gives up on finding a free one. */
+const maxIdMoves = 5;
 
 /** The visitor key of warm-pool members: never a real client address. */
 export const poolVisitor = 'warm-pool';
@@ -134,12 +139,7 @@ export class SessionService extends EventEmitter {
       endedAt: null,
       durationMinutes: o.minutes,
       error: null,
-    }, {
-      idMin: this.config.containerIdMin,
-      idMax: this.config.containerIdMax,
-      maxSessions: this.config.maxSessions,
-      perVisitor: this.config.sessionsPerVisitor,
-    });
+    }, this.allocationRules());
     if ('refused' in result) return result;
     this.sessionLog(result).info({ status: 'creating', container_id: result.containerId, duration_minutes: o.minutes, pooled: o.pooled }, 'session created');
     this.startCreation(result);
@@ -384,7 +384,7 @@ export class SessionService extends EventEmitter {
   }
 
   private async runCreation(session: SessionRecord, signal: AbortSignal): Promise<void> {
-    const log = this.sessionLog(session);
+    let log = this.sessionLog(session);
     let lastStep: CreationStep = session.step;
     const progress = (step: CreationStep) => {
       if (step === lastStep) return;
@@ -392,47 +392,81 @@ export class SessionService extends EventEmitter {
       log.debug({ step }, 'creation step');
       this.store.setStep(session.id, step, this.clock.now()).catch((err) => log.warn({ err }, 'could not record step'));
     };
-    try {
-      const machine = await this.provider.create({
-        sessionId: session.id,
-        containerId: session.containerId,
-        hostname: `winux-${session.containerId}`,
-        username: session.username,
-        password: session.password,
-        memoryMb: this.config.resources.memoryMb,
-        cores: this.config.resources.cores,
-        diskGb: this.config.resources.diskGb,
-        pidsMax: this.config.resources.pidsMax,
-      }, { signal, progress });
-      const now = this.clock.now();
-      const ready = await this.store.transition(session.id, ['creating'], 'ready', {
-        step: 'ready',
-        node: machine.node,
-        ip: machine.ip,
-        endpointHost: machine.endpoint.host,
-        port: machine.endpoint.port,
-        providerRef: machine.ref,
-        readyAt: now,
-      }, now);
-      if (ready) {
-        this.recentReadyMs.push(now - session.createdAt);
-        if (this.recentReadyMs.length > 20) this.recentReadyMs.shift();
-        log.info({ status: 'ready', seconds: (now - session.createdAt) / 1000 }, 'session ready');
-        this.emit('changed');
-      } else {
-        // Ended (or failed) while it was being built: what was built must go too.
-        await this.store.update(session.id, { providerRef: machine.ref }, now);
-        log.info('session ended during creation; removing its machine');
-      }
-    } catch (error) {
-      if (signal.aborted && (await this.store.get(session.id))?.status === 'destroying') {
-        log.info('creation stopped because the session is ending');
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const machine = await this.provider.create(this.specFor(session), { signal, progress });
+        await this.markReady(session, machine, log);
+        return;
+      } catch (error) {
+        if (signal.aborted && (await this.store.get(session.id))?.status === 'destroying') {
+          log.info('creation stopped because the session is ending');
+          return;
+        }
+        if (error instanceof ContainerIdTakenError && !signal.aborted && attempt < maxIdMoves) {
+          // Still inside this creation (so a DELETE waits for it): set the id aside, take another, go again.
+          const now = this.clock.now();
+          const moved = await this.store.moveToAnotherId(session.id, session.containerId, error.message, now + foreignIdQuarantineMs, this.allocationRules(), now);
+          if (moved?.status === 'creating') {
+            log.warn({ taken_id: session.containerId, container_id: moved.containerId }, 'container id occupied by a foreign machine; trying another');
+            session = moved;
+            log = this.sessionLog(session);
+            continue;
+          }
+        }
+        const message = signal.aborted ? 'Creation did not finish in time.' : this.describe(error, session);
+        log.error({ err: this.redactError(error, session) }, 'creation failed');
+        const current = await this.store.get(session.id);
+        if (current) await this.fail(current, `Could not prepare the desktop: ${message}`);
         return;
       }
-      const message = signal.aborted ? 'Creation did not finish in time.' : this.describe(error, session);
-      log.error({ err: this.redactError(error, session) }, 'creation failed');
-      const current = await this.store.get(session.id);
-      if (current) await this.fail(current, `Could not prepare the desktop: ${message}`);
+    }
+  }
+
+  private allocationRules() {
+    return {
+      idMin: this.config.containerIdMin,
+      idMax: this.config.containerIdMax,
+      maxSessions: this.config.maxSessions,
+      perVisitor: this.config.sessionsPerVisitor,
+    };
+  }
+
+  private specFor(session: SessionRecord) {
+    return {
+      sessionId: session.id,
+      containerId: session.containerId,
+      hostname: `winux-${session.containerId}`,
+      username: session.username,
+      password: session.password,
+      memoryMb: this.config.resources.memoryMb,
+      cores: this.config.resources.cores,
+      diskGb: this.config.resources.diskGb,
+      pidsMax: this.config.resources.pidsMax,
+    };
+  }
+
+  private async markReady(session: SessionRecord, machine: CreatedMachine, log: Logger): Promise<void> {
+    const now = this.clock.now();
+    const ready = await this.store.transition(session.id, ['creating'], 'ready', {
+      step: 'ready',
+      node: machine.node,
+      ip: machine.ip,
+      endpointHost: machine.endpoint.host,
+      port: machine.endpoint.port,
+      providerRef: machine.ref,
+      // A provider may log visitors in as another user (e.g. Proxmox without SSH: root's password is the one set).
+      username: machine.username ?? session.username,
+      readyAt: now,
+    }, now);
+    if (ready) {
+      this.recentReadyMs.push(now - session.createdAt);
+      if (this.recentReadyMs.length > 20) this.recentReadyMs.shift();
+      log.info({ status: 'ready', seconds: (now - session.createdAt) / 1000 }, 'session ready');
+      this.emit('changed');
+    } else {
+      // Ended (or failed) while it was being built: the destruction waiting for us removes it.
+      await this.store.update(session.id, { providerRef: machine.ref }, now);
+      log.info('session ended during creation; removing its machine');
     }
   }
 

@@ -35,6 +35,8 @@ export interface CreatedMachine {
   ip: string;
   /** Where an RDP client connects from the user's side; null host means "Winux's public host". */
   endpoint: { host: string | null; port: number };
+  /** The user to log in as, when not `spec.username` (e.g. Proxmox without SSH, where only root's password can be set). */
+  username?: string;
 }
 
 export type MachineState = 'running' | 'stopped' | 'missing';

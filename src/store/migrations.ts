@@ -44,6 +44,15 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('sessions_holds').on('sessions').columns(['holds_container', 'status']).execute();
     },
   },
+  '0003_reserved_ids': {
+    async up(db: Kysely<any>) {
+      await db.schema.createTable('reserved_ids')
+        .addColumn('container_id', 'integer', (c) => c.primaryKey())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('until', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -27,6 +27,14 @@ export interface SessionsTable {
   updated_at: number;
 }
 
+/** Ids occupied by machines Winux did not create: skipped by allocation until `until`. */
+export interface ReservedIdsTable {
+  container_id: number;
+  reason: string;
+  until: number;
+}
+
 export interface Database {
   sessions: SessionsTable;
+  reserved_ids: ReservedIdsTable;
 }

@@ -95,16 +95,36 @@ export class Store {
       if (this.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(73019)`.execute(trx);
       const held = await trx.selectFrom('sessions').select('container_id').where('holds_container', '=', 1).execute();
       if (held.length >= rules.maxSessions) return { refused: 'capacity' as const };
+      const reserved = await trx.selectFrom('reserved_ids').select('container_id').where('until', '>', session.createdAt).execute();
       if (rules.perVisitor > 0 && !session.pooled) {
         const mine = await trx.selectFrom('sessions').select(sql<number>`count(*)`.as('n'))
           .where('visitor', '=', session.visitor).where('status', 'in', ['creating', 'ready']).executeTakeFirstOrThrow();
         if (Number(mine.n) >= rules.perVisitor) return { refused: 'visitor_limit' as const };
       }
-      const containerId = lowestFree(held.map((r) => Number(r.container_id)), rules.idMin, rules.idMax);
+      const containerId = lowestFree([...held, ...reserved].map((r) => Number(r.container_id)), rules.idMin, rules.idMax);
       if (containerId === undefined) return { refused: 'capacity' as const };
       const record: SessionRecord = { ...session, containerId, holdsContainer: true, statusChangedAt: session.createdAt, cleanupAttempts: 0, updatedAt: session.createdAt };
       await trx.insertInto('sessions').values(toRow(record)).execute();
       return record;
+    });
+  }
+
+  /**
+   * Sets `containerId` aside until `until` (a foreign machine occupies it) and moves
+   * session `id` to the lowest free id, atomically. Undefined when no id is free.
+   */
+  async moveToAnotherId(id: string, containerId: number, reason: string, until: number, rules: AllocationRules, now: number): Promise<SessionRecord | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      if (this.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(73019)`.execute(trx);
+      await trx.deleteFrom('reserved_ids').where('container_id', '=', containerId).execute();
+      await trx.insertInto('reserved_ids').values({ container_id: containerId, reason, until }).execute();
+      const held = await trx.selectFrom('sessions').select('container_id').where('holds_container', '=', 1).where('id', '!=', id).execute();
+      const reserved = await trx.selectFrom('reserved_ids').select('container_id').where('until', '>', now).execute();
+      const next = lowestFree([...held, ...reserved].map((r) => Number(r.container_id)), rules.idMin, rules.idMax);
+      if (next === undefined) return undefined;
+      await trx.updateTable('sessions').set({ container_id: next, provider_ref: null, updated_at: now }).where('id', '=', id).execute();
+      const row = await trx.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+      return fromRow(row);
     });
   }
 

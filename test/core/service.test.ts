@@ -111,6 +111,32 @@ describe('session lifecycle with a failing or slow provider', () => {
   });
 });
 
+describe('ids occupied by machines Winux did not create', () => {
+  test('the creation moves to another id, and the occupied one is skipped afterwards', async () => {
+    const { ContainerIdTakenError } = await import('../../src/core/errors.ts');
+    class Occupied extends FakeProvider {
+      async create(spec: Parameters<FakeProvider['create']>[0], ctx: Parameters<FakeProvider['create']>[1]) {
+        if (spec.containerId === 30001) throw new ContainerIdTakenError(30001, 'pve1');
+        return super.create(spec, ctx);
+      }
+    }
+    const fake = new Occupied();
+    const s = await startTestServer({ provider: fake, env: many });
+    try {
+      const r = await s.request('POST', `${api}/sessions`);
+      assert.equal(r.body.container_id, 30001);
+      const ready = await settle(s, r.body.session_id, ['ready']);
+      assert.equal(ready.containerId, 30002);
+      const view = await s.request('GET', `${api}/sessions/${r.body.session_id}`, { token: r.body.token });
+      assert.equal(view.body.container_id, 30002);
+      const next = await s.request('POST', `${api}/sessions`);
+      assert.equal(next.body.container_id, 30003, '30001 is set aside');
+      await settle(s, next.body.session_id, ['ready']);
+      assert.deepEqual(fake.machines().map((m) => m.containerId).sort(), [30002, 30003]);
+    } finally { await s.close(); }
+  });
+});
+
 describe('reconciliation', () => {
   test('a container killed from outside: the session ends failed and is cleaned', async () => {
     const fake = new FakeProvider();

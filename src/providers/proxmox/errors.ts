@@ -30,13 +30,8 @@ export class PveTaskError extends ProviderError {
  * The container id is held by a machine Winux does not manage. The core should
  * take the next free id (this one is not ours to destroy).
  */
-export class ContainerIdTakenError extends ProviderError {
-  readonly code = 'container_id_taken';
-  constructor(readonly containerId: number, readonly node: string) {
-    super(`Container id ${containerId} is already used on node ${node} by a container Winux did not create`, true);
-    this.name = 'ContainerIdTakenError';
-  }
-}
+// Lives in the core, which reacts to it by choosing another id.
+export { ContainerIdTakenError } from '../../core/errors.ts';
 
 function taskLabel(upid: string): string {
   const f = upid.split(':');
