@@ -66,6 +66,10 @@ export class Store {
     // BIGINT columns hold epoch milliseconds, well inside Number's exact range.
     pg.types.setTypeParser(20, (v: string) => Number(v));
     const pool = new pg.Pool({ connectionString: url, max: 10 });
+    // An idle connection ended by the server (restart, failover, admin) is reported here;
+    // without a listener Node treats it as uncaught and the whole process dies. The pool
+    // has already dropped that client; the next query opens a fresh connection.
+    pool.on('error', () => {});
     return new Store(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres');
   }
 
