@@ -1,6 +1,7 @@
 // Drill: the database becomes unwritable under a running server (a full or
 // read-only disk, a file made immutable by an admin). Here the SQLite file and its
-// WAL are made immutable with `chattr +i`, which even root cannot write through.
+// WAL are made immutable with `chattr +i`, which even root cannot write through;
+// and, for replicated deployments, the PostgreSQL server is stopped and restarted.
 // Writes must fail with a clear 503 JSON error (no stack, no secret, no path),
 // reads keep working, nothing is half-written, the server survives its background
 // loops failing, and once the disk is writable again everything works.
@@ -10,6 +11,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { postgresInstalled, startRestartablePostgres } from './support/postgres-outage.ts';
 import { api, endEverything, integrityCheck, json, newDrill, recordFigures, rows, stop, waitSettled } from './support/drill.ts';
 
 function immutable(files: string[], on: boolean): void {
@@ -88,5 +90,60 @@ test('the SQLite database becomes unwritable: clear 503s, no corruption, recover
   } finally {
     if (locked) immutable(files, false);
     await stop(p);
+  }
+});
+
+test('the PostgreSQL server goes down and comes back: clear 503s, the server survives, recovery', async (t) => {
+  if (!postgresInstalled()) {
+    t.skip('PostgreSQL is not installed (scripts/setup-test-host.sh installs it)');
+    return;
+  }
+  const pg = await startRestartablePostgres();
+  const drill = newDrill({ FAKE_STEP_MS: '10', WINUX_DATABASE_URL: pg.url });
+  const p = await drill.start();
+  let down = false;
+  try {
+    const a = (await json(p, 'POST', `${api}/sessions`)).body;
+    await waitSettled(drill, 20_000);
+    const before = await rows(drill.dbUrl);
+
+    pg.down('fast');
+    down = true;
+    // Idle pooled connections were just terminated by the server: that alone must not kill Winux.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(p.child.exitCode, null, 'the server survived its database going away');
+    assert.equal(p.child.signalCode, null);
+    const outage = {
+      create: await json(p, 'POST', `${api}/sessions`),
+      read: await json(p, 'GET', `${api}/sessions/${a.session_id}`, { token: a.token }),
+      delete: await json(p, 'DELETE', `${api}/sessions/${a.session_id}`, { token: a.token }),
+    };
+    for (const [what, r] of Object.entries(outage)) {
+      assert.equal(r.status, 503, `${what} during the outage: ${JSON.stringify(r.body)}`);
+      assert.equal(r.body.error, 'store_unavailable', what);
+      const text = JSON.stringify(r.body);
+      for (const secret of [p.adminToken, a.token, a.password]) assert.ok(!text.includes(secret), `${what}: no secret`);
+      assert.ok(!text.includes(pg.url), `${what}: no connection string`);
+    }
+    const health = await json(p, 'GET', `${api}/health`);
+    assert.equal(health.status, 503, 'health says the store is down');
+
+    pg.up();
+    down = false;
+    assert.deepEqual(await rows(drill.dbUrl), before, 'nothing was half-written');
+    const again = await json(p, 'GET', `${api}/sessions/${a.session_id}`, { token: a.token });
+    assert.equal(again.status, 200, 'reconnects by itself');
+    assert.equal((await json(p, 'POST', `${api}/sessions`)).status, 202);
+    await waitSettled(drill, 20_000);
+
+    const audit = await endEverything(drill, p);
+    recordFigures('database-postgres-down', { refused_with_503: Object.keys(outage).length, containers_leaked: audit.leaked, sessions_stuck: audit.stuck });
+    t.diagnostic(`PostgreSQL down: ${Object.keys(outage).length} requests answered 503 store_unavailable, server survived, reconnected; ${audit.leaked} containers leaked, ${audit.stuck} sessions stuck`);
+    assert.equal(audit.leaked, 0, 'containers leaked');
+    assert.equal(audit.stuck, 0, 'sessions stuck');
+  } finally {
+    if (down) pg.up();
+    await stop(p);
+    pg.remove();
   }
 });
