@@ -1,0 +1,48 @@
+// The hardening figures for the README: runs the hardening suite (fuzzing and
+// failure drills, test/hardening) and prints what the drills recorded: hostile
+// requests tried, kills survived, containers leaked, sessions stuck.
+//   node --import tsx bench/hardening-report.ts            (runs the suite first, ~2-3 min)
+//   node --import tsx bench/hardening-report.ts --no-run   (prints the last run's figures)
+// The numbers come from test-output/hardening/*.json, written by the tests themselves.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const root = path.resolve(import.meta.dirname, '..');
+const dir = path.join(root, 'test-output', 'hardening');
+
+if (!process.argv.includes('--no-run')) {
+  fs.rmSync(dir, { recursive: true, force: true });
+  const run = spawnSync('bash', ['scripts/test.sh', 'test/hardening'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  if (run.status !== 0) console.log(`(the hardening suite failed: exit ${run.status}; figures below are from the drills that finished)`);
+}
+
+type Figures = Record<string, number | string>;
+const figures: Record<string, Figures> = {};
+for (const file of fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.json')) : []) {
+  const f = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as Figures;
+  figures[String(f.name)] = f;
+}
+if (!Object.keys(figures).length) {
+  console.log('No figures yet: run without --no-run.');
+  process.exit(1);
+}
+
+const n = (name: string, key: string) => Number(figures[name]?.[key] ?? 0);
+const drills = Object.values(figures).filter((f) => 'containers_leaked' in f);
+const leaked = drills.reduce((sum, f) => sum + Number(f.containers_leaked), 0);
+const stuck = drills.reduce((sum, f) => sum + Number(f.sessions_stuck), 0);
+
+const rows: [string, string][] = [
+  ['hostile requests tried (fuzzing, no 5xx, store unchanged)', figures.fuzz ? String(n('fuzz', 'hostile_requests')) : 'not run'],
+  ['SIGKILLs survived (during creations/deletions, restart)', figures.sigkill ? `${n('sigkill', 'kills_survived')} / ${n('sigkill', 'kills')}` : 'not run'],
+  ['provider failing 30 % of calls: sessions ready / failed and cleaned', figures['provider-faults'] ? `${n('provider-faults', 'ready')} / ${n('provider-faults', 'failed_creations')}` : 'not run'],
+  ['200 simultaneous POSTs at capacity 10: accepted / refused', figures.stampede ? `${n('stampede', 'accepted')} / ${n('stampede', 'refused')}` : 'not run'],
+  ['containers killed from outside, detected and cleaned', figures['external-kill'] ? `${n('external-kill', 'detected')} / ${n('external-kill', 'killed_from_outside')}` : 'not run'],
+  ['database unwritable (SQLite, PostgreSQL down): writes answered 503', String(n('database-unwritable', 'refused_with_503') + n('database-postgres-down', 'refused_with_503'))],
+  [`containers leaked (${drills.length} drills)`, String(leaked)],
+  [`sessions stuck (${drills.length} drills)`, String(stuck)],
+];
+const width = Math.max(...rows.map(([k]) => k.length));
+console.log(`Winux hardening figures (${new Date().toISOString()})`);
+for (const [k, v] of rows) console.log(`  ${k.padEnd(width)}  ${v}`);
