@@ -22,6 +22,7 @@ import path from 'node:path';
 import type { Config } from '../../config.ts';
 import { run } from './exec.ts';
 import { containerName, subnetPlan } from './naming.ts';
+import { ensureHostLimits } from './host-limits.ts';
 
 const ipt = (args: string[], okCodes?: number[]) => run('iptables', ['-w', '5', ...args], { okCodes });
 
@@ -125,6 +126,7 @@ export async function ensureNetwork(config: Config): Promise<void> {
   if (!state.up) await run('ip', ['link', 'set', bridge, 'up']);
 
   await sysctl('net.ipv4.ip_forward', '1');
+  await ensureHostLimits();
   await sysctl(`net.ipv4.conf.${bridge}.route_localnet`, '1');
   await ensureNetHook(config);
 
