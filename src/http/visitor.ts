@@ -7,22 +7,34 @@
 // who fetches fresh cookies in a loop.
 import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { errors } from '../core/errors.ts';
 
 export const visitorCookie = 'winux_visitor';
 const oneYearSeconds = 365 * 24 * 3600;
 
-export function visitorKey(request: FastifyRequest): string {
+/** `browser:<id>` when the caller has a valid signed visitor cookie. */
+function browserKey(request: FastifyRequest): string | undefined {
   const raw = request.cookies?.[visitorCookie];
   if (raw) {
     const unsigned = request.unsignCookie(raw);
     if (unsigned.valid && unsigned.value && /^[A-Za-z0-9_-]{16,64}$/.test(unsigned.value)) return `browser:${unsigned.value}`;
   }
+  return undefined;
+}
+
+export function visitorKey(request: FastifyRequest): string {
+  const browser = browserKey(request);
+  if (browser) return browser;
+  // A client that reset its connection before we looked has no address any more. Filing
+  // it under a shared "address:undefined" would dodge its real address's limit, and it
+  // will never read the token: refuse (found by test/hardening/fuzz.test.ts).
+  if (!request.ip) throw errors.badRequest('The connection closed before the request could be attributed to a client.');
   return `address:${request.ip}`;
 }
 
 /** Gives the caller a visitor cookie if it has no valid one yet. */
 export function ensureVisitorCookie(request: FastifyRequest, reply: FastifyReply): void {
-  if (visitorKey(request).startsWith('browser:')) return;
+  if (browserKey(request)) return;
   reply.setCookie(visitorCookie, randomBytes(18).toString('base64url'), {
     signed: true,
     httpOnly: true,

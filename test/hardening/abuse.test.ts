@@ -64,6 +64,29 @@ describe('creation rate limit per client address', () => {
     assert.equal(spoofed.body.error, 'visitor_limit');
   });
 
+  test('a client that resets its connection right after POSTing is not filed under an unknown address', async () => {
+    // Its socket is gone before the handler reads the address: it used to become
+    // visitor "address:undefined", outside its real address's limit.
+    const s = await server({ WINUX_TRUSTED_PROXIES: '10.255.255.1', WINUX_SESSIONS_PER_VISITOR: '1' });
+    assert.equal((await s.request('POST', `${api}/sessions`)).status, 202);
+    const { port } = new URL(s.url);
+    const net = await import('node:net');
+    for (let i = 0; i < 30; i++) {
+      await new Promise<void>((resolve) => {
+        const socket = net.connect(Number(port), '127.0.0.1', () => {
+          socket.write('POST /api/winux/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');
+          socket.resetAndDestroy();
+          resolve();
+        });
+        socket.on('error', () => {});
+      });
+    }
+    assert.equal((await s.request('GET', `${api}/info`)).status, 200, 'the server is fine');
+    await s.service.idle();
+    const visitors = (await s.store.list({})).map((x) => x.visitor);
+    assert.deepEqual(visitors, ['address:127.0.0.1'], 'no session for a client without an address');
+  });
+
   test('0 turns the rate limit off', async () => {
     const s = await server({ WINUX_CREATE_RATE_PER_MINUTE: '0', WINUX_SESSIONS_PER_VISITOR: '0' });
     for (let i = 0; i < 15; i++) assert.equal((await s.request('POST', `${api}/sessions`)).status, 202);
