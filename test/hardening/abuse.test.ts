@@ -87,6 +87,20 @@ describe('creation rate limit per client address', () => {
     assert.deepEqual(visitors, ['address:127.0.0.1'], 'no session for a client without an address');
   });
 
+  test('a script fetching a fresh visitor cookie before each POST is still bounded by its address\'s rate limit', async () => {
+    // Visitors are browsers (signed cookie) so a classroom behind one NAT address gets a
+    // session each; the per-address rate limit is what stops a cookie-cycling script.
+    const s = await server({ WINUX_CREATE_RATE_PER_MINUTE: '3', WINUX_SESSIONS_PER_VISITOR: '1' });
+    const statuses = [];
+    for (let i = 0; i < 5; i++) {
+      const info = await fetch(`${s.url}${api}/info`);
+      const cookie = (info.headers.get('set-cookie') ?? '').split(';')[0];
+      assert.match(cookie, /^winux_visitor=/);
+      statuses.push((await s.request('POST', `${api}/sessions`, { headers: { cookie } })).status);
+    }
+    assert.deepEqual(statuses, [202, 202, 202, 429, 429]);
+  });
+
   test('0 turns the rate limit off', async () => {
     const s = await server({ WINUX_CREATE_RATE_PER_MINUTE: '0', WINUX_SESSIONS_PER_VISITOR: '0' });
     for (let i = 0; i < 15; i++) assert.equal((await s.request('POST', `${api}/sessions`)).status, 202);
