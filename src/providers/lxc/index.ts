@@ -11,13 +11,13 @@
 import os from 'node:os';
 import type { Config } from '../../config.ts';
 import type { Logger } from '../../logger.ts';
-import { ProviderError } from '../../core/errors.ts';
+import { ContainerIdTakenError, ProviderError } from '../../core/errors.ts';
 import type { CreateContext, CreatedMachine, CreateSpec, MachineState, ManagedMachine, Provider, ProviderCheck, ProviderRef } from '../provider.ts';
 import { cloneFromTemplate, destroyContainer, initSession, lxcState, runningNames, safeHostname, sessionContainerNames, startContainer } from './container.ts';
 import { commandExists } from './exec.ts';
 import { hasRootIdMap } from './idmap.ts';
 import { containerIdOf, containerIp, containerName, rdpPort } from './naming.ts';
-import { bridgeState, closeRdpPort, ensureNetwork, forwardedContainers, openRdpPort, sessionDns } from './network.ts';
+import { bridgeState, closeRdpPort, ensureNetwork, forwardedContainers, hostListensOn, openRdpPort, sessionDns } from './network.ts';
 import { probeRdp } from './rdp-probe.ts';
 import { templateState } from './template.ts';
 
@@ -70,6 +70,9 @@ export function createLxcProvider(config: Config, logger: Logger): Provider {
     const slog = log.child({ sessionId: spec.sessionId, container: name });
     const { signal } = ctx;
     try {
+      // The gateway port belongs to this id; if another program on the host
+      // listens there, this id cannot be used (the core moves to another one).
+      if (await hostListensOn(port)) throw new ContainerIdTakenError(id, os.hostname());
       ctx.progress('cloning');
       await cloneFromTemplate(config, id, safeHostname(spec.hostname, name), { memoryMb: spec.memoryMb, cores: spec.cores, pidsMax: spec.pidsMax }, signal);
       signal.throwIfAborted();
@@ -92,7 +95,7 @@ export function createLxcProvider(config: Config, logger: Logger): Provider {
       return { ref, node: os.hostname(), ip, endpoint: { host: null, port } };
     } catch (err) {
       if (signal.aborted) throw new ProviderError(`Creating ${name} was cancelled`, false, { cause: err });
-      if (err instanceof ProviderError) throw err;
+      if (err instanceof ProviderError) throw err; // includes ContainerIdTakenError
       slog.error({ err }, 'creating the desktop failed');
       throw new ProviderError(`Creating the desktop ${name} failed: ${(err as Error).message}`, true, { cause: err });
     }

@@ -208,3 +208,19 @@ async function ensureDnsForwarder(config: Config): Promise<void> {
   await run('dnsmasq', ['--conf-file=/dev/null', `--listen-address=${gateway}`, '--bind-interfaces', '--except-interface=lo',
     `--interface=${config.lxc.bridge}`, `--no-dhcp-interface=${config.lxc.bridge}`, `--pid-file=${dnsPidFile}`, '--user=nobody']);
 }
+
+/**
+ * True when a process on this host listens on TCP `port`. A session's DNAT rule
+ * would silently take that port over from it, so such a port is never used.
+ */
+export async function hostListensOn(port: number): Promise<boolean> {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    const text = await readFile0(file);
+    for (const line of text?.split('\n').slice(1) ?? []) {
+      const cols = line.trim().split(/\s+/);
+      if (cols[3] === '0A' && cols[1]?.endsWith(`:${hex}`)) return true;
+    }
+  }
+  return false;
+}

@@ -227,6 +227,18 @@ test('host preparation is idempotent: a second run changes nothing', { timeout: 
   assert.equal(again.did, 'nothing');
 });
 
+test('an id whose gateway port a host program listens on is refused as taken, before anything is made', { timeout: 60_000 }, async () => {
+  const squatter = net.createServer();
+  await new Promise<void>((r) => squatter.listen(rdpPort(config, CANCELLED), '127.0.0.1', r));
+  try {
+    await assert.rejects(provider.create(spec(CANCELLED), { signal: AbortSignal.timeout(30_000), progress: () => {} }),
+      (err: Error) => err.name === 'ContainerIdTakenError');
+    assert.deepEqual(await leftovers(config, CANCELLED), []);
+  } finally {
+    squatter.close();
+  }
+});
+
 test('checks report a healthy host', async () => {
   const checks = await provider.check();
   for (const c of checks) assert.ok(c.ok, `${c.name}: ${c.detail}`);
