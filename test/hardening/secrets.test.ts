@@ -11,7 +11,10 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { createLogger } from '../../src/logger.ts';
+import { createProxmoxProvider } from '../../src/providers/proxmox/index.ts';
 import { FakeProvider } from '../support/fake-provider.ts';
+import { startProxmoxSim } from '../support/proxmox-sim/index.ts';
+import { fastTuning, simConfig } from '../providers/proxmox/sim-config.ts';
 import { startTestServer, waitFor } from '../support/server.ts';
 
 const api = '/api/winux';
@@ -124,6 +127,59 @@ describe('secrets', () => {
 
     assert.equal(fs.statSync(s.dataDir).mode & 0o777, 0o700, 'data dir is 0700');
     assert.equal(fs.statSync(path.join(s.dataDir, 'admin-token')).mode & 0o777, 0o600, 'admin token file is 0600');
+  });
+
+  test('with the Proxmox provider (simulator): the API token secret and SSH key never reach logs or command lines', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } });
+    const logger = createLogger('trace', sink as never);
+    const sim = await startProxmoxSim();
+    const config = simConfig(sim);
+    const keyLines = fs.readFileSync(config.proxmox.sshKeyPath!, 'utf8').split('\n').filter((l) => l.length >= 40 && !l.startsWith('-----'));
+    const secrets = [{ what: 'Proxmox token secret', value: config.proxmox.tokenSecret! }, ...keyLines.map((value) => ({ what: 'SSH private key', value }))];
+    assert.ok(keyLines.length > 0 && secrets[0].value.length > 8, 'there are secrets to look for');
+    const provider = createProxmoxProvider(config, logger, fastTuning(sim));
+    const sampler = startCmdlineSampler();
+    const s = await startTestServer({ provider, logger, env: { WINUX_SESSIONS_PER_VISITOR: '0' } });
+    const bodies: string[] = [];
+    try {
+      const created = await s.request('POST', `${api}/sessions`);
+      const { session_id: id, token, password } = created.body;
+      secrets.push({ what: 'session password', value: password }, { what: 'session token', value: token });
+      const ready = await waitFor(async () => {
+        const r = await s.request('GET', `${api}/sessions/${id}`, { token });
+        return ['ready', 'failed'].includes(r.body.status) ? r : undefined;
+      }, 30_000);
+      assert.equal(ready.body.status, 'ready', JSON.stringify(ready.body.error));
+      // A failing clone: its error travels through logs and the session's error field.
+      sim.cluster.failNext('clone', 100);
+      sim.cluster.failNext('create', 100);
+      const doomed = await s.request('POST', `${api}/sessions`);
+      secrets.push({ what: 'failed session password', value: doomed.body.password });
+      const failed = await waitFor(async () => {
+        const r = await s.request('GET', `${api}/sessions/${doomed.body.session_id}`, { token: doomed.body.token });
+        return ['ready', 'failed'].includes(r.body.status) ? r : undefined;
+      }, 30_000);
+      assert.equal(failed.body.status, 'failed', 'the clone kept failing');
+      bodies.push(JSON.stringify(failed.body));
+      bodies.push(JSON.stringify((await s.request('GET', `${api}/health`)).body));
+      bodies.push(JSON.stringify((await s.request('DELETE', `${api}/sessions/${id}`, { token })).body));
+      await waitFor(async () => (await s.request('GET', `${api}/sessions/${id}`, { token })).body.status === 'destroyed', 30_000);
+      await s.service.idle();
+    } finally {
+      await s.close();
+      await sim.close();
+    }
+    const { cmdlines } = await sampler.stop();
+    const log = lines.join('');
+    assert.ok(lines.length > 10, 'the run was logged');
+    const exposed: string[] = [];
+    for (const { what, value } of secrets) {
+      if (log.includes(value)) exposed.push(`${what} in the logs`);
+      if (cmdlines.some((c) => c.includes(value))) exposed.push(`${what} in a process command line`);
+      if (what !== 'session password' && bodies.some((b) => b.includes(value))) exposed.push(`${what} in an answer`);
+    }
+    assert.deepEqual(exposed, []);
   });
 
   test('Proxmox credentials given in the environment are redacted if a component logs its config', () => {
