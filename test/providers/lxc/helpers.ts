@@ -2,7 +2,7 @@
 // cached in /var/cache/winux and the `winux-template` container), the real RDP
 // client, and a list of everything a session may leave behind.
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { loadConfig, type Config } from '../../../src/config.ts';
@@ -92,10 +92,10 @@ export async function leftovers(config: Config, id: number): Promise<string[]> {
   const { stdout: links } = await run('ip', ['-o', 'link']);
   if (links.includes(`${vethName(id)}@`) || links.includes(` ${vethName(id)}:`)) found.push(`link ${vethName(id)}`);
   const snapshots = path.join(config.lxc.path, config.lxc.template, 'lxc_snapshots');
-  if (existsSync(snapshots)) {
-    const { stdout } = await run('cat', [snapshots]);
-    if (stdout.split('\n').includes(name)) found.push(`${snapshots} still lists ${name}`);
-  }
+  // LXC deletes this file when its last snapshot goes, possibly while we look.
+  let listed = '';
+  try { listed = readFileSync(snapshots, 'utf8'); } catch { /* no snapshots left */ }
+  if (listed.split('\n').includes(name)) found.push(`${snapshots} still lists ${name}`);
   return found;
 }
 
