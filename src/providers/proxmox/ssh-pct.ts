@@ -98,7 +98,10 @@ export function runRemote(target: SshTarget, command: string, stdin = '', signal
 export async function setPasswordInCt(target: SshTarget, vmid: number, username: string, password: string, signal?: AbortSignal): Promise<void> {
   if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(username)) throw new ProviderError(`Refusing unsafe user name for pct exec`);
   if (/[\r\n]/.test(password)) throw new ProviderError('A password must be a single line');
-  const script = `id -u ${username} >/dev/null 2>&1 || useradd -m -s /bin/bash ${username}; chpasswd`;
+  // A CT made from the Winux template has xrdp off at boot: winux-session-init sets the
+  // password, makes the CT's own TLS key and only then starts xrdp. Other templates: plain chpasswd.
+  const script = `if [ -x /usr/local/sbin/winux-session-init ]; then exec /usr/local/sbin/winux-session-init; fi; `
+    + `id -u ${username} >/dev/null 2>&1 || useradd -m -s /bin/bash ${username}; chpasswd`;
   const command = `pct exec ${vmid} -- sh -c ${shQuote(script)}`;
   const r = await runRemote(target, command, `${username}:${password}\n`, signal);
   if (r.code !== 0) throw new ProviderError(`Setting the session password in CT ${vmid} failed (pct exec exit ${r.code}): ${r.stderr.trim().slice(0, 300)}`, true);
