@@ -1,4 +1,4 @@
-// winux template build|status — the desktop template of the local LXC provider
+// winux template build|push|status — the desktop template of the local LXC provider
 // (and the same root filesystem as a Proxmox CT template).
 import type { Command } from 'commander';
 import type { CliContext } from './main.ts';
@@ -71,6 +71,23 @@ export function register(program: Command, ctx: CliContext): void {
       } else {
         const what = { nothing: 'already built for this recipe', 'installed-from-cache': 'installed from the cached archive', built: 'built from the recipe' }[result.did];
         ctx.print(`Template ${result.hash}: ${what} in ${result.seconds.toFixed(1)} s\n  root filesystem ${result.rootfs}: ${(rootfsBytes / 1e6).toFixed(0)} MB\n  archive ${result.archive}: ${(result.archiveBytes / 1e6).toFixed(0)} MB`);
+      }
+    });
+
+  template.command('push <archive>')
+    .description('Proxmox: upload a vztmpl archive (from "template build --format proxmox") and make it the CT template tagged winux-template')
+    .option('--nodes <list>', 'nodes to install it on (comma-separated), or "all"; default: proxmox_node')
+    .option('--storage <id>', 'storage holding vztmpl archives', 'local')
+    .action(async (archive: string, opts: { nodes?: string; storage: string }) => {
+      const config = ctx.config();
+      if (config.provider !== 'proxmox') throw new Error('template push needs the Proxmox settings (proxmox_api_host, proxmox_api_user, proxmox_api_token_secret).');
+      const { createLogger } = await import('../logger.ts');
+      const { pushTemplate } = await import('../providers/proxmox/template-push.ts');
+      const nodes = opts.nodes?.split(',').map((n) => n.trim()).filter(Boolean);
+      const pushed = await pushTemplate(config, createLogger(process.env.WINUX_LOG_LEVEL ?? 'warn'), archive, { nodes, storage: opts.storage });
+      if (ctx.json()) return ctx.print(JSON.stringify(pushed, null, 2));
+      for (const t of pushed) {
+        ctx.print(`${t.node}: CT template ${t.vmid} from ${t.volid}${t.replaced.length ? ` (replaces ${t.replaced.join(', ')})` : ''}`);
       }
     });
 
