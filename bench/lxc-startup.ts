@@ -24,7 +24,7 @@ import { rootfsBytes, templateState, templatePaths } from '../src/providers/lxc/
 import { startServer } from '../src/server.ts';
 import { lxcConfig, prepareHost, rdpLogin, startXvfb, tempDir } from './lxc-support.ts';
 
-const { values: args } = parseArgs({ options: { sessions: { type: 'string', default: '10' }, 'no-seed': { type: 'boolean', default: false } } });
+const { values: args } = parseArgs({ options: { sessions: { type: 'string', default: '10' }, 'no-seed': { type: 'boolean', default: false }, 'no-warm': { type: 'boolean', default: false } } });
 const count = Math.max(1, Number(args.sessions));
 const env = {
   WINUX_PROVIDER: 'lxc', WINUX_CONTAINER_ID_MIN: '30701', WINUX_CONTAINER_ID_MAX: String(30700 + Math.max(count, 10)),
@@ -41,9 +41,22 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-async function ours() {
-  const provider = createLxcProvider(config, silentLogger);
-  const server = await startServer({ config, provider, logger: silentLogger });
+/**
+ * Cold: each click builds a desktop. Warm (`poolSize` > 0): a warm pool keeps
+ * desktops ready; each click claims one, and the next click waits until the pool
+ * has refilled, so every click measures the warm path.
+ */
+async function ours(poolSize = 0) {
+  const cfg = poolSize ? lxcConfig({ ...env, WINUX_POOL_SIZE: String(poolSize), WINUX_DATA_DIR: tempDir() }) : config;
+  const provider = createLxcProvider(cfg, silentLogger);
+  const server = await startServer({ config: cfg, provider, logger: silentLogger });
+  const poolReady = async () => {
+    for (;;) {
+      const members = await server.store.list({ pooled: true, statuses: ['ready'] });
+      if (members.length >= poolSize) return;
+      await new Promise((r2) => setTimeout(r2, 100));
+    }
+  };
   const xvfb = await startXvfb();
   const ready: number[] = [];
   const login: number[] = [];
@@ -54,6 +67,7 @@ async function ours() {
   try {
     for (let i = 0; i < count; i++) {
       try {
+        if (poolSize) await poolReady();
         const t0 = Date.now();
         const res = await fetch(`${server.url}${api}/sessions`, { method: 'POST' });
         const body = await res.json() as any;
@@ -76,6 +90,12 @@ async function ours() {
         ready.push(tReady);
         login.push(tLogin);
         console.log(`  session ${i + 1}/${count}: ready ${s(tReady)}, first RDP login ${s(tLogin)}`);
+        if (poolSize) {
+          // Hand the container back so the pool never runs out of room while it refills.
+          const last = created.pop()!;
+          await fetch(`${server.url}${api}/sessions/${last.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${last.token}` } });
+          continue;
+        }
         // Let the XFCE session settle, then measure it idle.
         await new Promise((r2) => setTimeout(r2, 8000));
         memDesktop.push((await memoryUsage(name)) ?? NaN);
@@ -86,6 +106,7 @@ async function ours() {
       }
     }
   } finally {
+    server.pool.stop();
     for (const c of created) await fetch(`${server.url}${api}/sessions/${c.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${c.token}` } }).catch(() => {});
     await server.service.idle();
     await server.close();
@@ -149,6 +170,15 @@ console.log(`failed sessions:         ${r.failures.length}/${count}`);
 console.log(`POST → ready:            p50 ${s(percentile(r.ready, 50))}  p95 ${s(percentile(r.ready, 95))}  (min ${s(Math.min(...r.ready))}, max ${s(Math.max(...r.ready))})`);
 console.log(`POST → first RDP login:  p50 ${s(percentile(r.login, 50))}  p95 ${s(percentile(r.login, 95))}`);
 console.log(`idle session memory:     ${mb(percentile(r.memReady, 50))} when ready (no login), ${mb(percentile(r.memDesktop, 50))} with an XFCE login open (medians, cgroup memory usage incl. page cache)`);
+console.log(`sessions per GiB:        ${(2 ** 30 / percentile(r.memDesktop, 50)).toFixed(1)} with a login open, ${(2 ** 30 / percentile(r.memReady, 50)).toFixed(1)} idle before login`);
+if (!args['no-warm']) {
+  console.log(`warm pool (WINUX_POOL_SIZE=2): each click claims a ready desktop; ${count} clicks:`);
+  const w = await ours(2);
+  console.log(`failed sessions:         ${w.failures.length}/${count}`);
+  console.log(`click → ready (warm):    p50 ${s(percentile(w.ready, 50))}  p95 ${s(percentile(w.ready, 95))}`);
+  console.log(`click → first RDP login (warm): p50 ${s(percentile(w.login, 50))}  p95 ${s(percentile(w.login, 95))}`);
+  console.log(`ratio cold / warm (click → ready p50): ${(percentile(r.ready, 50) / percentile(w.ready, 50)).toFixed(0)}×`);
+}
 if (!args['no-seed']) {
   console.log("seed's method (plain Debian container + apt-get install XFCE/xrdp at session time):");
   const seed = await seedMethod();

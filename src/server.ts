@@ -41,7 +41,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const adminToken = loadOrCreateAdminToken(config, logger);
   const store = await Store.open(config.databaseUrl);
   const service = new SessionService({ config, store, provider, logger, clock });
-  const stats = await service.reconcile({ startup: true });
+  const stats = await service.reconcile({ startup: true }).catch(async (error: Error) => {
+    await store.close();
+    throw new Error(`The ${provider.name} provider is not working (${error.message}). Run "winux doctor" to see what to fix.`, { cause: error });
+  });
   logger.info(stats, 'reconciled sessions with the provider');
   const reaper = new Reaper({ service, store, clock, logger, sweepIntervalMs: config.sweepIntervalMs });
   const pool = new WarmPool({ service, store, clock, logger, size: config.pool.size, maxAgeMs: config.pool.maxAgeMs, intervalMs: config.sweepIntervalMs });

@@ -189,3 +189,11 @@ describe('logs', () => {
     } finally { await s.close(); }
   });
 });
+
+describe('start-up', () => {
+  test('a provider that does not answer stops the start with a message that says what to do', async () => {
+    const broken = new FakeProvider();
+    broken.list = async () => { throw new Error('connect ECONNREFUSED 127.0.0.1:8006'); };
+    await assert.rejects(startTestServer({ provider: broken }), /The lxc provider is not working \(connect ECONNREFUSED 127\.0\.0\.1:8006\)\. Run "winux doctor"/);
+  });
+});
