@@ -13,6 +13,7 @@ const suites: { file: string; args: string[]; what: string }[] = [
   { file: 'lxc-startup.ts', args: ['--sessions', '10'], what: 'local LXC: click → ready and → first RDP login, cold and warm; memory; template size; the seed\'s method and the ratio' },
   { file: 'proxmox-sim.ts', args: [], what: 'the Proxmox provider against the simulator (protocol overhead)' },
   { file: 'web-page.ts', args: [], what: 'the page: first-load size and timings in Chromium' },
+  { file: 'hardening-report.ts', args: [], what: 'hardening drills and fuzzing: hostile requests, kills survived, leaks, stuck sessions' },
 ];
 
 const wanted = process.argv.slice(2);
