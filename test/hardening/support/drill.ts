@@ -40,7 +40,7 @@ export function newDrill(env: Record<string, string> = {}): Drill {
           ...process.env,
           WINUX_DATA_DIR: dir, WINUX_HOST: '127.0.0.1', WINUX_PORT: '0', WINUX_LOG_LEVEL: 'warn',
           WINUX_SESSIONS_PER_VISITOR: '0', WINUX_CREATE_RATE_PER_MINUTE: '0', WINUX_SWEEP_SECONDS: '1',
-          WINUX_CREATE_TIMEOUT_SECONDS: '10', WINUX_DESTROY_TIMEOUT_SECONDS: '5',
+          WINUX_CREATE_TIMEOUT_SECONDS: '30', WINUX_DESTROY_TIMEOUT_SECONDS: '5',
           FAKE_STATE_FILE: path.join(dir, 'machines.json'), ...env, ...extraEnv,
         },
         stdio: ['ignore', 'pipe', out],
