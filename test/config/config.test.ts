@@ -18,7 +18,7 @@ test('defaults follow DESIGN.md and the seed', () => {
   assert.equal(c.sessionsPerVisitor, 1);
   assert.deepEqual(c.resources, { memoryMb: 1024, cores: 2, diskGb: 10, pidsMax: 2048 });
   assert.match(c.databaseUrl, /^sqlite:.*winux\.db$/);
-  assert.ok(!c.dataDir.startsWith('/tmp'));
+  assert.equal(c.dataDir, path.resolve('data'), 'a data dir of its own, not /tmp');
 });
 
 test('the seed\'s proxmox_* names select the Proxmox provider; the token id is combined', () => {
