@@ -1,0 +1,119 @@
+// Isolation under abuse, with real LXC containers (the LXC engineer's suite in
+// test/providers/lxc already checks unprivileged ids, the configured limits and
+// that sessions cannot reach each other or host services). Here one session
+// misbehaves as a visitor could, as its desktop user: a fork bomb, a memory hog,
+// a CPU burner. Its limits must hold (pids, memory, CPU quota) while a neighbour
+// session's RDP gateway keeps answering and the host keeps running commands.
+// Like every LXC test it needs the host to itself: a Winux server running next to
+// it would remove these containers as orphans (CI runs one test file at a time).
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { after, before, test } from 'node:test';
+import type { CreateSpec } from '../../src/providers/provider.ts';
+import { createLxcProvider } from '../../src/providers/lxc/index.ts';
+import { run } from '../../src/providers/lxc/exec.ts';
+import { containerName, rdpPort } from '../../src/providers/lxc/naming.ts';
+import { desktopUser, logger, lxcConfig, portAccepts, prepareHost, randomPassword } from '../providers/lxc/helpers.ts';
+
+const config = lxcConfig();
+const provider = createLxcProvider(config, logger);
+// Apart from the LXC suite's ids (30901-30904) and a server's first sessions.
+const HOG = 30911;
+const NEIGHBOUR = 30912;
+const limits = { memoryMb: 384, cores: 1, pidsMax: 256 };
+
+function spec(containerId: number): CreateSpec {
+  return {
+    sessionId: `hardening-${containerId}`, containerId, hostname: `winux-hardening-${containerId}`, username: desktopUser,
+    password: randomPassword(), ...limits, diskGb: config.resources.diskGb,
+  };
+}
+
+/** Runs a shell command in the session as its desktop user (what a visitor can do), bounded in time. */
+function asVisitor(id: number, script: string, seconds: number) {
+  return run('lxc-attach', ['-P', config.lxc.path, '-n', containerName(id), '--clear-env', '--set-var', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', '--',
+    'timeout', '-s', 'KILL', String(seconds), 'runuser', '-u', desktopUser, '--', 'bash', '-c', script], { okCodes: [1, 2, 124, 126, 137, 143], timeoutMs: (seconds + 30) * 1000 });
+}
+
+function cgroupFile(controller: string, v1: string, v2: string): string {
+  const a = `/sys/fs/cgroup/${controller}/lxc.payload.${containerName(HOG)}/${v1}`;
+  return existsSync(a) ? a : `/sys/fs/cgroup/lxc.payload.${containerName(HOG)}/${v2}`;
+}
+function readNumber(file: string): number {
+  // Another Winux server on this host (e.g. test/providers/lxc/api.test.ts running at the same
+  // time) removes winux-* containers it does not own as orphans: say so rather than ENOENT.
+  if (!existsSync(file)) throw new Error(`${file} is gone: the session container disappeared (another Winux on this host reconciling orphans?)`);
+  return Number(readFileSync(file, 'utf8').trim().split(/\s+/)[0]);
+}
+
+/** The neighbour and the host still work: the neighbour's RDP gateway accepts, the host runs a command. */
+async function othersResponsive(): Promise<void> {
+  assert.equal(await portAccepts(rdpPort(config, NEIGHBOUR), '127.0.0.1', 10_000), true, 'the neighbour session\'s RDP port answers');
+  const host = await run('true', [], { timeoutMs: 10_000 });
+  assert.equal(host.code, 0, 'the host runs commands');
+}
+
+before(async () => {
+  await prepareHost(config);
+  for (const id of [HOG, NEIGHBOUR]) await provider.destroy({ containerId: id });
+  for (const id of [HOG, NEIGHBOUR]) await provider.create(spec(id), { signal: AbortSignal.timeout(300_000), progress: () => {} });
+}, { timeout: 45 * 60_000 });
+
+after(async () => {
+  for (const id of [HOG, NEIGHBOUR]) await provider.destroy({ containerId: id }).catch(() => {});
+});
+
+test('a fork bomb stops at the session\'s pids limit; the neighbour and the host stay responsive', { timeout: 180_000 }, async (t) => {
+  const pidsMax = cgroupFile('pids', 'pids.max', 'pids.max');
+  assert.equal(readNumber(pidsMax), limits.pidsMax);
+  // Detached from our pipes (its orphans would hold them open forever); it forks until the limit stops it.
+  await asVisitor(HOG, 'exec </dev/null >/dev/null 2>&1; bomb() { bomb | bomb & }; bomb', 10);
+  let peak = 0;
+  const pidsCurrent = cgroupFile('pids', 'pids.current', 'pids.current');
+  const sampling = (async () => {
+    const end = Date.now() + 10_000;
+    while (Date.now() < end) { peak = Math.max(peak, readNumber(pidsCurrent)); await new Promise((r) => setTimeout(r, 100)); }
+  })();
+  await new Promise((r) => setTimeout(r, 3000));
+  await othersResponsive();
+  await sampling;
+  assert.ok(peak > 50, `the bomb did fork (${peak} processes at peak)`);
+  assert.ok(peak <= limits.pidsMax, `at most ${limits.pidsMax} processes (${peak})`);
+  t.diagnostic(`fork bomb: peak ${peak} processes, limit ${limits.pidsMax}; neighbour and host responsive`);
+  // The bomb's orphans outlive `timeout`: end the session as Winux would, the neighbour is unaffected.
+  await provider.destroy({ containerId: HOG });
+  await othersResponsive();
+  await provider.create(spec(HOG), { signal: AbortSignal.timeout(300_000), progress: () => {} });
+});
+
+test('a memory hog is stopped at the session\'s memory limit; the neighbour and the host stay responsive', { timeout: 180_000 }, async (t) => {
+  const limitFile = cgroupFile('memory', 'memory.limit_in_bytes', 'memory.max');
+  assert.equal(readNumber(limitFile), limits.memoryMb * 1024 * 1024);
+  // `tail -n 1` keeps the last line of its input in memory, and /dev/zero has no newline: it grows until stopped.
+  const peakFile = cgroupFile('memory', 'memory.max_usage_in_bytes', 'memory.peak');
+  if (peakFile.endsWith('max_usage_in_bytes')) writeFileSync(peakFile, '0');
+  const hog = await asVisitor(HOG, 'head -c 4G /dev/zero | tail -n 1 > /dev/null && echo survived', 90);
+  assert.ok(!hog.stdout.includes('survived'), 'the hog was stopped before it got 4 GiB');
+  const peak = readNumber(peakFile);
+  assert.ok(peak >= 0.8 * limits.memoryMb * 1024 * 1024, `the hog did push against the limit (peak ${Math.round(peak / 2 ** 20)} MiB)`);
+  assert.ok(peak <= limits.memoryMb * 1024 * 1024, `never above the limit (peak ${Math.round(peak / 2 ** 20)} MiB)`);
+  t.diagnostic(`memory hog: stopped at ${Math.round(peak / 2 ** 20)} MiB, limit ${limits.memoryMb} MiB`);
+  await othersResponsive();
+});
+
+test('a CPU burner gets at most its quota (1 core of this host)', { timeout: 120_000 }, async (t) => {
+  const usageV1 = `/sys/fs/cgroup/cpuacct/lxc.payload.${containerName(HOG)}/cpuacct.usage`;
+  const usageV2 = `/sys/fs/cgroup/lxc.payload.${containerName(HOG)}/cpu.stat`;
+  const cpuNs = () => existsSync(usageV1) ? readNumber(usageV1)
+    : Number(/usage_usec (\d+)/.exec(readFileSync(usageV2, 'utf8'))![1]) * 1000;
+  const startNs = cpuNs();
+  const started = process.hrtime.bigint();
+  // Four busy loops: without a quota they would take every core of the host.
+  await asVisitor(HOG, 'for i in 1 2 3 4; do (while :; do :; done) & done; wait', 8);
+  const wallNs = Number(process.hrtime.bigint() - started);
+  const cores = (cpuNs() - startNs) / wallNs;
+  assert.ok(cores <= limits.cores * 1.15, `the session used ${cores.toFixed(2)} cores with a quota of ${limits.cores}`);
+  assert.ok(cores > 0.2, `the burner did run (${cores.toFixed(2)} cores)`);
+  t.diagnostic(`CPU burner (4 loops): ${cores.toFixed(2)} cores used, quota ${limits.cores}`);
+  await othersResponsive();
+});
