@@ -165,6 +165,15 @@ export async function initSession(config: Config, name: string, username: string
   }
 }
 
+/**
+ * Sets a running session's password (warm-pool claims): chpasswd only, the
+ * secret on stdin. The rest of winux-session-init (keys, xrdp) already ran.
+ */
+export async function setPassword(config: Config, name: string, username: string, password: string): Promise<void> {
+  await run('lxc-attach', [...P(config), '-n', name, '--clear-env', '--set-var', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', '--', '/usr/sbin/chpasswd'],
+    { input: `${username}:${password}\n`, timeoutMs: 30_000 });
+}
+
 /** Stops (hard: the session is over) and removes the container with its overlay, config and logs. "Not found" is success. */
 export async function destroyContainer(config: Config, name: string): Promise<void> {
   if (!namePattern.test(name)) throw new Error(`refusing to destroy ${name}: not a Winux session container`);

@@ -13,7 +13,7 @@ import type { Config } from '../../config.ts';
 import type { Logger } from '../../logger.ts';
 import { ContainerIdTakenError, ProviderError } from '../../core/errors.ts';
 import type { CreateContext, CreatedMachine, CreateSpec, MachineState, ManagedMachine, Provider, ProviderCheck, ProviderRef } from '../provider.ts';
-import { cloneFromTemplate, destroyContainer, initSession, lxcState, runningNames, safeHostname, sessionContainerNames, startContainer } from './container.ts';
+import { cloneFromTemplate, destroyContainer, initSession, lxcState, setPassword, runningNames, safeHostname, sessionContainerNames, startContainer } from './container.ts';
 import { commandExists } from './exec.ts';
 import { hasRootIdMap } from './idmap.ts';
 import { containerIdOf, containerIp, containerName, rdpPort } from './naming.ts';
@@ -156,9 +156,7 @@ export function createLxcProvider(config: Config, logger: Logger): Provider {
   }
 
   async function setCredentials(ref: ProviderRef, username: string, password: string): Promise<void> {
-    const name = containerName(idOf(ref));
-    const dns = await sessionDns(config);
-    await initSession(config, name, username, password, dns.servers);
+    await setPassword(config, containerName(idOf(ref)), username, password);
   }
 
   return { name: 'lxc', create, destroy, status, list, check, setCredentials };
