@@ -291,7 +291,9 @@ export class SessionService extends EventEmitter {
   async reconcile(options: { startup?: boolean } = {}): Promise<ReconcileStats> {
     const stats: ReconcileStats = { checked: 0, resumed: 0, failed: 0, destroyed: 0, orphansRemoved: 0 };
     const sessions = await this.store.needingAttention();
-    const machines = await this.provider.list();
+    // Only this Winux's id range: another Winux on the same host or cluster owns the rest.
+    const machines = (await this.provider.list())
+      .filter((m) => m.containerId >= this.config.containerIdMin && m.containerId <= this.config.containerIdMax);
     const machineById = new Map(machines.map((m) => [m.containerId, m]));
     const now = this.clock.now();
     for (const session of sessions) {

@@ -160,9 +160,10 @@ describe('reconciliation', () => {
       const r = await s.request('POST', `${api}/sessions`);
       await settle(s, r.body.session_id, ['ready']);
       fake.plant(30500);
+      fake.plant(31500); // outside this Winux's id range: another instance's
       const stats = await s.service.reconcile();
       assert.equal(stats.orphansRemoved, 1);
-      assert.deepEqual(fake.machines().map((m) => m.containerId), [r.body.container_id]);
+      assert.deepEqual(fake.machines().map((m) => m.containerId).sort(), [r.body.container_id, 31500]);
     } finally { await s.close(); }
   });
 });
