@@ -107,6 +107,8 @@ async function ours(poolSize = 0) {
     }
   } finally {
     server.pool.stop();
+    // The pool's spares belong to this run: end them too, so nothing is left behind.
+    for (const m of await server.store.list({ pooled: true, statuses: ['creating', 'ready'] })) await server.service.destroy(m.id, 'benchmark done');
     for (const c of created) await fetch(`${server.url}${api}/sessions/${c.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${c.token}` } }).catch(() => {});
     await server.service.idle();
     await server.close();
