@@ -73,3 +73,12 @@ export async function waitFor<T>(check: () => Promise<T> | T, timeoutMs = 10_000
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/** Polls a session through the API (as its owner) until it is `ready`; fails fast if it fails. */
+export async function waitForReady(server: TestServer, id: string, token: string, timeoutMs = 30_000): Promise<any> {
+  return waitFor(async () => {
+    const r = await server.request('GET', `/api/winux/sessions/${id}`, { token });
+    if (r.body.status === 'failed') throw new Error(`creation failed: ${r.body.error}`);
+    return r.body.status === 'ready' ? r.body : null;
+  }, timeoutMs, `session ${id} to be ready`);
+}

@@ -6,6 +6,7 @@ import { loadConfig } from '../../../src/config.ts';
 import { createLogger } from '../../../src/logger.ts';
 import { startServer } from '../../../src/server.ts';
 import { FakeProvider } from '../../support/fake-provider.ts';
+import { mulberry32 } from '../../support/prng.ts';
 
 const failCreateRate = Number(process.env.DRILL_FAIL_CREATE_RATE ?? 0);
 const failDestroyRate = Number(process.env.DRILL_FAIL_DESTROY_RATE ?? 0);
@@ -32,14 +33,3 @@ const server = await startServer({ config, provider, logger: createLogger(config
 process.stdout.write(JSON.stringify({ url: server.url, adminToken: server.adminToken }) + '\n');
 process.on('SIGTERM', () => void server.close().then(() => process.exit(0)));
 
-/** Small seeded PRNG: a drill's fault pattern can be replayed from its seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import { createLxcProvider } from '../../../src/providers/lxc/index.ts';
 import { run } from '../../../src/providers/lxc/exec.ts';
 import { containerName, rdpPort } from '../../../src/providers/lxc/naming.ts';
-import { startTestServer, tempDir, waitFor, type TestServer } from '../../support/server.ts';
+import { startTestServer, waitForReady, tempDir, waitFor, type TestServer } from '../../support/server.ts';
 import { leftovers, logger, lxcConfig, portAccepts, prepareHost, rdpLogin, startXvfb } from './helpers.ts';
 
 const api = '/api/winux';
@@ -46,11 +46,7 @@ test('POST → ready → RDP login at the returned host:port → DELETE leaves n
     const created = await server.request('POST', `${api}/sessions`, {});
     assert.equal(created.status, 202, JSON.stringify(created.body));
     const { token, session_id: id } = created.body;
-    const session = await waitFor(async () => {
-      const r = await server.request('GET', `${api}/sessions/${id}`, { token });
-      assert.notEqual(r.body.status, 'failed', `creation failed: ${r.body.error}`);
-      return r.body.status === 'ready' ? r.body : null;
-    }, 240_000, 'the session to be ready');
+    const session = await waitForReady(server, id, token, 240_000);
     const containerId = session.container_id as number;
     assert.equal(session.port, rdpPort(config, containerId));
     assert.equal(session.host, '127.0.0.1');

@@ -12,7 +12,7 @@ import { silentLogger } from '../../../src/logger.ts';
 import { createProxmoxProvider } from '../../../src/providers/proxmox/index.ts';
 import { portOpen } from '../../../src/providers/proxmox/readiness.ts';
 import { startProxmoxSim, type ProxmoxSim } from '../../support/proxmox-sim/index.ts';
-import { startTestServer, tempDir, waitFor } from '../../support/server.ts';
+import { startTestServer, tempDir, waitFor, waitForReady } from '../../support/server.ts';
 import { fastTuning, simConfig } from './sim-config.ts';
 
 const api = '/api/winux';
@@ -31,11 +31,7 @@ describe('Winux API on the Proxmox provider', () => {
       const created = await server.request('POST', `${api}/sessions`, {});
       assert.equal(created.status, 202, JSON.stringify(created.body));
       const { token, session_id: id } = created.body;
-      const session = await waitFor(async () => {
-        const r = await server.request('GET', `${api}/sessions/${id}`, { token });
-        assert.notEqual(r.body.status, 'failed', `creation failed: ${r.body.error}`);
-        return r.body.status === 'ready' ? r.body : null;
-      }, 30_000, 'ready');
+      const session = await waitForReady(server, id, token, 30_000);
       assert.equal(session.node, 'pve1');
       assert.equal(session.port, 3389);
       assert.equal(session.host, session.ip);

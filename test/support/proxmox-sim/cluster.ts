@@ -12,6 +12,7 @@ import { die, noConfig, paramError, permError, PveHttpError } from './errors.ts'
 import { closeServer, isLoopback, listenRdp, LoopbackAddresses } from './rdp-listeners.ts';
 import { normaliseTags, tagList } from './tags.ts';
 import { formatUpid } from './upid.ts';
+import { mulberry32 } from '../prng.ts';
 
 export interface SimTimings {
   createMs: number;
@@ -119,17 +120,6 @@ const defaultStorages = (): SimStorage[] => [
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Small seeded PRNG so a fault-injection run can be replayed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class TaskFailure extends Error {}
 
