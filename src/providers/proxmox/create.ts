@@ -16,6 +16,7 @@ import { hostnameFor, sessionTag, sessionTags } from './naming.ts';
 import { waitForPort } from './readiness.ts';
 import { setPasswordInCt } from './ssh-pct.ts';
 import { templatesByNode } from './templates.ts';
+import { waitForTask } from './tasks.ts';
 
 const MiB = 1024 ** 2;
 
@@ -73,6 +74,9 @@ export async function createMachine(ctx: ProxmoxContext, spec: CreateSpec, cctx:
         memory: spec.memoryMb, cores: spec.cores,
         net0: `name=eth0,bridge=${px.bridge}${hwaddr ? `,hwaddr=${hwaddr}` : ''},${ipParams},firewall=1,type=veth`,
       }, { signal });
+      // A linked clone keeps the template's disk size: grow it to the configured size (PVE cannot shrink).
+      const templateGb = Number(/size=(\d+)G/.exec(cfg.rootfs ?? '')?.[1] ?? 0);
+      if (spec.diskGb > templateGb) await resizeRootfs(ctx, node, vmid, spec.diskGb, signal);
       cctx.progress('starting');
       await startCt(ctx, node, vmid, signal);
     } else {
@@ -143,4 +147,10 @@ export function pickAddress(ifaces: Iface[] | null): string | undefined {
 async function waitForAddress(ctx: ProxmoxContext, node: string, vmid: number, signal: AbortSignal): Promise<string> {
   return pollUntil(async () => pickAddress(await ctx.client.get<Iface[] | null>(`${ctPath(node, vmid)}/interfaces`, undefined, { signal })),
     { timeoutMs: ctx.tuning.ipTimeoutMs, startMs: ctx.tuning.pollMs, maxMs: 1000, signal, what: `an IPv4 address on CT ${vmid}` });
+}
+
+/** PUT …/resize is asynchronous (a `resize` task); safe to repeat, since the size is absolute. */
+async function resizeRootfs(ctx: ProxmoxContext, node: string, vmid: number, sizeGb: number, signal?: AbortSignal): Promise<void> {
+  const upid = await ctx.client.put<string>(`${ctPath(node, vmid)}/resize`, { disk: 'rootfs', size: `${sizeGb}G` }, { signal });
+  await waitForTask(ctx.client, upid, { signal, pollMs: ctx.tuning.pollMs, timeoutMs: ctx.tuning.taskTimeoutMs });
 }

@@ -38,6 +38,7 @@ describe('proxmox provider lifecycle', () => {
     assert.equal(ct.config.memory, 1024);
     assert.equal(ct.config.cores, 2);
     assert.match(String(ct.config.rootfs), /base-9000-disk-0\/vm-30001-disk-0/, 'linked clone of the template');
+    assert.match(String(ct.config.rootfs), /,size=10G/, 'grown from the template\'s 8G to WINUX_DISK_GB');
     assert.equal(ct.users.get('winux'), 'pw-30001-Secret!');
     assert.deepEqual(steps, ['allocating', 'cloning', 'starting', 'network', 'desktop', 'ready']);
     // The password travelled on stdin only.

@@ -540,6 +540,25 @@ export class SimCluster {
     return null;
   }
 
+  /**
+   * PUT …/resize: forks a `resize` task (pve-container `resize_vm`). The size is
+   * absolute (`10G`) or relative (`+2G`); shrinking is refused, as in PVE.
+   */
+  resize(auth: Auth, nodeName: string, vmid: number, p: Record<string, string>): string {
+    const ct = this.ctOn(nodeName, vmid);
+    this.checkConfigPerms(auth, vmid, ['rootfs'], ct.pool);
+    if (p.disk !== 'rootfs' && !/^mp\d+$/.test(p.disk ?? '')) throw paramError({ disk: `value '${p.disk ?? ''}' does not have a value in the enumeration 'rootfs, mp0, mp1, …'` });
+    const m = /^(\+)?(\d+)G$/.exec(p.size ?? '');
+    if (!m) throw paramError({ size: 'value does not match the regex pattern' });
+    this.checkLock(ct);
+    const current = Number(/size=(\d+)G/.exec(String(ct.config.rootfs))?.[1] ?? 0);
+    const wanted = m[1] ? current + Number(m[2]) : Number(m[2]);
+    if (wanted < current) throw die('unable to shrink disk size');
+    return this.fork(nodeName, 'resize', String(vmid), auth, async () => {
+      ct.config.rootfs = String(ct.config.rootfs).replace(/size=\d+G/, `size=${wanted}G`);
+    });
+  }
+
   /** PUT …/config (synchronous). */
   updateConfig(auth: Auth, nodeName: string, vmid: number, p: Record<string, string>): null {
     const ct = this.ctOn(nodeName, vmid);

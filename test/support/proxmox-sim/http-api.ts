@@ -83,6 +83,7 @@ export function createHttpApi(opts: HttpApiOptions) {
       return c.configOf(ct);
     }],
     ['PUT', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/config$/, (a, m, p) => c.updateConfig(a, m[1]!, Number(m[2]), p)],
+    ['PUT', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/resize$/, (a, m, p) => c.resize(a, m[1]!, Number(m[2]), p)],
     ['GET', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/status\/current$/, (a, m) => {
       c.ctOn(m[1]!, Number(m[2]));
       c.requireVm(a, Number(m[2]), 'VM.Audit');
