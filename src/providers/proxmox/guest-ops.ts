@@ -178,6 +178,12 @@ export async function createGuest(
       await waitForTask(ctx.client, upid, { signal, pollMs: Math.min(ctx.tuning.pollMs, 100), timeoutMs: ctx.tuning.taskTimeoutMs });
       return;
     } catch (e) {
+      // A crashed clone worker leaves its 'disk' lock on the template: clear it now (it is
+      // ours, and stale once no task holds it) rather than leave it for the next clone.
+      if (e instanceof PveTaskError && req.lockHolder && !signal?.aborted) {
+        await settleLock(ctx, req.lockHolder.node, req.lockHolder.vmid, signal).catch((err: Error) =>
+          ctx.logger.warn({ vmid: req.lockHolder!.vmid, err: err.message }, 'could not clear the template lock after a failed clone'));
+      }
       // A failed create/clone worker removes what it made; if it did, one more try is safe.
       if (!(e instanceof PveTaskError) || attempt >= 3 || signal?.aborted) throw e;
       if (await findVm(ctx, req.vmid, signal)) throw e;
