@@ -87,21 +87,29 @@ describe('proxmox provider lifecycle', () => {
     assert.equal(sim.cluster.cts.has(30004), false);
   });
 
-  it('clears a stale template lock left by a crashed clone (no task holds it) with pct unlock, then clones', async () => {
+  it('clears the template lock its own crashed clone left (no task holds it) with pct unlock, and the next create works', async () => {
     sim.cluster.faults.taskCrashRate = 1;
     try {
       await assert.rejects(provider.create(spec(30005), ctxFor()), /unexpected status/);
     } finally {
       sim.cluster.faults.taskCrashRate = 0;
     }
-    assert.equal(sim.cluster.cts.get(9000)!.config.lock, 'disk', 'the crash left the template locked');
-    assert.equal(sim.cluster.cts.get(30005)!.config.lock, 'create', 'and the half-made CT locked');
+    assert.ok(sim.ssh!.commands.includes('pct unlock 9000'), 'the stale template lock was cleared at once');
+    assert.equal(sim.cluster.cts.get(9000)!.config.lock, undefined);
+    assert.equal(sim.cluster.cts.get(30005)!.config.lock, 'create', 'the half-made CT stays locked until destroyed');
     const m = await provider.create(spec(30006), ctxFor());
-    assert.ok(sim.ssh!.commands.includes('pct unlock 9000'));
     await provider.destroy({ containerId: 30005 });
     assert.ok(sim.ssh!.commands.includes('pct unlock 30005'));
     await provider.destroy(m.ref);
     assert.deepEqual([...sim.cluster.cts.keys()].filter((id) => id !== 9000 && id !== 30002), []);
+  });
+
+  it('clears a stale template lock someone else left (a crashed Winux or admin task), then clones', async () => {
+    const unlocksBefore = sim.ssh!.commands.filter((c) => c === 'pct unlock 9000').length;
+    sim.cluster.cts.get(9000)!.config.lock = 'disk';
+    const m = await provider.create(spec(30007), ctxFor());
+    assert.equal(sim.ssh!.commands.filter((c) => c === 'pct unlock 9000').length, unlocksBefore + 1);
+    await provider.destroy(m.ref);
   });
 });
 
