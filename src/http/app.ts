@@ -1,7 +1,7 @@
 // createApp() builds the Fastify application (page + API) and never listens:
 // `winux serve` listens, tests use inject() or listen on port 0.
 import path from 'node:path';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fastifyCompress from '@fastify/compress';
 import fastifyCookie from '@fastify/cookie';
 import fastifyCors from '@fastify/cors';
@@ -53,6 +53,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     requestTimeout: 30_000,
     connectionTimeout: 60_000,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    logController: new OneLinePerRequest(),
   });
 
   const ctx: AppContext = {
@@ -143,6 +144,29 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/winux/'));
 
   return app as unknown as FastifyInstance;
+}
+
+/**
+ * One log line per request, when it completes, with the session id when the URL
+ * names one. Headers are never logged (they carry tokens and cookies).
+ */
+class OneLinePerRequest extends LogController {
+  incomingRequest(request: FastifyRequest): void {
+    request.log.debug({ method: request.method, url: request.url }, 'request received');
+  }
+
+  requestCompleted(error: Error | null, request: FastifyRequest, reply: FastifyReply): void {
+    const line = {
+      method: request.method,
+      url: request.url,
+      status_code: reply.statusCode,
+      ms: Math.round(reply.elapsedTime * 10) / 10,
+      ip: request.ip,
+      session_id: (request.params as { id?: string } | undefined)?.id,
+    };
+    if (error) reply.log.error({ ...line, err: error }, 'request failed');
+    else reply.log.info(line, 'request');
+  }
 }
 
 /** Maps any error to a status and a JSON body with no internals: codes for machines, messages for people. */

@@ -186,7 +186,10 @@ describe('logs', () => {
       const parsed = lines.map((l) => JSON.parse(l));
       const transitions = parsed.filter((l) => l.session_id === r.body.session_id && l.status).map((l) => l.status);
       assert.deepEqual(transitions, ['creating', 'ready', 'destroying', 'destroyed']);
-      assert.ok(parsed.some((l) => l.req?.url?.startsWith(`${api}/sessions`)), 'request lines');
+      const requestLines = parsed.filter((l) => l.msg === 'request');
+      assert.deepEqual(requestLines.map((l) => `${l.method} ${l.status_code}`), ['POST 202', 'GET 200', 'DELETE 202'], 'one line per request');
+      assert.ok(requestLines.some((l) => l.method === 'DELETE' && l.session_id === r.body.session_id && l.status_code === 202), 'with the session id');
+      assert.ok(!parsed.some((l) => l.msg === 'incoming request'), 'no second line per request');
     } finally { await s.close(); }
   });
 });
