@@ -11,7 +11,7 @@ import { authName, hasPriv, type Auth } from './acl.ts';
 import { die, noConfig, paramError, permError, PveHttpError } from './errors.ts';
 import { closeServer, isLoopback, listenRdp, LoopbackAddresses } from './rdp-listeners.ts';
 import { normaliseTags, tagList } from './tags.ts';
-import { formatUpid } from './upid.ts';
+import { formatUpid, type UpidParts } from './upid.ts';
 import { mulberry32 } from '../prng.ts';
 
 export interface SimTimings {
@@ -90,15 +90,9 @@ export interface SimCt {
   users: Map<string, string>;
 }
 
-export interface SimTask {
+/** A task: the fields its UPID encodes, plus its state. */
+export interface SimTask extends UpidParts {
   upid: string;
-  node: string;
-  pid: number;
-  pstart: number;
-  starttime: number;
-  type: string;
-  id: string;
-  user: string;
   status: 'running' | 'stopped';
   exitstatus?: string;
   log: string[];
