@@ -3,13 +3,13 @@
 // client, and a list of everything a session may leave behind.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { loadConfig, type Config } from '../../../src/config.ts';
 import { createLogger, silentLogger } from '../../../src/logger.ts';
 import { run } from '../../../src/providers/lxc/exec.ts';
 import { containerName, vethName } from '../../../src/providers/lxc/naming.ts';
 import { prepareLxcHost } from '../../../src/providers/lxc/setup.ts';
+import { portOpen } from '../../../src/providers/proxmox/readiness.ts';
 
 export const logger = process.env.WINUX_TEST_LOGS ? createLogger('debug') : silentLogger;
 
@@ -68,15 +68,9 @@ export async function startXvfb(size = '1280x800x24'): Promise<{ display: string
   return { display, stop: () => { xvfb.kill('SIGKILL'); } };
 }
 
-/** Resolves true when something accepts a TCP connection on 127.0.0.1:port. */
+/** Resolves true when something accepts a TCP connection on 127.0.0.1:port (the providers' own probe). */
 export function portAccepts(port: number, host = '127.0.0.1', timeoutMs = 2000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host, port });
-    const done = (ok: boolean) => { s.destroy(); resolve(ok); };
-    s.setTimeout(timeoutMs, () => done(false));
-    s.on('connect', () => done(true));
-    s.on('error', () => done(false));
-  });
+  return portOpen(host, port, timeoutMs);
 }
 
 /** Everything of container `id` still on this host; empty when destroy left nothing. */
