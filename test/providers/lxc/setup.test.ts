@@ -3,10 +3,29 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { test } from 'node:test';
+import { chmodSync, statSync } from 'node:fs';
+import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { hostProblems } from '../../../src/providers/lxc/setup.ts';
 import { lxcConfig } from './helpers.ts';
+
+// The unprivileged runs below read this checkout as `nobody`. A checkout in a
+// private directory (mktemp -d is 0700) is opened for them while the tests run.
+const repoRoot = path.resolve(import.meta.dirname, '../../..');
+const opened: { dir: string; mode: number }[] = [];
+before(() => {
+  for (let dir = repoRoot; ; dir = path.dirname(dir)) {
+    const mode = statSync(dir).mode & 0o7777;
+    if ((mode & 0o005) !== 0o005) {
+      opened.push({ dir, mode });
+      chmodSync(dir, mode | 0o005);
+    }
+    if (dir === path.dirname(dir)) break;
+  }
+});
+after(() => {
+  for (const { dir, mode } of opened) chmodSync(dir, mode);
+});
 
 const exec = promisify(execFile);
 const setup = path.resolve(import.meta.dirname, '../../../src/providers/lxc/setup.ts');
