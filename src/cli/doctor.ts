@@ -54,9 +54,13 @@ async function storeCheck(url: string): Promise<Check> {
   try {
     const { Store } = await import('../store/store.ts');
     const store = await Store.open(url);
-    await store.ping();
-    await store.close();
-    return { name: 'store', ok: true, detail: `${shown} opens and is migrated` };
+    try {
+      await store.ping();
+      await store.checkWritable(Date.now());
+    } finally {
+      await store.close();
+    }
+    return { name: 'store', ok: true, detail: `${shown} opens, is migrated and takes writes` };
   } catch (error) {
     return { name: 'store', ok: false, detail: `${shown}: ${(error as Error).message}: check WINUX_DATABASE_URL` };
   }
@@ -66,7 +70,8 @@ async function serverCheck(ctx: CliContext, host: string, port: number): Promise
   const client = ctx.client();
   try {
     const health = await client.call('GET', '/health');
-    return { name: 'server', ok: health.status === 'ok', detail: `answers at ${client.base}: ${health.status}${health.status === 'ok' ? '' : ` (${health.provider?.detail ?? ''})`}` };
+    const problems = [health.store?.ok === false ? `store: ${health.store.detail}` : '', health.provider?.ok === false ? `provider: ${health.provider.detail}` : ''].filter(Boolean);
+    return { name: 'server', ok: health.status === 'ok', detail: `answers at ${client.base}: ${health.status}${problems.length ? ` (${problems.join('; ')})` : ''}` };
   } catch {
     const free = await portFree(host, port);
     return free

@@ -20,6 +20,7 @@ import type { Logger } from '../logger.ts';
 import type { Provider } from '../providers/provider.ts';
 import type { Store } from '../store/store.ts';
 import { version } from '../version.ts';
+import { providerHealth, storeHealth, type Check } from './health.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { systemRoutes } from './routes/system.ts';
 
@@ -40,7 +41,8 @@ export interface AppOptions {
 export interface AppContext extends Omit<AppOptions, 'adminToken'> {
   adminTokenHash: string;
   createRateLimit: false | { max: number; timeWindow: number };
-  providerHealth(): Promise<{ ok: boolean; detail: string }>;
+  providerHealth(): Promise<Check>;
+  storeHealth(): Promise<Check>;
 }
 
 export async function createApp(options: AppOptions): Promise<FastifyInstance> {
@@ -60,7 +62,8 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     ...options,
     adminTokenHash: hashSecret(options.adminToken),
     createRateLimit: config.createRatePerMinute > 0 ? { max: config.createRatePerMinute, timeWindow: 60_000 } : false,
-    providerHealth: cachedProviderHealth(options.provider),
+    providerHealth: providerHealth(options.provider),
+    storeHealth: storeHealth(options.store, options.clock, logger),
   };
 
   // Signing key for the visitor cookie, derived from the admin token: stable across restarts, nothing new to store.
@@ -223,20 +226,4 @@ function validationMessage(e: FastifyError & { validation?: unknown; validationC
   if (first?.keyword === 'required') return `${where}: missing field "${String(first.params?.missingProperty)}".`;
   if (first?.keyword === 'pattern' && e.validationContext === 'params') return `${where}: "${field}" is not a valid session id.`;
   return `${where}: ${field ? `"${field}" ` : ''}${first?.message ?? 'is not valid'}.`;
-}
-
-/** Provider checks can be slow (a Proxmox round trip): reuse a result for a few seconds. */
-function cachedProviderHealth(provider: Provider): () => Promise<{ ok: boolean; detail: string }> {
-  let cached: { at: number; value: Promise<{ ok: boolean; detail: string }> } | undefined;
-  return () => {
-    if (cached && Date.now() - cached.at < 10_000) return cached.value;
-    const value = provider.check().then((checks) => {
-      const failing = checks.filter((c) => !c.ok);
-      return failing.length
-        ? { ok: false, detail: failing.map((c) => `${c.name}: ${c.detail}`).join('; ') }
-        : { ok: true, detail: `${checks.length} checks passed` };
-    }, (error: Error) => ({ ok: false, detail: `check failed: ${error.message}` }));
-    cached = { at: Date.now(), value };
-    return value;
-  };
 }

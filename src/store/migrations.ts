@@ -53,6 +53,17 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0004_health_probe': {
+    async up(db: Kysely<any>) {
+      // One row that /health rewrites: a read alone does not notice a database
+      // that has become read-only (full disk, immutable file, PostgreSQL standby).
+      await db.schema.createTable('health_probe')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('checked_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.insertInto('health_probe').values({ id: 1, checked_at: 0 }).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -34,7 +34,14 @@ export interface ReservedIdsTable {
   until: number;
 }
 
+/** A single row (id 1) rewritten by health checks to prove the database takes writes. */
+export interface HealthProbeTable {
+  id: number;
+  checked_at: number;
+}
+
 export interface Database {
   sessions: SessionsTable;
   reserved_ids: ReservedIdsTable;
+  health_probe: HealthProbeTable;
 }

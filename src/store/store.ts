@@ -88,6 +88,11 @@ export class Store {
     await sql`SELECT 1`.execute(this.db);
   }
 
+  /** Rewrites the health-probe row: fails when the database answers reads but refuses writes. */
+  async checkWritable(now: number): Promise<void> {
+    await this.db.updateTable('health_probe').set({ checked_at: now }).where('id', '=', 1).execute();
+  }
+
   /**
    * Inserts a session and gives it the lowest free container id, atomically:
    * capacity, the visitor's limit and id choice are decided in one transaction

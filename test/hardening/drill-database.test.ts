@@ -63,6 +63,15 @@ test('the SQLite database becomes unwritable: clear 503s, no corruption, recover
     const read = await json(p, 'GET', `${api}/sessions/${a.session_id}`, { token: a.token });
     assert.equal(read.status, 200, 'reads keep working');
     assert.equal(read.body.status, 'ready');
+    // Reads still work, so only a write tells that nothing can be created or ended.
+    await new Promise((r) => setTimeout(r, 1100)); // past the health check's 1 s memo
+    const health = await json(p, 'GET', `${api}/health`);
+    assert.equal(health.status, 503, `health during the outage: ${JSON.stringify(health.body)}`);
+    assert.equal(health.body.status, 'degraded');
+    assert.equal(health.body.store.ok, false);
+    assert.match(health.body.store.detail, /read-only/);
+    assert.ok(!JSON.stringify(health.body).includes(drill.dir), 'no path in the public health answer');
+    assert.equal(health.body.sessions.ready, 2, 'counts are still read');
     // Let the reaper's sweeps (every second) hit the unwritable store a few times.
     await new Promise((r) => setTimeout(r, 2500));
     assert.equal(p.child.exitCode, null, 'the server survived');
@@ -72,6 +81,10 @@ test('the SQLite database becomes unwritable: clear 503s, no corruption, recover
     immutable(files, false);
     locked = false;
     assert.equal(integrityCheck(drill.dbUrl), 'ok');
+    await new Promise((r) => setTimeout(r, 1100));
+    const healthy = await json(p, 'GET', `${api}/health`);
+    assert.equal(healthy.status, 200, `health after the outage: ${JSON.stringify(healthy.body)}`);
+    assert.equal(healthy.body.store.detail, 'reachable, writable');
 
     // Back to normal: the refused actions now work.
     const ended = await json(p, 'DELETE', `${api}/sessions/${a.session_id}`, { token: a.token });
@@ -127,6 +140,8 @@ test('the PostgreSQL server goes down and comes back: clear 503s, the server sur
     }
     const health = await json(p, 'GET', `${api}/health`);
     assert.equal(health.status, 503, 'health says the store is down');
+    assert.match(health.body.store.detail, /^unreachable/);
+    assert.ok(!JSON.stringify(health.body).includes(pg.url), 'no connection string in the public health answer');
 
     pg.up();
     down = false;

@@ -23,15 +23,15 @@ export function systemRoutes(app: FastifyInstance, ctx: AppContext): void {
       tags: ['system'], response: { 200: Health, 503: Health },
     },
   }, async (_request, reply) => {
-    const storeCheck = await store.ping().then(() => ({ ok: true, detail: 'reachable' }), (e: Error) => ({ ok: false, detail: `unreachable: ${e.message}` }));
-    const providerCheck = await ctx.providerHealth();
+    const [storeCheck, providerCheck] = await Promise.all([ctx.storeHealth(), ctx.providerHealth()]);
     const ok = storeCheck.ok && providerCheck.ok;
     const body = {
       status: ok ? 'ok' as const : 'degraded' as const,
       store: storeCheck,
       provider: { name: provider.name, ...providerCheck },
-      sessions: storeCheck.ok ? await store.countByStatus() : {},
-      capacity: storeCheck.ok ? await capacity() : { max: config.maxSessions, in_use: 0, free: 0, next_free_at: null },
+      // A read-only database still answers these; an unreachable one does not.
+      sessions: await store.countByStatus().catch(() => ({})),
+      capacity: await capacity().catch(() => ({ max: config.maxSessions, in_use: 0, free: 0, next_free_at: null })),
       uptime_seconds: Math.floor((Date.now() - startedAt) / 1000),
       version,
     };

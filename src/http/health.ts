@@ -1,0 +1,57 @@
+// What /health reports about the store and the provider, memoised briefly so a
+// monitor (or someone hammering the public endpoint) cannot turn every request
+// into a database write or a round of provider checks.
+import type { Clock } from '../core/clock.ts';
+import type { Logger } from '../logger.ts';
+import type { Provider } from '../providers/provider.ts';
+import type { Store } from '../store/store.ts';
+
+export interface Check { ok: boolean; detail: string }
+
+function memoise(ttlMs: number, now: () => number, compute: () => Promise<Check>): () => Promise<Check> {
+  let cached: { at: number; value: Promise<Check> } | undefined;
+  return () => {
+    if (cached && now() - cached.at < ttlMs) return cached.value;
+    const value = compute();
+    cached = { at: now(), value };
+    return value;
+  };
+}
+
+/** Only the error's code goes into the public answer (ECONNREFUSED, SQLITE_READONLY…); the message, which may name hosts or paths, goes to the log. */
+function codeOf(error: unknown): string {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === 'string' && /^[A-Z0-9_]{2,40}$/.test(code) ? ` (${code})` : '';
+}
+
+/**
+ * Reachable is not enough: a database that still answers reads but refuses
+ * writes (full disk, immutable file, PostgreSQL standby) cannot create or end
+ * a session, so the check also rewrites the store's health-probe row.
+ */
+export function storeHealth(store: Store, clock: Clock, logger: Logger): () => Promise<Check> {
+  return memoise(1000, () => Date.now(), async () => {
+    try {
+      await store.ping();
+    } catch (error) {
+      logger.warn({ err: error }, 'health: the database is unreachable');
+      return { ok: false, detail: `unreachable${codeOf(error)}` };
+    }
+    try {
+      await store.checkWritable(clock.now());
+    } catch (error) {
+      logger.warn({ err: error }, 'health: the database refuses writes');
+      return { ok: false, detail: `read-only: writes fail${codeOf(error)}` };
+    }
+    return { ok: true, detail: 'reachable, writable' };
+  });
+}
+
+export function providerHealth(provider: Provider): () => Promise<Check> {
+  return memoise(10_000, () => Date.now(), () => provider.check().then((checks) => {
+    const failing = checks.filter((c) => !c.ok);
+    return failing.length
+      ? { ok: false, detail: failing.map((c) => `${c.name}: ${c.detail}`).join('; ') }
+      : { ok: true, detail: `${checks.length} checks passed` };
+  }, (error: Error) => ({ ok: false, detail: `check failed: ${error.message}` })));
+}
