@@ -1,0 +1,267 @@
+// MachineLifecycle: the provider side of a session, run in the background.
+// Creation (with the move to another id when a foreign machine holds ours) and
+// destruction, each at most once per session in this process; a destruction
+// stops a creation still running first, so nothing is built after it was removed.
+// The store is written before and after every provider call, so whatever a crash
+// interrupts is finished by the reconciler on the next start.
+import type { Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import type { CreatedMachine, CreateSpec, Provider, ProviderRef } from '../providers/provider.ts';
+import type { AllocationRules, Store } from '../store/store.ts';
+import type { Clock } from './clock.ts';
+import { ContainerIdTakenError } from './errors.ts';
+import type { CreationStep, SessionRecord } from './session.ts';
+
+/** How long an id found occupied by a foreign machine is skipped. */
+const foreignIdQuarantineMs = 60 * 60_000;
+/** Ids tried before a creation gives up on finding a free one. */
+const maxIdMoves = 5;
+
+export interface LifecycleOptions {
+  config: Config;
+  store: Store;
+  provider: Provider;
+  logger: Logger;
+  clock: Clock;
+  /** Called after every status change, so listeners (the pool, the reaper's timer) can react. */
+  changed(): void;
+}
+
+export class MachineLifecycle {
+  private readonly config: Config;
+  private readonly store: Store;
+  private readonly provider: Provider;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly changed: () => void;
+  /** Creations running in this process, so a delete can stop one and wait for it. */
+  private readonly creating = new Map<string, { abort: AbortController; done: Promise<void> }>();
+  private readonly destroying = new Map<string, Promise<void>>();
+  private readonly background = new Set<Promise<unknown>>();
+  /** How long the last few creations took, for the page's honest estimate. */
+  private readonly recentReadyMs: number[] = [];
+
+  constructor(options: LifecycleOptions) {
+    this.config = options.config;
+    this.store = options.store;
+    this.provider = options.provider;
+    this.log = options.logger;
+    this.clock = options.clock;
+    this.changed = options.changed;
+  }
+
+  isCreating(id: string): boolean {
+    return this.creating.has(id);
+  }
+
+  isDestroying(id: string): boolean {
+    return this.destroying.has(id);
+  }
+
+  /** Median of recent creation times, or a provider-typical guess before any. */
+  estimatedReadySeconds(): number {
+    if (!this.recentReadyMs.length) return this.provider.name === 'lxc' ? 10 : 45;
+    const sorted = [...this.recentReadyMs].sort((a, b) => a - b);
+    return Math.max(1, Math.ceil(sorted[Math.floor(sorted.length / 2)]! / 1000));
+  }
+
+  allocationRules(): AllocationRules {
+    return {
+      idMin: this.config.containerIdMin,
+      idMax: this.config.containerIdMax,
+      maxSessions: this.config.maxSessions,
+      perVisitor: this.config.sessionsPerVisitor,
+    };
+  }
+
+  /** Builds the session's machine in the background; the session becomes `ready` or `failed`. */
+  startCreation(session: SessionRecord): void {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(new Error('creation timed out')), this.config.createTimeoutMs);
+    timer.unref();
+    const done = this.track(this.runCreation(session, abort.signal).finally(() => {
+      clearTimeout(timer);
+      this.creating.delete(session.id);
+    }));
+    this.creating.set(session.id, { abort, done });
+  }
+
+  /** Removes the session's machine in the background (once, however often it is asked). */
+  startDestruction(session: SessionRecord): Promise<void> {
+    const existing = this.destroying.get(session.id);
+    if (existing) return existing;
+    const done = this.track(this.runDestruction(session.id).finally(() => this.destroying.delete(session.id)));
+    this.destroying.set(session.id, done);
+    return done;
+  }
+
+  /** Marks a session failed (if it was live) and removes its machine. */
+  async fail(session: SessionRecord, message: string): Promise<void> {
+    const now = this.clock.now();
+    const failed = await this.store.transition(session.id, ['creating', 'ready', 'destroying'], 'failed', { error: message, endedAt: now }, now);
+    if (failed) {
+      sessionLog(this.log, session).warn({ status: 'failed', error: message }, 'session failed');
+      this.changed();
+    }
+    const current = failed ?? await this.store.get(session.id);
+    if (current?.holdsContainer) this.startDestruction(current);
+  }
+
+  /** Waits (up to `timeoutMs`) for in-flight work; the rest is reconciled on the next start. */
+  async drain(timeoutMs: number): Promise<void> {
+    const pending = Promise.allSettled([...this.background]);
+    await Promise.race([pending, new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+  }
+
+  /** Resolves when every background task started so far has settled (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.background.size) await Promise.allSettled([...this.background]);
+  }
+
+  private async runCreation(session: SessionRecord, signal: AbortSignal): Promise<void> {
+    let log = sessionLog(this.log, session);
+    let lastStep: CreationStep = session.step;
+    const progress = (step: CreationStep) => {
+      if (step === lastStep) return;
+      lastStep = step;
+      log.debug({ step }, 'creation step');
+      this.store.setStep(session.id, step, this.clock.now()).catch((err) => log.warn({ err }, 'could not record step'));
+    };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const machine = await this.provider.create(this.specFor(session), { signal, progress });
+        await this.markReady(session, machine, log);
+        return;
+      } catch (error) {
+        if (signal.aborted && (await this.store.get(session.id))?.status === 'destroying') {
+          log.info('creation stopped because the session is ending');
+          return;
+        }
+        if (error instanceof ContainerIdTakenError && !signal.aborted && attempt < maxIdMoves) {
+          // Still inside this creation (so a DELETE waits for it): set the id aside, take another, go again.
+          const now = this.clock.now();
+          const moved = await this.store.moveToAnotherId(session.id, session.containerId, error.message, now + foreignIdQuarantineMs, this.allocationRules(), now);
+          if (moved?.status === 'creating') {
+            log.warn({ taken_id: session.containerId, container_id: moved.containerId }, 'container id occupied by a foreign machine; trying another');
+            session = moved;
+            log = sessionLog(this.log, session);
+            continue;
+          }
+        }
+        const message = signal.aborted ? 'Creation did not finish in time.' : describe(error, session);
+        log.error({ err: redactError(error, session) }, 'creation failed');
+        const current = await this.store.get(session.id);
+        if (current) await this.fail(current, `Could not prepare the desktop: ${message}`);
+        return;
+      }
+    }
+  }
+
+  private specFor(session: SessionRecord): CreateSpec {
+    return {
+      sessionId: session.id,
+      containerId: session.containerId,
+      hostname: `winux-${session.containerId}`,
+      username: session.username,
+      password: session.password,
+      memoryMb: this.config.resources.memoryMb,
+      cores: this.config.resources.cores,
+      diskGb: this.config.resources.diskGb,
+      pidsMax: this.config.resources.pidsMax,
+    };
+  }
+
+  private async markReady(session: SessionRecord, machine: CreatedMachine, log: Logger): Promise<void> {
+    const now = this.clock.now();
+    const ready = await this.store.transition(session.id, ['creating'], 'ready', {
+      step: 'ready',
+      node: machine.node,
+      ip: machine.ip,
+      endpointHost: machine.endpoint.host,
+      port: machine.endpoint.port,
+      providerRef: machine.ref,
+      // A provider may log visitors in as another user (e.g. Proxmox without SSH: root's password is the one set).
+      username: machine.username ?? session.username,
+      readyAt: now,
+    }, now);
+    if (ready) {
+      this.recentReadyMs.push(now - session.createdAt);
+      if (this.recentReadyMs.length > 20) this.recentReadyMs.shift();
+      log.info({ status: 'ready', seconds: (now - session.createdAt) / 1000 }, 'session ready');
+      this.changed();
+    } else {
+      // Ended (or failed) while it was being built: the destruction waiting for us removes it.
+      await this.store.update(session.id, { providerRef: machine.ref }, now);
+      log.info('session ended during creation; removing its machine');
+    }
+  }
+
+  private async runDestruction(id: string): Promise<void> {
+    // A creation still running here is stopped first, so it cannot build a machine after we removed it.
+    const creation = this.creating.get(id);
+    if (creation) {
+      creation.abort.abort(new Error('session ending'));
+      await creation.done;
+    }
+    const session = await this.store.get(id);
+    if (!session || !session.holdsContainer) return;
+    const log = sessionLog(this.log, session);
+    const ref: ProviderRef = { ...(session.providerRef ?? {}), containerId: session.containerId };
+    try {
+      await withTimeout(this.provider.destroy(ref), this.config.destroyTimeoutMs, 'destroy timed out');
+      const now = this.clock.now();
+      // The container is confirmed gone: only now may its id be given to someone else.
+      const ended = await this.store.transition(id, ['destroying'], 'destroyed', { holdsContainer: false, step: session.step }, now);
+      if (ended) log.info({ status: 'destroyed' }, 'session destroyed');
+      else await this.store.update(id, { holdsContainer: false }, now);
+      this.changed();
+    } catch (error) {
+      await this.store.noteCleanupAttempt(id, this.clock.now());
+      log.error({ err: redactError(error, session), attempts: session.cleanupAttempts + 1 }, 'could not remove container; will retry');
+      const now = this.clock.now();
+      if (session.status === 'destroying' && now - session.statusChangedAt > this.config.destroyTimeoutMs) {
+        await this.store.transition(id, ['destroying'], 'failed', { error: `Could not remove the desktop: ${describe(error, session)}` }, now);
+      }
+    }
+  }
+
+  private track<T>(promise: Promise<T>): Promise<T> {
+    const tracked = promise.catch((error) => {
+      this.log.error({ err: error }, 'background task failed');
+    }) as Promise<T>;
+    this.background.add(tracked);
+    tracked.finally(() => this.background.delete(tracked));
+    return tracked;
+  }
+}
+
+export function sessionLog(log: Logger, session: Pick<SessionRecord, 'id' | 'containerId'>): Logger {
+  return log.child({ session_id: session.id, container_id: session.containerId });
+}
+
+/** A person's message from a provider error, without the session's secrets. */
+function describe(error: unknown, session: SessionRecord): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return scrub(text, session).slice(0, 500);
+}
+
+/** An error as it may be logged: its message without the session's password. */
+export function redactError(error: unknown, session: SessionRecord): { message: string; name?: string } {
+  if (!(error instanceof Error)) return { message: scrub(String(error), session) };
+  return { name: error.name, message: scrub(error.message, session) };
+}
+
+function scrub(text: string, session: SessionRecord): string {
+  return session.password ? text.split(session.password).join('[redacted]') : text;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise,
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(message)), ms);
+      timer.unref();
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

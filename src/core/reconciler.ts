@@ -1,0 +1,113 @@
+// The reconciler: brings what the store believes in line with what the
+// provider has. Run once before serving (after a crash or restart, whatever was
+// interrupted is finished here) and by the reaper's sweep (stuck work retried).
+import type { Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import type { Provider } from '../providers/provider.ts';
+import type { Store } from '../store/store.ts';
+import type { Clock } from './clock.ts';
+import { sessionLog, type MachineLifecycle } from './lifecycle.ts';
+
+export interface ReconcileStats {
+  checked: number;
+  resumed: number;
+  failed: number;
+  destroyed: number;
+  orphansRemoved: number;
+}
+
+export interface ReconcilerOptions {
+  config: Config;
+  store: Store;
+  provider: Provider;
+  logger: Logger;
+  clock: Clock;
+  lifecycle: MachineLifecycle;
+}
+
+/** Finished sessions are kept this long for the record, then purged. */
+const keepEndedMs = 7 * 24 * 3600_000;
+
+export class Reconciler {
+  constructor(private readonly o: ReconcilerOptions) {}
+
+  /**
+   * Every session the store believes alive is checked against the provider, and
+   * machines nobody owns (in this Winux's id range) are removed. With `startup`,
+   * interrupted creations are resumed: `create` adopts whatever was already built.
+   */
+  async reconcile(options: { startup?: boolean } = {}): Promise<ReconcileStats> {
+    const { config, store, provider, clock, lifecycle, logger } = this.o;
+    const stats: ReconcileStats = { checked: 0, resumed: 0, failed: 0, destroyed: 0, orphansRemoved: 0 };
+    const sessions = await store.needingAttention();
+    // Only this Winux's id range: another Winux on the same host or cluster owns the rest.
+    const machines = (await provider.list())
+      .filter((m) => m.containerId >= config.containerIdMin && m.containerId <= config.containerIdMax);
+    const machineById = new Map(machines.map((m) => [m.containerId, m]));
+    const now = clock.now();
+    for (const session of sessions) {
+      stats.checked++;
+      try {
+        if (session.status === 'creating') {
+          if (lifecycle.isCreating(session.id)) continue;
+          if (now - session.statusChangedAt > config.createTimeoutMs || session.expiresAt <= now) {
+            await lifecycle.fail(session, 'Creation did not finish in time.');
+            stats.failed++;
+          } else if (options.startup) {
+            sessionLog(logger, session).info('resuming interrupted creation');
+            lifecycle.startCreation(session);
+            stats.resumed++;
+          }
+        } else if (session.status === 'ready') {
+          const machine = machineById.get(session.containerId);
+          if (!machine || machine.state !== 'running') {
+            await lifecycle.fail(session, machine ? 'The desktop stopped unexpectedly.' : 'The desktop disappeared unexpectedly.');
+            stats.failed++;
+          }
+        } else if (session.status === 'destroying' || session.holdsContainer) {
+          if (!lifecycle.isDestroying(session.id)) {
+            lifecycle.startDestruction(session);
+            stats.destroyed++;
+          }
+        }
+      } catch (error) {
+        sessionLog(logger, session).error({ err: error }, 'reconcile failed for session');
+      }
+    }
+    const held = new Set((await store.list({ holdsContainer: true })).map((s) => s.containerId));
+    for (const machine of machines) {
+      if (held.has(machine.containerId)) continue;
+      try {
+        logger.warn({ container_id: machine.containerId }, 'removing orphan container');
+        await provider.destroy(machine.ref);
+        stats.orphansRemoved++;
+      } catch (error) {
+        logger.error({ err: error, container_id: machine.containerId }, 'could not remove orphan container');
+      }
+    }
+    await store.purgeEnded(now - keepEndedMs);
+    return stats;
+  }
+
+  /** Fails creations that ran too long and retries cleanups that failed before. Returns how many it touched. */
+  async retryStuck(): Promise<number> {
+    const { config, store, clock, lifecycle } = this.o;
+    const now = clock.now();
+    let touched = 0;
+    for (const session of await store.stuck(now - config.createTimeoutMs, 200)) {
+      if (session.status === 'creating' && !lifecycle.isCreating(session.id)) {
+        await lifecycle.fail(session, 'Creation did not finish in time.');
+        touched++;
+      } else if ((session.status === 'destroying' || (session.status === 'failed' && session.holdsContainer))
+          && !lifecycle.isDestroying(session.id) && !lifecycle.isCreating(session.id)) {
+        // Back off: retry after 2^attempts sweeps' worth of time, capped at 10 minutes.
+        const wait = Math.min(600_000, 1000 * 2 ** Math.min(session.cleanupAttempts, 10));
+        if (now - session.updatedAt >= wait) {
+          lifecycle.startDestruction(session);
+          touched++;
+        }
+      }
+    }
+    return touched;
+  }
+}
