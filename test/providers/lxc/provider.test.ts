@@ -110,6 +110,15 @@ test('the session container is unprivileged, limited, named after the session, a
     ? readFileSync(`/sys/fs/cgroup/pids/lxc.payload.${containerName(A)}/pids.max`, 'utf8') : readFileSync(`/sys/fs/cgroup/lxc.payload.${containerName(A)}/pids.max`, 'utf8');
   assert.equal(Number(pids), config.resources.pidsMax);
 
+  // xrdp and sesman run in the foreground: daemonised, xrdp 0.9 sleeps before
+  // systemd sees it started and again before it answers (2.2 s of every cold start).
+  for (const unit of ['xrdp', 'xrdp-sesman']) {
+    const show = (await attach(A, ['systemctl', 'show', unit, '-p', 'Type', '-p', 'ActiveState', '-p', 'ExecStart'])).stdout;
+    assert.match(show, /^Type=simple$/m, unit);
+    assert.match(show, /^ActiveState=active$/m, unit);
+    assert.match(show, /--nodaemon/, unit);
+  }
+
   // Give root a known password inside the container: xrdp must still refuse it.
   const rootPassword = randomPassword();
   await attach(A, ['chpasswd'], `root:${rootPassword}\n`);
