@@ -3,7 +3,7 @@
 // nothing. Run: node --import tsx bench/lxc-phases.ts [--sessions 5]
 //   clone   → lxc-copy of the template (overlay snapshot) and its config
 //   boot    → lxc-start, systemd up, winux-session-init (password, the session's
-//             own TLS and RDP keys, then xrdp started)
+//             own TLS and RDP keys side by side, then xrdp started in the foreground)
 //   gateway → the DNAT rule for the session's RDP port
 //   desktop → xrdp answers an X.224 + TLS handshake through the gateway
 import { parseArgs } from 'node:util';
@@ -51,7 +51,12 @@ try {
   const nothing = await attach('true');
   console.log('phase medians (cold path, provider only):');
   for (const [phase, v] of Object.entries(samples)) console.log(`  ${phase.padEnd(8)} ${(median(v) / 1000).toFixed(2)} s`);
-  console.log(`inside winux-session-init: TLS key (RSA 2048) ${(rsaTls / 1000).toFixed(2)} s, xrdp-keygen ${(rdpKeys / 1000).toFixed(2)} s (an lxc-attach alone: ${(nothing / 1000).toFixed(2)} s)`);
+  console.log(`inside winux-session-init (made side by side): TLS key (RSA 2048) ${(rsaTls / 1000).toFixed(2)} s, xrdp-keygen ${(rdpKeys / 1000).toFixed(2)} s (an lxc-attach alone: ${(nothing / 1000).toFixed(2)} s)`);
+  // systemd's own view of the last session's boot: generators and reaching the targets.
+  const show = await run('lxc-attach', ['-P', config.lxc.path, '-n', name, '--', 'systemctl', 'show', '-p', 'GeneratorsStartTimestampMonotonic', '-p', 'GeneratorsFinishTimestampMonotonic']);
+  const [gStart, gEnd] = show.stdout.trim().split('\n').map((l) => Number(l.split('=')[1]));
+  const analyze = await run('lxc-attach', ['-P', config.lxc.path, '-n', name, '--', 'systemd-analyze']);
+  console.log(`inside the boot: generators ${((gEnd! - gStart!) / 1000).toFixed(0)} ms; ${analyze.stdout.trim().split('\n')[0]}`);
 } finally {
   for (let i = 0; i < count; i++) await provider.destroy({ containerId: first + i });
 }

@@ -65,6 +65,15 @@ for unit in apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_re
   ln -sf /dev/null "/etc/systemd/system/$unit"
 done
 
+# No generators either: they turn fstab, crypttab, GPT partitions, kernel
+# options and SysV scripts into units, and a container has none of those
+# (its mounts come from LXC; every service here has a native unit). Run at
+# every boot, they cost 0.2 s of it (measured: 208 ms → 16 ms).
+mkdir -p /etc/systemd/system-generators
+for g in /lib/systemd/system-generators/*; do
+  ln -sf /dev/null "/etc/systemd/system-generators/$(basename "$g")"
+done
+
 systemctl set-default multi-user.target >/dev/null
 
 # The desktop user (locked until winux-session-init sets the session password).

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, existsSync, readdirSync } from 'node:fs';
 import { createLogger } from '../../../src/logger.ts';
+import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -13,7 +14,9 @@ import type { CreateSpec } from '../../../src/providers/provider.ts';
 import { createLxcProvider } from '../../../src/providers/lxc/index.ts';
 import { run } from '../../../src/providers/lxc/exec.ts';
 import { containerIp, containerName, rdpPort } from '../../../src/providers/lxc/naming.ts';
+import { ensureNetwork as ensureNetworkFor, sessionDns } from '../../../src/providers/lxc/network.ts';
 import { ensureTemplate, templateState } from '../../../src/providers/lxc/template.ts';
+import { waitFor } from '../../support/server.ts';
 import { desktopUser, leftovers, logger, lxcConfig, portAccepts, prepareHost, randomPassword, rdpLogin, startXfreerdp, startXvfb } from './helpers.ts';
 
 const config = lxcConfig();
@@ -152,6 +155,55 @@ test('sessions cannot reach each other or the host, and each has its own TLS key
   assert.notEqual(fa, fb, 'two sessions share a TLS key');
   const { rootfs } = await templateState(config);
   assert.equal(existsSync(path.join(rootfs, 'etc/xrdp/key.pem')), false, 'the template ships a TLS key');
+});
+
+test("sessions reach neither the host's local networks nor the cloud metadata address, unless an admin allows a network", { timeout: 120_000 }, async (t) => {
+  // A machine on the "LAN": a network namespace of our own behind a veth, with a
+  // private address and the link-local metadata address, serving TCP on 8080.
+  const ns = 'winux-test-lan';
+  const [hostSide, nsSide, lan, hostIp, nsIp, metadata] = ['wxlan0', 'wxlan1', '172.31.254.0/24', '172.31.254.1', '172.31.254.2', '169.254.169.254'];
+  const ip = (...args: string[]) => run('ip', args, { okCodes: [0, 1, 2] });
+  const cleanup = async () => {
+    await ip('netns', 'del', ns);
+    await ip('link', 'del', hostSide);
+    await ip('route', 'del', `${metadata}/32`);
+  };
+  await cleanup();
+  t.after(async () => {
+    await ensureNetworkFor(config); // the default rules again
+    await cleanup();
+  });
+  await run('ip', ['netns', 'add', ns]);
+  await run('ip', ['link', 'add', hostSide, 'type', 'veth', 'peer', 'name', nsSide]);
+  await run('ip', ['link', 'set', nsSide, 'netns', ns]);
+  await run('ip', ['addr', 'add', `${hostIp}/24`, 'dev', hostSide]);
+  await run('ip', ['link', 'set', hostSide, 'up']);
+  await run('ip', ['route', 'add', `${metadata}/32`, 'dev', hostSide]);
+  for (const cmd of [['addr', 'add', `${nsIp}/24`, 'dev', nsSide], ['addr', 'add', `${metadata}/32`, 'dev', nsSide], ['link', 'set', nsSide, 'up'], ['link', 'set', 'lo', 'up'], ['route', 'add', 'default', 'via', hostIp]]) {
+    await run('ip', ['-n', ns, ...cmd]);
+  }
+  const server = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', "require('net').createServer((s) => s.end('lan')).listen(8080)"], { stdio: 'ignore' });
+  t.after(() => server.kill());
+  await waitFor(() => portAccepts(8080, nsIp), 10_000, 'the LAN machine listening');
+
+  // Controls: the host reaches both addresses.
+  assert.equal(await portAccepts(8080, nsIp), true, 'control: the LAN machine answers the host');
+  assert.equal(await portAccepts(8080, metadata), true, 'control: the metadata address answers the host');
+  assert.equal(await canConnect(A, nsIp, 8080), false, 'a session reached a machine on the LAN');
+  assert.equal(await canConnect(A, metadata, 8080), false, 'a session reached the cloud metadata address');
+
+  // An admin allows that one network: now it is reachable, and the metadata address still is not.
+  await ensureNetworkFor(lxcConfig({ WINUX_LXC_ALLOWED_NETWORKS: lan }));
+  assert.equal(await canConnect(A, nsIp, 8080), true, 'an allowed network is reachable');
+  assert.equal(await canConnect(A, metadata, 8080), false, 'allowing one network opened another');
+
+  // DNS to the host's own nameservers stays open whatever their address (they are often on the LAN).
+  for (const server of (await sessionDns(config)).servers) {
+    for (const proto of ['udp', 'tcp']) {
+      const rule = ['WINUX-FORWARD', '-i', config.lxc.bridge, '-d', `${server}/32`, '-p', proto, '--dport', '53', '-j', 'ACCEPT'];
+      assert.equal((await run('iptables', ['-C', ...rule], { okCodes: [0, 1] })).code, 0, `DNS (${proto}) to ${server} is open`);
+    }
+  }
 });
 
 test('a full RDP login under Xvfb shows the XFCE desktop, without a Display dialog or a screen lock', { timeout: 180_000 }, async () => {
