@@ -6,11 +6,12 @@ import { chown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/pr
 import path from 'node:path';
 import type { Config } from '../../config.ts';
 import { run, CommandError } from './exec.ts';
+import { attachSessionDisk, detachSessionDisk } from './disk.ts';
 import { hostIdMap } from './idmap.ts';
 import { containerName, containerIp, namePattern, subnetPlan, vethName } from './naming.ts';
 import { netHookPath } from './network.ts';
 
-export interface Limits { memoryMb: number; cores: number; pidsMax: number }
+export interface Limits { memoryMb: number; cores: number; pidsMax: number; diskGb: number }
 
 const P = (config: Config) => ['-P', config.lxc.path];
 
@@ -77,7 +78,11 @@ export function sessionConfig(config: Config, containerId: number, hostname: str
 
 let cloneQueue: Promise<unknown> = Promise.resolve();
 
-/** Overlay snapshot clone of the template (about 15 ms), serialised because lxc-copy updates the template's snapshot list. */
+/**
+ * Overlay snapshot clone of the template (about 15 ms), serialised because
+ * lxc-copy updates the template's snapshot list; then its own disk of
+ * `limits.diskGb` under the overlay (about 90 ms, see disk.ts), its config and host name.
+ */
 export async function cloneFromTemplate(config: Config, containerId: number, hostname: string, limits: Limits, signal?: AbortSignal): Promise<void> {
   const name = containerName(containerId);
   const confFile = path.join(containerDir(config, name), 'config');
@@ -93,6 +98,8 @@ export async function cloneFromTemplate(config: Config, containerId: number, hos
   const copied = await readFile(confFile, 'utf8');
   const rootfsLine = copied.split('\n').find((l) => /^lxc\.rootfs\.path\s*=/.test(l));
   if (!rootfsLine?.includes('overlay')) throw new Error(`${name} is not an overlay clone (${rootfsLine ?? 'no rootfs'})`);
+  const map = hostIdMap();
+  await attachSessionDisk(containerDir(config, name), limits.diskGb, map.uid, map.gid, signal);
   await writeFile(confFile, sessionConfig(config, containerId, hostname, rootfsLine, limits));
   await writeHostname(rootfsLine, hostname);
 }
@@ -180,13 +187,17 @@ export async function destroyContainer(config: Config, name: string): Promise<vo
   const dir = containerDir(config, name);
   if (existsSync(path.join(dir, 'config'))) {
     await run('lxc-stop', [...P(config), '-n', name, '-k'], { okCodes: [1, 2], timeoutMs: 60_000 });
+  }
+  if (existsSync(dir)) {
+    if ((await lxcState(config, name)) === 'RUNNING') throw new Error(`${name} is still running after lxc-stop`);
+    // The session's disk first: lxc-destroy would otherwise delete its files one by one, and rm cannot remove a mount point.
+    await detachSessionDisk(dir);
+  }
+  if (existsSync(path.join(dir, 'config'))) {
     await run('lxc-destroy', [...P(config), '-n', name], { okCodes: [1], timeoutMs: 60_000 });
   }
   // Whatever lxc-destroy left (or a half-made clone without config, after a crash).
-  if (existsSync(dir)) {
-    if ((await lxcState(config, name)) === 'RUNNING') throw new Error(`${name} is still running after lxc-stop`);
-    await rm(dir, { recursive: true, force: true });
-  }
+  if (existsSync(dir)) await rm(dir, { recursive: true, force: true });
   await rm(path.join('/var/log/lxc', `${name}.log`), { force: true });
 }
 

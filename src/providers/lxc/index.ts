@@ -1,10 +1,10 @@
 // The local LXC provider: each session is an unprivileged overlay clone of the
 // desktop template on this host, reachable through its own gateway port.
 //
-//   create:  clone → configure (limits, static IP, hostname) → start →
+//   create:  clone → own disk (WINUX_DISK_GB) → configure (limits, static IP, hostname) → start →
 //            winux-session-init (password via stdin, own TLS key, then xrdp) →
 //            open the gateway port → wait for a real RDP/TLS handshake through it
-//   destroy: close the port → stop → lxc-destroy (overlay, config, logs)
+//   destroy: close the port → stop → unmount and delete the disk → lxc-destroy (overlay, config, logs)
 //
 // Everything is derived from the container id (name, address, port), so create
 // adopts a half-made container and destroy needs nothing but the id.
@@ -74,7 +74,7 @@ export function createLxcProvider(config: Config, logger: Logger): Provider {
       // listens there, this id cannot be used (the core moves to another one).
       if (await hostListensOn(port)) throw new ContainerIdTakenError(id, os.hostname());
       ctx.progress('cloning');
-      await cloneFromTemplate(config, id, safeHostname(spec.hostname, name), { memoryMb: spec.memoryMb, cores: spec.cores, pidsMax: spec.pidsMax }, signal);
+      await cloneFromTemplate(config, id, safeHostname(spec.hostname, name), { memoryMb: spec.memoryMb, cores: spec.cores, pidsMax: spec.pidsMax, diskGb: spec.diskGb }, signal);
       signal.throwIfAborted();
 
       ctx.progress('starting');
@@ -135,7 +135,7 @@ export function createLxcProvider(config: Config, logger: Logger): Provider {
     const checks: ProviderCheck[] = [];
     const isRoot = process.getuid?.() === 0;
     checks.push({ name: 'lxc.root', ok: isRoot, detail: isRoot ? 'running as root' : 'the local LXC provider needs root' });
-    const tools = ['lxc-copy', 'lxc-start', 'lxc-attach', 'lxc-destroy', 'lxc-usernsexec', 'iptables', 'bridge', 'zstd'];
+    const tools = ['lxc-copy', 'lxc-start', 'lxc-attach', 'lxc-destroy', 'lxc-usernsexec', 'iptables', 'bridge', 'zstd', 'mkfs.ext4', 'losetup'];
     const missing: string[] = [];
     for (const t of tools) if (!(await commandExists(t))) missing.push(t);
     checks.push({ name: 'lxc.tools', ok: missing.length === 0, detail: missing.length ? `missing: ${missing.join(', ')} (run scripts/setup-host.sh)` : 'lxc, iptables, iproute2, zstd present' });

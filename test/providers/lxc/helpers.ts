@@ -85,6 +85,12 @@ export async function leftovers(config: Config, id: number): Promise<string[]> {
   for (const line of nat.split('\n')) if (line.includes(`--comment ${name} `) || line.endsWith(`--comment ${name}`)) found.push(`iptables: ${line}`);
   const { stdout: links } = await run('ip', ['-o', 'link']);
   if (links.includes(`${vethName(id)}@`) || links.includes(` ${vethName(id)}:`)) found.push(`link ${vethName(id)}`);
+  const dir = path.join(config.lxc.path, name);
+  for (const line of readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
+    if (line.split(' ')[1]?.startsWith(dir)) found.push(`mount ${line}`);
+  }
+  const { stdout: loops } = await run('losetup', ['-a']);
+  for (const line of loops.split('\n')) if (line.includes(`${dir}/`)) found.push(`loop device ${line}`);
   const snapshots = path.join(config.lxc.path, config.lxc.template, 'lxc_snapshots');
   // LXC deletes this file when its last snapshot goes, possibly while we look.
   let listed = '';

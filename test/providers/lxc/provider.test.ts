@@ -3,7 +3,7 @@
 // Every container made here is destroyed in `after`, and the last test checks
 // that nothing of them is left on the host.
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, existsSync, readdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { createLogger } from '../../../src/logger.ts';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
@@ -26,16 +26,18 @@ const A = 30901;
 const B = 30902;
 const HALF = 30903;
 const CANCELLED = 30904;
-const used = [A, B, HALF, CANCELLED];
+const FULL = 30905;
+const used = [A, B, HALF, CANCELLED, FULL];
 const passwords = new Map<number, string>();
 const outDir = path.resolve(import.meta.dirname, '../../../test-output');
 
-function spec(containerId: number): CreateSpec {
+function spec(containerId: number, overrides: Partial<CreateSpec> = {}): CreateSpec {
   const password = randomPassword();
   passwords.set(containerId, password);
   return {
     sessionId: `test-${containerId}`, containerId, hostname: `winux-test-${containerId}`, username: desktopUser, password,
     memoryMb: config.resources.memoryMb, cores: config.resources.cores, diskGb: config.resources.diskGb, pidsMax: config.resources.pidsMax,
+    ...overrides,
   };
 }
 
@@ -204,6 +206,30 @@ test("sessions reach neither the host's local networks nor the cloud metadata ad
       assert.equal((await run('iptables', ['-C', ...rule], { okCodes: [0, 1] })).code, 0, `DNS (${proto}) to ${server} is open`);
     }
   }
+});
+
+test("a session has a disk of its own: writes stop at WINUX_DISK_GB and the host's disk only holds what was written", { timeout: 180_000 }, async () => {
+  await provider.create(spec(FULL, { diskGb: 1 }), { signal: AbortSignal.timeout(150_000), progress: () => {} });
+  const asUser = (script: string) => attach(FULL, ['runuser', '-u', desktopUser, '--', 'sh', '-c', script]);
+  const gib = 1024 ** 3;
+  const size = Number((await asUser("df -B1 --output=size / | tail -1")).stdout.trim());
+  assert.ok(size > 0.9 * gib && size <= gib, `the desktop sees a 1 GiB disk, not the host's (${size} bytes)`);
+
+  const fill = await asUser(`dd if=/dev/zero of=$HOME/fill bs=1M count=1500 2>&1`);
+  assert.notEqual(fill.code, 0, 'writing 1.5 GB on a 1 GiB disk succeeded');
+  assert.match(fill.stdout, /No space left on device/);
+  const image = path.join(config.lxc.path, containerName(FULL), 'disk.img');
+  const onHost = statSync(image).blocks * 512;
+  assert.ok(onHost <= 1.05 * gib, `the host holds ${onHost} bytes for a 1 GiB disk`);
+  assert.ok(onHost > 0.5 * gib, 'control: the writes did land in the session disk image');
+
+  // Freeing space works as on any disk, and the desktop is still answering.
+  assert.equal((await asUser('rm $HOME/fill && echo ok > $HOME/after && cat $HOME/after')).stdout.trim(), 'ok');
+  assert.equal(await portAccepts(rdpPort(config, FULL)), true);
+
+  await provider.destroy({ containerId: FULL });
+  assert.equal(existsSync(image), false, 'the image is removed with the session');
+  assert.deepEqual(await leftovers(config, FULL), []);
 });
 
 test('a full RDP login under Xvfb shows the XFCE desktop, without a Display dialog or a screen lock', { timeout: 180_000 }, async () => {
