@@ -10,6 +10,7 @@ const DANGER_AT = 60;
 const RESYNC_MS = 30_000;
 const POLL_MS = 1000;
 const FAST_POLL_MS = 500; // the first seconds of a creation, when a warm desktop may be ready at once
+const SAFETY_POLL_MS = 5000; // while the server's event stream reports changes as they happen
 const LEVELS = { ok: 0, warn: 1, danger: 2 };
 
 // ---------------------------------------------------------------- strings
@@ -357,14 +358,40 @@ function adopt(s) {
   }
 }
 
+// While a desktop is being prepared (or removed), the server pushes each change
+// (GET sessions/{id}/events, server-sent events): "ready" shows the moment it is.
+// Polling stays as the fallback, slower while the stream is open.
+let events = null;
+function follow(id) {
+  if (typeof EventSource !== 'function') return false;
+  if (events?.id !== id || events.source.readyState === EventSource.CLOSED) {
+    unfollow();
+    const source = new EventSource(`${API}sessions/${encodeURIComponent(id)}/events`);
+    source.addEventListener('session', (e) => {
+      let s;
+      try { s = JSON.parse(e.data); } catch { return; }
+      if (session?.session_id !== s.session_id) return;
+      backOnline();
+      show(s);
+    });
+    events = { id, source };
+  }
+  return events.source.readyState !== EventSource.CLOSED;
+}
+function unfollow() {
+  events?.source.close();
+  events = null;
+}
+
 function show(s) {
   adopt(s);
   clearTimeout(syncTimer);
   if (s.status === 'creating') {
     renderCreating();
     const age = serverNow() - Date.parse(s.created_at);
-    schedule(age < 5000 ? FAST_POLL_MS : POLL_MS);
+    schedule(follow(s.session_id) ? SAFETY_POLL_MS : age < 5000 ? FAST_POLL_MS : POLL_MS);
   } else if (s.status === 'ready') {
+    unfollow();
     renderReady();
     // Re-synchronise every 30 s, and right after the local countdown reaches zero.
     const left = remaining() * 1000;
@@ -373,8 +400,10 @@ function show(s) {
     if (s.status === 'failed') endedReason = 'failed';
     else if (!endedReason) endedReason = store.get('winux.reason') || 'expired';
     renderEnded();
-    if (s.status === 'destroying') schedule(POLL_MS);
+    if (s.status === 'destroying') schedule(follow(s.session_id) ? SAFETY_POLL_MS : POLL_MS);
     else {
+      // Closed before the server ends the stream, or EventSource would reconnect to a finished session.
+      unfollow();
       store.set('winux.last', null);
       store.set('winux.reason', null);
       if (pendingLaunch) launch();

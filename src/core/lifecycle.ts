@@ -23,8 +23,8 @@ export interface LifecycleOptions {
   provider: Provider;
   logger: Logger;
   clock: Clock;
-  /** Called after every status change, so listeners (the pool, the reaper's timer) can react. */
-  changed(): void;
+  /** Called after every change of a session's status (`step` false) or creation step (`step` true). */
+  changed(sessionId: string, step: boolean): void;
 }
 
 export class MachineLifecycle {
@@ -33,7 +33,7 @@ export class MachineLifecycle {
   private readonly provider: Provider;
   private readonly log: Logger;
   private readonly clock: Clock;
-  private readonly changed: () => void;
+  private readonly changed: (sessionId: string, step: boolean) => void;
   /** Creations running in this process, so a delete can stop one and wait for it. */
   private readonly creating = new Map<string, { abort: AbortController; done: Promise<void> }>();
   private readonly destroying = new Map<string, Promise<void>>();
@@ -101,7 +101,7 @@ export class MachineLifecycle {
     const failed = await this.store.transition(session.id, ['creating', 'ready', 'destroying'], 'failed', { error: message, endedAt: now }, now);
     if (failed) {
       sessionLog(this.log, session).warn({ status: 'failed', error: message }, 'session failed');
-      this.changed();
+      this.changed(session.id, false);
     }
     const current = failed ?? await this.store.get(session.id);
     if (current?.holdsContainer) this.startDestruction(current);
@@ -125,7 +125,8 @@ export class MachineLifecycle {
       if (step === lastStep) return;
       lastStep = step;
       log.debug({ step }, 'creation step');
-      this.store.setStep(session.id, step, this.clock.now()).catch((err) => log.warn({ err }, 'could not record step'));
+      this.store.setStep(session.id, step, this.clock.now())
+        .then(() => this.changed(session.id, true), (err) => log.warn({ err }, 'could not record step'));
     };
     for (let attempt = 1; ; attempt++) {
       try {
@@ -188,7 +189,7 @@ export class MachineLifecycle {
       this.recentReadyMs.push(now - session.createdAt);
       if (this.recentReadyMs.length > 20) this.recentReadyMs.shift();
       log.info({ status: 'ready', seconds: (now - session.createdAt) / 1000 }, 'session ready');
-      this.changed();
+      this.changed(session.id, false);
     } else {
       // Ended (or failed) while it was being built: the destruction waiting for us removes it.
       await this.store.update(session.id, { providerRef: machine.ref }, now);
@@ -214,7 +215,7 @@ export class MachineLifecycle {
       const ended = await this.store.transition(id, ['destroying'], 'destroyed', { holdsContainer: false, step: session.step }, now);
       if (ended) log.info({ status: 'destroyed' }, 'session destroyed');
       else await this.store.update(id, { holdsContainer: false }, now);
-      this.changed();
+      this.changed(id, false);
     } catch (error) {
       await this.store.noteCleanupAttempt(id, this.clock.now());
       log.error({ err: redactError(error, session), attempts: session.cleanupAttempts + 1 }, 'could not remove container; will retry');

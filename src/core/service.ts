@@ -57,7 +57,9 @@ export class SessionService extends EventEmitter {
     this.provider = options.provider;
     this.log = options.logger;
     this.clock = options.clock;
-    this.lifecycle = new MachineLifecycle({ ...options, changed: () => this.emit('changed') });
+    this.lifecycle = new MachineLifecycle({ ...options, changed: (id, step) => this.announce(id, step) });
+    // One listener per open event stream (GET /sessions/{id}/events): no fixed ceiling.
+    this.setMaxListeners(0);
     this.reconciler = new Reconciler({ ...options, lifecycle: this.lifecycle });
   }
 
@@ -128,7 +130,7 @@ export class SessionService extends EventEmitter {
     if ('refused' in result) return result;
     sessionLog(this.log, result).info({ status: 'creating', container_id: result.containerId, duration_minutes: o.minutes, pooled: o.pooled }, 'session created');
     this.lifecycle.startCreation(result);
-    this.emit('changed');
+    this.announce(result.id, false);
     return { session: result, token };
   }
 
@@ -165,7 +167,7 @@ export class SessionService extends EventEmitter {
       }
     }
     log.info({ status: 'ready', pooled: false, claimed_from_pool: true }, 'session claimed from the warm pool');
-    this.emit('changed');
+    this.announce(claimed.id, false);
     return { session: (await this.store.get(claimed.id)) ?? claimed, token };
   }
 
@@ -197,7 +199,7 @@ export class SessionService extends EventEmitter {
     const session = moved ?? await this.get(id);
     if (moved) {
       sessionLog(this.log, moved).info({ status: 'destroying', reason }, 'session ending');
-      this.emit('changed');
+      this.announce(id, false);
     }
     const work = session.status === 'destroying' ? this.lifecycle.startDestruction(session) : undefined;
     if (options.wait && work) await work;
@@ -227,7 +229,7 @@ export class SessionService extends EventEmitter {
     const updated = await this.store.update(id, { expiresAt, durationMinutes }, now, ['creating', 'ready']);
     if (!updated) throw errors.conflict('This session ended while it was being extended.');
     sessionLog(this.log, session).info({ expires_at: new Date(expiresAt).toISOString() }, 'session extended');
-    this.emit('changed');
+    this.announce(id, false);
     return this.get(id);
   }
 
@@ -275,6 +277,16 @@ export class SessionService extends EventEmitter {
   /** See Reconciler.retryStuck: the reaper's sweep calls it. */
   retryStuck(): Promise<number> {
     return this.reconciler.retryStuck();
+  }
+
+  /**
+   * Tells listeners a session changed: 'session' (its id) for every change,
+   * steps included, which the event stream of that session forwards; 'changed'
+   * for status changes only, which the pool and the reaper's timer react to.
+   */
+  private announce(sessionId: string, stepOnly: boolean): void {
+    this.emit('session', sessionId);
+    if (!stepOnly) this.emit('changed');
   }
 
   /** Stops taking new work and waits (up to `timeoutMs`) for in-flight work; the rest is reconciled on next start. */

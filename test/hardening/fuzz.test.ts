@@ -97,7 +97,7 @@ const idLike = fc.oneof(
   fc.constantFrom('{owner}', '{other}'),
 );
 const segment = fc.oneof(idLike, weirdText.map((t) => encodeURIComponent(t)), weirdText.map((t) => encodeURI(t)));
-const routes = ['/sessions', '/sessions/{}', '/sessions/{}/extend', '/sessions/{}/rdp', '/cleanup', '/health', '/info', '/openapi.json', '/docs/{}', '/{}'];
+const routes = ['/sessions', '/sessions/{}', '/sessions/{}/extend', '/sessions/{}/rdp', '/sessions/{}/events', '/cleanup', '/health', '/info', '/openapi.json', '/docs/{}', '/{}'];
 const pathArb = fc.oneof(
   { weight: 6, arbitrary: fc.tuple(fc.constantFrom(...routes), segment).map(([r, seg]) => api + r.replace('{}', seg)) },
   { weight: 1, arbitrary: fc.tuple(fc.constantFrom('/winux/', '/', '/winux/../', '/winux/%2e%2e/', '//', '/api/winux//sessions/'), segment).map(([p, seg]) => p + seg) },

@@ -341,3 +341,34 @@ describe('asking for notifications', () => {
     await context.close();
   });
 });
+
+describe('the page follows a creation through the server event stream', () => {
+  let w: Winux;
+  before(async () => { w = await startWinux(); });
+  after(async () => { await w?.close(); });
+
+  test('steps and "ready" arrive as they happen, without polling; the stream closes once ready', async () => {
+    const { context, page } = await openPage(browser, w.url);
+    const polls: string[] = [];
+    let streams = 0;
+    page.on('request', (r) => {
+      const url = new URL(r.url()).pathname;
+      if (/\/api\/winux\/sessions\/[^/]+\/events$/.test(url)) streams++;
+      else if (/\/api\/winux\/sessions\/[^/]+$/.test(url) && r.method() === 'GET') polls.push(url);
+    });
+    w.stepper.holdAt('network');
+    await page.goto(`${w.url}/winux/`);
+    await page.click('#launch');
+    await until(async () => (await text(page, '#steps li.current')) === 'Connexion au réseau', 'the "network" step, pushed');
+    assert.equal(streams, 1, 'the page opened the event stream');
+    // Held here for 2 s: a polling page would have asked 4 times (every 0.5 s).
+    const before = polls.length;
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.equal(polls.length - before, 0, `the page polled while the stream was open: ${polls.join(', ')}`);
+    w.stepper.release();
+    await page.locator('#view-ready').waitFor();
+    assert.match(await text(page, '#view-ready'), new RegExp((await liveSessions(w))[0]!.password.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+    await until(() => w.service.listenerCount('session') === 0, 'the stream closed once ready');
+    await context.close();
+  });
+});

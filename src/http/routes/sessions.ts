@@ -7,6 +7,7 @@ import type { SessionRecord } from '../../core/session.ts';
 import { liveStatuses } from '../../core/session.ts';
 import { claimedSessionIds, owns, readCaller, requireAccess, requireCsrfSafe, tokenCookie, type Caller } from '../auth.ts';
 import { presentSession } from '../present.ts';
+import { sessionEventRoutes } from './session-events.ts';
 import { ensureVisitorCookie, visitorKey } from '../visitor.ts';
 import { rdpFile } from '../rdp-file.ts';
 import { CreateBody, CreatedSession, ErrorBody, ExtendBody, ListQuery, Session, SessionIdParams, SessionList } from '../schemas.ts';
@@ -81,6 +82,8 @@ export function sessionRoutes(app: FastifyInstance, ctx: AppContext): void {
     const mine = (await service.list({ ids })).filter((s) => owns(who, s));
     return { sessions: mine.map((s) => show(request, s, true)) };
   });
+
+  sessionEventRoutes(app, ctx, { load, show: (request, session) => show(request, session, true) });
 
   api.get('/sessions/:id', {
     schema: { summary: 'One session, with its credentials', tags: ['sessions'], params: SessionIdParams, response: { 200: Session, ...errorResponses } },
