@@ -60,7 +60,7 @@ const schema = z.object({
   WINUX_LXC_TEMPLATE: z.string().regex(/^[a-z0-9-]+$/, { error: 'a container name (lowercase letters, digits, -)' }).default('winux-template'),
   WINUX_LXC_BRIDGE: z.string().regex(/^[a-z0-9]{1,15}$/, { error: 'a bridge name of at most 15 lowercase letters and digits' }).default('winuxbr0'),
   WINUX_LXC_SUBNET: z.string().regex(/^10\.\d{1,3}\.0\.0\/16$/, { error: 'a 10.X.0.0/16 subnet' }).default('10.217.0.0/16'),
-  WINUX_LXC_ALLOWED_NETWORKS: z.string().default('')
+  WINUX_ALLOWED_NETWORKS: z.string().default('')
     .refine((v) => splitList(v).every(isIpv4Cidr), { error: 'comma-separated IPv4 networks such as 192.168.10.0/24 or 10.1.2.3/32' }),
   WINUX_CACHE_DIR: z.string().min(1).default('/var/cache/winux'),
   WINUX_MIRROR: z.string().url({ error: 'a Debian mirror URL' }).default('http://deb.debian.org/debian'),
@@ -116,13 +116,13 @@ export interface Config {
   sweepIntervalMs: number;
   resources: { memoryMb: number; cores: number; diskGb: number; pidsMax: number };
   desktopUser: string;
+  /** Private networks sessions may reach anyway (a school's file server); the rest of the LAN is blocked. */
+  allowedNetworks: string[];
   lxc: {
     path: string;
     template: string;
     bridge: string;
     subnet: string;
-    /** Private networks sessions may reach anyway (a school's file server); the rest of the LAN is blocked. */
-    allowedNetworks: string[];
     rdpPortMin: number;
     rdpPortMax: number;
     cacheDir: string;
@@ -215,12 +215,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     sweepIntervalMs: e.WINUX_SWEEP_SECONDS * 1000,
     resources: { memoryMb: e.WINUX_MEMORY_MB, cores: e.WINUX_CORES, diskGb: e.WINUX_DISK_GB, pidsMax: e.WINUX_PIDS_MAX },
     desktopUser: e.WINUX_DESKTOP_USER,
+    allowedNetworks: splitList(e.WINUX_ALLOWED_NETWORKS),
     lxc: {
       path: e.WINUX_LXC_PATH,
       template: e.WINUX_LXC_TEMPLATE,
       bridge: e.WINUX_LXC_BRIDGE,
       subnet: e.WINUX_LXC_SUBNET,
-      allowedNetworks: splitList(e.WINUX_LXC_ALLOWED_NETWORKS),
       rdpPortMin: e.WINUX_RDP_PORT_MIN,
       rdpPortMax: e.WINUX_RDP_PORT_MAX,
       cacheDir: e.WINUX_CACHE_DIR,

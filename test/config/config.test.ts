@@ -19,8 +19,8 @@ test('defaults follow DESIGN.md and the seed', () => {
   assert.deepEqual(c.resources, { memoryMb: 1024, cores: 2, diskGb: 10, pidsMax: 2048 });
   assert.match(c.databaseUrl, /^sqlite:.*winux\.db$/);
   assert.equal(c.dataDir, path.resolve('data'), 'a data dir of its own, not /tmp');
-  assert.deepEqual(c.lxc.allowedNetworks, [], 'sessions reach no local network unless an admin says so');
-  assert.deepEqual(loadConfig({ WINUX_LXC_ALLOWED_NETWORKS: ' 192.168.10.0/24, 10.1.2.3/32 ' }).lxc.allowedNetworks, ['192.168.10.0/24', '10.1.2.3/32']);
+  assert.deepEqual(c.allowedNetworks, [], 'sessions reach no local network unless an admin says so');
+  assert.deepEqual(loadConfig({ WINUX_ALLOWED_NETWORKS: ' 192.168.10.0/24, 10.1.2.3/32 ' }).allowedNetworks, ['192.168.10.0/24', '10.1.2.3/32']);
 });
 
 test('the seed\'s proxmox_* names select the Proxmox provider; the token id is combined', () => {
@@ -40,8 +40,8 @@ test('bad values name the variable and the expected form, never the value', () =
     [{ WINUX_PORT: '70000' }, /WINUX_PORT/],
     [{ WINUX_SESSION_MINUTES: '-5' }, /WINUX_SESSION_MINUTES/],
     [{ WINUX_PROVIDER: 'docker' }, /WINUX_PROVIDER: expected one of lxc, proxmox, ansible/],
-    [{ WINUX_LXC_ALLOWED_NETWORKS: '192.168.1.0/24,fileserver' }, /WINUX_LXC_ALLOWED_NETWORKS: expected comma-separated IPv4 networks/],
-    [{ WINUX_LXC_ALLOWED_NETWORKS: '192.168.1.300/24' }, /WINUX_LXC_ALLOWED_NETWORKS/],
+    [{ WINUX_ALLOWED_NETWORKS: '192.168.1.0/24,fileserver' }, /WINUX_ALLOWED_NETWORKS: expected comma-separated IPv4 networks/],
+    [{ WINUX_ALLOWED_NETWORKS: '192.168.1.300/24' }, /WINUX_ALLOWED_NETWORKS/],
     [{ WINUX_CONTAINER_ID_MIN: '500', WINUX_CONTAINER_ID_MAX: '400' }, /WINUX_CONTAINER_ID_MIN: expected a value not above WINUX_CONTAINER_ID_MAX/],
     [{ WINUX_SESSION_MINUTES: '300' }, /WINUX_SESSION_MINUTES: expected a value not above WINUX_MAX_SESSION_MINUTES/],
     [{ WINUX_DESKTOP_USER: 'root' }, /WINUX_DESKTOP_USER/],

@@ -20,16 +20,14 @@
 // Sessions reach the internet but not the host's local networks: private,
 // link-local (cloud metadata at 169.254.169.254), shared and multicast ranges
 // are dropped, except DNS to the host's own nameservers and the networks an
-// admin lists in WINUX_LXC_ALLOWED_NETWORKS.
+// admin lists in WINUX_ALLOWED_NETWORKS.
 import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../../config.ts';
 import { run } from './exec.ts';
 import { containerName, subnetPlan } from './naming.ts';
 import { ensureHostLimits } from './host-limits.ts';
-
-/** Destinations that are someone's local network, never the internet (RFC 1918, 6598, 3927, multicast, reserved). */
-export const localNetworks = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '169.254.0.0/16', '224.0.0.0/4', '240.0.0.0/4'];
+import { localNetworks } from '../local-networks.ts';
 
 const ipt = (args: string[], okCodes?: number[]) => run('iptables', ['-w', '5', ...args], { okCodes });
 
@@ -156,7 +154,7 @@ export async function ensureNetwork(config: Config): Promise<void> {
     ['-o', bridge, '-p', 'tcp', '--dport', '3389', '-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'ACCEPT'],
     ['-o', bridge, '-j', 'DROP'],
     ...(dns.forwarder ? [] : dns.servers.flatMap((ip) => ['udp', 'tcp'].map((proto) => ['-i', bridge, '-d', `${ip}/32`, '-p', proto, '--dport', '53', '-j', 'ACCEPT']))),
-    ...config.lxc.allowedNetworks.map((net) => ['-i', bridge, '-d', net, '-j', 'ACCEPT']),
+    ...config.allowedNetworks.map((net) => ['-i', bridge, '-d', net, '-j', 'ACCEPT']),
     ...localNetworks.map((net) => ['-i', bridge, '-d', net, '-j', 'DROP']),
     ['-i', bridge, '-j', 'ACCEPT'],
   ]);

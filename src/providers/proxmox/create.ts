@@ -8,8 +8,9 @@ import { pollUntil } from './backoff.ts';
 import { readCluster, tagsOf } from './cluster-view.ts';
 import type { ProxmoxContext } from './context.ts';
 import { destroyVm } from './destroy.ts';
+import { protectCt } from './firewall.ts';
 import { ContainerIdTakenError } from './errors.ts';
-import { createGuest, ctPath, isManaged, startCt, waitRunning } from './guest-ops.ts';
+import { createGuest, ctPath, isManaged, startCt } from './guest-ops.ts';
 import { addressFor, staticNetParams } from './ip-pool.ts';
 import { chooseNode } from './placement.ts';
 import { hostnameFor, sessionTag, sessionTags } from './naming.ts';
@@ -77,6 +78,7 @@ export async function createMachine(ctx: ProxmoxContext, spec: CreateSpec, cctx:
       // A linked clone keeps the template's disk size: grow it to the configured size (PVE cannot shrink).
       const templateGb = Number(/size=(\d+)G/.exec(cfg.rootfs ?? '')?.[1] ?? 0);
       if (spec.diskGb > templateGb) await resizeRootfs(ctx, node, vmid, spec.diskGb, signal);
+      await protectCt(ctx, node, vmid, !staticIp, signal);
       cctx.progress('starting');
       await startCt(ctx, node, vmid, signal);
     } else {
@@ -90,11 +92,13 @@ export async function createMachine(ctx: ProxmoxContext, spec: CreateSpec, cctx:
           unprivileged: 1, features: 'nesting=1',
           // Without SSH this is the only way to give the session a secret (it becomes root's password).
           password: ctx.sshKey ? undefined : spec.password,
-          start: 1,
+          // Started by us, once its firewall is in place.
+          start: 0,
         },
       }, signal);
+      await protectCt(ctx, node, vmid, !staticIp, signal);
       cctx.progress('starting');
-      await waitRunning(ctx, node, vmid, signal);
+      await startCt(ctx, node, vmid, signal);
     }
     return await finish(ctx, node, spec, cctx, staticIp);
   } finally {

@@ -5,6 +5,7 @@
 // check says what to change.
 import type { ProviderCheck } from '../provider.ts';
 import { readCluster, type ClusterView } from './cluster-view.ts';
+import { clusterFirewallEnabled } from './firewall.ts';
 import type { ProxmoxContext } from './context.ts';
 import { PveApiError } from './errors.ts';
 import { runRemote } from './ssh-pct.ts';
@@ -139,5 +140,9 @@ export async function runChecks(ctx: ProxmoxContext): Promise<ProviderCheck[]> {
       }
     }
   }
+  const firewall = await clusterFirewallEnabled(ctx);
+  checks.push(firewall === false
+    ? { name: 'proxmox-firewall', ok: false, detail: 'the datacenter firewall is off, so the session containers\' rules (no LAN, no other sessions, RDP only) do nothing: enable it (Datacenter → Firewall → Options, or `pvesh set /cluster/firewall/options --enable 1`) after allowing your own SSH and web access' }
+    : { name: 'proxmox-firewall', ok: true, detail: firewall ? 'datacenter firewall on: each session container gets its own rules' : 'could not read the datacenter firewall options (grant Sys.Audit on / to check); each session container gets its own rules' });
   return checks;
 }

@@ -102,24 +102,6 @@ export async function startCt(ctx: ProxmoxContext, node: string, vmid: number, s
   }
 }
 
-/**
- * After `create … start=1`: the create task forks a separate start task, so
- * the create's own exitstatus says nothing about the start. Wait for "running";
- * if no start task is left and the CT is still stopped, start it ourselves.
- */
-export async function waitRunning(ctx: ProxmoxContext, node: string, vmid: number, signal?: AbortSignal): Promise<void> {
-  await pollUntil(async () => {
-    const st = await currentStatus(ctx, node, vmid, signal);
-    if (!st) throw new ProviderError(`CT ${vmid} disappeared from node ${node} while starting`);
-    if (st.status === 'running') return true;
-    if (!st.lock && (await activeTasks(ctx.client, node, vmid, signal)).length === 0) {
-      await startCt(ctx, node, vmid, signal);
-      return true;
-    }
-    return undefined;
-  }, { timeoutMs: ctx.tuning.taskTimeoutMs, startMs: ctx.tuning.pollMs, maxMs: 2000, signal, what: `CT ${vmid} to run` });
-}
-
 /** DELETE with purge (and force: stop first if running); "does not exist" is done. */
 export async function deleteCt(ctx: ProxmoxContext, node: string, vmid: number, signal?: AbortSignal): Promise<void> {
   try {

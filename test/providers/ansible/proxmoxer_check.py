@@ -86,6 +86,29 @@ while 'inet' not in eth0 and time.time() < end:
     eth0 = [i for i in px.nodes(node).lxc(31001).interfaces.get() if i['name'] == 'eth0'][0]
 check('DHCP address appears later, on loopback', eth0.get('inet', '').startswith('127.'), eth0)
 
+# Per-CT firewall (pve-firewall Rules.pm): POST puts a rule first, a rule without
+# `enable` is stored disabled, options take booleans and policies.
+fw = px.nodes(node).lxc(31001).firewall
+fw.rules.post(type='out', action='DROP', dest='10.0.0.0/8', enable=1, comment='bottom')
+fw.rules.post(type='in', action='ACCEPT', proto='tcp', dport='3389', comment='top')
+rules = fw.rules.get()
+check('firewall: a new rule goes first', [r['comment'] for r in rules] == ['top', 'bottom'] and [r['pos'] for r in rules] == [0, 1], rules)
+check('firewall: a rule posted without enable is disabled', rules[0]['enable'] == 0 and rules[1]['enable'] == 1, rules)
+try:
+    fw.rules.post(type='in', action='ACCEPT', dport='22')
+    check('firewall: a port without a protocol is refused', False)
+except ResourceException as ex:
+    check('firewall: a port without a protocol is refused', ex.status_code == 400, ex)
+fw.options.put(enable=1, policy_in='DROP', dhcp=1)
+opts = fw.options.get()
+check('firewall: options stored', opts.get('enable') == 1 and opts.get('policy_in') == 'DROP' and opts.get('dhcp') == 1, opts)
+try:
+    fw.options.put(policy_in='MAYBE')
+    check('firewall: a bad policy is refused', False)
+except ResourceException as ex:
+    check('firewall: a bad policy is refused', ex.status_code == 400, ex)
+check('firewall: datacenter switch readable', 'enable' in px.cluster.firewall.options.get())
+
 try:
     px.nodes(node).lxc(31001).delete()
     check('delete while running refused', False)
@@ -100,6 +123,11 @@ except ResourceException as ex:
 st = wait(px.nodes(node).lxc(31001).delete(force=1, purge=1))
 check('delete with force while running', st['exitstatus'] == 'OK', st)
 check('gone from cluster resources', all(r['vmid'] != 31001 for r in px.cluster.resources.get(type='vm')))
+try:
+    px.nodes(node).lxc(31001).firewall.rules.get()
+    check('firewall rules gone with the CT', False)
+except ResourceException as ex:
+    check('firewall rules gone with the CT', 'does not exist' in str(ex), ex)
 try:
     px.cluster.nextid.get(vmid=tid)
     check('nextid on a used id', False)

@@ -195,7 +195,7 @@ test("sessions reach neither the host's local networks nor the cloud metadata ad
   assert.equal(await canConnect(A, metadata, 8080), false, 'a session reached the cloud metadata address');
 
   // An admin allows that one network: now it is reachable, and the metadata address still is not.
-  await ensureNetworkFor(lxcConfig({ WINUX_LXC_ALLOWED_NETWORKS: lan }));
+  await ensureNetworkFor(lxcConfig({ WINUX_ALLOWED_NETWORKS: lan }));
   assert.equal(await canConnect(A, nsIp, 8080), true, 'an allowed network is reachable');
   assert.equal(await canConnect(A, metadata, 8080), false, 'allowing one network opened another');
 

@@ -25,11 +25,16 @@ describe('proxmox doctor checks', () => {
     assert.equal(c['proxmox-storage']!.ok, true);
     assert.equal(c['proxmox-pool']!.ok, true);
     assert.equal(c['proxmox-ssh']!.ok, true, c['proxmox-ssh']!.detail);
+    // PVE ships with the datacenter firewall off: the session containers' rules would do nothing.
+    assert.equal(c['proxmox-firewall']!.ok, false);
+    assert.match(c['proxmox-firewall']!.detail, /datacenter firewall is off.*--enable 1/);
     await p.close?.();
+    sim.cluster.clusterFirewall.enable = 1;
     sim.cluster.addTemplate('pve1', 9000);
     const p2 = createProxmoxProvider(simConfig(sim), silentLogger, fastTuning(sim));
     const c2 = byName(await p2.check());
     assert.equal(c2['proxmox-template']!.ok, true);
+    assert.equal(c2['proxmox-firewall']!.ok, true, c2['proxmox-firewall']!.detail);
     assert.match(c2['proxmox-template']!.detail, /pve1: CT 9000/);
     await p2.close?.();
   });

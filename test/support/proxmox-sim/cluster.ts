@@ -5,6 +5,7 @@
 // whole life, `start=1` forking a second task, tags normalised, and
 // `/interfaces` returning null while stopped and only lo + link-local until a
 // DHCP delay has passed.
+import { emptyFirewall, type SimFirewall } from './firewall.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import type net from 'node:net';
 import { authName, hasPriv, type Auth } from './acl.ts';
@@ -88,6 +89,8 @@ export interface SimCt {
   timers: NodeJS.Timeout[];
   /** Passwords set with `chpasswd` or the create `password` (for root). */
   users: Map<string, string>;
+  /** Its firewall (<vmid>.fw): removed with the CT, copied by a clone. */
+  firewall: SimFirewall;
 }
 
 /** A task: the fields its UPID encodes, plus its state. */
@@ -124,6 +127,8 @@ export interface ClusterOptions {
   seed?: number;
   pools?: string[];
   rdpPort?: number;
+  /** Datacenter firewall on (PVE's default is off). */
+  clusterFirewall?: boolean;
 }
 
 export class SimCluster {
@@ -131,6 +136,8 @@ export class SimCluster {
   readonly cts = new Map<number, SimCt>();
   readonly tasks = new Map<string, SimTask>();
   readonly pools = new Set<string>();
+  /** The datacenter firewall options (cluster.fw); `enable` defaults to 0 in PVE. */
+  readonly clusterFirewall: Record<string, string | number>;
   timings: SimTimings;
   faults: SimFaults;
   readonly random: () => number;
@@ -162,6 +169,7 @@ export class SimCluster {
       });
     });
     for (const p of opts.pools ?? ['winux']) this.pools.add(p);
+    this.clusterFirewall = { enable: opts.clusterFirewall ? 1 : 0, policy_in: 'DROP', policy_out: 'ACCEPT' };
   }
 
   // ---------------------------------------------------------------- lookups
@@ -426,6 +434,8 @@ export class SimCluster {
     const ct = this.addCt(newid, targetNode, config, pool);
     // The clone's filesystem is the template's: same accounts, same (usually locked) passwords.
     for (const [u, pw] of src.users) ct.users.set(u, pw);
+    // pve-container clones the source's firewall config along (PVE::Firewall::clone_vmfw_conf).
+    ct.firewall = structuredClone(src.firewall);
 
     return this.fork(nodeName, 'vzclone', String(srcVmid), auth, async () => {
       try {
@@ -655,7 +665,7 @@ export class SimCluster {
   }
 
   private addCt(vmid: number, node: string, config: Record<string, string | number>, pool?: string): SimCt {
-    const ct: SimCt = { vmid, node, status: 'stopped', config, pool, timers: [], users: new Map() };
+    const ct: SimCt = { vmid, node, status: 'stopped', config, pool, timers: [], users: new Map(), firewall: emptyFirewall() };
     this.cts.set(vmid, ct);
     return ct;
   }

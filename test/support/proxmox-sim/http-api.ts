@@ -1,6 +1,7 @@
 // The HTTPS face of the simulator: /api2/json routing, the `{"data": …}`
 // envelope, errors in the reason phrase, token and ticket authentication (with
 // CSRF on ticket writes, none for tokens), and injected faults.
+import { addRule as addFirewallRule, listRules as listFirewallRules, setOptions as setFirewallOptions } from './firewall.ts';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -96,6 +97,30 @@ export function createHttpApi(opts: HttpApiOptions) {
       c.ctOn(m[1]!, Number(m[2]));
       c.requireVm(a, Number(m[2]), 'VM.Audit');
       return c.interfaces(m[1]!, Number(m[2]));
+    }],
+    ['GET', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/firewall\/options$/, (a, m) => {
+      const ct = c.ctOn(m[1]!, Number(m[2]));
+      c.requireVm(a, ct.vmid, 'VM.Audit');
+      return { ...ct.firewall.options };
+    }],
+    ['PUT', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/firewall\/options$/, (a, m, p) => {
+      const ct = c.ctOn(m[1]!, Number(m[2]));
+      c.requireVm(a, ct.vmid, 'VM.Config.Network');
+      return setFirewallOptions(ct.firewall, p);
+    }],
+    ['GET', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/firewall\/rules$/, (a, m) => {
+      const ct = c.ctOn(m[1]!, Number(m[2]));
+      c.requireVm(a, ct.vmid, 'VM.Audit');
+      return listFirewallRules(ct.firewall);
+    }],
+    ['POST', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/firewall\/rules$/, (a, m, p) => {
+      const ct = c.ctOn(m[1]!, Number(m[2]));
+      c.requireVm(a, ct.vmid, 'VM.Config.Network');
+      return addFirewallRule(ct.firewall, p);
+    }],
+    ['GET', /^\/cluster\/firewall\/options$/, (a) => {
+      c.require(a, '/', 'Sys.Audit');
+      return { ...c.clusterFirewall };
     }],
     ['POST', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/template$/, (a, m) => c.makeTemplate(a, m[1]!, Number(m[2]))],
     ['GET', /^\/nodes\/([^/]+)\/tasks$/, (a, m, p) => {
