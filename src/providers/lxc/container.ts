@@ -174,10 +174,13 @@ export async function initSession(config: Config, name: string, username: string
 
 /**
  * Sets a running session's password (warm-pool claims): chpasswd only, the
- * secret on stdin. The rest of winux-session-init (keys, xrdp) already ran.
+ * secret on stdin. SHA-512 crypt rather than Debian's yescrypt default: half
+ * the time (60 vs 115 ms here, on every claim and every login), and a slow hash
+ * adds nothing to a random 20-character password (~115 bits) that lives for hours.
+ * The rest of winux-session-init (keys, xrdp) already ran.
  */
 export async function setPassword(config: Config, name: string, username: string, password: string): Promise<void> {
-  await run('lxc-attach', [...P(config), '-n', name, '--clear-env', '--set-var', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', '--', '/usr/sbin/chpasswd'],
+  await run('lxc-attach', [...P(config), '-n', name, '--clear-env', '--set-var', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', '--', '/usr/sbin/chpasswd', '-c', 'SHA512'],
     { input: `${username}:${password}\n`, timeoutMs: 30_000 });
 }
 
