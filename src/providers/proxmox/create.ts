@@ -13,6 +13,7 @@ import { ContainerIdTakenError } from './errors.ts';
 import { createGuest, ctPath, isManaged, startCt } from './guest-ops.ts';
 import { addressFor, staticNetParams } from './ip-pool.ts';
 import { chooseNode } from './placement.ts';
+import { ensurePool } from './pool.ts';
 import { hostnameFor, sessionTag, sessionTags } from './naming.ts';
 import { waitForPort } from './readiness.ts';
 import { setPasswordInCt } from './ssh-pct.ts';
@@ -27,6 +28,7 @@ export async function createMachine(ctx: ProxmoxContext, spec: CreateSpec, cctx:
   const log = ctx.logger.child({ session: spec.sessionId, vmid });
   const px = ctx.config.proxmox;
   cctx.progress('allocating');
+  await ensurePool(ctx, signal);
 
   let view = await readCluster(ctx.client, signal);
   const existing = view.vms.find((v) => v.vmid === vmid);

@@ -105,9 +105,12 @@ export async function runChecks(ctx: ProxmoxContext): Promise<ProviderCheck[]> {
       });
     }
     const pools = await ctx.client.get<Array<{ poolid: string }>>('/pools').catch(() => []);
+    const canCreatePool = holds(perms, `/pool/${pool}`, 'Pool.Allocate');
     checks.push(pools.some((p) => p.poolid === pool)
       ? { name: 'proxmox-pool', ok: true, detail: `pool ${pool} exists` }
-      : { name: 'proxmox-pool', ok: false, detail: `pool ${pool} not found (or not visible): create it with \`pveum pool add ${pool}\` or set WINUX_PROXMOX_POOL` });
+      : canCreatePool
+        ? { name: 'proxmox-pool', ok: true, detail: `pool ${pool} does not exist yet: Winux creates it with the first session` }
+        : { name: 'proxmox-pool', ok: false, detail: `pool ${pool} not found (or not visible), and the token may not create it: create it with \`pveum pool add ${pool}\` or set WINUX_PROXMOX_POOL` });
 
     const storageProblems: string[] = [];
     for (const n of online) {

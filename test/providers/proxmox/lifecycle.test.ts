@@ -157,3 +157,20 @@ describe('proxmox provider without an SSH key', () => {
     await provider.destroy(m.ref);
   });
 });
+
+describe('proxmox pool', () => {
+  it('a missing pool is created on the first creation, and the CT joins it', async () => {
+    const sim = await startProxmoxSim({ pools: [] });
+    const provider = createProxmoxProvider(simConfig(sim), silentLogger, fastTuning(sim));
+    try {
+      assert.equal(sim.cluster.pools.has('winux'), false);
+      const m = await provider.create(spec(30001, 'winux-test-pool'), ctxFor([]));
+      assert.equal(sim.cluster.pools.has('winux'), true);
+      assert.equal(sim.cluster.cts.get(30001)?.pool, 'winux');
+      await provider.destroy(m.ref);
+    } finally {
+      await provider.close?.();
+      await sim.close();
+    }
+  });
+});
