@@ -9,8 +9,9 @@ const api = '/api/winux';
 interface Stream {
   status: number;
   headers: Headers;
-  /** Every `session` event so far, parsed. */
+  /** Every `session` event so far, parsed, and their ids. */
   events: any[];
+  ids: string[];
   /** Resolves when the server ends the stream. */
   ended: Promise<void>;
   /** Resolves once `count` events have arrived. */
@@ -23,6 +24,7 @@ async function openStream(s: TestServer, id: string, headers: Record<string, str
   const abort = new AbortController();
   const res = await fetch(`${s.url}${api}/sessions/${id}/events`, { headers, signal: abort.signal });
   const events: any[] = [];
+  const ids: string[] = [];
   const waiters: Array<{ count: number; resolve: () => void }> = [];
   const ended = (async () => {
     if (!res.body) return;
@@ -37,7 +39,9 @@ async function openStream(s: TestServer, id: string, headers: Record<string, str
           buffer = buffer.slice(cut + 2);
           const lines = block.split('\n');
           if (!lines.includes('event: session')) continue;
-          events.push(JSON.parse(lines.filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n')));
+          const event = JSON.parse(lines.filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n'));
+          ids.push(lines.find((l) => l.startsWith('id: '))?.slice(4) ?? '');
+          events.push(event);
           for (const w of waiters.filter((w) => events.length >= w.count)) w.resolve();
         }
       }
@@ -47,6 +51,7 @@ async function openStream(s: TestServer, id: string, headers: Record<string, str
     status: res.status,
     headers: res.headers,
     events,
+    ids,
     ended,
     waitFor: (count) => events.length >= count ? Promise.resolve() : new Promise((resolve) => waiters.push({ count, resolve })),
     close: () => abort.abort(),
@@ -88,6 +93,16 @@ describe('session events', () => {
     assert.equal(ended.status, 202);
     await stream.ended;
     assert.equal(stream.events.at(-1).status, 'destroyed', `last event: ${JSON.stringify(stream.events.at(-1))}`);
+
+    // EventSource reconnects after the stream ends: with the last event's id it is told to stop (204);
+    // a new client without it still gets the final state once.
+    const lastId = stream.ids.at(-1)!;
+    assert.ok(lastId && new Set(stream.ids).size === stream.ids.length, `distinct event ids: ${stream.ids.join(' ')}`);
+    const again = await fetch(`${s.url}${api}/sessions/${id}/events`, { headers: { authorization: `Bearer ${token}`, 'last-event-id': lastId } });
+    assert.equal(again.status, 204);
+    const fresh = await openStream(s, id, { authorization: `Bearer ${token}` });
+    await fresh.ended;
+    assert.deepEqual(fresh.events.map((e) => e.status), ['destroyed']);
   });
 
   test('the same access rule as GET /sessions/{id}: nobody → 401, another visitor → 403, unknown id → 403, admin → 200', async () => {

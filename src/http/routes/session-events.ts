@@ -41,6 +41,7 @@ export function sessionEventRoutes(app: FastifyInstance, ctx: AppContext, o: Ses
       tags: ['sessions'], params: SessionIdParams,
       response: {
         200: Type.String({ description: 'text/event-stream; each `data:` line is the JSON of GET /sessions/{id}' }),
+        204: Type.Null({ description: 'the session has ended and the client already has its last event (Last-Event-ID): stop reconnecting' }),
         401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 503: ErrorBody,
       },
     },
@@ -48,6 +49,9 @@ export function sessionEventRoutes(app: FastifyInstance, ctx: AppContext, o: Ses
     const id = request.params.id;
     // Access is checked before anything is streamed, so refusals are ordinary JSON errors.
     const { session: first } = await o.load(request, id);
+    // EventSource reconnects whenever a stream ends. When it comes back with the id of
+    // the final event it already has, 204 tells it (per the SSE spec) to stop for good.
+    if (!isLive(first) && request.headers['last-event-id'] === eventId(first)) return reply.code(204).send(null);
     stream(request, reply, id, first);
   });
 
@@ -67,12 +71,12 @@ export function sessionEventRoutes(app: FastifyInstance, ctx: AppContext, o: Ses
     let busy: Promise<void> = Promise.resolve();
 
     const send = (session: SessionRecord) => {
-      const key = `${session.status}|${session.step}|${session.updatedAt}|${session.expiresAt}`;
+      const key = eventId(session);
       if (key !== lastKey) {
         lastKey = key;
-        res.write(`event: session\ndata: ${JSON.stringify(o.show(request, session))}\n\n`);
+        res.write(`id: ${key}\nevent: session\ndata: ${JSON.stringify(o.show(request, session))}\n\n`);
       }
-      if (!(liveStatuses as readonly string[]).includes(session.status)) end();
+      if (!isLive(session)) end();
     };
     // One read at a time, in order: a burst of changes cannot reorder events.
     const refresh = () => {
@@ -111,4 +115,13 @@ export function sessionEventRoutes(app: FastifyInstance, ctx: AppContext, o: Ses
     // A change between the access check and the listener would otherwise be missed.
     refresh();
   }
+}
+
+function isLive(session: SessionRecord): boolean {
+  return (liveStatuses as readonly string[]).includes(session.status);
+}
+
+/** Changes whenever anything the page shows changes; sent as the event's id (EventSource's Last-Event-ID). */
+function eventId(session: SessionRecord): string {
+  return `${session.status}.${session.step}.${session.updatedAt}.${session.expiresAt}`;
 }
