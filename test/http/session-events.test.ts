@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { FakeProvider } from '../support/fake-provider.ts';
+import { maxStreamsPerSession } from '../../src/http/routes/session-events.ts';
 
 const api = '/api/winux';
 
@@ -127,6 +128,28 @@ describe('session events', () => {
     assert.equal(admin.events[0].session_id, mine.session_id);
     admin.close();
     for (const x of [mine, theirs]) await s.request('DELETE', `${api}/sessions/${x.session_id}`, { token: x.token });
+  });
+
+  test(`one session holds at most ${maxStreamsPerSession} streams: the next is a 429 JSON error until one closes`, async () => {
+    const { session_id: id, token } = (await s.request('POST', `${api}/sessions`)).body;
+    const auth = { authorization: `Bearer ${token}` };
+    const streams = await Promise.all(Array.from({ length: maxStreamsPerSession }, () => openStream(s, id, auth)));
+    await Promise.all(streams.map((x) => x.waitFor(1)));
+    const refused = await fetch(`${s.url}${api}/sessions/${id}/events`, { headers: auth });
+    assert.equal(refused.status, 429);
+    const body = await refused.json();
+    assert.equal(body.error, 'rate_limited');
+    assert.match(body.message, /open event streams/);
+    streams[0]!.close();
+    let reopened: Stream | undefined;
+    for (let i = 0; i < 100 && !reopened; i++) {
+      const attempt = await openStream(s, id, auth);
+      if (attempt.status === 200) reopened = attempt;
+      else await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(reopened, 'a stream opens again once one closed');
+    for (const x of [...streams.slice(1), reopened]) x.close();
+    await s.request('DELETE', `${api}/sessions/${id}`, { token });
   });
 
   test('a client that goes away leaves no listener behind', async () => {

@@ -10,6 +10,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { WinuxError } from '../../core/errors.ts';
 import { liveStatuses, type SessionRecord } from '../../core/session.ts';
 import type { AppContext } from '../app.ts';
 import { SessionIdParams, ErrorBody } from '../schemas.ts';
@@ -18,6 +19,8 @@ import { SessionIdParams, ErrorBody } from '../schemas.ts';
 const rereadMs = 5_000;
 /** A comment line now and then keeps proxies from closing an idle stream. */
 const keepaliveMs = 15_000;
+/** Open streams one session may hold (a page needs one; a few tabs, a few more): each holds a connection and timers. */
+export const maxStreamsPerSession = 8;
 
 export interface SessionEventsOptions {
   /** Loads the session with the same access rule as GET /sessions/{id}; throws a WinuxError otherwise. */
@@ -30,6 +33,7 @@ export function sessionEventRoutes(app: FastifyInstance, ctx: AppContext, o: Ses
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   const { service } = ctx;
   const open = new Set<() => void>();
+  const perSession = new Map<string, number>();
   // Open streams would keep the server from closing: end them first.
   app.addHook('preClose', async () => {
     for (const end of [...open]) end();
@@ -42,7 +46,7 @@ export function sessionEventRoutes(app: FastifyInstance, ctx: AppContext, o: Ses
       response: {
         200: Type.String({ description: 'text/event-stream; each `data:` line is the JSON of GET /sessions/{id}' }),
         204: Type.Null({ description: 'the session has ended and the client already has its last event (Last-Event-ID): stop reconnecting' }),
-        401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 503: ErrorBody,
+        401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 429: ErrorBody, 503: ErrorBody,
       },
     },
   }, async (request, reply) => {
@@ -52,6 +56,9 @@ export function sessionEventRoutes(app: FastifyInstance, ctx: AppContext, o: Ses
     // EventSource reconnects whenever a stream ends. When it comes back with the id of
     // the final event it already has, 204 tells it (per the SSE spec) to stop for good.
     if (!isLive(first) && request.headers['last-event-id'] === eventId(first)) return reply.code(204).send(null);
+    if ((perSession.get(id) ?? 0) >= maxStreamsPerSession) {
+      throw new WinuxError('rate_limited', 429, `This session already has ${maxStreamsPerSession} open event streams (other tabs?). Close one and try again.`, { retry_after_seconds: 5 });
+    }
     stream(request, reply, id, first);
   });
 
@@ -99,6 +106,9 @@ export function sessionEventRoutes(app: FastifyInstance, ctx: AppContext, o: Ses
     function end() {
       if (ended) return;
       ended = true;
+      const left = (perSession.get(id) ?? 1) - 1;
+      if (left > 0) perSession.set(id, left);
+      else perSession.delete(id);
       clearInterval(reread);
       clearInterval(keepalive);
       service.off('session', onSession);
@@ -106,6 +116,7 @@ export function sessionEventRoutes(app: FastifyInstance, ctx: AppContext, o: Ses
       res.end();
     }
     open.add(end);
+    perSession.set(id, (perSession.get(id) ?? 0) + 1);
     service.on('session', onSession);
     // The response's close, not the request's: a GET's request 'close' comes once it is read.
     res.on('close', end);
