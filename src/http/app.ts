@@ -22,6 +22,7 @@ import type { Store } from '../store/store.ts';
 import { version } from '../version.ts';
 import { providerHealth, storeHealth, type Check } from './health.ts';
 import { sessionRoutes } from './routes/sessions.ts';
+import { ensureVisitorCookie } from './visitor.ts';
 import { systemRoutes } from './routes/system.ts';
 
 export const apiPrefix = '/api/winux';
@@ -144,6 +145,11 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   await app.register(fastifyStatic, { root: webRoot, prefix: '/winux/', redirect: true, index: ['index.html'] });
+  // The visitor cookie comes with the page itself: the page's first API calls go out
+  // together, and each would otherwise be handed a different new cookie.
+  app.addHook('onSend', async (request, reply) => {
+    if (request.method === 'GET' && reply.statusCode === 200 && /^\/winux\/(index\.html)?(\?|$)/.test(request.url)) ensureVisitorCookie(request, reply);
+  });
   app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/winux/'));
 
   return app as unknown as FastifyInstance;

@@ -375,6 +375,13 @@ describe('page delivery', () => {
       const html = await fetch(`${s.url}/winux/`);
       assert.match(await html.text(), /Lancer une session Winux/);
       assert.match(html.headers.get('content-security-policy') ?? '', /default-src 'self'/);
+      // The page brings the visitor cookie, so its first API calls (sent together) share it.
+      const visitor = /winux_visitor=[^;]+/.exec(html.headers.get('set-cookie') ?? '')?.[0];
+      assert.ok(visitor, 'the page sets the visitor cookie');
+      for (const path of ['info', 'sessions']) {
+        const r: Response = await fetch(`${s.url}${api}/${path}`, { headers: { cookie: visitor } });
+        assert.equal(r.headers.get('set-cookie'), null, `${path} keeps the page's visitor cookie`);
+      }
     } finally { await s.close(); }
   });
 });
