@@ -22,8 +22,8 @@ import type { Store } from '../store/store.ts';
 import { version } from '../version.ts';
 import { providerHealth, storeHealth, type Check } from './health.ts';
 import { sessionRoutes } from './routes/sessions.ts';
-import { ensureVisitorCookie } from './visitor.ts';
 import { systemRoutes } from './routes/system.ts';
+import { ensureVisitorCookie } from './visitor.ts';
 
 export const apiPrefix = '/api/winux';
 export const webRoot = path.resolve(import.meta.dirname, '..', '..', 'web');

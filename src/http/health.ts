@@ -8,13 +8,12 @@ import type { Store } from '../store/store.ts';
 
 export interface Check { ok: boolean; detail: string }
 
-function memoise(ttlMs: number, now: () => number, compute: () => Promise<Check>): () => Promise<Check> {
+function memoise(ttlMs: number, compute: () => Promise<Check>): () => Promise<Check> {
   let cached: { at: number; value: Promise<Check> } | undefined;
   return () => {
-    if (cached && now() - cached.at < ttlMs) return cached.value;
-    const value = compute();
-    cached = { at: now(), value };
-    return value;
+    if (cached && Date.now() - cached.at < ttlMs) return cached.value;
+    cached = { at: Date.now(), value: compute() };
+    return cached.value;
   };
 }
 
@@ -30,7 +29,7 @@ function codeOf(error: unknown): string {
  * a session, so the check also rewrites the store's health-probe row.
  */
 export function storeHealth(store: Store, clock: Clock, logger: Logger): () => Promise<Check> {
-  return memoise(1000, () => Date.now(), async () => {
+  return memoise(1000, async () => {
     try {
       await store.ping();
     } catch (error) {
@@ -48,7 +47,7 @@ export function storeHealth(store: Store, clock: Clock, logger: Logger): () => P
 }
 
 export function providerHealth(provider: Provider): () => Promise<Check> {
-  return memoise(10_000, () => Date.now(), () => provider.check().then((checks) => {
+  return memoise(10_000, () => provider.check().then((checks) => {
     const failing = checks.filter((c) => !c.ok);
     return failing.length
       ? { ok: false, detail: failing.map((c) => `${c.name}: ${c.detail}`).join('; ') }

@@ -32,11 +32,11 @@ export interface SessionEventsOptions {
 export function sessionEventRoutes(app: FastifyInstance, ctx: AppContext, o: SessionEventsOptions): void {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   const { service } = ctx;
-  const open = new Set<() => void>();
-  const perSession = new Map<string, number>();
+  /** The open streams of each session, as the functions that end them. */
+  const open = new Map<string, Set<() => void>>();
   // Open streams would keep the server from closing: end them first.
   app.addHook('preClose', async () => {
-    for (const end of [...open]) end();
+    for (const ends of [...open.values()]) for (const end of [...ends]) end();
   });
 
   api.get('/sessions/:id/events', {
@@ -56,7 +56,7 @@ export function sessionEventRoutes(app: FastifyInstance, ctx: AppContext, o: Ses
     // EventSource reconnects whenever a stream ends. When it comes back with the id of
     // the final event it already has, 204 tells it (per the SSE spec) to stop for good.
     if (!isLive(first) && request.headers['last-event-id'] === eventId(first)) return reply.code(204).send(null);
-    if ((perSession.get(id) ?? 0) >= maxStreamsPerSession) {
+    if ((open.get(id)?.size ?? 0) >= maxStreamsPerSession) {
       throw new WinuxError('rate_limited', 429, `This session already has ${maxStreamsPerSession} open event streams (other tabs?). Close one and try again.`, { retry_after_seconds: 5 });
     }
     stream(request, reply, id, first);
@@ -106,17 +106,15 @@ export function sessionEventRoutes(app: FastifyInstance, ctx: AppContext, o: Ses
     function end() {
       if (ended) return;
       ended = true;
-      const left = (perSession.get(id) ?? 1) - 1;
-      if (left > 0) perSession.set(id, left);
-      else perSession.delete(id);
       clearInterval(reread);
       clearInterval(keepalive);
       service.off('session', onSession);
-      open.delete(end);
+      const ends = open.get(id);
+      ends?.delete(end);
+      if (!ends?.size) open.delete(id);
       res.end();
     }
-    open.add(end);
-    perSession.set(id, (perSession.get(id) ?? 0) + 1);
+    open.set(id, (open.get(id) ?? new Set()).add(end));
     service.on('session', onSession);
     // The response's close, not the request's: a GET's request 'close' comes once it is read.
     res.on('close', end);
@@ -129,7 +127,7 @@ export function sessionEventRoutes(app: FastifyInstance, ctx: AppContext, o: Ses
 }
 
 function isLive(session: SessionRecord): boolean {
-  return (liveStatuses as readonly string[]).includes(session.status);
+  return liveStatuses.includes(session.status);
 }
 
 /** Changes whenever anything the page shows changes; sent as the event's id (EventSource's Last-Event-ID). */

@@ -11,22 +11,16 @@
 //
 //   /var/lib/lxc/winux-N/disk.img   sparse image (root only)
 //   /var/lib/lxc/winux-N/overlay    mount point: delta/ (upper) and work/
-import { existsSync } from 'node:fs';
 import { chmod, chown, mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { run } from './exec.ts';
 
-export interface SessionDiskPaths {
-  image: string;
-  mountPoint: string;
-}
-
-export function sessionDiskPaths(containerDir: string): SessionDiskPaths {
+function sessionDiskPaths(containerDir: string): { image: string; mountPoint: string } {
   return { image: path.join(containerDir, 'disk.img'), mountPoint: path.join(containerDir, 'overlay') };
 }
 
 /** Mount points at or under `dir`, deepest first (from the kernel's own table). */
-export async function mountsUnder(dir: string): Promise<string[]> {
+async function mountsUnder(dir: string): Promise<string[]> {
   const table = await readFile('/proc/self/mounts', 'utf8');
   const decode = (field: string) => field.replace(/\\(\d{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
   return table.split('\n')
@@ -75,5 +69,5 @@ export async function detachSessionDisk(containerDir: string): Promise<void> {
     const result = await run('umount', [target], { okCodes: [32] });
     if (result.code !== 0) await run('umount', ['-l', target], { okCodes: [32] });
   }
-  if (existsSync(image)) await rm(image, { force: true });
+  await rm(image, { force: true });
 }

@@ -138,7 +138,7 @@ export function createLxcProvider(config: Config, logger: Logger): Provider {
     const tools = ['lxc-copy', 'lxc-start', 'lxc-attach', 'lxc-destroy', 'lxc-usernsexec', 'iptables', 'bridge', 'zstd', 'mkfs.ext4', 'losetup'];
     const missing: string[] = [];
     for (const t of tools) if (!(await commandExists(t))) missing.push(t);
-    checks.push({ name: 'lxc.tools', ok: missing.length === 0, detail: missing.length ? `missing: ${missing.join(', ')} (run scripts/setup-host.sh)` : 'lxc, iptables, iproute2, zstd present' });
+    checks.push({ name: 'lxc.tools', ok: missing.length === 0, detail: missing.length ? `missing: ${missing.join(', ')} (run scripts/setup-host.sh)` : 'lxc, iptables, iproute2, zstd, e2fsprogs, losetup present' });
     const idmap = hasRootIdMap();
     checks.push({ name: 'lxc.idmap', ok: idmap, detail: idmap ? 'root has a sub-id range for unprivileged containers' : 'add root:100000:65536 to /etc/subuid and /etc/subgid' });
     const br = await bridgeState(config.lxc.bridge);
