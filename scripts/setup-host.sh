@@ -8,23 +8,14 @@
 #   bash scripts/setup-host.sh --with-test-tools   also the RDP client, Xvfb and ImageMagick
 set -euo pipefail
 
-# What each package is for, so an admin reading this knows why it is here.
-packages=(
-  lxc            # containers: lxc-create/copy/start/attach/destroy
-  debootstrap    # builds the template's Debian root filesystem
-  iptables       # NAT for outbound browsing, RDP port forwarding, isolation
-  iproute2       # ip / bridge commands (bridge port isolation)
-  dnsmasq-base   # DNS forwarder on the bridge when the host's resolver is loopback-only
-  zstd           # compresses the cached template archive (also the Proxmox vztmpl)
-  uidmap         # newuidmap/newgidmap for unprivileged containers
-  openssl        # session TLS keys are generated inside the container, but keep the tool around
-)
-test_tools=(
-  freerdp2-x11   # xfreerdp: the real RDP client used by tests and the benchmark
-  xvfb           # headless X server for the full-login screenshot test
-  imagemagick    # `import` takes the screenshot, `convert` reads pixels
-  x11-utils      # xwininfo lists the windows of the remote desktop
-)
+# The lists live in scripts/packages/ (one package a line, each with why it is
+# there), so test/host/packages.test.ts can check them against what the code uses.
+# lxc-templates is listed there because every container config includes its
+# /usr/share/lxc/config/debian.*.conf, and lxc only *recommends* it.
+lists="$(cd "$(dirname "$0")" && pwd)/packages"
+read_list() { sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$lists/$1"; }
+mapfile -t packages < <(read_list host.txt)
+mapfile -t test_tools < <(read_list test-tools.txt)
 
 check_only=0
 want=("${packages[@]}")

@@ -13,14 +13,10 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 bash scripts/setup-host.sh --with-test-tools
-bash ansible/install-deps.sh   # ansible, python3-proxmoxer, python3-requests, openssh-client
+bash ansible/install-deps.sh   # scripts/packages/ansible.txt: ansible, python3-proxmoxer, ...
 
-extra=(
-  chromium            # the page's browser tests (playwright-core drives it)
-  postgresql          # store tests on PostgreSQL (a throwaway cluster per run)
-  openssl             # the simulator's self-signed certificate
-  xdotool             # window names on the test desktop
-)
+# chromium, postgresql, openssl, xdotool, caddy, nginx, systemd: see the file for why.
+mapfile -t extra < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' scripts/packages/test.txt)
 missing=()
 for p in "${extra[@]}"; do
   [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" = "install ok installed" ] || missing+=("$p")
