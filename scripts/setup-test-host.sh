@@ -27,4 +27,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# The tests start their own caddy and nginx on loopback ports; the packaged
+# services (both serve port 80 by default) are not wanted on a test host. Only what
+# this run installed is stopped (where no init runs them, e.g. PID 1 is not
+# systemd and policy-rc.d forbids starts, there is nothing to stop).
+for svc in nginx caddy; do
+  [[ " ${missing[*]} " == *" $svc "* ]] || continue
+  if [ -d /run/systemd/system ]; then
+    systemctl disable --now "$svc" >/dev/null 2>&1 || true
+  elif [ -x "/etc/init.d/$svc" ]; then
+    "/etc/init.d/$svc" stop >/dev/null 2>&1 || true
+  fi
+done
 echo "Test host ready."

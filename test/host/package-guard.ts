@@ -298,8 +298,10 @@ export interface Dpkg {
   owners(paths: string[]): Map<string, string[]>;
 }
 
-export function loadDpkg(): Dpkg {
-  const r = spawnSync('dpkg-query', ['-W', '-f=${Package}\t${Essential}\t${Priority}\t${db:Status-Abbrev}\t${Pre-Depends}\t${Depends}\n'], { encoding: 'utf8', maxBuffer: 1 << 26 });
+/** dpkg's view of this host, or of a root filesystem's database (`admindir`: ROOTFS/var/lib/dpkg). */
+export function loadDpkg(admindir?: string): Dpkg {
+  const base = admindir ? [`--admindir=${admindir}`] : [];
+  const r = spawnSync('dpkg-query', [...base, '-W', '-f=${Package}\t${Essential}\t${Priority}\t${db:Status-Abbrev}\t${Pre-Depends}\t${Depends}\n'], { encoding: 'utf8', maxBuffer: 1 << 26 });
   if (r.status !== 0) throw new Error(`dpkg-query failed: ${r.stderr}`);
   const info = new Map<string, PackageInfo>();
   for (const line of r.stdout.split('\n')) {
@@ -315,7 +317,7 @@ export function loadDpkg(): Dpkg {
     owners(paths) {
       const todo = [...new Set(paths)].filter((p) => !cache.has(p));
       if (todo.length) {
-        const s = spawnSync('dpkg-query', ['-S', ...todo], { encoding: 'utf8', maxBuffer: 1 << 26 });
+        const s = spawnSync('dpkg-query', [...base, '-S', ...todo], { encoding: 'utf8', maxBuffer: 1 << 26 });
         for (const p of todo) cache.set(p, []);
         for (const line of s.stdout.split('\n')) {
           if (!line || line.startsWith('diversion ')) continue;
@@ -467,4 +469,62 @@ export function checkContainer(usages: Usage[], templatePackages: string[], dpkg
 export function staleContainerPrograms(usages: Usage[]): string[] {
   const used = new Set(usages.filter((u) => u.side === 'container').map((u) => path.basename(u.name)));
   return Object.keys(containerPrograms).filter((n) => !used.has(n));
+}
+
+/** The built template's root filesystem (from its LXC config), or null when there is none yet. */
+export function templateRootfs(): string | null {
+  const config = path.join(process.env.WINUX_LXC_PATH ?? '/var/lib/lxc', process.env.WINUX_LXC_TEMPLATE ?? 'winux-template', 'config');
+  if (!fs.existsSync(config)) return null;
+  const m = /^lxc\.rootfs\.path\s*=\s*(?:dir:)?(\S+)/m.exec(fs.readFileSync(config, 'utf8'));
+  return m && fs.existsSync(path.join(m[1]!, 'var/lib/dpkg/status')) ? m[1]! : null;
+}
+
+/** Follows symlinks inside `rootfs` (absolute links point into it, not to the host). */
+function resolveInside(rootfs: string, p: string): string | null {
+  for (let hops = 0; hops < 40; hops++) {
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(path.join(rootfs, p));
+    } catch {
+      return null;
+    }
+    if (!st.isSymbolicLink()) return p;
+    const target = fs.readlinkSync(path.join(rootfs, p));
+    p = target.startsWith('/') ? target : path.posix.join(path.posix.dirname(p), target);
+  }
+  return null;
+}
+
+/**
+ * Container programs checked against the built template itself: the program exists
+ * there, dpkg (the template's database) names its owner, and that owner is the one
+ * the manifest says, and a template package, one of their hard dependencies, or
+ * Essential/required. Catches a wrong mapping in containerPrograms.
+ */
+export function checkContainerInRootfs(usages: Usage[], templatePackages: string[], rootfs: string): Verdict[] {
+  const db = loadDpkg(path.join(rootfs, 'var/lib/dpkg'));
+  const brought = closure(templatePackages, db);
+  const programs = usages.filter((u) => u.side === 'container' && u.kind === 'program' && !fs.existsSync(path.join(root, 'template/files', u.name)));
+  const chains = new Map<Usage, string[]>();
+  for (const u of programs) {
+    const candidates = u.name.startsWith('/') ? [u.name] : systemDirs.map((d) => `${d}/${u.name}`);
+    const first = candidates.find((c) => resolveInside(rootfs, c) !== null && fs.statSync(path.join(rootfs, resolveInside(rootfs, c)!)).isFile());
+    if (first) chains.set(u, [...new Set([first, resolveInside(rootfs, first)!])]);
+  }
+  const owners = db.owners([...chains.values()].flat().flatMap(aliases));
+  return programs.map((u): Verdict => {
+    const chain = chains.get(u);
+    if (!chain) return { usage: u, ok: false, detail: `not found in the template (${rootfs})` };
+    const real = chain[chain.length - 1]!;
+    const pkgs = [...new Set(aliases(real).flatMap((a) => owners.get(a) ?? []))];
+    const expected = containerPrograms[path.basename(u.name)];
+    if (!pkgs.length) return { usage: u, ok: false, detail: `${real} belongs to no package in the template` };
+    if (expected && !pkgs.includes(expected)) return { usage: u, ok: false, detail: `${real} is owned by ${pkgs.join(', ')} in the template, not ${expected} as test/host/manifest.ts says` };
+    const pkg = pkgs[0]!;
+    const info = db.info.get(pkg);
+    if (templatePackages.includes(pkg)) return { usage: u, ok: true, detail: `${real}: ${pkg} (template/packages.txt)` };
+    if (info?.essential || info?.priority === 'required') return { usage: u, ok: true, detail: `${real}: ${pkg} (${info.essential ? 'Essential: yes' : 'Priority: required'})` };
+    if (brought.has(pkg)) return { usage: u, ok: true, detail: `${real}: ${pkg} (hard dependency of ${brought.get(pkg)})` };
+    return { usage: u, ok: false, detail: `${real}: ${pkg} is not brought by template/packages.txt` };
+  });
 }

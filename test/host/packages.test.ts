@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import {
-  checkContainer, checkHost, hostLists, listFiles, loadDpkg, parseList, readList, root, scan, scanSource, shellCommands,
-  staleContainerPrograms, templateClosure, type Verdict,
+  checkContainer, checkContainerInRootfs, checkHost, hostLists, listFiles, loadDpkg, parseList, readList, root, scan, scanSource, shellCommands,
+  staleContainerPrograms, templateClosure, templateRootfs, type Verdict,
 } from './package-guard.ts';
 
 const report = (vs: Verdict[]) => vs.map((v) => `  ${v.usage.side} ${v.usage.kind} ${v.usage.name}: ${v.detail}\n    used at ${v.usage.where.slice(0, 3).join(', ')}`).join('\n');
@@ -92,6 +92,13 @@ test('every program run inside a container comes from the template packages', ()
   assert.equal(bad.length, 0, `not covered by template/packages.txt:\n${report(bad)}`);
 });
 
+test('and in the built template itself, each container program is where the manifest says', (t) => {
+  const rootfs = templateRootfs();
+  if (!rootfs) return t.skip('no template built yet (npm start or the LXC tests build it)');
+  const bad = checkContainerInRootfs(found.usages, template, rootfs).filter((v) => !v.ok);
+  assert.equal(bad.length, 0, `in ${rootfs}:\n${report(bad)}`);
+});
+
 test('the guard bites: without lxc-templates in the lists, the include files fail (lxc only recommends it)', () => {
   const copy = new Map([...lists].map(([f, ps]) => [f, ps.filter((p) => p !== 'lxc-templates')]));
   const bad = checkHost(found.usages, copy, dpkg).filter((v) => !v.ok);
@@ -106,6 +113,12 @@ test('the guard bites through dependencies: without imagemagick, convert (imagem
   const copy = new Map([...lists].map(([f, ps]) => [f, ps.filter((p) => p !== 'imagemagick')]));
   const bad = checkHost(found.usages, copy, dpkg).filter((v) => !v.ok).map((v) => v.usage.name);
   assert.ok(bad.includes('convert') && bad.includes('import'), bad.join(', '));
+});
+
+test('the guard bites inside too: without xrdp in template/packages.txt, xrdp-keygen fails', () => {
+  const without = template.filter((p) => p !== 'xrdp');
+  const bad = checkContainer(found.usages, without, dpkg).filter((v) => !v.ok).map((v) => v.usage.name);
+  assert.ok(bad.includes('xrdp-keygen'), bad.join(', '));
 });
 
 test('exemptions come from dpkg: Essential or Priority required only', () => {
