@@ -139,7 +139,11 @@ const shellBuiltins = new Set(['echo', 'printf', 'cd', 'exit', 'set', 'export', 
   'shift', 'local', 'return', 'source', '.', 'eval', 'trap', 'wait', 'kill', 'command', 'type', 'declare', 'unset', 'break', 'continue', 'getopts',
   'exec', 'umask', 'pwd', 'hash', 'let', ':', 'readonly', 'ulimit', 'builtin', 'shopt']);
 
-/** Replaces quoted text and comments with spaces, keeping `$(…)` inside double quotes as code. */
+/**
+ * Replaces quoted text and comments with spaces, keeping `$(…)` inside double quotes
+ * as code. The quote marks stay, so a quoted word (`"$real" "$@"`) is still a word,
+ * one that cannot be a program name (the scanner skips such commands).
+ */
 export function shellCode(src: string): string {
   let out = '';
   const stack: Array<'code' | 'sub' | 'paren' | 'dq'> = ['code'];
@@ -149,7 +153,7 @@ export function shellCode(src: string): string {
     const blank = (s: string) => s.replace(/[^\n]/g, ' ');
     if (top === 'dq') {
       if (c === '\\') { out += '  '; i++; continue; }
-      if (c === '"') { stack.pop(); out += ' '; continue; }
+      if (c === '"') { stack.pop(); out += '"'; continue; }
       if (c === '$' && src[i + 1] === '(') { stack.push('sub'); out += ' ;'; i++; continue; }
       out += c === '\n' ? '\n' : ' ';
       continue;
@@ -158,11 +162,11 @@ export function shellCode(src: string): string {
     if (c === "'") {
       const j = src.indexOf("'", i + 1);
       const end = j < 0 ? src.length - 1 : j;
-      out += blank(src.slice(i, end + 1));
+      out += `'${blank(src.slice(i + 1, end))}'`;
       i = end;
       continue;
     }
-    if (c === '"') { stack.push('dq'); out += ' '; continue; }
+    if (c === '"') { stack.push('dq'); out += '"'; continue; }
     if (c === '#' && (i === 0 || /[\s;]/.test(src[i - 1]!))) {
       const j = src.indexOf('\n', i);
       i = (j < 0 ? src.length : j) - 1;

@@ -70,6 +70,7 @@ test('the shell scanner takes commands, not data, patterns, redirections or buil
     'notacommand here',
     'EOF',
     'if ! command -v zstd >/dev/null; then exec unshare -m -- bash "$0"; fi',
+    '"/etc/init.d/$svc" stop; "$real" "$@"',
   ].join('\n')).map((w) => w.word);
   assert.deepEqual(words, ['uname', 'mkdir', 'rm', 'chroot', 'tar', 'cat', 'unshare']);
 });
