@@ -3,8 +3,9 @@
 //
 //   node --import tsx bench/web-page.ts [--runs 5]
 //
-// 1. First load: bytes transferred per asset (performance entries), the same
-//    bodies gzip-compressed for comparison (the server does not compress today).
+// 1. First load: bytes transferred per asset (performance entries, headers
+//    included), and the same bodies gzip- and brotli-compressed for comparison
+//    (the server sends web/build.ts's brotli/gzip copies of web/dist).
 // 2. Timings of a cold load: DOMContentLoaded, load, and the launch button
 //    showing what /info says (p50 over the runs).
 // 3. Launch request → desktop shown, with a provider that is ready at once: the
@@ -18,7 +19,7 @@ import { launchBrowser, openPage, startWinux } from '../test/web/harness.ts';
 
 const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '5' } } });
 const runs = Math.max(1, Number(args.runs));
-const webDir = path.resolve(import.meta.dirname, '..', 'web');
+const webDir = path.resolve(import.meta.dirname, '..', 'web', 'dist'); // what the server sends (web/build.ts)
 
 const w = await startWinux({ WINUX_SESSIONS_PER_VISITOR: '1000' });
 w.stepper.stepMs = 0;

@@ -15,3 +15,10 @@ if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
   echo "Installing npm dependencies (npm ci)…"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+
+# The pages: web/ is built into web/dist (not committed) when a source, the build
+# script or the lock file is newer than the last build (web/build.ts; ~0.3 s).
+built=web/dist/.built
+if [ ! -f "$built" ] || [ package-lock.json -nt "$built" ] || [ -n "$(find web -path web/dist -prune -o -type f -newer "$built" -print -quit)" ]; then
+  node --import tsx web/build.ts
+fi

@@ -1,6 +1,5 @@
 // createApp() builds the Fastify application (page + API) and never listens:
 // `winux serve` listens, tests use inject() or listen on port 0.
-import path from 'node:path';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fastifyCompress from '@fastify/compress';
 import fastifyCookie from '@fastify/cookie';
@@ -24,9 +23,11 @@ import { providerHealth, storeHealth, type Check } from './health.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { systemRoutes } from './routes/system.ts';
 import { ensureVisitorCookie } from './visitor.ts';
+import { distDir, ensureWebBuilt } from '../../web/build.ts';
 
 export const apiPrefix = '/api/winux';
-export const webRoot = path.resolve(import.meta.dirname, '..', '..', 'web');
+/** The built pages (web/build.ts bundles web/ into web/dist). */
+export const webRoot = distDir;
 const bodyLimit = 64 * 1024;
 
 export interface AppOptions {
@@ -144,7 +145,17 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     await docs.register(fastifySwaggerUi, { routePrefix: `${apiPrefix}/docs` });
   });
 
-  await app.register(fastifyStatic, { root: webRoot, prefix: '/winux/', redirect: true, index: ['index.html'] });
+  // Built here when missing or older than their sources (npm start and npm test build them first).
+  await ensureWebBuilt((message) => logger.info(message));
+  await app.register(fastifyStatic, {
+    root: webRoot, prefix: '/winux/', redirect: true, index: ['index.html'],
+    // web/build.ts writes a brotli and a gzip copy of each file, at the highest level.
+    preCompressed: true,
+    // The HTML is revalidated on each load; the files it names carry their content's hash (?v=).
+    setHeaders: (reply: FastifyReply) => {
+      if (/[?&]v=/.test(reply.request.url)) reply.header('cache-control', 'public, max-age=31536000, immutable');
+    },
+  });
   // The visitor cookie comes with the page itself: the page's first API calls go out
   // together, and each would otherwise be handed a different new cookie.
   app.addHook('onSend', async (request, reply) => {

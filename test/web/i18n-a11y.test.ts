@@ -18,7 +18,8 @@ after(async () => {
 });
 
 const text = (page: Page, selector: string) => page.locator(selector).innerText();
-const webDir = path.resolve(import.meta.dirname, '..', '..', 'web');
+// The files the server sends: web/ built into web/dist (web/build.ts), without their .br/.gz copies.
+const webDir = path.resolve(import.meta.dirname, '..', '..', 'web', 'dist');
 
 /** Ends every live session: all browser contexts share the visitor address 127.0.0.1. */
 async function endAll() {
@@ -253,7 +254,7 @@ describe('a 390 px phone', () => {
 describe('weight and origin of the page', () => {
   test('every asset comes from Winux itself; the first load is small', async () => {
     await endAll();
-    for (const file of fs.readdirSync(webDir)) {
+    for (const file of fs.readdirSync(webDir).filter((f) => !/\.(br|gz)$/.test(f) && !f.startsWith('.'))) {
       const body = fs.readFileSync(path.join(webDir, file), 'utf8');
       assert.doesNotMatch(body, /(src|href)=["']?(https?:)?\/\//i, `${file} links to another site`);
       assert.doesNotMatch(body, /url\(\s*["']?(https?:)?\/\//i, `${file} loads a remote resource from CSS`);

@@ -1,0 +1,11 @@
+// The visitor page's language: French or English, saved under winux.lang.
+import { createI18n, pickLang } from '../../shared/i18n.ts';
+import { clockIn } from '../format.ts';
+import { en } from './en.ts';
+import { fr } from './fr.ts';
+
+export type Lang = 'fr' | 'en';
+export const i18n = createI18n<typeof fr, Lang>({ fr, en }, pickLang<Lang>(['fr', 'en'], 'winux.lang'), 'fr');
+export const t = i18n.t;
+/** A wall-clock time in the page's language. */
+export const clock = (ms: number): string => clockIn(i18n.lang, ms);
