@@ -31,6 +31,10 @@ const schema = z.object({
   WINUX_DATABASE_URL: z.string().regex(/^(postgres(ql)?:\/\/|sqlite:)/, { error: 'postgres://user:pass@host/db or sqlite:/path/file.db' }).optional(),
   WINUX_ADMIN_TOKEN: z.string().min(16, { error: 'at least 16 characters (leave it unset to have one generated)' }).optional(),
   WINUX_PROVIDER: z.enum(['lxc', 'proxmox', 'ansible'], { error: 'one of lxc, proxmox, ansible' }).optional(),
+  WINUX_TLS_CERT: z.string().optional(),
+  WINUX_TLS_KEY: z.string().optional(),
+  WINUX_HTTP_REDIRECT_PORT: int(0, 65535).optional(),
+  WINUX_HSTS_MAX_AGE_SECONDS: int(0, 63_072_000).default(31_536_000),
   WINUX_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
 
   WINUX_SESSION_MINUTES: int(1, 10080).default(30),
@@ -96,6 +100,12 @@ type Env = z.infer<typeof schema>;
 export interface Config {
   host: string;
   port: number;
+  /** PEM files: when set, WINUX_PORT speaks HTTPS only (read and checked by src/http/tls.ts at start-up). */
+  tls?: { certFile: string; keyFile: string };
+  /** With TLS: a plain-HTTP port that only redirects to the HTTPS address; off when unset. */
+  httpRedirectPort?: number;
+  /** Strict-Transport-Security max-age on HTTPS answers; 0 = no header. */
+  hstsMaxAgeSeconds: number;
   dataDir: string;
   databaseUrl: string;
   adminToken?: string;
@@ -189,12 +199,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     if (!tokenId) problems.push('proxmox_api_user: expected user@realm!tokenname, or user@realm with proxmox_api_token_id');
     if (!e.proxmox_api_token_secret) problems.push('proxmox_api_token_secret: expected the API token secret');
   }
+  if (Boolean(e.WINUX_TLS_CERT) !== Boolean(e.WINUX_TLS_KEY)) {
+    problems.push(e.WINUX_TLS_CERT
+      ? 'WINUX_TLS_KEY: expected the PEM private key file too (WINUX_TLS_CERT is set; give both or neither)'
+      : 'WINUX_TLS_CERT: expected the PEM certificate file too (WINUX_TLS_KEY is set; give both or neither)');
+  }
+  if (e.WINUX_HTTP_REDIRECT_PORT !== undefined) {
+    if (!e.WINUX_TLS_CERT) problems.push('WINUX_HTTP_REDIRECT_PORT: expected only with WINUX_TLS_CERT and WINUX_TLS_KEY (it redirects plain HTTP to Winux\'s own HTTPS)');
+    else if (e.WINUX_HTTP_REDIRECT_PORT !== 0 && e.WINUX_HTTP_REDIRECT_PORT === e.WINUX_PORT) problems.push('WINUX_HTTP_REDIRECT_PORT: expected a port other than WINUX_PORT');
+  }
   if (problems.length) throw new ConfigError(problems);
 
   const dataDir = path.resolve(e.WINUX_DATA_DIR);
   const config: Config = {
     host: e.WINUX_HOST,
     port: e.WINUX_PORT,
+    tls: e.WINUX_TLS_CERT && e.WINUX_TLS_KEY ? { certFile: path.resolve(e.WINUX_TLS_CERT), keyFile: path.resolve(e.WINUX_TLS_KEY) } : undefined,
+    httpRedirectPort: e.WINUX_HTTP_REDIRECT_PORT,
+    hstsMaxAgeSeconds: e.WINUX_HSTS_MAX_AGE_SECONDS,
     dataDir,
     databaseUrl: e.WINUX_DATABASE_URL ?? `sqlite:${path.join(dataDir, 'winux.db')}`,
     adminToken: e.WINUX_ADMIN_TOKEN,

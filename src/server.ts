@@ -2,11 +2,15 @@
 // the HTTP app. `winux serve` builds one with the real provider; tests build one
 // with a behaviour fake. Start-up reconciles every session before serving.
 import type { FastifyInstance } from 'fastify';
+import type http from 'node:http';
+import type https from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { ensureDataDir, loadOrCreateAdminToken } from './admin-token.ts';
 import type { Config } from './config.ts';
 import { systemClock, type Clock } from './core/clock.ts';
 import { SessionService } from './core/service.ts';
 import { createApp } from './http/app.ts';
+import { createRedirectServer, readTlsPair, watchTlsFiles } from './http/tls.ts';
 import type { Logger } from './logger.ts';
 import type { Provider } from './providers/provider.ts';
 import { Reaper } from './reaper/reaper.ts';
@@ -20,6 +24,8 @@ export interface ServerOptions {
   clock?: Clock;
   /** Start the reaper's timers (tests driving time by hand turn it off). */
   reaper?: boolean;
+  /** How often WINUX_TLS_CERT / WINUX_TLS_KEY are looked at for renewed files (default 5 s). */
+  tlsCheckIntervalMs?: number;
 }
 
 export interface RunningServer {
@@ -29,14 +35,22 @@ export interface RunningServer {
   reaper: Reaper;
   pool: WarmPool;
   adminToken: string;
-  /** http://host:port once listening. */
+  /** http://host:port (https:// with WINUX_TLS_CERT) once listening. */
   url: string;
+  /** http://host:port of the WINUX_HTTP_REDIRECT_PORT listener, when there is one. */
+  redirectUrl?: string;
   close(): Promise<void>;
 }
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { config, provider, logger } = options;
   const clock = options.clock ?? systemClock;
+  // Bad TLS files stop start-up before anything else is touched.
+  const tls = config.tls ? readTlsPair(config.tls) : undefined;
+  if (tls) {
+    logger.info(tls.info, 'TLS certificate loaded');
+    for (const warning of tls.warnings) logger.warn(warning);
+  }
   ensureDataDir(config);
   const adminToken = loadOrCreateAdminToken(config, logger);
   const store = await Store.open(config.databaseUrl);
@@ -52,22 +66,56 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     reaper.start();
     if (config.pool.size > 0) pool.start();
   }
-  const app = await createApp({ config, service, store, provider, clock, logger, adminToken });
+  const app = await createApp({ config, service, store, provider, clock, logger, adminToken, tls });
   const address = await app.listen({ host: config.host, port: config.port });
   const url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '[::1]');
+  // Renewed files reach new connections; open ones keep the certificate they shook hands with.
+  const tlsWatcher = config.tls && watchTlsFiles({
+    files: config.tls,
+    since: tls!.signature,
+    validTo: tls!.info.valid_to,
+    logger,
+    intervalMs: options.tlsCheckIntervalMs ?? 5_000,
+    apply: (pair) => (app.server as unknown as https.Server).setSecureContext({ cert: pair.cert, key: pair.key }),
+  });
+  let redirect: http.Server | undefined;
   let closed: Promise<void> | undefined;
-  return {
-    app, service, store, reaper, pool, adminToken, url,
-    close() {
-      closed ??= (async () => {
-        reaper.stop();
-        pool.stop();
-        await app.close();
-        await service.shutdown();
-        await provider.close?.();
-        await store.close();
-      })();
-      return closed;
-    },
+  const close = () => {
+    closed ??= (async () => {
+      tlsWatcher?.stop();
+      if (redirect?.listening) {
+        const done = new Promise((resolve) => redirect!.close(resolve));
+        redirect.closeAllConnections();
+        await done;
+      }
+      reaper.stop();
+      pool.stop();
+      await app.close();
+      await service.shutdown();
+      await provider.close?.();
+      await store.close();
+    })();
+    return closed;
   };
+  let redirectUrl: string | undefined;
+  if (config.tls && config.httpRedirectPort !== undefined) {
+    const httpsPort = (app.server.address() as AddressInfo).port;
+    redirect = createRedirectServer({ httpsPort, publicHost: config.publicHost, logger });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        redirect!.once('error', reject);
+        redirect!.listen(config.httpRedirectPort, config.host, () => {
+          redirect!.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (error) {
+      await close();
+      throw new Error(`WINUX_HTTP_REDIRECT_PORT: cannot listen on ${config.host}:${config.httpRedirectPort} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error });
+    }
+    const port = (redirect.address() as AddressInfo).port;
+    redirectUrl = url.replace(/^https:/, 'http:').replace(/:\d+$/, `:${port}`);
+    logger.info({ url: redirectUrl, to: url }, 'plain HTTP answers only with a redirect to HTTPS');
+  }
+  return { app, service, store, reaper, pool, adminToken, url, redirectUrl, close };
 }

@@ -22,6 +22,7 @@ import { version } from '../version.ts';
 import { providerHealth, storeHealth, type Check } from './health.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { systemRoutes } from './routes/system.ts';
+import { hstsValue, isHttps } from './tls.ts';
 import { ensureVisitorCookie } from './visitor.ts';
 import { distDir, ensureWebBuilt } from '../../web/build.ts';
 
@@ -38,6 +39,8 @@ export interface AppOptions {
   clock: Clock;
   logger: Logger;
   adminToken: string;
+  /** PEM certificate (chain) and key: the app then speaks HTTPS only (src/http/tls.ts reads and checks them). */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 export interface AppContext extends Omit<AppOptions, 'adminToken'> {
@@ -50,6 +53,7 @@ export interface AppContext extends Omit<AppOptions, 'adminToken'> {
 export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   const { config, logger } = options;
   const app = Fastify({
+    ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {}),
     loggerInstance: logger,
     bodyLimit,
     // X-Forwarded-For is believed only from these addresses (the seed puts nginx in front).
@@ -85,9 +89,16 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
         upgradeInsecureRequests: null,
       },
     },
-    // Plain-HTTP deployments are common on a school LAN: do not force HTTPS.
+    // Helmet would send HSTS on plain HTTP too; it is added below on HTTPS answers only.
     strictTransportSecurity: false,
   });
+  const hsts = hstsValue(config.hstsMaxAgeSeconds);
+  if (hsts) {
+    // HTTPS as the browser sees it: our own TLS, or a trusted proxy's X-Forwarded-Proto.
+    app.addHook('onRequest', async (request, reply) => {
+      if (isHttps(request)) reply.header('strict-transport-security', hsts);
+    });
+  }
   if (config.corsOrigins.length) {
     await app.register(fastifyCors, { origin: config.corsOrigins, credentials: true, methods: ['GET', 'POST', 'DELETE'] });
   }

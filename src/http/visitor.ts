@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errors } from '../core/errors.ts';
+import { isHttps } from './tls.ts';
 
 export const visitorCookie = 'winux_visitor';
 const oneYearSeconds = 365 * 24 * 3600;
@@ -40,7 +41,7 @@ export function ensureVisitorCookie(request: FastifyRequest, reply: FastifyReply
     httpOnly: true,
     sameSite: 'strict',
     path: '/',
-    secure: request.protocol === 'https',
+    secure: isHttps(request),
     maxAge: oneYearSeconds,
   });
 }
