@@ -9,7 +9,7 @@ import path from 'node:path';
 import { loadConfig } from '../src/config.ts';
 import { silentLogger } from '../src/logger.ts';
 import { createProxmoxProvider } from '../src/providers/proxmox/index.ts';
-import type { CreateSpec } from '../src/providers/provider.ts';
+import type { CreateSpec } from '../src/core/provider-port.ts';
 import { startProxmoxSim } from '../test/support/proxmox-sim/index.ts';
 
 // Work times of the same order as a real node with a linked clone on LVM-thin (PROXMOX.md §7), scaled down 10×.

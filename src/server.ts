@@ -12,7 +12,7 @@ import { SessionService } from './core/service.ts';
 import { createApp } from './http/app.ts';
 import { createRedirectServer, readTlsPair, watchTlsFiles } from './http/tls.ts';
 import type { Logger } from './logger.ts';
-import type { Provider } from './providers/provider.ts';
+import type { Provider } from './core/provider-port.ts';
 import { Reaper } from './reaper/reaper.ts';
 import { WarmPool } from './reaper/pool.ts';
 import { Store } from './store/store.ts';

@@ -37,6 +37,19 @@ export const errors = {
   unavailable: (message: string) => new WinuxError('unavailable', 503, message),
 };
 
+/**
+ * The store cannot be used right now (down, locked, full, read-only): an outage, not a
+ * bug, so 503 and clients retry later. The store raises it; the driver's own error is
+ * its `cause` (its `code` may be shown, e.g. by /health; its message goes to the log only).
+ */
+export class StoreUnavailableError extends WinuxError {
+  constructor(options?: { cause?: unknown }) {
+    super('store_unavailable', 503, 'The session database cannot be used right now. Nothing was changed; please try again in a moment.');
+    this.name = 'StoreUnavailableError';
+    if (options && 'cause' in options) this.cause = options.cause;
+  }
+}
+
 /** A provider error: `retryable` marks failures worth another try (timeouts, 5xx, locks). */
 export class ProviderError extends Error {
   constructor(message: string, readonly retryable = false, options?: { cause?: unknown }) {

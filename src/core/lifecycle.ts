@@ -6,8 +6,8 @@
 // interrupts is finished by the reconciler on the next start.
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
-import type { CreatedMachine, CreateSpec, Provider, ProviderRef } from '../providers/provider.ts';
-import type { AllocationRules, Store } from '../store/store.ts';
+import type { CreatedMachine, CreateSpec, Provider, ProviderRef } from './provider-port.ts';
+import type { AllocationRules, SessionStore } from './store-port.ts';
 import type { Clock } from './clock.ts';
 import { ContainerIdTakenError } from './errors.ts';
 import type { CreationStep, SessionRecord } from './session.ts';
@@ -19,7 +19,7 @@ const maxIdMoves = 5;
 
 export interface LifecycleOptions {
   config: Config;
-  store: Store;
+  store: SessionStore;
   provider: Provider;
   logger: Logger;
   clock: Clock;
@@ -29,7 +29,7 @@ export interface LifecycleOptions {
 
 export class MachineLifecycle {
   private readonly config: Config;
-  private readonly store: Store;
+  private readonly store: SessionStore;
   private readonly provider: Provider;
   private readonly log: Logger;
   private readonly clock: Clock;

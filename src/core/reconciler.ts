@@ -3,8 +3,8 @@
 // interrupted is finished here) and by the reaper's sweep (stuck work retried).
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
-import type { Provider } from '../providers/provider.ts';
-import type { Store } from '../store/store.ts';
+import type { Provider } from './provider-port.ts';
+import type { SessionStore } from './store-port.ts';
 import type { Clock } from './clock.ts';
 import { sessionLog, type MachineLifecycle } from './lifecycle.ts';
 
@@ -18,7 +18,7 @@ export interface ReconcileStats {
 
 export interface ReconcilerOptions {
   config: Config;
-  store: Store;
+  store: SessionStore;
   provider: Provider;
   logger: Logger;
   clock: Clock;

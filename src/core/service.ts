@@ -6,8 +6,8 @@
 import { EventEmitter } from 'node:events';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
-import type { Provider, ProviderRef } from '../providers/provider.ts';
-import type { AllocationRefusal, Store } from '../store/store.ts';
+import type { Provider, ProviderRef } from './provider-port.ts';
+import type { AllocationRefusal, SessionFilter, SessionStore } from './store-port.ts';
 import type { Clock } from './clock.ts';
 import { newPassword, newSessionId, newSessionToken, hashSecret } from './credentials.ts';
 import { errors, WinuxError } from './errors.ts';
@@ -18,7 +18,7 @@ import { liveStatuses } from './session.ts';
 
 export interface SessionServiceOptions {
   config: Config;
-  store: Store;
+  store: SessionStore;
   provider: Provider;
   logger: Logger;
   clock: Clock;
@@ -42,7 +42,7 @@ export const poolVisitor = 'warm-pool';
 
 export class SessionService extends EventEmitter {
   private readonly config: Config;
-  private readonly store: Store;
+  private readonly store: SessionStore;
   private readonly provider: Provider;
   private readonly log: Logger;
   private readonly clock: Clock;
@@ -185,7 +185,7 @@ export class SessionService extends EventEmitter {
     return session;
   }
 
-  list(filter: Parameters<Store['list']>[0] = {}): Promise<SessionRecord[]> {
+  list(filter: SessionFilter = {}): Promise<SessionRecord[]> {
     return this.store.list(filter);
   }
 

@@ -9,17 +9,12 @@ import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import type { Config } from '../config.ts';
-import type { Clock } from '../core/clock.ts';
 import { createHmac } from 'node:crypto';
 import { hashSecret } from '../core/credentials.ts';
 import { WinuxError, errors } from '../core/errors.ts';
-import type { SessionService } from '../core/service.ts';
-import type { Logger } from '../logger.ts';
-import type { Provider } from '../providers/provider.ts';
-import type { Store } from '../store/store.ts';
 import { version } from '../version.ts';
-import { providerHealth, storeHealth, type Check } from './health.ts';
+import type { AppContext, AppServices } from './context.ts';
+import { providerHealth, storeHealth } from './health.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { systemRoutes } from './routes/system.ts';
 import { hstsValue, isHttps } from './tls.ts';
@@ -31,23 +26,10 @@ export const apiPrefix = '/api/winux';
 export const webRoot = distDir;
 const bodyLimit = 64 * 1024;
 
-export interface AppOptions {
-  config: Config;
-  service: SessionService;
-  store: Store;
-  provider: Provider;
-  clock: Clock;
-  logger: Logger;
+export interface AppOptions extends AppServices {
   adminToken: string;
   /** PEM certificate (chain) and key: the app then speaks HTTPS only (src/http/tls.ts reads and checks them). */
   tls?: { cert: Buffer; key: Buffer };
-}
-
-export interface AppContext extends Omit<AppOptions, 'adminToken'> {
-  adminTokenHash: string;
-  createRateLimit: false | { max: number; timeWindow: number };
-  providerHealth(): Promise<Check>;
-  storeHealth(): Promise<Check>;
 }
 
 export async function createApp(options: AppOptions): Promise<FastifyInstance> {
@@ -217,9 +199,6 @@ function errorBody(error: FastifyError | WinuxError): { status: number; body: Re
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return { status: 400, body: { error: 'bad_request', message: 'The request body is not valid JSON.' } };
   }
-  if (isStoreOutage(e)) {
-    return { status: 503, body: { error: 'store_unavailable', message: 'The session database cannot be used right now. Nothing was changed; please try again in a moment.' } };
-  }
   if ((e as { statusCode?: number }).statusCode === 429) {
     const body = e as unknown as Record<string, unknown>;
     return { status: 429, body: { error: 'rate_limited', message: String(body.message), retry_after_seconds: body.retry_after_seconds } };
@@ -230,19 +209,6 @@ function errorBody(error: FastifyError | WinuxError): { status: number; body: Re
     return { status, body: { error: 'bad_request', message: e.message } };
   }
   return { status: 500, body: { error: 'internal_error', message: 'Something went wrong on our side. It has been logged.' } };
-}
-
-/**
- * A database that is down, locked, full or read-only is an outage, not a bug: say
- * 503 (as /health does) rather than 500, so clients and proxies retry later.
- */
-function isStoreOutage(e: { code?: unknown; message?: string }): boolean {
-  const code = typeof e.code === 'string' ? e.code : '';
-  if (code.startsWith('SQLITE_')) return true;
-  // PostgreSQL: connection exceptions (08), shutdown/operator intervention (57), resources (53).
-  if (/^(08|57|53)[0-9A-Z]{3}$/.test(code)) return true;
-  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH'].includes(code)) return true;
-  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(e.message ?? '');
 }
 
 /** One sentence naming the field and what it should be, from ajv's first complaint. */

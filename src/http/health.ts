@@ -2,9 +2,10 @@
 // monitor (or someone hammering the public endpoint) cannot turn every request
 // into a database write or a round of provider checks.
 import type { Clock } from '../core/clock.ts';
+import { StoreUnavailableError } from '../core/errors.ts';
 import type { Logger } from '../logger.ts';
-import type { Provider } from '../providers/provider.ts';
-import type { Store } from '../store/store.ts';
+import type { Provider } from '../core/provider-port.ts';
+import type { SessionStore } from '../core/store-port.ts';
 
 export interface Check { ok: boolean; detail: string }
 
@@ -17,9 +18,13 @@ function memoise(ttlMs: number, compute: () => Promise<Check>): () => Promise<Ch
   };
 }
 
-/** Only the error's code goes into the public answer (ECONNREFUSED, SQLITE_READONLY…); the message, which may name hosts or paths, goes to the log. */
+/**
+ * Only the code of the store's underlying error goes into the public answer (ECONNREFUSED,
+ * SQLITE_READONLY…); the message, which may name hosts or paths, goes to the log.
+ */
 function codeOf(error: unknown): string {
-  const code = (error as { code?: unknown })?.code;
+  const underlying = error instanceof StoreUnavailableError ? error.cause : error;
+  const code = (underlying as { code?: unknown })?.code;
   return typeof code === 'string' && /^[A-Z0-9_]{2,40}$/.test(code) ? ` (${code})` : '';
 }
 
@@ -28,7 +33,7 @@ function codeOf(error: unknown): string {
  * writes (full disk, immutable file, PostgreSQL standby) cannot create or end
  * a session, so the check also rewrites the store's health-probe row.
  */
-export function storeHealth(store: Store, clock: Clock, logger: Logger): () => Promise<Check> {
+export function storeHealth(store: SessionStore, clock: Clock, logger: Logger): () => Promise<Check> {
   return memoise(1000, async () => {
     try {
       await store.ping();

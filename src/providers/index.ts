@@ -2,7 +2,7 @@
 // error. Each provider module is loaded only when chosen.
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
-import type { Provider } from './provider.ts';
+import type { Provider } from '../core/provider-port.ts';
 
 export const providerNames = ['lxc', 'proxmox', 'ansible'] as const;
 

@@ -7,11 +7,11 @@
 import type { Clock } from '../core/clock.ts';
 import type { SessionService } from '../core/service.ts';
 import type { Logger } from '../logger.ts';
-import type { Store } from '../store/store.ts';
+import type { SessionStore } from '../core/store-port.ts';
 
 export interface WarmPoolOptions {
   service: SessionService;
-  store: Store;
+  store: SessionStore;
   clock: Clock;
   logger: Logger;
   size: number;

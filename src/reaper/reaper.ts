@@ -6,11 +6,11 @@
 import type { Clock } from '../core/clock.ts';
 import type { SessionService } from '../core/service.ts';
 import type { Logger } from '../logger.ts';
-import type { Store } from '../store/store.ts';
+import type { SessionStore } from '../core/store-port.ts';
 
 export interface ReaperOptions {
   service: SessionService;
-  store: Store;
+  store: SessionStore;
   clock: Clock;
   logger: Logger;
   sweepIntervalMs: number;

@@ -1,50 +1,27 @@
-// The session store: Kysely over SQLite (default, a file in the data dir) or
-// PostgreSQL (several replicas). Every state change is a conditional UPDATE
-// ("move from these statuses to that one"), so two actors never both act on
-// the same transition, and every change is written before the provider is called.
+// The session store: implements the core's Store port (core/store-port.ts) with
+// Kysely over SQLite (default, a file in the data dir) or PostgreSQL (several
+// replicas). Every state change is a conditional UPDATE ("move from these statuses
+// to that one"), so two actors never both act on the same transition. A database
+// outage leaves here as the core's StoreUnavailableError, never as a driver's error.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
+import { StoreUnavailableError } from '../core/errors.ts';
 import type { SessionRecord, SessionStatus, CreationStep } from '../core/session.ts';
 import { liveStatuses } from '../core/session.ts';
+import type { AllocationRefusal, AllocationRules, NewSession, SessionFilter, SessionPatch, SessionStore } from '../core/store-port.ts';
 import type { Database, SessionsTable } from './schema.ts';
 import { migrationProvider } from './migrations.ts';
 
-export interface AllocationRules {
-  idMin: number;
-  idMax: number;
-  maxSessions: number;
-  /** 0 = no limit. */
-  perVisitor: number;
-}
-
-/** What `insertWithContainer` could not do, for the service to turn into a person's message. */
-export type AllocationRefusal = { refused: 'capacity' | 'visitor_limit' };
-
-export type NewSession = Omit<SessionRecord, 'containerId' | 'holdsContainer' | 'updatedAt' | 'statusChangedAt' | 'cleanupAttempts'>;
-
-export interface SessionFilter {
-  statuses?: readonly SessionStatus[];
-  visitor?: string;
-  ids?: readonly string[];
-  holdsContainer?: boolean;
-  pooled?: boolean;
-  limit?: number;
-}
-
-export type SessionPatch = Partial<Pick<SessionRecord,
-  'step' | 'node' | 'ip' | 'endpointHost' | 'port' | 'providerRef' | 'readyAt' | 'expiresAt' | 'endedAt' |
-  'error' | 'holdsContainer' | 'username' | 'password' | 'tokenHash' | 'visitor' | 'pooled' | 'durationMinutes' | 'createdAt'>>;
-
-export class Store {
+export class Store implements SessionStore {
   private constructor(readonly db: Kysely<Database>, readonly dialect: 'sqlite' | 'postgres') {}
 
   /** Opens (creating if needed) the database at `url` and brings its schema up to date. */
   static async open(url: string): Promise<Store> {
     const store = url.startsWith('postgres') ? Store.openPostgres(url) : await Store.openSqlite(url);
     await store.migrate();
-    return store;
+    return translatingOutages(store);
   }
 
   private static async openSqlite(url: string): Promise<Store> {
@@ -273,6 +250,47 @@ export class Store {
       .executeTakeFirst();
     return Number(result.numDeletedRows);
   }
+}
+
+/**
+ * The store as its callers see it: every method's driver error that means "the database
+ * cannot be used now" becomes the core's StoreUnavailableError (with the driver's error
+ * as its cause), so nothing above the store knows SQLite or PostgreSQL error codes.
+ */
+function translatingOutages<T extends object>(target: T): T {
+  const wrapped = new Map<PropertyKey, unknown>();
+  return new Proxy(target, {
+    get(object, key) {
+      const value = Reflect.get(object, key, object) as unknown;
+      if (typeof value !== 'function') return value;
+      if (!wrapped.has(key)) {
+        wrapped.set(key, (...args: unknown[]) => {
+          const translate = (error: unknown) => {
+            throw isOutage(error) ? new StoreUnavailableError({ cause: error }) : error;
+          };
+          try {
+            const result = (value as (...a: unknown[]) => unknown).apply(object, args);
+            return result instanceof Promise ? result.catch(translate) : result;
+          } catch (error) {
+            return translate(error);
+          }
+        });
+      }
+      return wrapped.get(key);
+    },
+  });
+}
+
+/** A database that is down, locked, full or read-only: an outage, not a bug. */
+function isOutage(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  if (code.startsWith('SQLITE_')) return true;
+  // PostgreSQL: connection exceptions (08), shutdown/operator intervention (57), resources (53).
+  if (/^(08|57|53)[0-9A-Z]{3}$/.test(code)) return true;
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH'].includes(code)) return true;
+  const message = typeof e?.message === 'string' ? e.message : '';
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(message);
 }
 
 function lowestFree(held: number[], min: number, max: number): number | undefined {

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import type { CreateSpec } from '../../src/providers/provider.ts';
+import type { CreateSpec } from '../../src/core/provider-port.ts';
 import { createLxcProvider } from '../../src/providers/lxc/index.ts';
 import { run } from '../../src/providers/lxc/exec.ts';
 import { containerName, rdpPort } from '../../src/providers/lxc/naming.ts';

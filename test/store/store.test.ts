@@ -2,7 +2,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { Store, type NewSession } from '../../src/store/store.ts';
+import type { NewSession } from '../../src/core/store-port.ts';
+import { Store } from '../../src/store/store.ts';
 import { tempDir } from '../support/server.ts';
 import { startTempPostgres, type TempPostgres } from '../support/postgres.ts';
 

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import type { CreationStep } from '../../src/core/session.ts';
 import { ProviderError } from '../../src/core/errors.ts';
-import type { CreateContext, CreateSpec, CreatedMachine, ManagedMachine, MachineState, Provider, ProviderCheck, ProviderRef } from '../../src/providers/provider.ts';
+import type { CreateContext, CreateSpec, CreatedMachine, ManagedMachine, MachineState, Provider, ProviderCheck, ProviderRef } from '../../src/core/provider-port.ts';
 
 export interface FakeProviderOptions {
   /** Time each creation step takes. */

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { loadConfig, type Config } from '../../src/config.ts';
 import type { Clock } from '../../src/core/clock.ts';
 import { createLogger, silentLogger, type Logger } from '../../src/logger.ts';
-import type { Provider } from '../../src/providers/provider.ts';
+import type { Provider } from '../../src/core/provider-port.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
 import { FakeProvider } from './fake-provider.ts';
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { Clock } from '../../src/core/clock.ts';
 import type { CreationStep } from '../../src/core/session.ts';
-import type { CreatedMachine, CreateContext, CreateSpec, ManagedMachine, Provider, ProviderRef } from '../../src/providers/provider.ts';
+import type { CreatedMachine, CreateContext, CreateSpec, ManagedMachine, Provider, ProviderRef } from '../../src/core/provider-port.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
 export const outDir = path.resolve(import.meta.dirname, '..', '..', 'test-output', 'web');

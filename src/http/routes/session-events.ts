@@ -12,7 +12,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { WinuxError } from '../../core/errors.ts';
 import { liveStatuses, type SessionRecord } from '../../core/session.ts';
-import type { AppContext } from '../app.ts';
+import type { AppContext } from '../context.ts';
 import { SessionIdParams, ErrorBody } from '../schemas.ts';
 
 /** Re-read even without a local change: another replica (PostgreSQL) may have moved the session. */

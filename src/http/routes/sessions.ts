@@ -11,7 +11,7 @@ import { sessionEventRoutes } from './session-events.ts';
 import { ensureVisitorCookie, visitorKey } from '../visitor.ts';
 import { rdpFile } from '../rdp-file.ts';
 import { CreateBody, CreatedSession, ErrorBody, ExtendBody, ListQuery, Session, SessionIdParams, SessionList } from '../schemas.ts';
-import type { AppContext } from '../app.ts';
+import type { AppContext } from '../context.ts';
 
 const errorResponses = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 429: ErrorBody, 503: ErrorBody };
 

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { readCaller, requireAdmin } from '../auth.ts';
 import { CleanupResult, EmptyBody, ErrorBody, Health, Info } from '../schemas.ts';
-import type { AppContext } from '../app.ts';
+import type { AppContext } from '../context.ts';
 import { version } from '../../version.ts';
 import { ensureVisitorCookie } from '../visitor.ts';
 

@@ -7,7 +7,7 @@ import type { Config } from '../../config.ts';
 import { ProviderError } from '../../core/errors.ts';
 import type { Logger } from '../../logger.ts';
 import type { CreationStep } from '../../core/session.ts';
-import type { Provider } from '../provider.ts';
+import type { Provider } from '../../core/provider-port.ts';
 import { createProxmoxProvider, type ProxmoxTuning } from '../proxmox/index.ts';
 import { runPlaybook } from './run-playbook.ts';
 

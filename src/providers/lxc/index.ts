@@ -12,7 +12,7 @@ import os from 'node:os';
 import type { Config } from '../../config.ts';
 import type { Logger } from '../../logger.ts';
 import { ContainerIdTakenError, ProviderError } from '../../core/errors.ts';
-import type { CreateContext, CreatedMachine, CreateSpec, MachineState, ManagedMachine, Provider, ProviderCheck, ProviderRef } from '../provider.ts';
+import type { CreateContext, CreatedMachine, CreateSpec, MachineState, ManagedMachine, Provider, ProviderCheck, ProviderRef } from '../../core/provider-port.ts';
 import { cloneFromTemplate, destroyContainer, initSession, lxcState, setPassword, runningNames, safeHostname, sessionContainerNames, startContainer } from './container.ts';
 import { commandExists } from './exec.ts';
 import { hasRootIdMap } from './idmap.ts';

@@ -3,7 +3,7 @@
 // set the session's password, and wait until RDP answers. Anything left behind
 // by a failure is for `destroy` (the core always calls it).
 import { ProviderError } from '../../core/errors.ts';
-import type { CreateContext, CreatedMachine, CreateSpec } from '../provider.ts';
+import type { CreateContext, CreatedMachine, CreateSpec } from '../../core/provider-port.ts';
 import { pollUntil } from './backoff.ts';
 import { readCluster, tagsOf } from './cluster-view.ts';
 import type { ProxmoxContext } from './context.ts';

@@ -3,7 +3,7 @@
 // lists rather than errors, so we ask /access/permissions), is there a template
 // on each node, does the storage exist, can we run `pct` over SSH. Each failing
 // check says what to change.
-import type { ProviderCheck } from '../provider.ts';
+import type { ProviderCheck } from '../../core/provider-port.ts';
 import { readCluster, type ClusterView } from './cluster-view.ts';
 import { clusterFirewallEnabled } from './firewall.ts';
 import type { ProxmoxContext } from './context.ts';

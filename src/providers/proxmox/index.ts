@@ -3,7 +3,7 @@
 import type { Config } from '../../config.ts';
 import { ProviderError } from '../../core/errors.ts';
 import type { Logger } from '../../logger.ts';
-import type { ManagedMachine, MachineState, Provider, ProviderRef } from '../provider.ts';
+import type { ManagedMachine, MachineState, Provider, ProviderRef } from '../../core/provider-port.ts';
 import { readCluster } from './cluster-view.ts';
 import { createContext, type ProxmoxContext, type ProxmoxTuning } from './context.ts';
 import { createMachine } from './create.ts';

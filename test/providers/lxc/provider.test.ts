@@ -10,7 +10,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { CreationStep } from '../../../src/core/session.ts';
-import type { CreateSpec } from '../../../src/providers/provider.ts';
+import type { CreateSpec } from '../../../src/core/provider-port.ts';
 import { createLxcProvider } from '../../../src/providers/lxc/index.ts';
 import { run } from '../../../src/providers/lxc/exec.ts';
 import { containerIp, containerName, rdpPort } from '../../../src/providers/lxc/naming.ts';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { silentLogger } from '../../../src/logger.ts';
 import { createProxmoxProvider } from '../../../src/providers/proxmox/index.ts';
-import type { ProviderCheck } from '../../../src/providers/provider.ts';
+import type { ProviderCheck } from '../../../src/core/provider-port.ts';
 import { startProxmoxSim, type ProxmoxSim } from '../../support/proxmox-sim/index.ts';
 import { fastTuning, simConfig } from './sim-config.ts';
 

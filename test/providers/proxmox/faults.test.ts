@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { silentLogger } from '../../../src/logger.ts';
 import { createProxmoxProvider } from '../../../src/providers/proxmox/index.ts';
-import type { Provider } from '../../../src/providers/provider.ts';
+import type { Provider } from '../../../src/core/provider-port.ts';
 import { startProxmoxSim, type ProxmoxSim } from '../../support/proxmox-sim/index.ts';
 import { ctxFor, fastTuning, simConfig, spec } from './sim-config.ts';
 

@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, type Config } from '../../../src/config.ts';
-import type { CreateContext, CreateSpec } from '../../../src/providers/provider.ts';
+import type { CreateContext, CreateSpec } from '../../../src/core/provider-port.ts';
 import type { ProxmoxTuning } from '../../../src/providers/proxmox/index.ts';
 import type { ProxmoxSim } from '../../support/proxmox-sim/index.ts';
 

@@ -1,0 +1,72 @@
+// The Provider port, owned by the core (like JupyterHub's Spawner): a handful of methods whose
+// edge states are documented. Names are derived from the container id
+// (`winux-30001`), so `create` adopts what already exists and `destroy` treats
+// "not found" as done.
+import type { CreationStep } from './session.ts';
+
+/** The provider's own description of a machine; the store keeps it verbatim. Always carries the container id. */
+export type ProviderRef = { containerId: number } & Record<string, unknown>;
+
+export interface CreateSpec {
+  sessionId: string;
+  containerId: number;
+  /** Host name for the machine, derived from the session. */
+  hostname: string;
+  username: string;
+  /** Set before anyone can connect. Never logged, never on a command line. */
+  password: string;
+  memoryMb: number;
+  cores: number;
+  diskGb: number;
+  pidsMax: number;
+}
+
+export interface CreateContext {
+  /** Aborted when creation times out or the server shuts down: stop soon, leave what exists for `destroy`. */
+  signal: AbortSignal;
+  /** Reports a step the page can show; cheap and safe to call often. */
+  progress(step: CreationStep): void;
+}
+
+export interface CreatedMachine {
+  ref: ProviderRef;
+  node: string | null;
+  /** The machine's own address (inside the provider's network). */
+  ip: string;
+  /** Where an RDP client connects from the user's side; null host means "Winux's public host". */
+  endpoint: { host: string | null; port: number };
+  /** The user to log in as, when not `spec.username` (e.g. Proxmox without SSH, where only root's password can be set). */
+  username?: string;
+}
+
+export type MachineState = 'running' | 'stopped' | 'missing';
+
+export interface ManagedMachine {
+  containerId: number;
+  ref: ProviderRef;
+  state: MachineState;
+}
+
+export interface ProviderCheck {
+  name: string;
+  ok: boolean;
+  /** What was found, or what to fix when not ok. */
+  detail: string;
+}
+
+export interface Provider {
+  readonly name: 'lxc' | 'proxmox' | 'ansible';
+  /** Creates (or adopts) the machine and resolves once a real RDP login can succeed. Throws ProviderError. */
+  create(spec: CreateSpec, ctx: CreateContext): Promise<CreatedMachine>;
+  /** Stops and removes everything the machine used. Resolves when it is gone; "not found" is success. */
+  destroy(ref: ProviderRef): Promise<void>;
+  /** Where the machine stands now. */
+  status(ref: ProviderRef): Promise<MachineState>;
+  /** Every machine this Winux manages (by naming convention, tag or pool), for orphan removal. */
+  list(): Promise<ManagedMachine[]>;
+  /** Quick checks for `/health` and `winux doctor`. */
+  check(): Promise<ProviderCheck[]>;
+  /** Re-applies per-session credentials on an existing machine (warm pool claims). */
+  setCredentials?(ref: ProviderRef, username: string, password: string): Promise<void>;
+  close?(): Promise<void>;
+}

@@ -1,0 +1,79 @@
+// The Store port, owned by the core: what the core, the background loops and
+// /health need from wherever sessions are kept. `src/store/` implements it over
+// SQLite or PostgreSQL. Every state change is a conditional write ("move from
+// these statuses to that one"), so two actors never both act on one transition.
+// A store that cannot be reached, or refuses writes, throws `StoreUnavailableError`
+// (errors.ts), never a driver's own error.
+import type { CreationStep, SessionRecord, SessionStatus } from './session.ts';
+
+export interface AllocationRules {
+  idMin: number;
+  idMax: number;
+  maxSessions: number;
+  /** 0 = no limit. */
+  perVisitor: number;
+}
+
+/** What `insertWithContainer` could not do, for the service to turn into a person's message. */
+export type AllocationRefusal = { refused: 'capacity' | 'visitor_limit' };
+
+export type NewSession = Omit<SessionRecord, 'containerId' | 'holdsContainer' | 'updatedAt' | 'statusChangedAt' | 'cleanupAttempts'>;
+
+export interface SessionFilter {
+  statuses?: readonly SessionStatus[];
+  visitor?: string;
+  ids?: readonly string[];
+  holdsContainer?: boolean;
+  pooled?: boolean;
+  limit?: number;
+}
+
+export type SessionPatch = Partial<Pick<SessionRecord,
+  'step' | 'node' | 'ip' | 'endpointHost' | 'port' | 'providerRef' | 'readyAt' | 'expiresAt' | 'endedAt' |
+  'error' | 'holdsContainer' | 'username' | 'password' | 'tokenHash' | 'visitor' | 'pooled' | 'durationMinutes' | 'createdAt'>>;
+
+export interface SessionStore {
+  /** Cheap round trip for health checks. */
+  ping(): Promise<void>;
+  /** Rewrites the health-probe row: fails when the store answers reads but refuses writes. */
+  checkWritable(now: number): Promise<void>;
+  close(): Promise<void>;
+
+  /**
+   * Inserts a session and gives it the lowest free container id, atomically with
+   * capacity and the visitor's limit.
+   */
+  insertWithContainer(session: NewSession, rules: AllocationRules): Promise<SessionRecord | AllocationRefusal>;
+  /** Sets `containerId` aside until `until` and moves session `id` to the lowest free id; undefined when none is free. */
+  moveToAnotherId(id: string, containerId: number, reason: string, until: number, rules: AllocationRules, now: number): Promise<SessionRecord | undefined>;
+  /** The oldest ready warm-pool member, if any (a candidate: `claimPooled` decides). */
+  peekPooledReady(): Promise<string | undefined>;
+  /** Gives pool member `id` to `visitor`; undefined when another request claimed it first. */
+  claimPooled(id: string, visitor: string, perVisitor: number, patch: SessionPatch, now: number): Promise<SessionRecord | AllocationRefusal | undefined>;
+
+  get(id: string): Promise<SessionRecord | undefined>;
+  list(filter?: SessionFilter): Promise<SessionRecord[]>;
+  /**
+   * Moves a session from one of `from` to `to`, writing `patch` with it. Undefined when
+   * it was not in one of `from` (someone else moved it first): the caller must then not act.
+   * The core calls it only through the named moves of session.ts.
+   */
+  transition(id: string, from: readonly SessionStatus[], to: SessionStatus, patch: SessionPatch, now: number): Promise<SessionRecord | undefined>;
+  /** Updates fields without changing the status; `onlyIn` guards against racing a transition. */
+  update(id: string, patch: SessionPatch, now: number, onlyIn?: readonly SessionStatus[]): Promise<boolean>;
+  setStep(id: string, step: CreationStep, now: number): Promise<void>;
+  noteCleanupAttempt(id: string, now: number): Promise<void>;
+
+  /** Visitors' sessions (not pool members) whose time is up, oldest first, at most `limit`. */
+  dueForExpiry(now: number, limit: number): Promise<SessionRecord[]>;
+  /** The next time a session is due, or undefined when none is running. */
+  nextExpiry(): Promise<number | undefined>;
+  countHeld(): Promise<number>;
+  countByStatus(): Promise<Record<string, number>>;
+  /** Sessions not ended and failed ones still holding a container: what the reconciler must check. */
+  needingAttention(): Promise<SessionRecord[]>;
+  /** Creations older than `createdBefore`, and removals not finished, at most `limit`. */
+  stuck(createdBefore: number, limit: number): Promise<SessionRecord[]>;
+  /** Deletes finished sessions older than `before`. */
+  purgeEnded(before: number): Promise<number>;
+}
