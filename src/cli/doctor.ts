@@ -3,6 +3,8 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import type { Command } from 'commander';
+import type { Config } from '../config.ts';
+import type { Provider } from '../core/provider-port.ts';
 import type { CliContext } from './main.ts';
 import { adminTokenPath, readAdminToken } from '../admin-token.ts';
 
@@ -10,8 +12,9 @@ interface Check { name: string; ok: boolean; detail: string }
 
 export function register(program: Command, ctx: CliContext): void {
   program.command('doctor')
-    .description('check the store, provider, template and ports, and say what to fix')
-    .action(async () => {
+    .description('check the store, provider, template and ports, start a test desktop, and say what to fix')
+    .option('--no-desktop', 'skip starting a test desktop (local LXC)')
+    .action(async (opts: { desktop: boolean }) => {
       const config = ctx.config();
       const checks: Check[] = [];
       checks.push(dataDirCheck(config.dataDir));
@@ -19,12 +22,17 @@ export function register(program: Command, ctx: CliContext): void {
         ? { name: 'admin token', ok: true, detail: config.adminToken ? 'from WINUX_ADMIN_TOKEN' : `in ${adminTokenPath(config)}` }
         : { name: 'admin token', ok: true, detail: 'not generated yet: "winux serve" creates it on first start' });
       checks.push(await storeCheck(config.databaseUrl));
-      checks.push(await serverCheck(ctx, config.host, config.port));
+      const server = await serverCheck(ctx, config.host, config.port);
+      checks.push(server.check);
       try {
         const { silentLogger } = await import('../logger.ts');
         const { createProvider } = await import('../providers/index.ts');
         const provider = await createProvider(config, silentLogger);
-        for (const c of await provider.check()) checks.push({ ...c, name: `${provider.name}: ${c.name}` });
+        const providerChecks = await provider.check();
+        for (const c of providerChecks) checks.push({ ...c, name: `${provider.name}: ${c.name}` });
+        if (provider.name === 'lxc' && opts.desktop) {
+          checks.push(await firstDesktopCheck(config, provider, server.running, providerChecks.every((c) => c.ok)));
+        }
         await provider.close?.();
       } catch (error) {
         checks.push({ name: `provider ${config.provider}`, ok: false, detail: (error as Error).message });
@@ -66,17 +74,45 @@ async function storeCheck(url: string): Promise<Check> {
   }
 }
 
-async function serverCheck(ctx: CliContext, host: string, port: number): Promise<Check> {
+async function serverCheck(ctx: CliContext, host: string, port: number): Promise<{ check: Check; running: boolean }> {
   const client = ctx.client();
   try {
     const health = await client.call('GET', '/health');
     const problems = [health.store?.ok === false ? `store: ${health.store.detail}` : '', health.provider?.ok === false ? `provider: ${health.provider.detail}` : ''].filter(Boolean);
-    return { name: 'server', ok: health.status === 'ok', detail: `answers at ${client.base}: ${health.status}${problems.length ? ` (${problems.join('; ')})` : ''}` };
+    return { running: true, check: { name: 'server', ok: health.status === 'ok', detail: `answers at ${client.base}: ${health.status}${problems.length ? ` (${problems.join('; ')})` : ''}` } };
   } catch {
     const free = await portFree(host, port);
-    return free
-      ? { name: 'server', ok: true, detail: `not running; port ${port} is free for "winux serve"` }
-      : { name: 'server', ok: false, detail: `port ${port} is taken by another program: stop it or set WINUX_PORT` };
+    return {
+      running: false,
+      check: free
+        ? { name: 'server', ok: true, detail: `not running; port ${port} is free for "winux serve"` }
+        : { name: 'server', ok: false, detail: `port ${port} is taken by another program: stop it or set WINUX_PORT` },
+    };
+  }
+}
+
+/**
+ * The same check `winux serve` makes before serving: a test desktop starts and
+ * answers RDP. With a server running it only reads the server's last result,
+ * since a test desktop could then take an id the server is handing out.
+ */
+async function firstDesktopCheck(config: Config, provider: Provider, serverRunning: boolean, hostOk: boolean): Promise<Check> {
+  const name = 'lxc: first desktop';
+  const { templateState } = await import('../providers/lxc/template.ts');
+  const { proveFirstDesktop, provenFor } = await import('./first-desktop.ts');
+  const { hash } = await templateState(config);
+  const proof = provenFor(config, provider.name, hash);
+  if (serverRunning) {
+    return proof
+      ? { name, ok: true, detail: `a test desktop answered RDP in ${proof.seconds.toFixed(1)} s at ${proof.provedAt} (template ${hash}); not re-run while the server runs` }
+      : { name, ok: false, detail: `not checked for template ${hash}: restart "winux serve" (it checks before serving), or stop it and run "winux doctor"` };
+  }
+  if (!hostOk) return { name, ok: false, detail: 'not tried: fix the lxc problems above first' };
+  try {
+    const fresh = await proveFirstDesktop(config, provider, hash);
+    return { name, ok: true, detail: `a test desktop started and answered RDP in ${fresh.seconds.toFixed(1)} s, then was removed` };
+  } catch (error) {
+    return { name, ok: false, detail: (error as Error).message.replace(/\n\s*/g, ' ') };
   }
 }
 

@@ -1,6 +1,10 @@
 // winux serve — the composition root: configuration, host preparation (local
-// LXC), provider, then the server with graceful shutdown on SIGTERM/SIGINT.
+// LXC), provider, the first-desktop check, then the server with graceful
+// shutdown on SIGTERM/SIGINT. This process is the one a supervisor starts and
+// signals (systemd runs it directly; `npm start` execs it).
 import type { Command } from 'commander';
+import type { Config } from '../config.ts';
+import type { Provider } from '../core/provider-port.ts';
 import type { CliContext } from './main.ts';
 
 export function register(program: Command, ctx: CliContext): void {
@@ -17,6 +21,7 @@ export function register(program: Command, ctx: CliContext): void {
       }
       const { createProvider } = await import('../providers/index.ts');
       const provider = await createProvider(config, logger);
+      if (config.provider === 'lxc' && opts.prepare) await checkFirstDesktop(config, provider);
       const { startServer } = await import('../server.ts');
       const server = await startServer({ config, provider, logger });
       logger.info({ url: server.url, provider: provider.name }, `Winux is serving: open ${server.url}/winux/`);
@@ -32,4 +37,16 @@ export function register(program: Command, ctx: CliContext): void {
       process.on('SIGTERM', () => void stop('SIGTERM'));
       process.on('SIGINT', () => void stop('SIGINT'));
     });
+}
+
+/** Proves one desktop starts when the template is new to this data dir; later starts skip it. */
+async function checkFirstDesktop(config: Config, provider: Provider): Promise<void> {
+  const { ensureDataDir } = await import('../admin-token.ts');
+  const { templateState } = await import('../providers/lxc/template.ts');
+  const { proveFirstDesktop, provenFor } = await import('./first-desktop.ts');
+  const { hash } = await templateState(config);
+  if (provenFor(config, provider.name, hash)) return;
+  ensureDataDir(config);
+  const proof = await proveFirstDesktop(config, provider, hash, (line) => process.stderr.write(`${line}\n`));
+  process.stderr.write(`first desktop: works (${proof.seconds.toFixed(1)} s); checked again when the template changes\n`);
 }
