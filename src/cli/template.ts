@@ -49,9 +49,12 @@ export function register(program: Command, ctx: CliContext): void {
       const config = ctx.config();
       const { createLogger } = await import('../logger.ts');
       const logger = createLogger(process.env.WINUX_LOG_LEVEL ?? 'warn');
-      const { hostProblems } = await import('../providers/lxc/setup.ts');
+      const { ensureSubIds, hostProblems } = await import('../providers/lxc/setup.ts');
       const problems = hostProblems();
       if (problems.length) throw new Error(problems.join('\n'));
+      // Installing the template shifts its files into root's sub-id range: on a fresh
+      // machine (before any "winux serve") that range must be given first.
+      if (await ensureSubIds()) logger.info('added root:100000:65536 to /etc/subuid and /etc/subgid');
       const tpl = await import('../providers/lxc/template.ts');
       const display = progressDisplay(Boolean(process.stderr.isTTY));
       if (opts.format === 'proxmox') {

@@ -61,7 +61,8 @@ export function hostProblems(): string[] {
   return problems;
 }
 
-async function ensureSubIds(): Promise<boolean> {
+/** Gives root the sub-id range unprivileged containers map to; true when it had to be added. */
+export async function ensureSubIds(): Promise<boolean> {
   if (hasRootIdMap()) return false;
   for (const file of ['/etc/subuid', '/etc/subgid']) {
     const text = existsSync(file) ? await readFile(file, 'utf8') : '';
