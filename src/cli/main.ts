@@ -12,7 +12,7 @@ export interface CliContext {
   print(text: string): void;
 }
 
-const commandModules = ['./serve.ts', './sessions.ts', './cleanup.ts', './doctor.ts', './template.ts'];
+const commandModules = ['./serve.ts', './sessions.ts', './cleanup.ts', './doctor.ts', './template.ts', './service.ts'];
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('winux')
