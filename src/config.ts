@@ -34,6 +34,7 @@ const schema = z.object({
   WINUX_TLS_CERT: z.string().optional(),
   WINUX_TLS_KEY: z.string().optional(),
   WINUX_HTTP_REDIRECT_PORT: int(0, 65535).optional(),
+  WINUX_ACME_WEBROOT: z.string().optional(),
   WINUX_HSTS_MAX_AGE_SECONDS: int(0, 63_072_000).default(31_536_000),
   WINUX_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
 
@@ -104,6 +105,8 @@ export interface Config {
   tls?: { certFile: string; keyFile: string };
   /** With TLS: a plain-HTTP port that only redirects to the HTTPS address; off when unset. */
   httpRedirectPort?: number;
+  /** certbot --webroot's directory: the redirect port serves its /.well-known/acme-challenge/ files (and nothing else). */
+  acmeWebroot?: string;
   /** Strict-Transport-Security max-age on HTTPS answers; 0 = no header. */
   hstsMaxAgeSeconds: number;
   dataDir: string;
@@ -208,6 +211,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     if (!e.WINUX_TLS_CERT) problems.push('WINUX_HTTP_REDIRECT_PORT: expected only with WINUX_TLS_CERT and WINUX_TLS_KEY (it redirects plain HTTP to Winux\'s own HTTPS)');
     else if (e.WINUX_HTTP_REDIRECT_PORT !== 0 && e.WINUX_HTTP_REDIRECT_PORT === e.WINUX_PORT) problems.push('WINUX_HTTP_REDIRECT_PORT: expected a port other than WINUX_PORT');
   }
+  if (e.WINUX_ACME_WEBROOT && e.WINUX_HTTP_REDIRECT_PORT === undefined) {
+    problems.push('WINUX_ACME_WEBROOT: expected only with WINUX_HTTP_REDIRECT_PORT (the plain-HTTP port serves the ACME challenges)');
+  }
   if (problems.length) throw new ConfigError(problems);
 
   const dataDir = path.resolve(e.WINUX_DATA_DIR);
@@ -216,6 +222,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     port: e.WINUX_PORT,
     tls: e.WINUX_TLS_CERT && e.WINUX_TLS_KEY ? { certFile: path.resolve(e.WINUX_TLS_CERT), keyFile: path.resolve(e.WINUX_TLS_KEY) } : undefined,
     httpRedirectPort: e.WINUX_HTTP_REDIRECT_PORT,
+    acmeWebroot: e.WINUX_ACME_WEBROOT ? path.resolve(e.WINUX_ACME_WEBROOT) : undefined,
     hstsMaxAgeSeconds: e.WINUX_HSTS_MAX_AGE_SECONDS,
     dataDir,
     databaseUrl: e.WINUX_DATABASE_URL ?? `sqlite:${path.join(dataDir, 'winux.db')}`,

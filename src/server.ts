@@ -100,7 +100,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let redirectUrl: string | undefined;
   if (config.tls && config.httpRedirectPort !== undefined) {
     const httpsPort = (app.server.address() as AddressInfo).port;
-    redirect = createRedirectServer({ httpsPort, publicHost: config.publicHost, logger });
+    redirect = createRedirectServer({ httpsPort, publicHost: config.publicHost, acmeWebroot: config.acmeWebroot, logger });
     try {
       await new Promise<void>((resolve, reject) => {
         redirect!.once('error', reject);

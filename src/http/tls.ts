@@ -269,16 +269,21 @@ export interface RedirectServerOptions {
   httpsPort: number;
   /** WINUX_PUBLIC_HOST; otherwise the request's Host (without its port). */
   publicHost?: string;
+  /** WINUX_ACME_WEBROOT: `certbot --webroot -w DIR` writes DIR/.well-known/acme-challenge/TOKEN, served as is. */
+  acmeWebroot?: string;
   logger: Logger;
 }
 
 /**
  * A plain-HTTP server that does one thing: 308 to the same path on HTTPS (308 keeps
  * the method and body, so `curl -L -X POST` still works). Nothing else is served
- * over plain HTTP: no page, no API, no cookie.
+ * over plain HTTP: no page, no API, no cookie; only, when WINUX_ACME_WEBROOT is set,
+ * the ACME HTTP-01 challenge files, which must be reachable over plain HTTP on port
+ * 80 for certbot to renew while Winux holds that port.
  */
 export function createRedirectServer(options: RedirectServerOptions): http.Server {
   const server = http.createServer((req, res) => {
+    if (options.acmeWebroot && serveAcmeChallenge(options.acmeWebroot, req, res)) return;
     const host = options.publicHost ?? hostOnly(req.headers.host);
     const target = host ? redirectTarget(host, options.httpsPort, req.url ?? '/') : undefined;
     if (!target) {
@@ -295,6 +300,21 @@ export function createRedirectServer(options: RedirectServerOptions): http.Serve
   server.on('clientError', (_error, socket) => socket.destroy());
   server.on('error', (error: NodeJS.ErrnoException) => options.logger.warn({ code: error.code }, 'the plain-HTTP redirect listener had an error'));
   return server;
+}
+
+/** Answers GET/HEAD /.well-known/acme-challenge/<token> from the webroot; false when the path is not one. */
+function serveAcmeChallenge(webroot: string, req: http.IncomingMessage, res: http.ServerResponse): boolean {
+  // A token is base64url (RFC 8555 §8.3): no dot, no slash, so no way out of the directory.
+  const m = /^\/\.well-known\/acme-challenge\/([A-Za-z0-9_-]{1,256})(?:\?.*)?$/.exec(req.url ?? '');
+  if (!m || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
+  let body: Buffer | undefined;
+  try {
+    const file = `${webroot}/.well-known/acme-challenge/${m[1]}`;
+    if (fs.statSync(file).size <= 4096) body = fs.readFileSync(file);
+  } catch { /* not there: 404 below */ }
+  res.writeHead(body ? 200 : 404, { 'content-type': 'text/plain', 'cache-control': 'no-store' });
+  res.end(req.method === 'HEAD' ? undefined : body ?? 'No such ACME challenge.\n');
+  return true;
 }
 
 /** A Host header's name without its port, or undefined when it is not a plain host name or address. */

@@ -89,11 +89,11 @@ async function startFails(env: Record<string, string>, secrets: string[]): Promi
 interface Answer { status: number; headers: http.IncomingHttpHeaders; body: string; fingerprint?: string }
 
 /** One request on a fresh connection (agent: false), trusting only `ca`. */
-function request(url: string, options: { ca?: string; method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
+function request(url: string, options: { ca?: string; method?: string; headers?: Record<string, string>; body?: string; rawPath?: string } = {}): Promise<Answer> {
   const target = new URL(url);
   const client = target.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
-    const req = client.request(target, { method: options.method ?? 'GET', headers: options.headers, agent: false, ...(options.ca ? { ca: options.ca } : {}) }, (res) => {
+    const req = client.request(target, { method: options.method ?? 'GET', headers: options.headers, agent: false, ...(options.rawPath ? { path: options.rawPath } : {}), ...(options.ca ? { ca: options.ca } : {}) }, (res) => {
       const chunks: Buffer[] = [];
       const fingerprint = (res.socket as tls.TLSSocket).getPeerCertificate?.()?.fingerprint256;
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -173,12 +173,25 @@ describe('Winux serves HTTPS itself', () => {
     assert.equal(followed.status, 200);
   });
 
-  test('WINUX_PUBLIC_HOST names the redirect target', async () => {
-    const s = await start({ WINUX_TLS_CERT: good.cert, WINUX_TLS_KEY: good.key, WINUX_HTTP_REDIRECT_PORT: '0', WINUX_PUBLIC_HOST: 'winux.school.example' });
+  test('WINUX_PUBLIC_HOST names the redirect target; WINUX_ACME_WEBROOT serves ACME challenges and nothing else', async () => {
+    const webroot = path.join(root, 'acme');
+    fs.mkdirSync(path.join(webroot, '.well-known', 'acme-challenge'), { recursive: true });
+    fs.writeFileSync(path.join(webroot, '.well-known', 'acme-challenge', 'Tok3n_-x'), 'Tok3n_-x.thumbprint');
+    fs.writeFileSync(path.join(webroot, 'secret.txt'), 'not for the web');
+    const s = await start({ WINUX_TLS_CERT: good.cert, WINUX_TLS_KEY: good.key, WINUX_HTTP_REDIRECT_PORT: '0', WINUX_PUBLIC_HOST: 'winux.school.example', WINUX_ACME_WEBROOT: webroot });
     try {
       const r = await request(`${s.redirectUrl}/winux/`, { headers: { host: 'anything.example' } });
       assert.equal(r.status, 308);
       assert.equal(r.headers.location, `https://winux.school.example:${new URL(s.url).port}/winux/`);
+      const challenge = await request(`${s.redirectUrl}/.well-known/acme-challenge/Tok3n_-x`);
+      assert.equal(challenge.status, 200);
+      assert.equal(challenge.body, 'Tok3n_-x.thumbprint');
+      assert.equal((await request(`${s.redirectUrl}/.well-known/acme-challenge/unknown`)).status, 404);
+      const escape = await request(`${s.redirectUrl}/`, { rawPath: '/.well-known/acme-challenge/../../secret.txt' });
+      assert.equal(escape.status, 308, 'a path that is not a token is only redirected');
+      assert.match(String(escape.headers.location), /acme-challenge\/\.\.\/\.\.\/secret\.txt$/, 'the raw path was sent');
+      assert.ok(!escape.body.includes('not for the web'));
+      assert.equal((await request(`${s.redirectUrl}/.well-known/acme-challenge/Tok3n_-x`, { method: 'POST' })).status, 308);
     } finally {
       await s.close();
     }
@@ -259,6 +272,7 @@ describe('Winux serves HTTPS itself', () => {
       [{ WINUX_HTTP_REDIRECT_PORT: '8080' }, /WINUX_HTTP_REDIRECT_PORT: expected only with WINUX_TLS_CERT and WINUX_TLS_KEY/],
       [{ WINUX_TLS_CERT: good.cert, WINUX_TLS_KEY: good.key, WINUX_PORT: '8443', WINUX_HTTP_REDIRECT_PORT: '8443' }, /WINUX_HTTP_REDIRECT_PORT: expected a port other than WINUX_PORT/],
       [{ WINUX_HSTS_MAX_AGE_SECONDS: 'forever' }, /WINUX_HSTS_MAX_AGE_SECONDS/],
+      [{ WINUX_TLS_CERT: good.cert, WINUX_TLS_KEY: good.key, WINUX_ACME_WEBROOT: root }, /WINUX_ACME_WEBROOT: expected only with WINUX_HTTP_REDIRECT_PORT/],
     ] as [Record<string, string>, RegExp][]) {
       assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && expected.test(e.message), JSON.stringify(Object.keys(env)));
     }
