@@ -32,8 +32,6 @@ export const errors = {
         ? `All desktops are in use right now. One frees up at ${nextFreeAt}; please try again then.`
         : 'All desktops are in use right now. Please try again in a few minutes.',
       nextFreeAt ? { next_free_at: nextFreeAt } : {}),
-  providerFailed: (message: string) => new WinuxError('provider_error', 502, message),
-  providerTimeout: (message: string) => new WinuxError('provider_timeout', 504, message),
   unavailable: (message: string) => new WinuxError('unavailable', 503, message),
 };
 
