@@ -13,6 +13,8 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--no-prepare', 'skip host preparation (local LXC: packages, bridge, template)')
     .action(async (opts: { prepare: boolean }) => {
       const config = ctx.config();
+      // Bad certificate files stop start-up before minutes of host preparation, not after.
+      if (config.tls) (await import('../http/tls.ts')).readTlsPair(config.tls);
       const { createLogger } = await import('../logger.ts');
       const logger = createLogger(config.logLevel);
       if (config.provider === 'lxc' && opts.prepare) {

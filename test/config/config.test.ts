@@ -65,3 +65,20 @@ test('winux serve with a bad value stops with the message and exit code 2', () =
   assert.equal(r.status, 2);
   assert.match(r.stderr, /WINUX_PORT: expected a whole number/);
 });
+
+test('every variable Winux reads is in the README configuration table', async () => {
+  const { configVariables } = await import('../../src/config.ts');
+  const fs = await import('node:fs');
+  const readme = fs.readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const table = readme.split('\n## Configuration')[1]!.split('\n## ')[0]!;
+  const rows = table.split('\n').filter((l) => l.startsWith('| `'));
+  const named = new Set(rows.flatMap((r) => [...r.split('|')[1]!.matchAll(/`([A-Za-z_]+)`/g)].map((m) => m[1]!)));
+  // `_MAX`-style suffix rows ("`WINUX_CONTAINER_ID_MIN` / `_MAX`") name their full variable through the prefix.
+  for (const row of rows) {
+    const cell = row.split('|')[1]!;
+    const first = /`(WINUX_[A-Z_]+?)_[A-Z]+`/.exec(cell)?.[1];
+    for (const m of cell.matchAll(/`(_[A-Z_]+)`/g)) if (first) named.add(`${first}${m[1]}`);
+  }
+  const missing = configVariables.filter((v) => !named.has(v));
+  assert.deepEqual(missing, [], 'variables read by src/config.ts but not in the README table');
+});

@@ -4,13 +4,14 @@
 // key material; renewed files reach new connections without a restart.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import tls from 'node:tls';
+import { promisify } from 'node:util';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 import { createLogger, silentLogger, type Logger } from '../../src/logger.ts';
 import { readTlsPair, watchTlsFiles } from '../../src/http/tls.ts';
@@ -19,6 +20,7 @@ import { FakeProvider } from '../support/fake-provider.ts';
 import { tempDir, waitFor } from '../support/server.ts';
 
 const repo = path.resolve(import.meta.dirname, '..', '..');
+const execFileAsync = promisify(execFile);
 
 interface Pair { cert: string; key: string; certPem: string; keyPem: string; fingerprint: string }
 
@@ -148,6 +150,17 @@ describe('Winux serves HTTPS itself', () => {
     assert.match(cookie, /; Secure/, 'cookies are Secure over HTTPS');
     // Plain HTTP on the HTTPS port gets no answer at all: nothing crosses in clear.
     await assert.rejects(request(`${server.url.replace('https:', 'http:')}/api/winux/health`));
+  });
+
+  test('the CLI reaches its own server over HTTPS, pinned to WINUX_TLS_CERT, and refuses another certificate', async () => {
+    const port = new URL(server.url).port;
+    const cli = (certFile: string) => execFileAsync(process.execPath, [path.join(repo, 'bin', 'winux.js'), 'cleanup'], {
+      env: { ...process.env, WINUX_DATA_DIR: server.dataDir, WINUX_HOST: '127.0.0.1', WINUX_PORT: port, WINUX_TLS_CERT: certFile, WINUX_TLS_KEY: good.key, WINUX_URL: '' },
+    });
+    // An admin call: the token from the data dir went over the pinned HTTPS connection.
+    assert.match((await cli(good.cert)).stdout, /Ended 0 expired session\(s\)\./);
+    const other = ca.issue('other');
+    await assert.rejects(cli(other.cert), (e: { stderr: string }) => /answers, but the server's certificate is not the one in WINUX_TLS_CERT/.test(e.stderr));
   });
 
   test('the redirect port answers only with a 308 to the same path on HTTPS', async () => {
