@@ -12,6 +12,7 @@ const suites: { file: string; args: string[]; what: string }[] = [
   { file: 'api.ts', args: [], what: 'API throughput and latency with 1,000 sessions; reaper pass cost' },
   { file: 'lxc-startup.ts', args: ['--sessions', '10'], what: 'local LXC: click → ready and → first RDP login, cold and warm; memory; template size; the seed\'s method and the ratio' },
   { file: 'lxc-phases.ts', args: ['--sessions', '5'], what: 'local LXC: where the cold path\'s time goes, phase by phase' },
+  { file: 'first-start.ts', args: ['--runs', '5'], what: 'local LXC: what the first-desktop check adds to a first start, and that later starts skip it' },
   { file: 'proxmox-sim.ts', args: [], what: 'the Proxmox provider against the simulator (protocol overhead)' },
   { file: 'web-page.ts', args: [], what: 'the page: first-load size and timings in Chromium' },
   { file: 'hardening-report.ts', args: [], what: 'hardening drills and fuzzing: hostile requests, kills survived, leaks, stuck sessions' },
