@@ -9,7 +9,9 @@ import type { Logger } from '../logger.ts';
 import type { CreatedMachine, CreateSpec, Provider, ProviderRef } from './provider-port.ts';
 import type { AllocationRules, SessionStore } from './store-port.ts';
 import type { Clock } from './clock.ts';
+import { withTimeout } from './concurrency.ts';
 import { ContainerIdTakenError } from './errors.ts';
+import { sessionMoves, type Moves } from './moves.ts';
 import type { CreationStep, SessionRecord } from './session.ts';
 
 /** How long an id found occupied by a foreign machine is skipped. */
@@ -30,6 +32,7 @@ export interface LifecycleOptions {
 export class MachineLifecycle {
   private readonly config: Config;
   private readonly store: SessionStore;
+  private readonly moves: Moves;
   private readonly provider: Provider;
   private readonly log: Logger;
   private readonly clock: Clock;
@@ -44,6 +47,7 @@ export class MachineLifecycle {
   constructor(options: LifecycleOptions) {
     this.config = options.config;
     this.store = options.store;
+    this.moves = sessionMoves(options.store);
     this.provider = options.provider;
     this.log = options.logger;
     this.clock = options.clock;
@@ -95,10 +99,10 @@ export class MachineLifecycle {
     return done;
   }
 
-  /** Marks a session failed (if it was live) and removes its machine. */
+  /** Marks a session failed (unless it has ended) and removes its machine. */
   async fail(session: SessionRecord, message: string): Promise<void> {
     const now = this.clock.now();
-    const failed = await this.store.transition(session.id, ['creating', 'ready', 'destroying'], 'failed', { error: message, endedAt: now }, now);
+    const failed = await this.moves.fail(session.id, { error: message, endedAt: now }, now);
     if (failed) {
       sessionLog(this.log, session).warn({ status: 'failed', error: message }, 'session failed');
       this.changed(session.id, false);
@@ -174,7 +178,7 @@ export class MachineLifecycle {
 
   private async markReady(session: SessionRecord, machine: CreatedMachine, log: Logger): Promise<void> {
     const now = this.clock.now();
-    const ready = await this.store.transition(session.id, ['creating'], 'ready', {
+    const ready = await this.moves.markReady(session.id, {
       step: 'ready',
       node: machine.node,
       ip: machine.ip,
@@ -212,7 +216,7 @@ export class MachineLifecycle {
       await withTimeout(this.provider.destroy(ref), this.config.destroyTimeoutMs, 'destroy timed out');
       const now = this.clock.now();
       // The container is confirmed gone: only now may its id be given to someone else.
-      const ended = await this.store.transition(id, ['destroying'], 'destroyed', { holdsContainer: false, step: session.step }, now);
+      const ended = await this.moves.markDestroyed(id, { holdsContainer: false, step: session.step }, now);
       if (ended) log.info({ status: 'destroyed' }, 'session destroyed');
       else await this.store.update(id, { holdsContainer: false }, now);
       this.changed(id, false);
@@ -221,12 +225,13 @@ export class MachineLifecycle {
       log.error({ err: redactError(error, session), attempts: session.cleanupAttempts + 1 }, 'could not remove container; will retry');
       const now = this.clock.now();
       if (session.status === 'destroying' && now - session.statusChangedAt > this.config.destroyTimeoutMs) {
-        await this.store.transition(id, ['destroying'], 'failed', { error: `Could not remove the desktop: ${describe(error, session)}` }, now);
+        await this.moves.fail(id, { error: `Could not remove the desktop: ${describe(error, session)}` }, now);
       }
     }
   }
 
-  private track<T>(promise: Promise<T>): Promise<T> {
+  /** Runs `promise` as background work: logged if it fails, awaited by drain() and idle(). */
+  track<T>(promise: Promise<T>): Promise<T> {
     const tracked = promise.catch((error) => {
       this.log.error({ err: error }, 'background task failed');
     }) as Promise<T>;
@@ -254,15 +259,4 @@ export function redactError(error: unknown, session: SessionRecord): { message: 
 
 function scrub(text: string, session: SessionRecord): string {
   return session.password ? text.split(session.password).join('[redacted]') : text;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    promise,
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(message)), ms);
-      timer.unref();
-    }),
-  ]).finally(() => clearTimeout(timer));
 }

@@ -3,9 +3,10 @@
 // interrupted is finished here) and by the reaper's sweep (stuck work retried).
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
-import type { Provider } from './provider-port.ts';
+import type { ManagedMachine, Provider } from './provider-port.ts';
 import type { SessionStore } from './store-port.ts';
 import type { Clock } from './clock.ts';
+import { forEachBounded, providerConcurrency, withTimeout } from './concurrency.ts';
 import { sessionLog, type MachineLifecycle } from './lifecycle.ts';
 
 export interface ReconcileStats {
@@ -13,6 +14,9 @@ export interface ReconcileStats {
   resumed: number;
   failed: number;
   destroyed: number;
+  /** Machines found that no session holds. */
+  orphans: number;
+  /** Orphans removed by this pass (at start-up they are removed in the background: 0 here). */
   orphansRemoved: number;
 }
 
@@ -28,20 +32,27 @@ export interface ReconcilerOptions {
 /** Finished sessions are kept this long for the record, then purged. */
 const keepEndedMs = 7 * 24 * 3600_000;
 
+/** Listing every managed machine is one API call or one directory read. */
+const listTimeoutMs = 60_000;
+
 export class Reconciler {
+  /** Orphans being removed now, so an overlapping pass does not remove one twice. */
+  private readonly removingOrphans = new Set<number>();
+
   constructor(private readonly o: ReconcilerOptions) {}
 
   /**
    * Every session the store believes alive is checked against the provider, and
    * machines nobody owns (in this Winux's id range) are removed. With `startup`,
-   * interrupted creations are resumed: `create` adopts whatever was already built.
+   * interrupted creations are resumed (`create` adopts whatever was already built)
+   * and orphans are removed in the background, so serving never waits on one.
    */
   async reconcile(options: { startup?: boolean } = {}): Promise<ReconcileStats> {
     const { config, store, provider, clock, lifecycle, logger } = this.o;
-    const stats: ReconcileStats = { checked: 0, resumed: 0, failed: 0, destroyed: 0, orphansRemoved: 0 };
+    const stats: ReconcileStats = { checked: 0, resumed: 0, failed: 0, destroyed: 0, orphans: 0, orphansRemoved: 0 };
     const sessions = await store.needingAttention();
     // Only this Winux's id range: another Winux on the same host or cluster owns the rest.
-    const machines = (await provider.list())
+    const machines = (await withTimeout(provider.list(), listTimeoutMs, 'listing machines timed out'))
       .filter((m) => m.containerId >= config.containerIdMin && m.containerId <= config.containerIdMax);
     const machineById = new Map(machines.map((m) => [m.containerId, m]));
     const now = clock.now();
@@ -75,18 +86,38 @@ export class Reconciler {
       }
     }
     const held = new Set((await store.list({ holdsContainer: true })).map((s) => s.containerId));
-    for (const machine of machines) {
-      if (held.has(machine.containerId)) continue;
-      try {
-        logger.warn({ container_id: machine.containerId }, 'removing orphan container');
-        await provider.destroy(machine.ref);
-        stats.orphansRemoved++;
-      } catch (error) {
-        logger.error({ err: error, container_id: machine.containerId }, 'could not remove orphan container');
-      }
-    }
+    const orphans = machines.filter((m) => !held.has(m.containerId) && !this.removingOrphans.has(m.containerId));
+    stats.orphans = orphans.length;
+    const removal = this.removeOrphans(orphans).then((n) => { stats.orphansRemoved = n; });
+    // Start-up never waits on a slow removal: it finishes in the background (drained on shutdown).
+    if (options.startup) lifecycle.track(removal);
+    else await removal;
     await store.purgeEnded(now - keepEndedMs);
     return stats;
+  }
+
+  /** Removes machines nobody owns, a few at a time, each bounded by the destroy timeout. Returns how many went. */
+  private async removeOrphans(orphans: ManagedMachine[]): Promise<number> {
+    const { config, provider, logger, store, clock } = this.o;
+    let removed = 0;
+    for (const m of orphans) this.removingOrphans.add(m.containerId);
+    // While an orphan is being removed its id is set aside: a new session given that id
+    // would otherwise adopt the machine being removed (`create` adopts what exists).
+    await forEachBounded(orphans, providerConcurrency, (m) =>
+      store.setAside(m.containerId, 'orphan being removed', clock.now() + config.destroyTimeoutMs));
+    await forEachBounded(orphans, providerConcurrency, async (machine) => {
+      try {
+        logger.warn({ container_id: machine.containerId }, 'removing orphan container');
+        await withTimeout(provider.destroy(machine.ref), config.destroyTimeoutMs, 'destroy timed out');
+        await store.release(machine.containerId);
+        removed++;
+      } catch (error) {
+        logger.error({ err: error, container_id: machine.containerId }, 'could not remove orphan container');
+      } finally {
+        this.removingOrphans.delete(machine.containerId);
+      }
+    });
+    return removed;
   }
 
   /** Fails creations that ran too long and retries cleanups that failed before. Returns how many it touched. */

@@ -9,12 +9,14 @@ import type { Logger } from '../logger.ts';
 import type { Provider, ProviderRef } from './provider-port.ts';
 import type { AllocationRefusal, SessionFilter, SessionStore } from './store-port.ts';
 import type { Clock } from './clock.ts';
+import { forEachBounded, providerConcurrency, withTimeout } from './concurrency.ts';
 import { newPassword, newSessionId, newSessionToken, hashSecret } from './credentials.ts';
 import { errors, WinuxError } from './errors.ts';
 import { MachineLifecycle, redactError, sessionLog } from './lifecycle.ts';
 import { Reconciler, type ReconcileStats } from './reconciler.ts';
+import { sessionMoves, type Moves } from './moves.ts';
 import type { SessionRecord } from './session.ts';
-import { liveStatuses } from './session.ts';
+import { isRunning, runningStatuses } from './session.ts';
 
 export interface SessionServiceOptions {
   config: Config;
@@ -37,12 +39,16 @@ export interface Capacity {
   nextFreeAt: number | null;
 }
 
+/** Re-keying a pool member is one command in the machine; past this it is not handed out. */
+const setCredentialsTimeoutMs = 30_000;
+
 /** The visitor key of warm-pool members: never a real client address. */
 export const poolVisitor = 'warm-pool';
 
 export class SessionService extends EventEmitter {
   private readonly config: Config;
   private readonly store: SessionStore;
+  private readonly moves: Moves;
   private readonly provider: Provider;
   private readonly log: Logger;
   private readonly clock: Clock;
@@ -54,6 +60,7 @@ export class SessionService extends EventEmitter {
     super();
     this.config = options.config;
     this.store = options.store;
+    this.moves = sessionMoves(options.store);
     this.provider = options.provider;
     this.log = options.logger;
     this.clock = options.clock;
@@ -156,7 +163,7 @@ export class SessionService extends EventEmitter {
     const log = sessionLog(this.log, claimed);
     if (this.provider.setCredentials && claimed.providerRef) {
       try {
-        await this.provider.setCredentials(claimed.providerRef as ProviderRef, claimed.username, password);
+        await withTimeout(this.provider.setCredentials(claimed.providerRef as ProviderRef, claimed.username, password), setCredentialsTimeoutMs, 'setting credentials timed out');
         await this.store.update(claimed.id, { password }, this.clock.now());
         claimed.password = password;
       } catch (error) {
@@ -173,7 +180,7 @@ export class SessionService extends EventEmitter {
 
   /** Ends one pool member to make room for a visitor. True when a container was given back. */
   private async shrinkPoolForVisitor(): Promise<boolean> {
-    const [member] = await this.store.list({ pooled: true, statuses: ['creating', 'ready'], limit: 1 });
+    const [member] = await this.store.list({ pooled: true, statuses: runningStatuses, limit: 1 });
     if (!member) return false;
     const after = await this.destroy(member.id, 'pool shrinks for a visitor', { wait: true });
     return !after.holdsContainer;
@@ -195,7 +202,7 @@ export class SessionService extends EventEmitter {
    */
   async destroy(id: string, reason: string, options: { wait?: boolean } = {}): Promise<SessionRecord> {
     const now = this.clock.now();
-    const moved = await this.store.transition(id, ['creating', 'ready'], 'destroying', { endedAt: now }, now);
+    const moved = await this.moves.beginDestroy(id, { endedAt: now }, now);
     const session = moved ?? await this.get(id);
     if (moved) {
       sessionLog(this.log, moved).info({ status: 'destroying', reason }, 'session ending');
@@ -209,7 +216,7 @@ export class SessionService extends EventEmitter {
   /** Moves `expires_at` later by `minutes` (default: the standard duration), up to the maximum lifetime. */
   async extend(id: string, minutes?: number): Promise<SessionRecord> {
     const session = await this.get(id);
-    if (session.status !== 'ready' && session.status !== 'creating') {
+    if (!isRunning(session.status)) {
       throw errors.conflict(`This session is ${session.status}; only a running session can be extended.`);
     }
     const step = minutes ?? this.config.sessionMinutes;
@@ -226,7 +233,7 @@ export class SessionService extends EventEmitter {
     const expiresAt = Math.min(session.expiresAt + step * 60_000, limit);
     const durationMinutes = Math.round((expiresAt - session.createdAt) / 60_000);
     const now = this.clock.now();
-    const updated = await this.store.update(id, { expiresAt, durationMinutes }, now, ['creating', 'ready']);
+    const updated = await this.store.update(id, { expiresAt, durationMinutes }, now, runningStatuses);
     if (!updated) throw errors.conflict('This session ended while it was being extended.');
     sessionLog(this.log, session).info({ expires_at: new Date(expiresAt).toISOString() }, 'session extended');
     this.announce(id, false);
@@ -247,14 +254,15 @@ export class SessionService extends EventEmitter {
   async cleanupExpired(options: { wait?: boolean; limit?: number } = {}): Promise<string[]> {
     const due = await this.store.dueForExpiry(this.clock.now(), options.limit ?? 1000);
     const ended: string[] = [];
-    await Promise.all(due.map(async (session) => {
+    // A few at a time: each may wait on the provider (bounded by the destroy timeout).
+    await forEachBounded(due, providerConcurrency, async (session) => {
       try {
         const after = await this.destroy(session.id, 'expired', { wait: options.wait });
         if (after.status !== 'failed') ended.push(session.id);
       } catch (error) {
         sessionLog(this.log, session).error({ err: error }, 'could not end expired session');
       }
-    }));
+    });
     return ended;
   }
 
@@ -301,4 +309,3 @@ export class SessionService extends EventEmitter {
   }
 }
 
-export { liveStatuses };

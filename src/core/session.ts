@@ -3,7 +3,11 @@
 export const statuses = ['creating', 'ready', 'destroying', 'destroyed', 'failed'] as const;
 export type SessionStatus = (typeof statuses)[number];
 
-/** Statuses a session may move to from each status. `failed` is reachable from every live status. */
+/**
+ * The state machine: the statuses a session may move to from each status. This table is
+ * the only source of legal moves; the named moves (moves.ts) and the status groups below
+ * are derived from it. `failed` is reachable from every status that has not ended.
+ */
 export const transitions: Record<SessionStatus, readonly SessionStatus[]> = {
   creating: ['ready', 'destroying', 'failed'],
   ready: ['destroying', 'failed'],
@@ -12,15 +16,31 @@ export const transitions: Record<SessionStatus, readonly SessionStatus[]> = {
   failed: [],
 };
 
-export const liveStatuses: readonly SessionStatus[] = ['creating', 'ready', 'destroying'];
+/** The statuses from which a session may move to `to`. */
+export function allowedFrom(to: SessionStatus): readonly SessionStatus[] {
+  return statuses.filter((from) => transitions[from].includes(to));
+}
+
+/** Not ended yet: some move is still possible (creating, ready, destroying). What the reconciler checks. */
+export const unendedStatuses: readonly SessionStatus[] = statuses.filter((s) => transitions[s].length > 0);
+
+/**
+ * Running: the session is the visitor's (it can still be ended, so it counts toward limits
+ * and expiry, may be extended, and its password is shown): creating or ready.
+ */
+export const runningStatuses: readonly SessionStatus[] = allowedFrom('destroying');
+
+export function isEnded(status: SessionStatus): boolean {
+  return !unendedStatuses.includes(status);
+}
+
+export function isRunning(status: SessionStatus): boolean {
+  return runningStatuses.includes(status);
+}
 
 /** Steps of creation the page shows, in order. Providers report the ones they go through. */
 export const creationSteps = ['queued', 'allocating', 'cloning', 'starting', 'network', 'desktop', 'ready'] as const;
 export type CreationStep = (typeof creationSteps)[number];
-
-export function canTransition(from: SessionStatus, to: SessionStatus): boolean {
-  return transitions[from].includes(to);
-}
 
 /** A session as stored. Times are epoch milliseconds. */
 export interface SessionRecord {

@@ -46,6 +46,10 @@ export interface SessionStore {
   insertWithContainer(session: NewSession, rules: AllocationRules): Promise<SessionRecord | AllocationRefusal>;
   /** Sets `containerId` aside until `until` and moves session `id` to the lowest free id; undefined when none is free. */
   moveToAnotherId(id: string, containerId: number, reason: string, until: number, rules: AllocationRules, now: number): Promise<SessionRecord | undefined>;
+  /** Keeps `containerId` from being allocated until `until` (e.g. an orphan there is being removed). */
+  setAside(containerId: number, reason: string, until: number): Promise<void>;
+  /** Gives an id set aside back to allocation. */
+  release(containerId: number): Promise<void>;
   /** The oldest ready warm-pool member, if any (a candidate: `claimPooled` decides). */
   peekPooledReady(): Promise<string | undefined>;
   /** Gives pool member `id` to `visitor`; undefined when another request claimed it first. */

@@ -1,6 +1,11 @@
 // The session as the API shows it (DESIGN.md's session JSON). Credentials only
 // for the owner or the admin.
-import type { SessionRecord } from '../core/session.ts';
+import type { Static } from 'typebox';
+import { isRunning, type SessionRecord } from '../core/session.ts';
+import type { Session } from './schemas.ts';
+
+/** The session's JSON, derived from its schema: a field the schema lacks (which Fastify would drop) does not compile. */
+export type SessionJson = Static<typeof Session>;
 
 export interface PresentOptions {
   withSecrets: boolean;
@@ -12,8 +17,8 @@ export interface PresentOptions {
   extendMinutes: number;
 }
 
-export function presentSession(s: SessionRecord, o: PresentOptions) {
-  const live = s.status === 'creating' || s.status === 'ready';
+export function presentSession(s: SessionRecord, o: PresentOptions): SessionJson {
+  const running = isRunning(s.status);
   const hasEndpoint = s.port !== null;
   return {
     session_id: s.id,
@@ -25,23 +30,21 @@ export function presentSession(s: SessionRecord, o: PresentOptions) {
     host: hasEndpoint ? (s.endpointHost ?? o.publicHost) : null,
     port: s.port,
     username: s.username,
-    password: o.withSecrets && live ? s.password : undefined,
+    password: o.withSecrets && running ? s.password : undefined,
     created_at: iso(s.createdAt),
     ready_at: s.readyAt === null ? null : iso(s.readyAt),
     expires_at: iso(s.expiresAt),
     ended_at: s.endedAt === null ? null : iso(s.endedAt),
-    remaining_seconds: live ? Math.max(0, Math.floor((s.expiresAt - o.now) / 1000)) : 0,
+    remaining_seconds: running ? Math.max(0, Math.floor((s.expiresAt - o.now) / 1000)) : 0,
     duration_minutes: s.durationMinutes,
     max_expires_at: iso(o.maxExpiresAt),
-    can_extend: live && s.expiresAt < o.maxExpiresAt,
+    can_extend: running && s.expiresAt < o.maxExpiresAt,
     extend_minutes: o.extendMinutes,
     server_time: iso(o.now),
     error: s.error,
     pooled: s.pooled,
   };
 }
-
-export type SessionJson = ReturnType<typeof presentSession>;
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();

@@ -5,6 +5,7 @@
 // WINUX_POOL_MAX_AGE_MINUTES. The pool only uses free capacity, and the service
 // ends a member when a visitor needs its container.
 import type { Clock } from '../core/clock.ts';
+import { runningStatuses } from '../core/session.ts';
 import type { SessionService } from '../core/service.ts';
 import type { Logger } from '../logger.ts';
 import type { SessionStore } from '../core/store-port.ts';
@@ -59,7 +60,7 @@ export class WarmPool {
     this.running = true;
     try {
       const now = clock.now();
-      const members = await store.list({ pooled: true, statuses: ['creating', 'ready'] });
+      const members = await store.list({ pooled: true, statuses: runningStatuses });
       for (const m of members) {
         if (m.status === 'ready' && now - m.createdAt > maxAgeMs) {
           await service.destroy(m.id, 'pool member recycled');
@@ -90,7 +91,7 @@ export class WarmPool {
 
   /** After consecutive failed members, wait 5 s · 2^n (at most 10 min) before building more. */
   private async backoffUntil(): Promise<number> {
-    const recent = await this.options.store.list({ pooled: true, statuses: ['ready', 'failed', 'creating', 'destroying', 'destroyed'], limit: 8 });
+    const recent = await this.options.store.list({ pooled: true, limit: 8 });
     let failures = 0;
     for (const m of recent) {
       if (m.status !== 'failed') break;

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
 import { StoreUnavailableError } from '../core/errors.ts';
 import type { SessionRecord, SessionStatus, CreationStep } from '../core/session.ts';
-import { liveStatuses } from '../core/session.ts';
+import { runningStatuses, unendedStatuses } from '../core/session.ts';
 import type { AllocationRefusal, AllocationRules, NewSession, SessionFilter, SessionPatch, SessionStore } from '../core/store-port.ts';
 import type { Database, SessionsTable } from './schema.ts';
 import { migrationProvider } from './migrations.ts';
@@ -84,7 +84,7 @@ export class Store implements SessionStore {
       const reserved = await trx.selectFrom('reserved_ids').select('container_id').where('until', '>', session.createdAt).execute();
       if (rules.perVisitor > 0 && !session.pooled) {
         const mine = await trx.selectFrom('sessions').select(sql<number>`count(*)`.as('n'))
-          .where('visitor', '=', session.visitor).where('status', 'in', ['creating', 'ready']).executeTakeFirstOrThrow();
+          .where('visitor', '=', session.visitor).where('status', 'in', [...runningStatuses]).executeTakeFirstOrThrow();
         if (Number(mine.n) >= rules.perVisitor) return { refused: 'visitor_limit' as const };
       }
       const containerId = lowestFree([...held, ...reserved].map((r) => Number(r.container_id)), rules.idMin, rules.idMax);
@@ -114,6 +114,17 @@ export class Store implements SessionStore {
     });
   }
 
+  async setAside(containerId: number, reason: string, until: number): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('reserved_ids').where('container_id', '=', containerId).execute();
+      await trx.insertInto('reserved_ids').values({ container_id: containerId, reason, until }).execute();
+    });
+  }
+
+  async release(containerId: number): Promise<void> {
+    await this.db.deleteFrom('reserved_ids').where('container_id', '=', containerId).execute();
+  }
+
   /** The oldest ready warm-pool member, if any (a candidate: `claimPooled` decides). */
   async peekPooledReady(): Promise<string | undefined> {
     const row = await this.db.selectFrom('sessions').select('id')
@@ -130,7 +141,7 @@ export class Store implements SessionStore {
       if (this.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(73019)`.execute(trx);
       if (perVisitor > 0) {
         const mine = await trx.selectFrom('sessions').select(sql<number>`count(*)`.as('n'))
-          .where('visitor', '=', visitor).where('status', 'in', ['creating', 'ready']).executeTakeFirstOrThrow();
+          .where('visitor', '=', visitor).where('status', 'in', [...runningStatuses]).executeTakeFirstOrThrow();
         if (Number(mine.n) >= perVisitor) return { refused: 'visitor_limit' as const };
       }
       const result = await trx.updateTable('sessions').set({ ...toRowPatch(patch), pooled: 0, visitor, updated_at: now })
@@ -195,7 +206,7 @@ export class Store implements SessionStore {
   /** Sessions (visitor's, not pool members) whose time is up, oldest first; bounded so one pass stays short. */
   async dueForExpiry(now: number, limit: number): Promise<SessionRecord[]> {
     const rows = await this.db.selectFrom('sessions').selectAll()
-      .where('status', 'in', ['creating', 'ready']).where('pooled', '=', 0).where('expires_at', '<=', now)
+      .where('status', 'in', [...runningStatuses]).where('pooled', '=', 0).where('expires_at', '<=', now)
       .orderBy('expires_at').limit(limit).execute();
     return rows.map(fromRow);
   }
@@ -203,7 +214,7 @@ export class Store implements SessionStore {
   /** The next time a session is due, or undefined when none is live. */
   async nextExpiry(): Promise<number | undefined> {
     const row = await this.db.selectFrom('sessions').select(sql<number | null>`min(expires_at)`.as('next'))
-      .where('status', 'in', ['creating', 'ready']).where('pooled', '=', 0).executeTakeFirst();
+      .where('status', 'in', [...runningStatuses]).where('pooled', '=', 0).executeTakeFirst();
     return row?.next == null ? undefined : Number(row.next);
   }
 
@@ -215,14 +226,14 @@ export class Store implements SessionStore {
 
   async countByStatus(): Promise<Record<string, number>> {
     const rows = await this.db.selectFrom('sessions').select(['status', sql<number>`count(*)`.as('n')])
-      .where('status', 'in', [...liveStatuses, 'failed']).groupBy('status').execute();
+      .where('status', 'in', [...unendedStatuses, 'failed']).groupBy('status').execute();
     return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
   }
 
   /** Live sessions and failed ones still holding a container: what the reconciler must check. */
   async needingAttention(): Promise<SessionRecord[]> {
     const rows = await this.db.selectFrom('sessions').selectAll()
-      .where((eb) => eb.or([eb('status', 'in', [...liveStatuses]), eb('holds_container', '=', 1)]))
+      .where((eb) => eb.or([eb('status', 'in', [...unendedStatuses]), eb('holds_container', '=', 1)]))
       .orderBy('created_at').execute();
     return rows.map(fromRow);
   }
@@ -304,82 +315,71 @@ function requirePg(): typeof import('pg').default {
   return createRequire(import.meta.url)('pg');
 }
 
-function toRow(s: SessionRecord): SessionsTable {
-  return {
-    id: s.id,
-    status: s.status,
-    step: s.step,
-    container_id: s.containerId,
-    holds_container: s.holdsContainer ? 1 : 0,
-    pooled: s.pooled ? 1 : 0,
-    node: s.node,
-    ip: s.ip,
-    endpoint_host: s.endpointHost,
-    port: s.port,
-    username: s.username,
-    password: s.password,
-    token_hash: s.tokenHash,
-    visitor: s.visitor,
-    provider_ref: s.providerRef ? JSON.stringify(s.providerRef) : null,
-    created_at: s.createdAt,
-    ready_at: s.readyAt,
-    expires_at: s.expiresAt,
-    ended_at: s.endedAt,
-    status_changed_at: s.statusChangedAt,
-    duration_minutes: s.durationMinutes,
-    error: s.error,
-    cleanup_attempts: s.cleanupAttempts,
-    updated_at: s.updatedAt,
-  };
-}
+/** How a field is kept: booleans as 0/1, the provider's ref as JSON text, times and numbers as BIGINT/INTEGER. */
+type Codec = 'as-is' | 'number' | 'number-or-null' | 'boolean' | 'json';
 
-const patchColumns: Record<keyof SessionPatch, keyof SessionsTable> = {
-  step: 'step', node: 'node', ip: 'ip', endpointHost: 'endpoint_host', port: 'port', providerRef: 'provider_ref',
-  readyAt: 'ready_at', expiresAt: 'expires_at', endedAt: 'ended_at', error: 'error', holdsContainer: 'holds_container',
-  username: 'username', password: 'password', tokenHash: 'token_hash', visitor: 'visitor', pooled: 'pooled',
-  durationMinutes: 'duration_minutes', createdAt: 'created_at',
+/** The one map between a session's fields and its columns; rows are read and written only through it. */
+const columns: { [K in keyof SessionRecord]-?: readonly [keyof SessionsTable, Codec] } = {
+  id: ['id', 'as-is'],
+  status: ['status', 'as-is'],
+  step: ['step', 'as-is'],
+  containerId: ['container_id', 'number'],
+  holdsContainer: ['holds_container', 'boolean'],
+  pooled: ['pooled', 'boolean'],
+  node: ['node', 'as-is'],
+  ip: ['ip', 'as-is'],
+  endpointHost: ['endpoint_host', 'as-is'],
+  port: ['port', 'number-or-null'],
+  username: ['username', 'as-is'],
+  password: ['password', 'as-is'],
+  tokenHash: ['token_hash', 'as-is'],
+  visitor: ['visitor', 'as-is'],
+  providerRef: ['provider_ref', 'json'],
+  createdAt: ['created_at', 'number'],
+  readyAt: ['ready_at', 'number-or-null'],
+  expiresAt: ['expires_at', 'number'],
+  endedAt: ['ended_at', 'number-or-null'],
+  durationMinutes: ['duration_minutes', 'number'],
+  error: ['error', 'as-is'],
+  statusChangedAt: ['status_changed_at', 'number'],
+  cleanupAttempts: ['cleanup_attempts', 'number'],
+  updatedAt: ['updated_at', 'number'],
 };
 
-function toRowPatch(patch: SessionPatch): Partial<SessionsTable> {
+function encode(codec: Codec, value: unknown): unknown {
+  if (codec === 'boolean') return value ? 1 : 0;
+  if (codec === 'json') return value ? JSON.stringify(value) : null;
+  return value;
+}
+
+function decode(codec: Codec, value: unknown): unknown {
+  switch (codec) {
+    case 'number': return Number(value);
+    case 'number-or-null': return value == null ? null : Number(value);
+    case 'boolean': return Number(value) === 1;
+    case 'json': return value ? JSON.parse(value as string) : null;
+    default: return value;
+  }
+}
+
+function toRowPatch(patch: Partial<SessionRecord>): Partial<SessionsTable> {
   const row: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(patch) as [keyof SessionPatch, unknown][]) {
+  for (const [key, value] of Object.entries(patch) as [keyof SessionRecord, unknown][]) {
     if (value === undefined) continue;
-    const column = patchColumns[key];
-    if (key === 'providerRef') row[column] = value ? JSON.stringify(value) : null;
-    else if (key === 'holdsContainer' || key === 'pooled') row[column] = value ? 1 : 0;
-    else row[column] = value;
+    const [column, codec] = columns[key];
+    row[column] = encode(codec, value);
   }
   return row as Partial<SessionsTable>;
 }
 
+function toRow(s: SessionRecord): SessionsTable {
+  return toRowPatch(s) as SessionsTable;
+}
+
 function fromRow(r: SessionsTable): SessionRecord {
-  const num = (v: unknown) => (v == null ? null : Number(v));
-  return {
-    id: r.id,
-    status: r.status as SessionStatus,
-    step: r.step as CreationStep,
-    containerId: Number(r.container_id),
-    holdsContainer: Number(r.holds_container) === 1,
-    pooled: Number(r.pooled) === 1,
-    node: r.node,
-    ip: r.ip,
-    endpointHost: r.endpoint_host,
-    port: num(r.port),
-    username: r.username,
-    password: r.password,
-    tokenHash: r.token_hash,
-    visitor: r.visitor,
-    providerRef: r.provider_ref ? JSON.parse(r.provider_ref) : null,
-    createdAt: Number(r.created_at),
-    readyAt: num(r.ready_at),
-    expiresAt: Number(r.expires_at),
-    endedAt: num(r.ended_at),
-    durationMinutes: Number(r.duration_minutes),
-    error: r.error,
-    statusChangedAt: Number(r.status_changed_at),
-    cleanupAttempts: Number(r.cleanup_attempts),
-    updatedAt: Number(r.updated_at),
-  };
+  const record: Record<string, unknown> = {};
+  for (const [field, [column, codec]] of Object.entries(columns)) record[field] = decode(codec, r[column]);
+  return record as unknown as SessionRecord;
 }
 
 export type { Transaction };

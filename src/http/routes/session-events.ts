@@ -11,7 +11,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { WinuxError } from '../../core/errors.ts';
-import { liveStatuses, type SessionRecord } from '../../core/session.ts';
+import { isEnded, type SessionRecord } from '../../core/session.ts';
 import type { AppContext } from '../context.ts';
 import { SessionIdParams, ErrorBody } from '../schemas.ts';
 
@@ -55,7 +55,7 @@ export function sessionEventRoutes(app: FastifyInstance, ctx: AppContext, o: Ses
     const { session: first } = await o.load(request, id);
     // EventSource reconnects whenever a stream ends. When it comes back with the id of
     // the final event it already has, 204 tells it (per the SSE spec) to stop for good.
-    if (!isLive(first) && request.headers['last-event-id'] === eventId(first)) return reply.code(204).send(null);
+    if (isEnded(first.status) && request.headers['last-event-id'] === eventId(first)) return reply.code(204).send(null);
     if ((open.get(id)?.size ?? 0) >= maxStreamsPerSession) {
       throw new WinuxError('rate_limited', 429, `This session already has ${maxStreamsPerSession} open event streams (other tabs?). Close one and try again.`, { retry_after_seconds: 5 });
     }
@@ -83,7 +83,7 @@ export function sessionEventRoutes(app: FastifyInstance, ctx: AppContext, o: Ses
         lastKey = key;
         res.write(`id: ${key}\nevent: session\ndata: ${JSON.stringify(o.show(request, session))}\n\n`);
       }
-      if (!isLive(session)) end();
+      if (isEnded(session.status)) end();
     };
     // One read at a time, in order: a burst of changes cannot reorder events.
     const refresh = () => {
@@ -124,10 +124,6 @@ export function sessionEventRoutes(app: FastifyInstance, ctx: AppContext, o: Ses
     // A change between the access check and the listener would otherwise be missed.
     refresh();
   }
-}
-
-function isLive(session: SessionRecord): boolean {
-  return liveStatuses.includes(session.status);
 }
 
 /** Changes whenever anything the page shows changes; sent as the event's id (EventSource's Last-Event-ID). */

@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { errors } from '../../core/errors.ts';
 import type { SessionRecord } from '../../core/session.ts';
-import { liveStatuses } from '../../core/session.ts';
+import { isRunning, unendedStatuses } from '../../core/session.ts';
 import { claimedSessionIds, owns, readCaller, requireAccess, requireCsrfSafe, tokenCookie, type Caller } from '../auth.ts';
 import { presentSession } from '../present.ts';
 import { sessionEventRoutes } from './session-events.ts';
@@ -72,7 +72,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: AppContext): void {
     if (who.admin) {
       const wanted = request.query.status;
       const sessions = await service.list({
-        statuses: wanted === 'all' ? undefined : wanted ? [wanted] : liveStatuses,
+        statuses: wanted === 'all' ? undefined : wanted ? [wanted] : unendedStatuses,
         pooled: request.query.pool === 'true',
         limit,
       });
@@ -101,9 +101,9 @@ export function sessionRoutes(app: FastifyInstance, ctx: AppContext): void {
   }, async (request, reply) => {
     const { who, session } = await load(request, request.params.id);
     requireCsrfSafe(request, who);
-    const wasLive = session.status === 'creating' || session.status === 'ready';
+    const wasRunning = isRunning(session.status);
     const after = await service.destroy(session.id, who.admin ? 'ended by admin' : 'ended by owner');
-    return reply.code(wasLive ? 202 : 200).send(show(request, after, true));
+    return reply.code(wasRunning ? 202 : 200).send(show(request, after, true));
   });
 
   api.post('/sessions/:id/extend', {
