@@ -55,7 +55,8 @@ export interface ProviderCheck {
 }
 
 export interface Provider {
-  readonly name: 'lxc' | 'proxmox' | 'ansible';
+  /** The short name the factory knows it by (providers/index.ts), shown by /health and /info. */
+  readonly name: string;
   /** Creates (or adopts) the machine and resolves once a real RDP login can succeed. Throws ProviderError. */
   create(spec: CreateSpec, ctx: CreateContext): Promise<CreatedMachine>;
   /** Stops and removes everything the machine used. Resolves when it is gone; "not found" is success. */

@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../src/logger.ts';
-import { FakeProvider } from '../support/fake-provider.ts';
+import { FailingProvider, FakeProvider, NeverReadyProvider } from '../support/fake-provider.ts';
 import { startTestServer, waitFor, type TestServer } from '../support/server.ts';
 
 const api = '/api/winux';
@@ -19,7 +19,8 @@ async function settle(s: TestServer, id: string, wanted: string[]) {
 
 describe('session lifecycle with a failing or slow provider', () => {
   test('a failed creation ends failed, with a message, and its container is removed and id released', async () => {
-    const fake = new FakeProvider({ failCreate: () => true });
+    let failing = true;
+    const fake = new FailingProvider({ create: () => failing });
     const s = await startTestServer({ provider: fake, env: many });
     try {
       const r = await s.request('POST', `${api}/sessions`);
@@ -31,14 +32,14 @@ describe('session lifecycle with a failing or slow provider', () => {
       assert.equal(view.body.status, 'failed');
       assert.equal(view.body.password, undefined);
       // The id is free again.
-      fake.options.failCreate = undefined;
+      failing = false;
       const next = await s.request('POST', `${api}/sessions`);
       assert.equal(next.body.container_id, r.body.container_id);
     } finally { await s.close(); }
   });
 
   test('the session password never appears in an error, even if the provider puts it there', async () => {
-    const fake = new FakeProvider({ failCreate: () => true, failMessage: (spec) => `chpasswd failed for ${spec.username}:${spec.password}` });
+    const fake = new FailingProvider({ create: () => true, message: (spec) => `chpasswd failed for ${spec.username}:${spec.password}` });
     const s = await startTestServer({ provider: fake });
     try {
       const r = await s.request('POST', `${api}/sessions`);
@@ -49,7 +50,7 @@ describe('session lifecycle with a failing or slow provider', () => {
   });
 
   test('ending a session while it is being created stops the creation and leaves no container', async () => {
-    const fake = new FakeProvider({ hang: true });
+    const fake = new NeverReadyProvider();
     const s = await startTestServer({ provider: fake });
     try {
       const r = await s.request('POST', `${api}/sessions`);
@@ -63,7 +64,7 @@ describe('session lifecycle with a failing or slow provider', () => {
   });
 
   test('a creation that takes too long fails and is cleaned up', async () => {
-    const fake = new FakeProvider({ hang: true });
+    const fake = new NeverReadyProvider();
     const s = await startTestServer({ provider: fake, config: { createTimeoutMs: 300 } });
     try {
       const r = await s.request('POST', `${api}/sessions`);
@@ -75,7 +76,7 @@ describe('session lifecycle with a failing or slow provider', () => {
 
   test('a failing destroy is retried until it works; the id stays held until then', async () => {
     let failing = true;
-    const fake = new FakeProvider({ failDestroy: () => failing });
+    const fake = new FailingProvider({ destroy: () => failing });
     const s = await startTestServer({ provider: fake, reaper: false });
     try {
       const r = await s.request('POST', `${api}/sessions`);
@@ -96,7 +97,7 @@ describe('session lifecycle with a failing or slow provider', () => {
 
   test('a destroy that keeps failing past its timeout ends failed, and is still retried', async () => {
     let failing = true;
-    const fake = new FakeProvider({ failDestroy: () => failing });
+    const fake = new FailingProvider({ destroy: () => failing });
     const s = await startTestServer({ provider: fake, reaper: false, config: { destroyTimeoutMs: 1 } });
     try {
       const r = await s.request('POST', `${api}/sessions`);
@@ -198,6 +199,24 @@ describe('start-up', () => {
   test('a provider that does not answer stops the start with a message that says what to do', async () => {
     const broken = new FakeProvider();
     broken.list = async () => { throw new Error('connect ECONNREFUSED 127.0.0.1:8006'); };
-    await assert.rejects(startTestServer({ provider: broken }), /The lxc provider is not working \(connect ECONNREFUSED 127\.0\.0\.1:8006\)\. Run "winux doctor"/);
+    await assert.rejects(startTestServer({ provider: broken }), /The fake provider is not working \(connect ECONNREFUSED 127\.0\.0\.1:8006\)\. Run "winux doctor"/);
+  });
+
+  test('an orphan whose removal never returns does not hold up serving, and its id is not handed out meanwhile', async () => {
+    const stuck = new FakeProvider();
+    stuck.plant(30001);
+    let release = () => {};
+    const removal = new Promise<void>((resolve) => { release = resolve; });
+    stuck.destroy = () => removal;
+    const started = startTestServer({ provider: stuck, reaper: false, env: many });
+    const s = await Promise.race([started, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('start-up waited on the removal')), 5_000))]);
+    try {
+      const r = await s.request('POST', `${api}/sessions`);
+      assert.equal(r.status, 202);
+      assert.notEqual(r.body.container_id, 30001, 'the orphan\'s id is set aside while it is being removed');
+    } finally {
+      release();
+      await s.close();
+    }
   });
 });

@@ -12,7 +12,7 @@ import { Writable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { createLogger } from '../../src/logger.ts';
 import { createProxmoxProvider } from '../../src/providers/proxmox/index.ts';
-import { FakeProvider } from '../support/fake-provider.ts';
+import { FailingProvider } from '../support/fake-provider.ts';
 import { startProxmoxSim } from '../support/proxmox-sim/index.ts';
 import { fastTuning, simConfig } from '../providers/proxmox/sim-config.ts';
 import { startTestServer, waitFor } from '../support/server.ts';
@@ -47,11 +47,11 @@ describe('secrets', () => {
     const lines: string[] = [];
     const sink = new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } });
     let failNext = false;
-    const provider = new FakeProvider({
+    const provider = new FailingProvider({
       stepDelayMs: 10,
-      failCreate: () => { const f = failNext; failNext = false; return f; },
+      create: () => { const f = failNext; failNext = false; return f; },
       // A careless provider quoting its command, password included (as `chpasswd` errors might).
-      failMessage: (spec) => `pct exec ${spec.containerId} -- chpasswd: ${spec.username}:${spec.password} rejected`,
+      message: (spec) => `pct exec ${spec.containerId} -- chpasswd: ${spec.username}:${spec.password} rejected`,
     });
     const sampler = startCmdlineSampler();
     const s = await startTestServer({

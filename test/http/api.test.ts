@@ -2,7 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, waitFor, type TestServer } from '../support/server.ts';
-import { FakeProvider } from '../support/fake-provider.ts';
+import { DownProvider, FakeProvider } from '../support/fake-provider.ts';
 
 const api = '/api/winux';
 
@@ -352,7 +352,7 @@ describe('limits', () => {
   });
 
   test('health is 503 when the provider is down', async () => {
-    const s = await startTestServer({ provider: new FakeProvider({ healthy: false }) });
+    const s = await startTestServer({ provider: new DownProvider() });
     try {
       const r = await s.request('GET', `${api}/health`);
       assert.equal(r.status, 503);

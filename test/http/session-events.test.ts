@@ -2,7 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { FakeProvider } from '../support/fake-provider.ts';
+import { FakeProvider, SlowProvider } from '../support/fake-provider.ts';
 import { maxStreamsPerSession } from '../../src/http/routes/session-events.ts';
 
 const api = '/api/winux';
@@ -63,7 +63,7 @@ describe('session events', () => {
   let s: TestServer;
   let provider: FakeProvider;
   before(async () => {
-    provider = new FakeProvider({ stepDelayMs: 150 });
+    provider = new SlowProvider(150);
     s = await startTestServer({ provider, env: { WINUX_SESSIONS_PER_VISITOR: '0' } });
   });
   after(async () => { await s.close(); });

@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../support/clock.ts';
-import { FakeProvider } from '../support/fake-provider.ts';
+import { FailingProvider, FakeProvider } from '../support/fake-provider.ts';
 import { startTestServer, waitFor, type TestServer } from '../support/server.ts';
 
 const api = '/api/winux';
@@ -96,7 +96,7 @@ describe('warm pool', () => {
   });
 
   test('failing members make the pool back off instead of looping', async () => {
-    const fake = new FakeProvider({ failCreate: () => true });
+    const fake = new FailingProvider({ create: () => true });
     const s = await startTestServer({ provider: fake, reaper: false, env: { WINUX_POOL_SIZE: '1' } });
     try {
       await s.pool.runOnce();

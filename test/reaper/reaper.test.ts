@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../support/clock.ts';
-import { FakeProvider } from '../support/fake-provider.ts';
+import { FakeProvider, NeverReadyProvider } from '../support/fake-provider.ts';
 import { startTestServer, waitFor } from '../support/server.ts';
 
 const api = '/api/winux';
@@ -68,7 +68,7 @@ describe('reaper', () => {
 
   test('a session that expires while still being created is ended too', async () => {
     const clock = new ManualClock();
-    const fake = new FakeProvider({ hang: true });
+    const fake = new NeverReadyProvider();
     const s = await startTestServer({ provider: fake, clock, reaper: false });
     try {
       const r = await s.request('POST', `${api}/sessions`, { body: { duration_minutes: 1 } });

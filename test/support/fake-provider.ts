@@ -1,7 +1,8 @@
-// A behaviour fake of a provider, for core tests only (the product never ships
-// one). Machines live in a JSON file when `stateFile` is given, so a server
-// killed with SIGKILL and started again finds the "containers" it left behind,
-// as it would with LXC or Proxmox.
+// Behaviour fakes of a provider, for tests only (the product never ships one):
+// FakeProvider works; SlowProvider, NeverReadyProvider, FailingProvider,
+// CrashingProvider and DownProvider each change one behaviour, by name.
+// Machines live in a JSON file when `stateFile` is given, so a server killed with
+// SIGKILL and started again finds the "containers" it left behind, as with LXC.
 import fs from 'node:fs';
 import type { CreationStep } from '../../src/core/session.ts';
 import { ProviderError } from '../../src/core/errors.ts';
@@ -10,19 +11,12 @@ import type { CreateContext, CreateSpec, CreatedMachine, ManagedMachine, Machine
 export interface FakeProviderOptions {
   /** Time each creation step takes. */
   stepDelayMs?: number;
-  /** Decides whether a call fails: return true to throw. */
-  failCreate?: (spec: CreateSpec) => boolean;
-  failDestroy?: (ref: ProviderRef) => boolean;
   /** Persist machines here (crash tests across processes). */
   stateFile?: string;
-  /** Never resolve creations (until aborted). */
-  hang?: boolean;
-  healthy?: boolean;
-  /** Called at named points ('machine-created', 'machine-removed'): crash tests kill the process there. */
-  onPoint?: (point: 'machine-created' | 'machine-removed') => void;
-  /** Message of a failed creation (to check secrets are scrubbed). */
-  failMessage?: (spec: CreateSpec) => string;
 }
+
+/** Named points of the fake's work, where a crash test may kill the process. */
+export type FakePoint = 'machine-created' | 'machine-removed';
 
 interface FakeMachine {
   containerId: number;
@@ -31,12 +25,24 @@ interface FakeMachine {
   username: string;
 }
 
+/**
+ * A provider that works, quickly, and never pretends to be a real one (its name
+ * is `fake`). The named fakes below change one behaviour each.
+ */
 export class FakeProvider implements Provider {
-  readonly name = 'lxc' as const;
+  readonly name = 'fake';
   readonly calls = { create: 0, destroy: 0, list: 0 };
   private memory = new Map<number, FakeMachine>();
 
   constructor(public options: FakeProviderOptions = {}) {}
+
+  /** Behaviour hooks, overridden by the named fakes. */
+  protected async afterStep(_index: number, _signal: AbortSignal): Promise<void> {}
+  /** A failure message when this creation should fail. */
+  protected createFailure(_spec: CreateSpec): string | undefined { return undefined; }
+  protected destroyFails(_ref: ProviderRef): boolean { return false; }
+  protected reached(_point: FakePoint): void {}
+  protected healthy = true;
 
   async create(spec: CreateSpec, ctx: CreateContext): Promise<CreatedMachine> {
     this.calls.create++;
@@ -46,14 +52,13 @@ export class FakeProvider implements Provider {
       if (i === 1) {
         // The machine exists from here on (as a clone would), even if a later step fails.
         this.write(spec.containerId, { containerId: spec.containerId, state: 'running', password: spec.password, username: spec.username });
-        this.options.onPoint?.('machine-created');
+        this.reached('machine-created');
       }
       await sleep(this.options.stepDelayMs ?? 5, ctx.signal);
-      if (this.options.hang && i >= 1) await sleep(1e9, ctx.signal);
+      await this.afterStep(i, ctx.signal);
     }
-    if (this.options.failCreate?.(spec)) {
-      throw new ProviderError(this.options.failMessage?.(spec) ?? `simulated failure creating winux-${spec.containerId}`);
-    }
+    const failure = this.createFailure(spec);
+    if (failure !== undefined) throw new ProviderError(failure);
     return {
       ref: { containerId: spec.containerId, name: `winux-${spec.containerId}` },
       node: 'fake-node',
@@ -64,9 +69,9 @@ export class FakeProvider implements Provider {
 
   async destroy(ref: ProviderRef): Promise<void> {
     this.calls.destroy++;
-    if (this.options.failDestroy?.(ref)) throw new ProviderError(`simulated failure destroying winux-${ref.containerId}`, true);
+    if (this.destroyFails(ref)) throw new ProviderError(`simulated failure destroying winux-${ref.containerId}`, true);
     this.remove(ref.containerId);
-    this.options.onPoint?.('machine-removed');
+    this.reached('machine-removed');
   }
 
   async status(ref: ProviderRef): Promise<MachineState> {
@@ -79,7 +84,7 @@ export class FakeProvider implements Provider {
   }
 
   async check(): Promise<ProviderCheck[]> {
-    return [{ name: 'fake', ok: this.options.healthy !== false, detail: this.options.healthy === false ? 'simulated outage' : 'ok' }];
+    return [{ name: 'fake', ok: this.healthy, detail: this.healthy ? 'ok' : 'simulated outage' }];
   }
 
   /** Test hooks. */
@@ -128,6 +133,61 @@ export class FakeProvider implements Provider {
     map.delete(id);
     this.save(map);
   }
+}
+
+/** Each creation step takes `stepDelayMs`: a cold start slow enough to watch (JupyterHub's SlowSpawner). */
+export class SlowProvider extends FakeProvider {
+  constructor(stepDelayMs: number, options: Omit<FakeProviderOptions, 'stepDelayMs'> = {}) {
+    super({ ...options, stepDelayMs });
+  }
+}
+
+/** Its machines never become ready: creation waits until it is aborted (JupyterHub's NeverSpawner). */
+export class NeverReadyProvider extends FakeProvider {
+  protected override async afterStep(index: number, signal: AbortSignal): Promise<void> {
+    if (index >= 1) await sleep(1e9, signal);
+  }
+}
+
+export interface FailingOptions extends FakeProviderOptions {
+  /** Whether a creation fails (after its machine exists, as a late step would). Default: when no `destroy` rule is given, always. */
+  create?: (spec: CreateSpec) => boolean;
+  /** Whether a removal fails (retryable). Default: never. */
+  destroy?: (ref: ProviderRef) => boolean;
+  /** The failure's message (to check secrets are scrubbed). */
+  message?: (spec: CreateSpec) => string;
+}
+
+/** Creation and/or removal fail, as its rules say. */
+export class FailingProvider extends FakeProvider {
+  constructor(private readonly rules: FailingOptions = {}) {
+    super(rules);
+  }
+
+  protected override createFailure(spec: CreateSpec): string | undefined {
+    const fails = this.rules.create ? this.rules.create(spec) : !this.rules.destroy;
+    return fails ? (this.rules.message?.(spec) ?? `simulated failure creating winux-${spec.containerId}`) : undefined;
+  }
+
+  protected override destroyFails(ref: ProviderRef): boolean {
+    return this.rules.destroy?.(ref) ?? false;
+  }
+}
+
+/** Kills its own process with SIGKILL at a named point: what a crash does to a server. */
+export class CrashingProvider extends FakeProvider {
+  constructor(private readonly at: FakePoint | undefined, options: FakeProviderOptions = {}) {
+    super(options);
+  }
+
+  protected override reached(point: FakePoint): void {
+    if (point === this.at) process.kill(process.pid, 'SIGKILL');
+  }
+}
+
+/** The infrastructure is down: its health checks fail (creation itself is not attempted by them). */
+export class DownProvider extends FakeProvider {
+  protected override healthy = false;
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -3,15 +3,11 @@
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { startServer } from '../../src/server.ts';
-import { FakeProvider } from './fake-provider.ts';
+import { CrashingProvider, type FakePoint } from './fake-provider.ts';
 
-const crashAt = process.env.FAKE_CRASH_AT;
-const provider = new FakeProvider({
+const provider = new CrashingProvider(process.env.FAKE_CRASH_AT as FakePoint | undefined, {
   stateFile: process.env.FAKE_STATE_FILE,
   stepDelayMs: Number(process.env.FAKE_STEP_MS ?? 20),
-  onPoint: (point) => {
-    if (point === crashAt) process.kill(process.pid, 'SIGKILL');
-  },
 });
 const config = loadConfig();
 const server = await startServer({ config, provider, logger: createLogger(config.logLevel, process.stderr as never) });

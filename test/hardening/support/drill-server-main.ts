@@ -5,7 +5,7 @@
 import { loadConfig } from '../../../src/config.ts';
 import { createLogger } from '../../../src/logger.ts';
 import { startServer } from '../../../src/server.ts';
-import { FakeProvider } from '../../support/fake-provider.ts';
+import { FailingProvider } from '../../support/fake-provider.ts';
 import { mulberry32 } from '../../support/prng.ts';
 
 const failCreateRate = Number(process.env.DRILL_FAIL_CREATE_RATE ?? 0);
@@ -15,8 +15,8 @@ const random = mulberry32(Number(process.env.DRILL_SEED ?? 1));
 const destroyDelayMs = Number(process.env.DRILL_DESTROY_MS ?? 0);
 
 /** Removing a real container takes a while: the SIGKILL drill needs deletions to be in flight. */
-class DrillProvider extends FakeProvider {
-  override async destroy(ref: Parameters<FakeProvider['destroy']>[0]): Promise<void> {
+class DrillProvider extends FailingProvider {
+  override async destroy(ref: Parameters<FailingProvider['destroy']>[0]): Promise<void> {
     if (destroyDelayMs) await new Promise((r) => setTimeout(r, destroyDelayMs));
     return super.destroy(ref);
   }
@@ -25,8 +25,8 @@ class DrillProvider extends FakeProvider {
 const provider = new DrillProvider({
   stateFile: process.env.FAKE_STATE_FILE,
   stepDelayMs: Number(process.env.FAKE_STEP_MS ?? 20),
-  failCreate: () => random() < failCreateRate,
-  failDestroy: () => random() < failDestroyRate,
+  create: () => random() < failCreateRate,
+  destroy: () => random() < failDestroyRate,
 });
 const config = loadConfig();
 const server = await startServer({ config, provider, logger: createLogger(config.logLevel, process.stderr as never) });
