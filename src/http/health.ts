@@ -2,6 +2,7 @@
 // monitor (or someone hammering the public endpoint) cannot turn every request
 // into a database write or a round of provider checks.
 import type { Clock } from '../core/clock.ts';
+import { withTimeout } from '../core/concurrency.ts';
 import { StoreUnavailableError } from '../core/errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Provider } from '../core/provider-port.ts';
@@ -51,8 +52,9 @@ export function storeHealth(store: SessionStore, clock: Clock, logger: Logger): 
   });
 }
 
-export function providerHealth(provider: Provider): () => Promise<Check> {
-  return memoise(10_000, () => provider.check().then((checks) => {
+/** A provider check that does not answer within `timeoutMs` is a failing check, not a /health that hangs. */
+export function providerHealth(provider: Provider, timeoutMs = 10_000): () => Promise<Check> {
+  return memoise(10_000, () => withTimeout(provider.check(), timeoutMs, `no answer within ${timeoutMs / 1000} s`).then((checks) => {
     const failing = checks.filter((c) => !c.ok);
     return failing.length
       ? { ok: false, detail: failing.map((c) => `${c.name}: ${c.detail}`).join('; ') }
