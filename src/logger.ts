@@ -15,12 +15,17 @@ export const redactedPaths = [
 ];
 
 export function createLogger(level: string = 'info', destination?: DestinationStream): Logger {
+  // Synchronous writes to stdout: pino's default buffers and flushes at exit, and
+  // that flush retries a write to a closed stdout forever (sonic-boom loops on
+  // EPIPE): a server whose supervisor or terminal went away then never exited on
+  // SIGTERM. Written at once, an EPIPE makes pino stop logging and nothing hangs.
+  // One line per request costs one write(2); Winux logs little.
   return pino({
     level,
     base: { service: 'winux' },
     redact: { paths: redactedPaths, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
-  }, destination);
+  }, destination ?? pino.destination({ dest: 1, sync: true }));
 }
 
 /** A logger that drops everything (tests that do not inspect logs). */

@@ -98,6 +98,29 @@ describe('signals', () => {
   });
 });
 
+test('the server exits on SIGTERM even when nobody reads its output any more (a supervisor or terminal gone)', { timeout: 120_000 }, async (t) => {
+  const child = spawn(process.execPath, [bin, 'serve', '--no-prepare'], {
+    env: {
+      ...process.env, WINUX_PROVIDER: 'lxc', WINUX_DATA_DIR: path.join(tmp, 'data-epipe'), WINUX_PORT: '0', WINUX_HOST: '127.0.0.1',
+      WINUX_CONTAINER_ID_MIN: '39903', WINUX_CONTAINER_ID_MAX: '39904', WINUX_RDP_PORT_MIN: '39903', WINUX_RDP_PORT_MAX: '39904',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (c) => { output += c; if (/Winux is serving/.test(output)) resolve(); });
+    child.on('exit', () => reject(new Error(`the server did not start:\n${output}`)));
+  });
+  // Its stdout and stderr now lead nowhere: every log line it writes gets EPIPE.
+  child.stdout.destroy();
+  child.stderr.destroy();
+  child.kill('SIGTERM');
+  const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 30_000))]);
+  assert.equal(code, 0, 'it drains and exits instead of retrying its last log line forever');
+});
+
 async function descendantsOf(pid: number): Promise<number[]> {
   const { stdout } = await run('pgrep', ['-P', String(pid)]).catch((e) => e);
   const children = String(stdout ?? '').trim().split('\n').filter(Boolean).map(Number);
