@@ -62,6 +62,7 @@ export const containerPrograms: Record<string, string> = {
   'systemd-analyze': 'systemd', // bench/lxc-phases.ts
   openssl: 'openssl', // the session's TLS key (winux-session-init), certificate checks in tests
   cat: 'coreutils',
+  timeout: 'coreutils', // test/hardening/isolation.test.ts bounds what a visitor runs
   // template/configure.sh (in the build chroot) and template/files/ (at boot and login)
   'locale-gen': 'locales',
   adduser: 'adduser', // not listed in template/packages.txt: comes as a hard dependency of xrdp

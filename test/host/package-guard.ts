@@ -39,7 +39,10 @@ export const listFiles = {
 
 /** Same rules as the scripts' sed: `#` starts a comment, blank lines skipped. */
 export function parseList(text: string): string[] {
-  return text.split('\n').map((l) => l.replace(/#.*/, '').replace(/\s+/g, '')).filter(Boolean);
+  return text
+    .split('\n')
+    .map((l) => l.replace(/#.*/, '').replace(/\s+/g, ''))
+    .filter(Boolean);
 }
 
 export function readList(file: string): string[] {
@@ -93,11 +96,18 @@ export function scanSource(file: string, text: string): { usages: Usage[]; dynam
 /** TypeScript/JavaScript: calls with a literal program, `--` wrappers, lxc-attach, absolute paths, lxc.include. */
 function scanCode(found: Found, file: string, text: string): void {
   const rel = path.relative(root, file);
-  text.split('\n').forEach((line, i) => {
+  const physical = text.split('\n');
+  // Calls are read on logical lines (a formatted call spans several); files and
+  // includes on physical lines. A line belongs to the container side when its
+  // logical line runs lxc-attach.
+  const containerLine = new Set<number>();
+  for (const { line, i, end } of logicalLines(text)) {
+    if (line.includes('lxc-attach')) for (let k = i; k <= end; k++) containerLine.add(k);
+  }
+  for (const { line, i } of logicalLines(text)) {
     const where = `${rel}:${i + 1}`;
-    const trimmed = line.trim();
-    if (trimmed.startsWith('//') || trimmed.startsWith('*')) return;
-    const inContainer = line.includes("'lxc-attach'") || line.includes('lxc-attach');
+    if (line.trim().startsWith('//') || line.trim().startsWith('*')) continue;
+    const inContainer = containerLine.has(i);
     for (const m of line.matchAll(callRe)) {
       if (/\bfunction\s+$/.test(line.slice(0, m.index))) continue; // a wrapper's definition, not a call
       const literal = m[1] ?? m[2];
@@ -120,6 +130,12 @@ function scanCode(found: Found, file: string, text: string): void {
         found.dynamic.set(key, [...(found.dynamic.get(key) ?? []), where]);
       }
     }
+  }
+  physical.forEach((line, i) => {
+    const where = `${rel}:${i + 1}`;
+    const trimmed = line.trim();
+    if (trimmed.startsWith('//') || trimmed.startsWith('*')) return;
+    const inContainer = containerLine.has(i);
     for (const m of line.matchAll(absPath)) {
       // An absolute path after lxc-attach's `--` is a container program (added above).
       if (inContainer) continue;
@@ -134,10 +150,86 @@ function scanCode(found: Found, file: string, text: string): void {
   });
 }
 
+/**
+ * Lines joined while a call's parentheses or brackets are open, so a call the
+ * formatter spread over several lines (`run('lxc-attach', [\n …, '--', prog])`)
+ * is read as one; `i` is the index of its first line. Whole-line comments inside
+ * are dropped; braces do not join (a function body stays line by line).
+ */
+function logicalLines(text: string): Array<{ line: string; i: number; end: number }> {
+  const out: Array<{ line: string; i: number; end: number }> = [];
+  let current: { line: string; i: number; end: number } | null = null;
+  let depth = 0;
+  text.split('\n').forEach((raw, i) => {
+    if (current && /^\s*(\/\/|\*)/.test(raw)) return;
+    const code = raw
+      .replace(/'(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*"|`(?:\\.|[^`\\])*`/g, "''")
+      .replace(/([=(,:!&|?]\s*)\/(?:\\.|\[(?:\\.|[^\]])*\]|[^/\\\n])+\/[a-z]*/g, '$1/re/') // regex literals
+      .replace(/\s\/\/.*$/, '');
+    for (const ch of code) {
+      if (ch === '(' || ch === '[') depth++;
+      else if ((ch === ')' || ch === ']') && depth > 0) depth--;
+    }
+    // Joined as the code would read on one line: no space after an opening bracket.
+    if (current) {
+      current.line += /[([]$/.test(current.line) ? raw.trim() : ` ${raw.trim()}`;
+      current.end = i;
+    } else current = { line: raw, i, end: i };
+    // A bracket the rough lexer above misread must not swallow the rest of the file.
+    if (depth === 0 || current.end - current.i >= 12) {
+      out.push(current);
+      current = null;
+      depth = 0;
+    }
+  });
+  if (current) out.push(current);
+  return out;
+}
+
 const shellKeywords = new Set(['if', 'then', 'else', 'elif', 'fi', 'do', 'done', 'while', 'until', 'in', 'esac', 'time', '!', '{', '}', 'function']);
-const shellBuiltins = new Set(['echo', 'printf', 'cd', 'exit', 'set', 'export', 'read', 'mapfile', 'readarray', 'test', '[', '[[', ']]', 'true', 'false',
-  'shift', 'local', 'return', 'source', '.', 'eval', 'trap', 'wait', 'kill', 'command', 'type', 'declare', 'unset', 'break', 'continue', 'getopts',
-  'exec', 'umask', 'pwd', 'hash', 'let', ':', 'readonly', 'ulimit', 'builtin', 'shopt']);
+const shellBuiltins = new Set([
+  'echo',
+  'printf',
+  'cd',
+  'exit',
+  'set',
+  'export',
+  'read',
+  'mapfile',
+  'readarray',
+  'test',
+  '[',
+  '[[',
+  ']]',
+  'true',
+  'false',
+  'shift',
+  'local',
+  'return',
+  'source',
+  '.',
+  'eval',
+  'trap',
+  'wait',
+  'kill',
+  'command',
+  'type',
+  'declare',
+  'unset',
+  'break',
+  'continue',
+  'getopts',
+  'exec',
+  'umask',
+  'pwd',
+  'hash',
+  'let',
+  ':',
+  'readonly',
+  'ulimit',
+  'builtin',
+  'shopt',
+]);
 
 /**
  * Replaces quoted text and comments with spaces, keeping `$(…)` inside double quotes
@@ -152,13 +244,31 @@ export function shellCode(src: string): string {
     const top = stack[stack.length - 1]!;
     const blank = (s: string) => s.replace(/[^\n]/g, ' ');
     if (top === 'dq') {
-      if (c === '\\') { out += '  '; i++; continue; }
-      if (c === '"') { stack.pop(); out += '"'; continue; }
-      if (c === '$' && src[i + 1] === '(') { stack.push('sub'); out += ' ;'; i++; continue; }
+      if (c === '\\') {
+        out += '  ';
+        i++;
+        continue;
+      }
+      if (c === '"') {
+        stack.pop();
+        out += '"';
+        continue;
+      }
+      if (c === '$' && src[i + 1] === '(') {
+        stack.push('sub');
+        out += ' ;';
+        i++;
+        continue;
+      }
       out += c === '\n' ? '\n' : ' ';
       continue;
     }
-    if (c === '\\') { out += src[i + 1] === '\n' ? '  ' : ' '; i++; if (src[i] !== '\n') out += ' '; continue; }
+    if (c === '\\') {
+      out += src[i + 1] === '\n' ? '  ' : ' ';
+      i++;
+      if (src[i] !== '\n') out += ' ';
+      continue;
+    }
     if (c === "'") {
       const j = src.indexOf("'", i + 1);
       const end = j < 0 ? src.length - 1 : j;
@@ -166,27 +276,46 @@ export function shellCode(src: string): string {
       i = end;
       continue;
     }
-    if (c === '"') { stack.push('dq'); out += '"'; continue; }
+    if (c === '"') {
+      stack.push('dq');
+      out += '"';
+      continue;
+    }
     if (c === '#' && (i === 0 || /[\s;]/.test(src[i - 1]!))) {
       const j = src.indexOf('\n', i);
       i = (j < 0 ? src.length : j) - 1;
       continue;
     }
-    if (c === '$' && src.startsWith('((', i + 1)) { // $(( arithmetic )): no commands
+    if (c === '$' && src.startsWith('((', i + 1)) {
+      // $(( arithmetic )): no commands
       const j = src.indexOf('))', i);
       out += blank(src.slice(i, j + 2));
       i = j + 1;
       continue;
     }
-    if (c === '$' && src[i + 1] === '(') { stack.push('sub'); out += ' ;'; i++; continue; }
-    if (c === '$' && src[i + 1] === '{') { // ${…} is a parameter, not a group
+    if (c === '$' && src[i + 1] === '(') {
+      stack.push('sub');
+      out += ' ;';
+      i++;
+      continue;
+    }
+    if (c === '$' && src[i + 1] === '{') {
+      // ${…} is a parameter, not a group
       const j = src.indexOf('}', i);
       out += blank(src.slice(i, j + 1));
       i = j;
       continue;
     }
-    if (c === '(') { stack.push('paren'); out += ';'; continue; }
-    if (c === ')') { if (stack.length > 1) stack.pop(); out += ';'; continue; }
+    if (c === '(') {
+      stack.push('paren');
+      out += ';';
+      continue;
+    }
+    if (c === ')') {
+      if (stack.length > 1) stack.pop();
+      out += ';';
+      continue;
+    }
     out += c;
   }
   return out;
@@ -233,8 +362,13 @@ export function shellCommands(src: string): Array<{ word: string; line: number }
 /** Shell files and which side their commands run on. */
 function shellFiles(): Array<{ file: string; side: Side }> {
   const isShell = (f: string) => f.endsWith('.sh') || /^#!.*\b(ba)?sh\b/.test(fs.readFileSync(f, 'utf8').split('\n', 1)[0]!);
-  const host = [...walk(path.join(root, 'scripts'), (f) => f.endsWith('.sh')), ...walk(path.join(root, 'ansible'), (f) => f.endsWith('.sh')),
-    path.join(root, 'template/build.sh'), ...walk(path.join(root, 'deploy'), (f) => f.endsWith('.sh')), ...walk(path.join(root, 'bench'), (f) => f.endsWith('.sh'))];
+  const host = [
+    ...walk(path.join(root, 'scripts'), (f) => f.endsWith('.sh')),
+    ...walk(path.join(root, 'ansible'), (f) => f.endsWith('.sh')),
+    path.join(root, 'template/build.sh'),
+    ...walk(path.join(root, 'deploy'), (f) => f.endsWith('.sh')),
+    ...walk(path.join(root, 'bench'), (f) => f.endsWith('.sh')),
+  ];
   const container = [path.join(root, 'template/configure.sh'), ...walk(path.join(root, 'template/files'), isShell)];
   return [...host.map((file) => ({ file, side: 'host' as const })), ...container.map((file) => ({ file, side: 'container' as const }))];
 }
@@ -251,14 +385,21 @@ export function scan(): Scan {
   const found = new Found();
   const self = new Set([path.join(root, 'test/host')]);
   const code = ['src', 'test', 'bench', 'bin', 'deploy'].flatMap((d) =>
-    walk(path.join(root, d), (f) => /\.(ts|js|mjs)$/.test(f) && ![...self].some((s) => f.startsWith(s))));
+    walk(path.join(root, d), (f) => /\.(ts|js|mjs)$/.test(f) && ![...self].some((s) => f.startsWith(s))),
+  );
   for (const f of code) scanCode(found, f, fs.readFileSync(f, 'utf8'));
   // lxc.include lines anywhere in the recipe, scripts and deploy files too
-  for (const f of [...walk(path.join(root, 'template'), () => true), ...walk(path.join(root, 'scripts'), () => true), ...walk(path.join(root, 'deploy'), () => true)]) {
-    fs.readFileSync(f, 'utf8').split('\n').forEach((l, i) => {
-      const m = lxcInclude.exec(l.trim());
-      if (m) found.add('file', m[1]!, 'host', `${path.relative(root, f)}:${i + 1}`);
-    });
+  for (const f of [
+    ...walk(path.join(root, 'template'), () => true),
+    ...walk(path.join(root, 'scripts'), () => true),
+    ...walk(path.join(root, 'deploy'), () => true),
+  ]) {
+    fs.readFileSync(f, 'utf8')
+      .split('\n')
+      .forEach((l, i) => {
+        const m = lxcInclude.exec(l.trim());
+        if (m) found.add('file', m[1]!, 'host', `${path.relative(root, f)}:${i + 1}`);
+      });
   }
   for (const { file, side } of shellFiles()) {
     if (!fs.existsSync(file)) continue;
@@ -294,7 +435,12 @@ function followIncludes(found: Found, u: Usage, depth = 0): void {
 
 // ---------------------------------------------------------------- dpkg
 
-export interface PackageInfo { essential: boolean; priority: string; installed: boolean; deps: string[] }
+export interface PackageInfo {
+  essential: boolean;
+  priority: string;
+  installed: boolean;
+  deps: string[];
+}
 
 export interface Dpkg {
   info: Map<string, PackageInfo>;
@@ -305,14 +451,22 @@ export interface Dpkg {
 /** dpkg's view of this host, or of a root filesystem's database (`admindir`: ROOTFS/var/lib/dpkg). */
 export function loadDpkg(admindir?: string): Dpkg {
   const base = admindir ? [`--admindir=${admindir}`] : [];
-  const r = spawnSync('dpkg-query', [...base, '-W', '-f=${Package}\t${Essential}\t${Priority}\t${db:Status-Abbrev}\t${Pre-Depends}\t${Depends}\n'], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const r = spawnSync('dpkg-query', [...base, '-W', '-f=${Package}\t${Essential}\t${Priority}\t${db:Status-Abbrev}\t${Pre-Depends}\t${Depends}\n'], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+  });
   if (r.status !== 0) throw new Error(`dpkg-query failed: ${r.stderr}`);
   const info = new Map<string, PackageInfo>();
   for (const line of r.stdout.split('\n')) {
     const [name, essential, priority, status, pre, deps] = line.split('\t');
     if (!name) continue;
     // The first alternative of each clause: what apt installs when none is present.
-    const first = [pre, deps].filter(Boolean).join(', ').split(',').map((c) => c.split('|')[0]!.trim().split(/[\s(]/)[0]!.replace(/:\w+$/, '')).filter(Boolean);
+    const first = [pre, deps]
+      .filter(Boolean)
+      .join(', ')
+      .split(',')
+      .map((c) => c.split('|')[0]!.trim().split(/[\s(]/)[0]!.replace(/:\w+$/, ''))
+      .filter(Boolean);
     info.set(name, { essential: essential === 'yes', priority: priority ?? '', installed: (status ?? '').startsWith('ii'), deps: first });
   }
   const cache = new Map<string, string[]>();
@@ -328,7 +482,14 @@ export function loadDpkg(admindir?: string): Dpkg {
           const at = line.indexOf(': /');
           if (at < 0) continue;
           const file = line.slice(at + 2);
-          if (cache.has(file)) cache.set(file, line.slice(0, at).split(', ').map((p) => p.replace(/:[\w-]+$/, '')));
+          if (cache.has(file))
+            cache.set(
+              file,
+              line
+                .slice(0, at)
+                .split(', ')
+                .map((p) => p.replace(/:[\w-]+$/, '')),
+            );
         }
       }
       return new Map(paths.map((p) => [p, cache.get(p)!]));
@@ -368,7 +529,9 @@ export function locate(u: Usage): string | null {
     const p = path.join(d, u.name);
     try {
       if (fs.statSync(p).isFile()) return p;
-    } catch { /* next */ }
+    } catch {
+      /* next */
+    }
   }
   return null;
 }
@@ -402,9 +565,14 @@ export function checkHost(usages: Usage[], lists: Map<string, string[]>, dpkg: D
     if (nodeItself.has(u.name)) return { usage: u, ok: true, detail: 'Node.js itself (the machine brings it)' };
     const chain = chains.get(u);
     if (!chain) {
-      return { usage: u, ok: false, detail: u.kind === 'program'
-        ? `not found in ${systemDirs.join(':')}: install its package (and list it in scripts/packages/), or say in test/host/manifest.ts where it lives`
-        : 'file not found: install the package that ships it and list it in scripts/packages/' };
+      return {
+        usage: u,
+        ok: false,
+        detail:
+          u.kind === 'program'
+            ? `not found in ${systemDirs.join(':')}: install its package (and list it in scripts/packages/), or say in test/host/manifest.ts where it lives`
+            : 'file not found: install the package that ships it and list it in scripts/packages/',
+      };
     }
     const parts: string[] = [];
     let ok = true;
@@ -417,14 +585,16 @@ export function checkHost(usages: Usage[], lists: Map<string, string[]>, dpkg: D
         parts.push(`${file} belongs to no Debian package (dpkg -S)`);
         continue;
       }
-      const good = pkgs.map((pkg) => {
-        const info = dpkg.info.get(pkg);
-        if (listedIn(pkg).length) return `${pkg} (${listedIn(pkg).join(', ')})`;
-        if (info?.essential) return `${pkg} (Essential: yes)`;
-        if (info?.priority === 'required') return `${pkg} (Priority: required)`;
-        if (brought.has(pkg)) return `${pkg} (hard dependency of listed ${brought.get(pkg)})`;
-        return null;
-      }).filter((x): x is string => x !== null);
+      const good = pkgs
+        .map((pkg) => {
+          const info = dpkg.info.get(pkg);
+          if (listedIn(pkg).length) return `${pkg} (${listedIn(pkg).join(', ')})`;
+          if (info?.essential) return `${pkg} (Essential: yes)`;
+          if (info?.priority === 'required') return `${pkg} (Priority: required)`;
+          if (brought.has(pkg)) return `${pkg} (hard dependency of listed ${brought.get(pkg)})`;
+          return null;
+        })
+        .filter((x): x is string => x !== null);
       if (good.length) parts.push(`${file}: ${good[0]}`);
       else {
         ok = false;
@@ -441,9 +611,19 @@ export function checkHost(usages: Usage[], lists: Map<string, string[]>, dpkg: D
  * recommends. Empty when apt has no index (the check then says so).
  */
 export function templateClosure(templatePackages: string[]): Set<string> {
-  const r = spawnSync('apt-cache', ['depends', '--recurse', '--no-recommends', '--no-suggests', '--no-conflicts', '--no-breaks', '--no-replaces', '--no-enhances', ...templatePackages],
-    { encoding: 'utf8', maxBuffer: 1 << 26 });
-  return new Set(r.status === 0 ? r.stdout.split('\n').filter((l) => /^[a-z0-9]/.test(l)).map((l) => l.trim()) : []);
+  const r = spawnSync(
+    'apt-cache',
+    ['depends', '--recurse', '--no-recommends', '--no-suggests', '--no-conflicts', '--no-breaks', '--no-replaces', '--no-enhances', ...templatePackages],
+    { encoding: 'utf8', maxBuffer: 1 << 26 },
+  );
+  return new Set(
+    r.status === 0
+      ? r.stdout
+          .split('\n')
+          .filter((l) => /^[a-z0-9]/.test(l))
+          .map((l) => l.trim())
+      : [],
+  );
 }
 
 /** Files the host expects inside the container: shipped by the recipe (template/files/). */
@@ -454,19 +634,30 @@ function recipeFile(u: Usage): Verdict {
 
 /** Container usages: each program must be mapped to a package the template installs (or one on every Debian). */
 export function checkContainer(usages: Usage[], templatePackages: string[], dpkg: Dpkg, brought = templateClosure(templatePackages)): Verdict[] {
-  return usages.filter((u) => u.side === 'container').map((u): Verdict => {
-    if (u.kind === 'file') return recipeFile(u);
-    const name = path.basename(u.name);
-    if (fs.existsSync(path.join(root, 'template/files', u.name))) return recipeFile(u);
-    const pkg = containerPrograms[name];
-    if (!pkg) return { usage: u, ok: false, detail: `runs inside the container: add "${name}" to containerPrograms in test/host/manifest.ts with its template package` };
-    if (templatePackages.includes(pkg)) return { usage: u, ok: true, detail: `${pkg} (template/packages.txt)` };
-    const info = dpkg.info.get(pkg);
-    if (info?.essential) return { usage: u, ok: true, detail: `${pkg} (Essential: yes, per this host's dpkg)` };
-    if (info?.priority === 'required') return { usage: u, ok: true, detail: `${pkg} (Priority: required, per this host's dpkg)` };
-    if (brought.has(pkg)) return { usage: u, ok: true, detail: `${pkg} (hard dependency of template/packages.txt, per apt-cache depends)` };
-    return { usage: u, ok: false, detail: `${pkg} is neither in template/packages.txt, nor Essential/required, nor a hard dependency of them${brought.size ? '' : ' (apt has no package index here: apt-get update)'}` };
-  });
+  return usages
+    .filter((u) => u.side === 'container')
+    .map((u): Verdict => {
+      if (u.kind === 'file') return recipeFile(u);
+      const name = path.basename(u.name);
+      if (fs.existsSync(path.join(root, 'template/files', u.name))) return recipeFile(u);
+      const pkg = containerPrograms[name];
+      if (!pkg)
+        return {
+          usage: u,
+          ok: false,
+          detail: `runs inside the container: add "${name}" to containerPrograms in test/host/manifest.ts with its template package`,
+        };
+      if (templatePackages.includes(pkg)) return { usage: u, ok: true, detail: `${pkg} (template/packages.txt)` };
+      const info = dpkg.info.get(pkg);
+      if (info?.essential) return { usage: u, ok: true, detail: `${pkg} (Essential: yes, per this host's dpkg)` };
+      if (info?.priority === 'required') return { usage: u, ok: true, detail: `${pkg} (Priority: required, per this host's dpkg)` };
+      if (brought.has(pkg)) return { usage: u, ok: true, detail: `${pkg} (hard dependency of template/packages.txt, per apt-cache depends)` };
+      return {
+        usage: u,
+        ok: false,
+        detail: `${pkg} is neither in template/packages.txt, nor Essential/required, nor a hard dependency of them${brought.size ? '' : ' (apt has no package index here: apt-get update)'}`,
+      };
+    });
 }
 
 /** containerPrograms entries nothing uses any more (keep the manifest honest). */
@@ -523,11 +714,13 @@ export function checkContainerInRootfs(usages: Usage[], templatePackages: string
     const pkgs = [...new Set(aliases(real).flatMap((a) => owners.get(a) ?? []))];
     const expected = containerPrograms[path.basename(u.name)];
     if (!pkgs.length) return { usage: u, ok: false, detail: `${real} belongs to no package in the template` };
-    if (expected && !pkgs.includes(expected)) return { usage: u, ok: false, detail: `${real} is owned by ${pkgs.join(', ')} in the template, not ${expected} as test/host/manifest.ts says` };
+    if (expected && !pkgs.includes(expected))
+      return { usage: u, ok: false, detail: `${real} is owned by ${pkgs.join(', ')} in the template, not ${expected} as test/host/manifest.ts says` };
     const pkg = pkgs[0]!;
     const info = db.info.get(pkg);
     if (templatePackages.includes(pkg)) return { usage: u, ok: true, detail: `${real}: ${pkg} (template/packages.txt)` };
-    if (info?.essential || info?.priority === 'required') return { usage: u, ok: true, detail: `${real}: ${pkg} (${info.essential ? 'Essential: yes' : 'Priority: required'})` };
+    if (info?.essential || info?.priority === 'required')
+      return { usage: u, ok: true, detail: `${real}: ${pkg} (${info.essential ? 'Essential: yes' : 'Priority: required'})` };
     if (brought.has(pkg)) return { usage: u, ok: true, detail: `${real}: ${pkg} (hard dependency of ${brought.get(pkg)})` };
     return { usage: u, ok: false, detail: `${real}: ${pkg} is not brought by template/packages.txt` };
   });
