@@ -22,7 +22,13 @@ async function measure(url: string, headers: Record<string, string>, seconds: nu
   for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}=${v}`);
   const { stdout } = await promisify(execFile)(process.execPath, [...args, url], { maxBuffer: 1 << 24 });
   const result = JSON.parse(stdout);
-  return { connections, requestsPerSecond: Math.round(result.requests.average), p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx };
+  return {
+    connections,
+    requestsPerSecond: Math.round(result.requests.average),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.non2xx,
+  };
 }
 
 export async function runApiBench(options: { sessions?: number; seconds?: number } = {}): Promise<{ api: ApiFigures; reaper: Record<string, number> }> {

@@ -38,10 +38,19 @@ const stuck = drills.reduce((sum, f) => sum + Number(f.sessions_stuck), 0);
 const rows: [string, string][] = [
   ['hostile requests tried (fuzzing, no 5xx, store unchanged)', figures.fuzz ? String(n('fuzz', 'hostile_requests')) : 'not run'],
   ['SIGKILLs survived (during creations/deletions, restart)', figures.sigkill ? `${n('sigkill', 'kills_survived')} / ${n('sigkill', 'kills')}` : 'not run'],
-  ['provider failing 30 % of calls: sessions ready / failed and cleaned', figures['provider-faults'] ? `${n('provider-faults', 'ready')} / ${n('provider-faults', 'failed_creations')}` : 'not run'],
+  [
+    'provider failing 30 % of calls: sessions ready / failed and cleaned',
+    figures['provider-faults'] ? `${n('provider-faults', 'ready')} / ${n('provider-faults', 'failed_creations')}` : 'not run',
+  ],
   ['200 simultaneous POSTs at capacity 10: accepted / refused', figures.stampede ? `${n('stampede', 'accepted')} / ${n('stampede', 'refused')}` : 'not run'],
-  ['containers killed from outside, detected and cleaned', figures['external-kill'] ? `${n('external-kill', 'detected')} / ${n('external-kill', 'killed_from_outside')}` : 'not run'],
-  ['database unwritable (SQLite, PostgreSQL down): writes answered 503', String(n('database-unwritable', 'refused_with_503') + n('database-postgres-down', 'refused_with_503'))],
+  [
+    'containers killed from outside, detected and cleaned',
+    figures['external-kill'] ? `${n('external-kill', 'detected')} / ${n('external-kill', 'killed_from_outside')}` : 'not run',
+  ],
+  [
+    'database unwritable (SQLite, PostgreSQL down): writes answered 503',
+    String(n('database-unwritable', 'refused_with_503') + n('database-postgres-down', 'refused_with_503')),
+  ],
   [`containers leaked (${drills.length} drills)`, String(leaked)],
   [`sessions stuck (${drills.length} drills)`, String(stuck)],
 ];

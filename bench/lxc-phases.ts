@@ -30,12 +30,27 @@ try {
     await provider.destroy({ containerId: id });
     const marks: [string, number][] = [];
     const t0 = performance.now();
-    await provider.create({
-      sessionId: `bench-${id}`, containerId: id, hostname: `winux-${id}`, username: config.desktopUser, password: `Bench-${id}-pw-Zq7x`,
-      memoryMb: config.resources.memoryMb, cores: config.resources.cores, diskGb: config.resources.diskGb, pidsMax: config.resources.pidsMax,
-    }, { signal: AbortSignal.timeout(120_000), progress: (step) => { if (phaseOf[step]) marks.push([phaseOf[step]!, performance.now()]); } });
+    await provider.create(
+      {
+        sessionId: `bench-${id}`,
+        containerId: id,
+        hostname: `winux-${id}`,
+        username: config.desktopUser,
+        password: `Bench-${id}-pw-Zq7x`,
+        memoryMb: config.resources.memoryMb,
+        cores: config.resources.cores,
+        diskGb: config.resources.diskGb,
+        pidsMax: config.resources.pidsMax,
+      },
+      {
+        signal: AbortSignal.timeout(120_000),
+        progress: (step) => {
+          if (phaseOf[step]) marks.push([phaseOf[step]!, performance.now()]);
+        },
+      },
+    );
     const end = performance.now();
-    marks.forEach(([phase, at], k) => samples[phase]!.push((marks[k + 1]?.[1] ?? end) - at));
+    for (const [k, [phase, at]] of marks.entries()) samples[phase]!.push((marks[k + 1]?.[1] ?? end) - at);
     samples.total!.push(end - t0);
     console.log(`  ${containerName(id)}: ${marks.map(([p, at], k) => `${p} ${(((marks[k + 1]?.[1] ?? end) - at) / 1000).toFixed(2)} s`).join(', ')}`);
   }
@@ -51,10 +66,27 @@ try {
   const nothing = await attach('true');
   console.log('phase medians (cold path, provider only):');
   for (const [phase, v] of Object.entries(samples)) console.log(`  ${phase.padEnd(8)} ${(median(v) / 1000).toFixed(2)} s`);
-  console.log(`inside winux-session-init (made side by side): TLS key (RSA 2048) ${(rsaTls / 1000).toFixed(2)} s, xrdp-keygen ${(rdpKeys / 1000).toFixed(2)} s (an lxc-attach alone: ${(nothing / 1000).toFixed(2)} s)`);
+  console.log(
+    `inside winux-session-init (made side by side): TLS key (RSA 2048) ${(rsaTls / 1000).toFixed(2)} s, xrdp-keygen ${(rdpKeys / 1000).toFixed(2)} s (an lxc-attach alone: ${(nothing / 1000).toFixed(2)} s)`,
+  );
   // systemd's own view of the last session's boot: generators and reaching the targets.
-  const show = await run('lxc-attach', ['-P', config.lxc.path, '-n', name, '--', 'systemctl', 'show', '-p', 'GeneratorsStartTimestampMonotonic', '-p', 'GeneratorsFinishTimestampMonotonic']);
-  const [gStart, gEnd] = show.stdout.trim().split('\n').map((l) => Number(l.split('=')[1]));
+  const show = await run('lxc-attach', [
+    '-P',
+    config.lxc.path,
+    '-n',
+    name,
+    '--',
+    'systemctl',
+    'show',
+    '-p',
+    'GeneratorsStartTimestampMonotonic',
+    '-p',
+    'GeneratorsFinishTimestampMonotonic',
+  ]);
+  const [gStart, gEnd] = show.stdout
+    .trim()
+    .split('\n')
+    .map((l) => Number(l.split('=')[1]));
   const analyze = await run('lxc-attach', ['-P', config.lxc.path, '-n', name, '--', 'systemd-analyze']);
   console.log(`inside the boot: generators ${((gEnd! - gStart!) / 1000).toFixed(0)} ms; ${analyze.stdout.trim().split('\n')[0]}`);
 } finally {

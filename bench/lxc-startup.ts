@@ -24,12 +24,21 @@ import { rootfsBytes, templateState, templatePaths } from '../src/providers/lxc/
 import { startServer } from '../src/server.ts';
 import { lxcConfig, prepareHost, rdpLogin, startXvfb, tempDir } from './lxc-support.ts';
 
-const { values: args } = parseArgs({ options: { sessions: { type: 'string', default: '10' }, 'no-seed': { type: 'boolean', default: false }, 'no-warm': { type: 'boolean', default: false } } });
+const { values: args } = parseArgs({
+  options: { sessions: { type: 'string', default: '10' }, 'no-seed': { type: 'boolean', default: false }, 'no-warm': { type: 'boolean', default: false } },
+});
 const count = Math.max(1, Number(args.sessions));
 const env = {
-  WINUX_PROVIDER: 'lxc', WINUX_CONTAINER_ID_MIN: '30701', WINUX_CONTAINER_ID_MAX: String(30700 + Math.max(count, 10)),
-  WINUX_RDP_PORT_MIN: '34601', WINUX_RDP_PORT_MAX: String(34600 + Math.max(count, 10)), WINUX_SESSIONS_PER_VISITOR: '0',
-  WINUX_CREATE_RATE_PER_MINUTE: '0', WINUX_DATA_DIR: tempDir(), WINUX_HOST: '127.0.0.1', WINUX_PORT: '0',
+  WINUX_PROVIDER: 'lxc',
+  WINUX_CONTAINER_ID_MIN: '30701',
+  WINUX_CONTAINER_ID_MAX: String(30700 + Math.max(count, 10)),
+  WINUX_RDP_PORT_MIN: '34601',
+  WINUX_RDP_PORT_MAX: String(34600 + Math.max(count, 10)),
+  WINUX_SESSIONS_PER_VISITOR: '0',
+  WINUX_CREATE_RATE_PER_MINUTE: '0',
+  WINUX_DATA_DIR: tempDir(),
+  WINUX_HOST: '127.0.0.1',
+  WINUX_PORT: '0',
 };
 const config = lxcConfig(env);
 const api = '/api/winux';
@@ -70,7 +79,7 @@ async function ours(poolSize = 0) {
         if (poolSize) await poolReady();
         const t0 = Date.now();
         const res = await fetch(`${server.url}${api}/sessions`, { method: 'POST' });
-        const body = await res.json() as any;
+        const body = (await res.json()) as any;
         if (res.status !== 202) throw new Error(`POST answered ${res.status}: ${JSON.stringify(body)}`);
         created.push({ id: body.session_id, token: body.token });
         let session: any;
@@ -109,7 +118,8 @@ async function ours(poolSize = 0) {
     server.pool.stop();
     // The pool's spares belong to this run: end them too, so nothing is left behind.
     for (const m of await server.store.list({ pooled: true, statuses: ['creating', 'ready'] })) await server.service.destroy(m.id, 'benchmark done');
-    for (const c of created) await fetch(`${server.url}${api}/sessions/${c.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${c.token}` } }).catch(() => {});
+    for (const c of created)
+      await fetch(`${server.url}${api}/sessions/${c.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${c.token}` } }).catch(() => {});
     await server.service.idle();
     await server.close();
     xvfb.stop();
@@ -128,7 +138,7 @@ async function seedMethod(): Promise<{ total: number; create: number; boot: numb
   };
   await destroy();
   if (!existsSync('/var/cache/lxc/debian/rootfs-bookworm-amd64')) {
-    console.log('  (warming lxc-debian\'s own rootfs cache first, not counted)');
+    console.log("  (warming lxc-debian's own rootfs cache first, not counted)");
     await run('lxc-create', ['-n', name, '-t', 'debian', '--', '-r', 'bookworm', `--mirror=${config.lxc.mirror}`]);
     await destroy();
   }
@@ -138,20 +148,44 @@ async function seedMethod(): Promise<{ total: number; create: number; boot: numb
     const conf = path.join(config.lxc.path, name, 'config');
     const { readFile } = await import('node:fs/promises');
     const text = (await readFile(conf, 'utf8')).split('\n').filter((l) => !l.startsWith('lxc.net.'));
-    text.push('lxc.net.0.type = veth', `lxc.net.0.link = ${config.lxc.bridge}`, 'lxc.net.0.flags = up', `lxc.net.0.ipv4.address = ${ip}/16`, `lxc.net.0.ipv4.gateway = ${gw}`);
-    await writeFile(conf, text.join('\n') + '\n');
+    text.push(
+      'lxc.net.0.type = veth',
+      `lxc.net.0.link = ${config.lxc.bridge}`,
+      'lxc.net.0.flags = up',
+      `lxc.net.0.ipv4.address = ${ip}/16`,
+      `lxc.net.0.ipv4.gateway = ${gw}`,
+    );
+    await writeFile(conf, `${text.join('\n')}\n`);
     const t1 = Date.now();
     await run('lxc-start', ['-n', name, '-d']);
     const dns = await sessionDns(config);
-    const attach = (cmd: string, input?: string) => run('lxc-attach', ['-n', name, '--clear-env', '--set-var', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', '--set-var', 'DEBIAN_FRONTEND=noninteractive', '--', 'sh', '-c', cmd], { input, timeoutMs: 900_000 });
+    const attach = (cmd: string, input?: string) =>
+      run(
+        'lxc-attach',
+        ['-n', name, '--clear-env', '--set-var', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', '--set-var', 'DEBIAN_FRONTEND=noninteractive', '--', 'sh', '-c', cmd],
+        { input, timeoutMs: 900_000 },
+      );
     for (let i = 0; ; i++) {
-      try { await attach('systemctl is-system-running --wait >/dev/null 2>&1 || true; ip -4 addr show eth0 | grep -q inet'); break; } catch { if (i > 100) throw new Error('seed container did not boot'); await new Promise((r) => setTimeout(r, 100)); }
+      try {
+        await attach('systemctl is-system-running --wait >/dev/null 2>&1 || true; ip -4 addr show eth0 | grep -q inet');
+        break;
+      } catch {
+        if (i > 100) throw new Error('seed container did not boot');
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
     await attach('cat > /etc/resolv.conf', dns.servers.map((d) => `nameserver ${d}\n`).join(''));
     const t2 = Date.now();
-    await attach('apt-get update -q && apt-get install -y -q --no-install-recommends xrdp xorgxrdp xfce4-session xfwm4 xfdesktop4 xfce4-panel xfce4-terminal xfce4-settings thunar dbus-x11 xserver-xorg-core x11-xserver-utils && adduser xrdp ssl-cert && systemctl restart xrdp');
+    await attach(
+      'apt-get update -q && apt-get install -y -q --no-install-recommends xrdp xorgxrdp xfce4-session xfwm4 xfdesktop4 xfce4-panel xfce4-terminal xfce4-settings thunar dbus-x11 xserver-xorg-core x11-xserver-utils && adduser xrdp ssl-cert && systemctl restart xrdp',
+    );
     for (;;) {
-      try { await probeRdp(ip, 3389, 2000); break; } catch { await new Promise((r) => setTimeout(r, 200)); }
+      try {
+        await probeRdp(ip, 3389, 2000);
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 200));
+      }
     }
     const t3 = Date.now();
     return { total: t3 - t0, create: t1 - t0, boot: t2 - t1, install: t3 - t2 };
@@ -169,10 +203,16 @@ console.log(`template ${state.hash}: root filesystem ${mb(await rootfsBytes(stat
 console.log(`sessions (${count}, one after another, through the HTTP API):`);
 const r = await ours();
 console.log(`failed sessions:         ${r.failures.length}/${count}`);
-console.log(`POST → ready:            p50 ${s(percentile(r.ready, 50))}  p95 ${s(percentile(r.ready, 95))}  (min ${s(Math.min(...r.ready))}, max ${s(Math.max(...r.ready))})`);
+console.log(
+  `POST → ready:            p50 ${s(percentile(r.ready, 50))}  p95 ${s(percentile(r.ready, 95))}  (min ${s(Math.min(...r.ready))}, max ${s(Math.max(...r.ready))})`,
+);
 console.log(`POST → first RDP login:  p50 ${s(percentile(r.login, 50))}  p95 ${s(percentile(r.login, 95))}`);
-console.log(`idle session memory:     ${mb(percentile(r.memReady, 50))} when ready (no login), ${mb(percentile(r.memDesktop, 50))} with an XFCE login open (medians, cgroup memory usage incl. page cache)`);
-console.log(`sessions per GiB:        ${(2 ** 30 / percentile(r.memDesktop, 50)).toFixed(1)} with a login open, ${(2 ** 30 / percentile(r.memReady, 50)).toFixed(1)} idle before login`);
+console.log(
+  `idle session memory:     ${mb(percentile(r.memReady, 50))} when ready (no login), ${mb(percentile(r.memDesktop, 50))} with an XFCE login open (medians, cgroup memory usage incl. page cache)`,
+);
+console.log(
+  `sessions per GiB:        ${(2 ** 30 / percentile(r.memDesktop, 50)).toFixed(1)} with a login open, ${(2 ** 30 / percentile(r.memReady, 50)).toFixed(1)} idle before login`,
+);
 if (!args['no-warm']) {
   console.log(`warm pool (WINUX_POOL_SIZE=2): each click claims a ready desktop; ${count} clicks:`);
   const w = await ours(2);

@@ -10,8 +10,12 @@ import path from 'node:path';
 const here = import.meta.dirname;
 const suites: { file: string; args: string[]; what: string }[] = [
   { file: 'api.ts', args: [], what: 'API throughput and latency with 1,000 sessions; reaper pass cost' },
-  { file: 'lxc-startup.ts', args: ['--sessions', '10'], what: 'local LXC: click → ready and → first RDP login, cold and warm; memory; template size; the seed\'s method and the ratio' },
-  { file: 'lxc-phases.ts', args: ['--sessions', '5'], what: 'local LXC: where the cold path\'s time goes, phase by phase' },
+  {
+    file: 'lxc-startup.ts',
+    args: ['--sessions', '10'],
+    what: "local LXC: click → ready and → first RDP login, cold and warm; memory; template size; the seed's method and the ratio",
+  },
+  { file: 'lxc-phases.ts', args: ['--sessions', '5'], what: "local LXC: where the cold path's time goes, phase by phase" },
   { file: 'first-start.ts', args: ['--runs', '5'], what: 'local LXC: what the first-desktop check adds to a first start, and that later starts skip it' },
   { file: 'proxmox-sim.ts', args: [], what: 'the Proxmox provider against the simulator (protocol overhead)' },
   { file: 'web-page.ts', args: [], what: 'the page: first-load size and timings in Chromium' },
@@ -22,7 +26,10 @@ const wanted = process.argv.slice(2);
 const chosen = suites.filter((s) => fs.existsSync(path.join(here, s.file)) && (!wanted.length || wanted.some((w) => s.file.includes(w))));
 fs.mkdirSync(path.join(here, 'output'), { recursive: true });
 const log = fs.createWriteStream(path.join(here, 'output', 'latest.txt'));
-const say = (text: string) => { process.stdout.write(text); log.write(text); };
+const say = (text: string) => {
+  process.stdout.write(text);
+  log.write(text);
+};
 
 say(`Winux benchmarks, ${new Date().toISOString()}, node ${process.version}\n`);
 for (const suite of chosen) {

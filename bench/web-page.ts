@@ -32,8 +32,13 @@ try {
   const { context, page } = await openPage(browser, w.url);
   await page.goto(`${w.url}/winux/`);
   await page.waitForFunction(() => document.getElementById('facts')!.children.length > 0);
-  const entries = await page.evaluate(() => [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')]
-    .map((e) => ({ url: e.name, transfer: (e as PerformanceResourceTiming).transferSize, body: (e as PerformanceResourceTiming).decodedBodySize })));
+  const entries = await page.evaluate(() =>
+    [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')].map((e) => ({
+      url: e.name,
+      transfer: (e as PerformanceResourceTiming).transferSize,
+      body: (e as PerformanceResourceTiming).decodedBodySize,
+    })),
+  );
   await context.close();
   console.log('First load (cold cache)');
   let assets = 0;
@@ -42,7 +47,10 @@ try {
   let br = 0;
   for (const e of entries) {
     const p = new URL(e.url).pathname;
-    if (p.startsWith('/api/')) { api += e.transfer; continue; }
+    if (p.startsWith('/api/')) {
+      api += e.transfer;
+      continue;
+    }
     assets += e.transfer;
     const file = path.join(webDir, p.replace(/^\/winux\/?/, '') || 'index.html');
     const raw = fs.existsSync(file) && fs.statSync(file).isFile() ? fs.readFileSync(file) : Buffer.alloc(0);
@@ -52,7 +60,9 @@ try {
     br += b;
     console.log(`  ${p.padEnd(22)} ${String(e.transfer).padStart(7)} B transferred  (${e.body} B body; gzip ${g} B, brotli ${b} B)`);
   }
-  console.log(`  page assets: ${assets} B (${kb(assets)}) in ${entries.length - entries.filter((e) => e.url.includes('/api/')).length} requests; API calls: ${api} B`);
+  console.log(
+    `  page assets: ${assets} B (${kb(assets)}) in ${entries.length - entries.filter((e) => e.url.includes('/api/')).length} requests; API calls: ${api} B`,
+  );
   console.log(`  total: ${assets + api} B (${kb(assets + api)}); bodies gzip-compressed would be ${kb(gz)}, brotli ${kb(br)}`);
 
   // 2. Cold-load timings, 3. click → ready, 4. heap.
@@ -79,23 +89,35 @@ try {
     await pg.evaluate(() => {
       const view = document.getElementById('view-ready')!;
       new MutationObserver((_, obs) => {
-        if (!view.hidden) { (window as unknown as { readyAt: number }).readyAt = performance.now(); obs.disconnect(); }
+        if (!view.hidden) {
+          (window as unknown as { readyAt: number }).readyAt = performance.now();
+          obs.disconnect();
+        }
       }).observe(view, { attributes: true, attributeFilter: ['hidden'] });
     });
     await pg.click('#launch');
     await pg.locator('#view-ready').waitFor();
-    toReady.push(await pg.evaluate(() => {
-      // The last request to /sessions is the launch (the page asked for the visitor's sessions when it loaded).
-      const post = performance.getEntriesByType('resource').filter((e) => e.name.endsWith('/api/winux/sessions')).at(-1)!;
-      return (window as unknown as { readyAt: number }).readyAt - post.startTime;
-    }));
+    toReady.push(
+      await pg.evaluate(() => {
+        // The last request to /sessions is the launch (the page asked for the visitor's sessions when it loaded).
+        const post = performance
+          .getEntriesByType('resource')
+          .filter((e) => e.name.endsWith('/api/winux/sessions'))
+          .at(-1)!;
+        return (window as unknown as { readyAt: number }).readyAt - post.startTime;
+      }),
+    );
     const cdp = await ctx.newCDPSession(pg);
     const { usedSize } = await cdp.send('Runtime.getHeapUsage');
     heap = Math.max(heap, usedSize);
     await ctx.close();
   }
-  console.log(`Cold load over ${runs} runs (p50): DOMContentLoaded ${p50(dcl).toFixed(0)} ms, load ${p50(load).toFixed(0)} ms, facts from /info shown by ${p50(facts).toFixed(0)} ms`);
-  console.log(`Launch request sent → credentials shown, provider ready at once (p50): ${p50(toReady).toFixed(0)} ms (the page follows the creation through the session's event stream)`);
+  console.log(
+    `Cold load over ${runs} runs (p50): DOMContentLoaded ${p50(dcl).toFixed(0)} ms, load ${p50(load).toFixed(0)} ms, facts from /info shown by ${p50(facts).toFixed(0)} ms`,
+  );
+  console.log(
+    `Launch request sent → credentials shown, provider ready at once (p50): ${p50(toReady).toFixed(0)} ms (the page follows the creation through the session's event stream)`,
+  );
   console.log(`JS heap of the page with a ready session: ${kb(heap)}`);
 } finally {
   await browser.close();

@@ -24,7 +24,7 @@ export function loadOrCreateAdminToken(config: Config, logger: Logger): string {
   if (existing) return existing;
   ensureDataDir(config);
   const token = newAdminToken();
-  fs.writeFileSync(file, token + '\n', { mode: 0o600, flag: 'wx' });
+  fs.writeFileSync(file, `${token}\n`, { mode: 0o600, flag: 'wx' });
   logger.info({ file }, 'generated an admin token; it is stored in this file (readable by its owner only)');
   return token;
 }

@@ -12,23 +12,29 @@ export class ConfigError extends Error {
 }
 
 const int = (min: number, max: number) =>
-  z.coerce.number({ error: `a whole number between ${min} and ${max}` })
+  z.coerce
+    .number({ error: `a whole number between ${min} and ${max}` })
     .int({ error: `a whole number between ${min} and ${max}` })
     .min(min, { error: `a whole number between ${min} and ${max}` })
     .max(max, { error: `a whole number between ${min} and ${max}` });
 
-const bool = z.enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'], {
-  error: 'one of 1/0, true/false, yes/no, on/off',
-}).transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
+const bool = z
+  .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'], {
+    error: 'one of 1/0, true/false, yes/no, on/off',
+  })
+  .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
 
-const hostName = z.string().regex(/^[A-Za-z0-9.:\-\[\]]+$/, { error: 'a host name or IP address' });
+const hostName = z.string().regex(/^[A-Za-z0-9.:\-[\]]+$/, { error: 'a host name or IP address' });
 
 /** Every variable Winux reads, with its default. Names follow DESIGN.md (the seed's `proxmox_*` names kept). */
 const schema = z.object({
   WINUX_HOST: hostName.default('0.0.0.0'),
   WINUX_PORT: int(0, 65535).default(5000),
   WINUX_DATA_DIR: z.string().min(1).default('./data'),
-  WINUX_DATABASE_URL: z.string().regex(/^(postgres(ql)?:\/\/|sqlite:)/, { error: 'postgres://user:pass@host/db or sqlite:/path/file.db' }).optional(),
+  WINUX_DATABASE_URL: z
+    .string()
+    .regex(/^(postgres(ql)?:\/\/|sqlite:)/, { error: 'postgres://user:pass@host/db or sqlite:/path/file.db' })
+    .optional(),
   WINUX_ADMIN_TOKEN: z.string().min(16, { error: 'at least 16 characters (leave it unset to have one generated)' }).optional(),
   WINUX_PROVIDER: z.enum(['lxc', 'proxmox', 'ansible'], { error: 'one of lxc, proxmox, ansible' }).optional(),
   WINUX_TLS_CERT: z.string().optional(),
@@ -36,7 +42,9 @@ const schema = z.object({
   WINUX_HTTP_REDIRECT_PORT: int(0, 65535).optional(),
   WINUX_ACME_WEBROOT: z.string().optional(),
   WINUX_HSTS_MAX_AGE_SECONDS: int(0, 63_072_000).default(31_536_000),
-  WINUX_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
+  WINUX_LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'one of fatal, error, warn, info, debug, trace, silent' })
+    .default('info'),
 
   WINUX_SESSION_MINUTES: int(1, 10080).default(30),
   WINUX_MAX_SESSION_MINUTES: int(1, 10080).default(240),
@@ -56,16 +64,30 @@ const schema = z.object({
   WINUX_CORES: int(1, 512).default(2),
   WINUX_DISK_GB: int(1, 10_000).default(10),
   WINUX_PIDS_MAX: int(64, 4_194_304).default(2048),
-  WINUX_DESKTOP_USER: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, { error: 'a Unix user name (lowercase letters, digits, _ or -), not root' })
-    .refine((u) => u !== 'root', { error: 'a Unix user name other than root' }).default('winux'),
+  WINUX_DESKTOP_USER: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]{0,31}$/, { error: 'a Unix user name (lowercase letters, digits, _ or -), not root' })
+    .refine((u) => u !== 'root', { error: 'a Unix user name other than root' })
+    .default('winux'),
 
   WINUX_RDP_PORT_MIN: int(1024, 65535).default(33890),
   WINUX_RDP_PORT_MAX: int(1024, 65535).default(34889),
   WINUX_LXC_PATH: z.string().min(1).default('/var/lib/lxc'),
-  WINUX_LXC_TEMPLATE: z.string().regex(/^[a-z0-9-]+$/, { error: 'a container name (lowercase letters, digits, -)' }).default('winux-template'),
-  WINUX_LXC_BRIDGE: z.string().regex(/^[a-z0-9]{1,15}$/, { error: 'a bridge name of at most 15 lowercase letters and digits' }).default('winuxbr0'),
-  WINUX_LXC_SUBNET: z.string().regex(/^10\.\d{1,3}\.0\.0\/16$/, { error: 'a 10.X.0.0/16 subnet' }).default('10.217.0.0/16'),
-  WINUX_ALLOWED_NETWORKS: z.string().default('')
+  WINUX_LXC_TEMPLATE: z
+    .string()
+    .regex(/^[a-z0-9-]+$/, { error: 'a container name (lowercase letters, digits, -)' })
+    .default('winux-template'),
+  WINUX_LXC_BRIDGE: z
+    .string()
+    .regex(/^[a-z0-9]{1,15}$/, { error: 'a bridge name of at most 15 lowercase letters and digits' })
+    .default('winuxbr0'),
+  WINUX_LXC_SUBNET: z
+    .string()
+    .regex(/^10\.\d{1,3}\.0\.0\/16$/, { error: 'a 10.X.0.0/16 subnet' })
+    .default('10.217.0.0/16'),
+  WINUX_ALLOWED_NETWORKS: z
+    .string()
+    .default('')
     .refine((v) => splitList(v).every(isIpv4Cidr), { error: 'comma-separated IPv4 networks such as 192.168.10.0/24 or 10.1.2.3/32' }),
   WINUX_CACHE_DIR: z.string().min(1).default('/var/cache/winux'),
   WINUX_MIRROR: z.string().url({ error: 'a Debian mirror URL' }).default('http://deb.debian.org/debian'),
@@ -91,7 +113,10 @@ const schema = z.object({
   WINUX_PROXMOX_OSTEMPLATE: z.string().optional(),
   WINUX_PROXMOX_STORAGE: z.string().default('local-lvm'),
   WINUX_PROXMOX_BRIDGE: z.string().default('vmbr0'),
-  WINUX_PROXMOX_POOL: z.string().regex(/^[A-Za-z0-9.\-_]+$/, { error: 'a Proxmox pool id ([A-Za-z0-9.-_])' }).default('winux'),
+  WINUX_PROXMOX_POOL: z
+    .string()
+    .regex(/^[A-Za-z0-9.\-_]+$/, { error: 'a Proxmox pool id ([A-Za-z0-9.-_])' })
+    .default('winux'),
   WINUX_PROXMOX_IP_POOL: z.string().optional(),
   WINUX_ANSIBLE_DIR: z.string().optional(),
 });
@@ -177,11 +202,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   const parsed = schema.safeParse(input);
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => {
-      const name = String(i.path[0]);
-      // Never echo a value back: it may be a secret.
-      return `${name}: expected ${i.message}`;
-    }));
+    throw new ConfigError(
+      parsed.error.issues.map((i) => {
+        const name = String(i.path[0]);
+        // Never echo a value back: it may be a secret.
+        return `${name}: expected ${i.message}`;
+      }),
+    );
   }
   const e = parsed.data;
   const problems: string[] = [];
@@ -203,13 +230,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     if (!e.proxmox_api_token_secret) problems.push('proxmox_api_token_secret: expected the API token secret');
   }
   if (Boolean(e.WINUX_TLS_CERT) !== Boolean(e.WINUX_TLS_KEY)) {
-    problems.push(e.WINUX_TLS_CERT
-      ? 'WINUX_TLS_KEY: expected the PEM private key file too (WINUX_TLS_CERT is set; give both or neither)'
-      : 'WINUX_TLS_CERT: expected the PEM certificate file too (WINUX_TLS_KEY is set; give both or neither)');
+    problems.push(
+      e.WINUX_TLS_CERT
+        ? 'WINUX_TLS_KEY: expected the PEM private key file too (WINUX_TLS_CERT is set; give both or neither)'
+        : 'WINUX_TLS_CERT: expected the PEM certificate file too (WINUX_TLS_KEY is set; give both or neither)',
+    );
   }
   if (e.WINUX_HTTP_REDIRECT_PORT !== undefined) {
-    if (!e.WINUX_TLS_CERT) problems.push('WINUX_HTTP_REDIRECT_PORT: expected only with WINUX_TLS_CERT and WINUX_TLS_KEY (it redirects plain HTTP to Winux\'s own HTTPS)');
-    else if (e.WINUX_HTTP_REDIRECT_PORT !== 0 && e.WINUX_HTTP_REDIRECT_PORT === e.WINUX_PORT) problems.push('WINUX_HTTP_REDIRECT_PORT: expected a port other than WINUX_PORT');
+    if (!e.WINUX_TLS_CERT)
+      problems.push("WINUX_HTTP_REDIRECT_PORT: expected only with WINUX_TLS_CERT and WINUX_TLS_KEY (it redirects plain HTTP to Winux's own HTTPS)");
+    else if (e.WINUX_HTTP_REDIRECT_PORT !== 0 && e.WINUX_HTTP_REDIRECT_PORT === e.WINUX_PORT)
+      problems.push('WINUX_HTTP_REDIRECT_PORT: expected a port other than WINUX_PORT');
   }
   if (e.WINUX_ACME_WEBROOT && e.WINUX_HTTP_REDIRECT_PORT === undefined) {
     problems.push('WINUX_ACME_WEBROOT: expected only with WINUX_HTTP_REDIRECT_PORT (the plain-HTTP port serves the ACME challenges)');
@@ -294,7 +325,10 @@ function isIpv4Cidr(value: string): boolean {
 }
 
 function splitList(value: string): string[] {
-  return value.split(/[\s,;]+/).map((s) => s.trim()).filter(Boolean);
+  return value
+    .split(/[\s,;]+/)
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** The variable names Winux reads, for `winux doctor` and the README table check. */

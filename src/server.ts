@@ -70,14 +70,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const address = await app.listen({ host: config.host, port: config.port });
   const url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '[::1]');
   // Renewed files reach new connections; open ones keep the certificate they shook hands with.
-  const tlsWatcher = config.tls && watchTlsFiles({
-    files: config.tls,
-    since: tls!.signature,
-    validTo: tls!.info.valid_to,
-    logger,
-    intervalMs: options.tlsCheckIntervalMs ?? 5_000,
-    apply: (pair) => (app.server as unknown as https.Server).setSecureContext({ cert: pair.cert, key: pair.key }),
-  });
+  const tlsWatcher =
+    config.tls &&
+    watchTlsFiles({
+      files: config.tls,
+      since: tls!.signature,
+      validTo: tls!.info.valid_to,
+      logger,
+      intervalMs: options.tlsCheckIntervalMs ?? 5_000,
+      apply: (pair) => (app.server as unknown as https.Server).setSecureContext({ cert: pair.cert, key: pair.key }),
+    });
   let redirect: http.Server | undefined;
   let closed: Promise<void> | undefined;
   const close = () => {
@@ -111,7 +113,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       });
     } catch (error) {
       await close();
-      throw new Error(`WINUX_HTTP_REDIRECT_PORT: cannot listen on ${config.host}:${config.httpRedirectPort} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error });
+      throw new Error(
+        `WINUX_HTTP_REDIRECT_PORT: cannot listen on ${config.host}:${config.httpRedirectPort} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+        { cause: error },
+      );
     }
     const port = (redirect.address() as AddressInfo).port;
     redirectUrl = url.replace(/^https:/, 'http:').replace(/:\d+$/, `:${port}`);

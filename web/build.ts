@@ -23,7 +23,10 @@ const pages = [{ html: 'index.html', entry: 'src/winux/main.ts', script: 'winux.
 const copied = /\.svg$/;
 const compressible = /\.(html|js|css|svg)$/;
 
-export interface BuildResult { ms: number; files: Record<string, number> }
+export interface BuildResult {
+  ms: number;
+  files: Record<string, number>;
+}
 
 export async function buildWeb(): Promise<BuildResult> {
   const started = performance.now();
@@ -68,7 +71,8 @@ export async function buildWeb(): Promise<BuildResult> {
   }
   // Files a previous build made that this one did not (a renamed page or asset).
   const keep = new Set([...out.keys()].flatMap((n) => (compressible.test(n) ? [n, `${n}.br`, `${n}.gz`] : [n])));
-  for (const name of fs.readdirSync(distDir)) if (!keep.has(name) && !name.startsWith('.') && !name.endsWith('.tmp')) fs.rmSync(path.join(distDir, name), { force: true, recursive: true });
+  for (const name of fs.readdirSync(distDir))
+    if (!keep.has(name) && !name.startsWith('.') && !name.endsWith('.tmp')) fs.rmSync(path.join(distDir, name), { force: true, recursive: true });
   writeAtomically('.built', Buffer.from(`${new Date().toISOString()}\n`));
   return { ms: performance.now() - started, files };
 }
@@ -109,7 +113,9 @@ export async function ensureWebBuilt(log: (message: string) => void = () => {}):
     const r = await buildWeb();
     log(`built the pages into web/dist in ${Math.round(r.ms)} ms`);
   } catch (e) {
-    throw new Error(`The pages in web/dist are missing or out of date and could not be built (${(e as Error).message}). Run \`npm run build:web\` and look at its output.`);
+    throw new Error(
+      `The pages in web/dist are missing or out of date and could not be built (${(e as Error).message}). Run \`npm run build:web\` and look at its output.`,
+    );
   }
 }
 

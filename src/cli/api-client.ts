@@ -13,7 +13,11 @@ export interface ClientOptions {
 }
 
 export class ApiError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -26,13 +30,19 @@ export function createApiClient(config: Config, options: ClientOptions) {
   // pinned to the configured file instead, which is as strict and needs no name.
   const dispatcher = !explicit && config.tls ? pinnedAgent(config.tls.certFile) : undefined;
   const token = options.token ?? readAdminToken(config) ?? config.adminToken;
+  // biome-ignore lint/suspicious/noExplicitAny: the CLI prints whatever JSON the API answers; each command narrows it
   async function call<T = any>(method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = {};
     if (token) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {
-      res = await fetch(`${base}/api/winux${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), dispatcher }) as unknown as Response;
+      res = (await fetch(`${base}/api/winux${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        dispatcher,
+      })) as unknown as Response;
     } catch (error) {
       const reason = String((error as { cause?: Error }).cause?.message ?? '');
       if (reason.includes('WINUX_TLS_CERT')) throw new ApiError(0, 'unreachable', `The server at ${base} answers, but ${reason}.`);
@@ -60,7 +70,11 @@ function pinnedAgent(certFile: string): Dispatcher {
         if (error || !socket) return callback(error ?? new Error('no socket'), null);
         const served = (socket as TLSSocket).getPeerX509Certificate?.()?.fingerprint256;
         let expected: string | undefined;
-        try { expected = new X509Certificate(readFileSync(certFile)).fingerprint256; } catch { /* reported below */ }
+        try {
+          expected = new X509Certificate(readFileSync(certFile)).fingerprint256;
+        } catch {
+          /* reported below */
+        }
         if (!served || served !== expected) {
           socket.destroy();
           return callback(new Error(`the server's certificate is not the one in WINUX_TLS_CERT (${certFile})`), null);

@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import type { CliContext } from './main.ts';
 
 export function register(program: Command, ctx: CliContext): void {
-  program.command('cleanup')
+  program
+    .command('cleanup')
     .description('end every expired session now (talks to a running server)')
     .action(async () => {
       const result = await ctx.client().call('POST', '/cleanup', {});

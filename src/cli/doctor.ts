@@ -8,19 +8,26 @@ import type { Provider } from '../core/provider-port.ts';
 import type { CliContext } from './main.ts';
 import { adminTokenPath, readAdminToken } from '../admin-token.ts';
 
-interface Check { name: string; ok: boolean; detail: string }
+interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
 
 export function register(program: Command, ctx: CliContext): void {
-  program.command('doctor')
+  program
+    .command('doctor')
     .description('check the store, provider, template and ports, start a test desktop, and say what to fix')
     .option('--no-desktop', 'skip starting a test desktop (local LXC)')
     .action(async (opts: { desktop: boolean }) => {
       const config = ctx.config();
       const checks: Check[] = [];
       checks.push(dataDirCheck(config.dataDir));
-      checks.push(readAdminToken(config) || config.adminToken
-        ? { name: 'admin token', ok: true, detail: config.adminToken ? 'from WINUX_ADMIN_TOKEN' : `in ${adminTokenPath(config)}` }
-        : { name: 'admin token', ok: true, detail: 'not generated yet: "winux serve" creates it on first start' });
+      checks.push(
+        readAdminToken(config) || config.adminToken
+          ? { name: 'admin token', ok: true, detail: config.adminToken ? 'from WINUX_ADMIN_TOKEN' : `in ${adminTokenPath(config)}` }
+          : { name: 'admin token', ok: true, detail: 'not generated yet: "winux serve" creates it on first start' },
+      );
       checks.push(await storeCheck(config.databaseUrl));
       const server = await serverCheck(ctx, config.host, config.port);
       checks.push(server.check);
@@ -31,7 +38,14 @@ export function register(program: Command, ctx: CliContext): void {
         const providerChecks = await provider.check();
         for (const c of providerChecks) checks.push({ ...c, name: `${provider.name}: ${c.name}` });
         if (provider.name === 'lxc' && opts.desktop) {
-          checks.push(await firstDesktopCheck(config, provider, server.running, providerChecks.every((c) => c.ok)));
+          checks.push(
+            await firstDesktopCheck(
+              config,
+              provider,
+              server.running,
+              providerChecks.every((c) => c.ok),
+            ),
+          );
         }
         await provider.close?.();
       } catch (error) {
@@ -78,8 +92,18 @@ async function serverCheck(ctx: CliContext, host: string, port: number): Promise
   const client = ctx.client();
   try {
     const health = await client.call('GET', '/health');
-    const problems = [health.store?.ok === false ? `store: ${health.store.detail}` : '', health.provider?.ok === false ? `provider: ${health.provider.detail}` : ''].filter(Boolean);
-    return { running: true, check: { name: 'server', ok: health.status === 'ok', detail: `answers at ${client.base}: ${health.status}${problems.length ? ` (${problems.join('; ')})` : ''}` } };
+    const problems = [
+      health.store?.ok === false ? `store: ${health.store.detail}` : '',
+      health.provider?.ok === false ? `provider: ${health.provider.detail}` : '',
+    ].filter(Boolean);
+    return {
+      running: true,
+      check: {
+        name: 'server',
+        ok: health.status === 'ok',
+        detail: `answers at ${client.base}: ${health.status}${problems.length ? ` (${problems.join('; ')})` : ''}`,
+      },
+    };
   } catch {
     const free = await portFree(host, port);
     return {
@@ -104,7 +128,11 @@ async function firstDesktopCheck(config: Config, provider: Provider, serverRunni
   const proof = provenFor(config, provider.name, hash);
   if (serverRunning) {
     return proof
-      ? { name, ok: true, detail: `a test desktop answered RDP in ${proof.seconds.toFixed(1)} s at ${proof.provedAt} (template ${hash}); not re-run while the server runs` }
+      ? {
+          name,
+          ok: true,
+          detail: `a test desktop answered RDP in ${proof.seconds.toFixed(1)} s at ${proof.provedAt} (template ${hash}); not re-run while the server runs`,
+        }
       : { name, ok: false, detail: `not checked for template ${hash}: restart "winux serve" (it checks before serving), or stop it and run "winux doctor"` };
   }
   if (!hostOk) return { name, ok: false, detail: 'not tried: fix the lxc problems above first' };

@@ -52,7 +52,12 @@ async function freeContainerId(config: Config, provider: Provider): Promise<numb
 }
 
 /** Starts a throwaway desktop, waits for its RDP endpoint, removes it. Throws FirstDesktopError saying what to do. */
-export async function proveFirstDesktop(config: Config, provider: Provider, recipe: string, report: (line: string) => void = () => {}): Promise<FirstDesktopProof> {
+export async function proveFirstDesktop(
+  config: Config,
+  provider: Provider,
+  recipe: string,
+  report: (line: string) => void = () => {},
+): Promise<FirstDesktopProof> {
   const started = Date.now();
   const containerId = await freeContainerId(config, provider);
   const spec: CreateSpec = {
@@ -80,13 +85,16 @@ export async function proveFirstDesktop(config: Config, provider: Provider, reci
     failure ??= error as Error;
   }
   if (failure) {
-    throw new FirstDesktopError([
-      `The first desktop did not start on this host: ${failure.message}`,
-      'Every visitor click would fail the same way, so Winux is not serving. What to do:',
-      '  - run "winux doctor" to see which part is missing;',
-      '  - rebuild the desktop template with "winux template build --force" if the recipe or the host changed;',
-      `  - look at the container's own log: lxc-start -n winux-${containerId} -F -l DEBUG (as root).`,
-    ].join('\n'), { cause: failure });
+    throw new FirstDesktopError(
+      [
+        `The first desktop did not start on this host: ${failure.message}`,
+        'Every visitor click would fail the same way, so Winux is not serving. What to do:',
+        '  - run "winux doctor" to see which part is missing;',
+        '  - rebuild the desktop template with "winux template build --force" if the recipe or the host changed;',
+        `  - look at the container's own log: lxc-start -n winux-${containerId} -F -l DEBUG (as root).`,
+      ].join('\n'),
+      { cause: failure },
+    );
   }
   const proof: FirstDesktopProof = { provider: provider.name, recipe, provedAt: new Date().toISOString(), seconds: (Date.now() - started) / 1000, containerId };
   writeFileSync(path.join(config.dataDir, stampName), `${JSON.stringify(proof, null, 2)}\n`, { mode: 0o600 });

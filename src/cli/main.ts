@@ -26,7 +26,7 @@ export async function main(argv: string[]): Promise<void> {
     config: () => (config ??= loadConfig()),
     client: () => createApiClient(ctx.config(), { url: program.opts().url, token: program.opts().token }),
     json: () => Boolean(program.opts().json),
-    print: (text) => process.stdout.write(text + '\n'),
+    print: (text) => process.stdout.write(`${text}\n`),
   };
   for (const file of commandModules) {
     const mod = await import(file).catch((error) => {

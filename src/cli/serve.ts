@@ -8,7 +8,8 @@ import type { Provider } from '../core/provider-port.ts';
 import type { CliContext } from './main.ts';
 
 export function register(program: Command, ctx: CliContext): void {
-  program.command('serve')
+  program
+    .command('serve')
     .description('run the Winux server (page, API and background loops)')
     .option('--no-prepare', 'skip host preparation (local LXC: packages, bridge, template)')
     .action(async (opts: { prepare: boolean }) => {

@@ -29,11 +29,13 @@ const envFileText = `# Winux settings for the systemd service (see the configura
 export function register(program: Command, ctx: CliContext): void {
   const service = program.command('service').description('run Winux as a systemd service');
 
-  service.command('print')
+  service
+    .command('print')
     .description('print the systemd unit for this checkout')
     .action(() => ctx.print(renderUnit().trimEnd()));
 
-  service.command('install')
+  service
+    .command('install')
     .description('install the systemd unit (data in /var/lib/winux, logs in the journal) and start it')
     .option('--unit-dir <dir>', 'where the unit goes', '/etc/systemd/system')
     .option('--env-dir <dir>', 'where the settings file goes', '/etc/winux')
@@ -53,7 +55,9 @@ export function register(program: Command, ctx: CliContext): void {
         ctx.print(`kept ${envPath}`);
       }
       if (existsSync(path.join(checkout, 'data', 'admin-token'))) {
-        ctx.print(`note: ${path.join(checkout, 'data')} holds an earlier "npm start"'s data; the service uses /var/lib/winux. To keep it: cp -a ${path.join(checkout, 'data')}/. /var/lib/winux/`);
+        ctx.print(
+          `note: ${path.join(checkout, 'data')} holds an earlier "npm start"'s data; the service uses /var/lib/winux. To keep it: cp -a ${path.join(checkout, 'data')}/. /var/lib/winux/`,
+        );
       }
       if (!opts.start) return;
       // /run/systemd/system exists only when systemd is PID 1 (sd_booted()).

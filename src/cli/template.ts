@@ -10,7 +10,9 @@ function progressDisplay(tty: boolean) {
   let stepStarted = started;
   let lastPlain = 0;
   const elapsed = (from: number) => `${((Date.now() - from) / 1000).toFixed(1)} s`;
-  const clear = () => { if (tty) process.stderr.write('\r\x1b[2K'); };
+  const clear = () => {
+    if (tty) process.stderr.write('\r\x1b[2K');
+  };
   return {
     update(e: { step: string; detail?: string }) {
       if (e.step !== step) {
@@ -40,7 +42,8 @@ function progressDisplay(tty: boolean) {
 export function register(program: Command, ctx: CliContext): void {
   const template = program.command('template').description('the desktop template (local LXC provider, Proxmox CT template)');
 
-  template.command('build')
+  template
+    .command('build')
     .description('build the desktop template from template/ (cached: instant when the recipe did not change)')
     .option('--force', 'rebuild from the recipe even if a cached archive exists (downloads stay cached)')
     .option('--format <format>', 'lxc: install the local template container; proxmox: write a vztmpl .tar.zst', 'lxc')
@@ -62,7 +65,11 @@ export function register(program: Command, ctx: CliContext): void {
         display.end();
         const { statSync } = await import('node:fs');
         const size = statSync(file).size;
-        ctx.print(ctx.json() ? JSON.stringify({ file, bytes: size }) : `Proxmox CT template: ${file} (${(size / 1e6).toFixed(0)} MB)\nUpload it to a storage's vztmpl/ and set WINUX_PROXMOX_OSTEMPLATE=<storage>:vztmpl/${file.split('/').pop()}`);
+        ctx.print(
+          ctx.json()
+            ? JSON.stringify({ file, bytes: size })
+            : `Proxmox CT template: ${file} (${(size / 1e6).toFixed(0)} MB)\nUpload it to a storage's vztmpl/ and set WINUX_PROXMOX_OSTEMPLATE=<storage>:vztmpl/${file.split('/').pop()}`,
+        );
         return;
       }
       if (opts.format !== 'lxc') throw new Error(`--format: expected lxc or proxmox, got ${opts.format}`);
@@ -72,21 +79,30 @@ export function register(program: Command, ctx: CliContext): void {
       if (ctx.json()) {
         ctx.print(JSON.stringify({ ...result, rootfsBytes }));
       } else {
-        const what = { nothing: 'already built for this recipe', 'installed-from-cache': 'installed from the cached archive', built: 'built from the recipe' }[result.did];
-        ctx.print(`Template ${result.hash}: ${what} in ${result.seconds.toFixed(1)} s\n  root filesystem ${result.rootfs}: ${(rootfsBytes / 1e6).toFixed(0)} MB\n  archive ${result.archive}: ${(result.archiveBytes / 1e6).toFixed(0)} MB`);
+        const what = { nothing: 'already built for this recipe', 'installed-from-cache': 'installed from the cached archive', built: 'built from the recipe' }[
+          result.did
+        ];
+        ctx.print(
+          `Template ${result.hash}: ${what} in ${result.seconds.toFixed(1)} s\n  root filesystem ${result.rootfs}: ${(rootfsBytes / 1e6).toFixed(0)} MB\n  archive ${result.archive}: ${(result.archiveBytes / 1e6).toFixed(0)} MB`,
+        );
       }
     });
 
-  template.command('push <archive>')
+  template
+    .command('push <archive>')
     .description('Proxmox: upload a vztmpl archive (from "template build --format proxmox") and make it the CT template tagged winux-template')
     .option('--nodes <list>', 'nodes to install it on (comma-separated), or "all"; default: proxmox_node')
     .option('--storage <id>', 'storage holding vztmpl archives', 'local')
     .action(async (archive: string, opts: { nodes?: string; storage: string }) => {
       const config = ctx.config();
-      if (config.provider !== 'proxmox') throw new Error('template push needs the Proxmox settings (proxmox_api_host, proxmox_api_user, proxmox_api_token_secret).');
+      if (config.provider !== 'proxmox')
+        throw new Error('template push needs the Proxmox settings (proxmox_api_host, proxmox_api_user, proxmox_api_token_secret).');
       const { createLogger } = await import('../logger.ts');
       const { pushTemplate } = await import('../providers/proxmox/template-push.ts');
-      const nodes = opts.nodes?.split(',').map((n) => n.trim()).filter(Boolean);
+      const nodes = opts.nodes
+        ?.split(',')
+        .map((n) => n.trim())
+        .filter(Boolean);
       const pushed = await pushTemplate(config, createLogger(process.env.WINUX_LOG_LEVEL ?? 'warn'), archive, { nodes, storage: opts.storage });
       if (ctx.json()) return ctx.print(JSON.stringify(pushed, null, 2));
       for (const t of pushed) {
@@ -94,15 +110,20 @@ export function register(program: Command, ctx: CliContext): void {
       }
     });
 
-  template.command('status')
+  template
+    .command('status')
     .description('is the template for the current recipe built?')
     .action(async () => {
       const config = ctx.config();
       const tpl = await import('../providers/lxc/template.ts');
       const state = await tpl.templateState(config);
       if (ctx.json()) ctx.print(JSON.stringify(state));
-      else ctx.print(state.installed ? `Template ${state.hash} installed (${state.rootfs}).`
-        : `Template for recipe ${state.hash} not installed${state.archiveCached ? ' (archive cached: building takes seconds)' : ''}. Run: winux template build`);
+      else
+        ctx.print(
+          state.installed
+            ? `Template ${state.hash} installed (${state.rootfs}).`
+            : `Template for recipe ${state.hash} not installed${state.archiveCached ? ' (archive cached: building takes seconds)' : ''}. Run: winux template build`,
+        );
       process.exitCode = state.installed ? 0 : 1;
     });
 }

@@ -15,23 +15,30 @@ export class WinuxError extends Error {
 
 export const errors = {
   badRequest: (message: string, details?: Record<string, unknown>) => new WinuxError('bad_request', 400, message, details),
-  unauthorized: (message = 'This action needs a session token or the admin token (Authorization: Bearer …).') =>
-    new WinuxError('unauthorized', 401, message),
+  unauthorized: (message = 'This action needs a session token or the admin token (Authorization: Bearer …).') => new WinuxError('unauthorized', 401, message),
   forbidden: (message = 'This token does not give access to that.') => new WinuxError('forbidden', 403, message),
   notFound: (message = 'No such session.') => new WinuxError('not_found', 404, message),
   conflict: (message: string, details?: Record<string, unknown>) => new WinuxError('conflict', 409, message, details),
   visitorLimit: (limit: number) =>
-    new WinuxError('visitor_limit', 429,
+    new WinuxError(
+      'visitor_limit',
+      429,
       `You already have ${limit === 1 ? 'a session' : `${limit} sessions`} running. End it or wait until it expires before starting another.`,
-      { limit }),
+      { limit },
+    ),
   rateLimited: (retryAfterSeconds: number) =>
-    new WinuxError('rate_limited', 429, `Too many new sessions from your address. Try again in ${retryAfterSeconds} s.`, { retry_after_seconds: retryAfterSeconds }),
+    new WinuxError('rate_limited', 429, `Too many new sessions from your address. Try again in ${retryAfterSeconds} s.`, {
+      retry_after_seconds: retryAfterSeconds,
+    }),
   capacityExhausted: (nextFreeAt?: string) =>
-    new WinuxError('capacity_exhausted', 503,
+    new WinuxError(
+      'capacity_exhausted',
+      503,
       nextFreeAt
         ? `All desktops are in use right now. One frees up at ${nextFreeAt}; please try again then.`
         : 'All desktops are in use right now. Please try again in a few minutes.',
-      nextFreeAt ? { next_free_at: nextFreeAt } : {}),
+      nextFreeAt ? { next_free_at: nextFreeAt } : {},
+    ),
   unavailable: (message: string) => new WinuxError('unavailable', 503, message),
 };
 
@@ -50,7 +57,11 @@ export class StoreUnavailableError extends WinuxError {
 
 /** A provider error: `retryable` marks failures worth another try (timeouts, 5xx, locks). */
 export class ProviderError extends Error {
-  constructor(message: string, readonly retryable = false, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    readonly retryable = false,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = 'ProviderError';
   }
@@ -62,7 +73,10 @@ export class ProviderError extends Error {
  */
 export class ContainerIdTakenError extends ProviderError {
   readonly code = 'container_id_taken';
-  constructor(readonly containerId: number, readonly node: string) {
+  constructor(
+    readonly containerId: number,
+    readonly node: string,
+  ) {
     super(`Container id ${containerId} is already used on node ${node} by a container Winux did not create`, true);
     this.name = 'ContainerIdTakenError';
   }

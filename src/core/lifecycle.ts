@@ -83,10 +83,12 @@ export class MachineLifecycle {
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(new Error('creation timed out')), this.config.createTimeoutMs);
     timer.unref();
-    const done = this.track(this.runCreation(session, abort.signal).finally(() => {
-      clearTimeout(timer);
-      this.creating.delete(session.id);
-    }));
+    const done = this.track(
+      this.runCreation(session, abort.signal).finally(() => {
+        clearTimeout(timer);
+        this.creating.delete(session.id);
+      }),
+    );
     this.creating.set(session.id, { abort, done });
   }
 
@@ -107,7 +109,7 @@ export class MachineLifecycle {
       sessionLog(this.log, session).warn({ status: 'failed', error: message }, 'session failed');
       this.changed(session.id, false);
     }
-    const current = failed ?? await this.store.get(session.id);
+    const current = failed ?? (await this.store.get(session.id));
     if (current?.holdsContainer) this.startDestruction(current);
   }
 
@@ -129,8 +131,10 @@ export class MachineLifecycle {
       if (step === lastStep) return;
       lastStep = step;
       log.debug({ step }, 'creation step');
-      this.store.setStep(session.id, step, this.clock.now())
-        .then(() => this.changed(session.id, true), (err) => log.warn({ err }, 'could not record step'));
+      this.store.setStep(session.id, step, this.clock.now()).then(
+        () => this.changed(session.id, true),
+        (err) => log.warn({ err }, 'could not record step'),
+      );
     };
     for (let attempt = 1; ; attempt++) {
       try {
@@ -145,7 +149,14 @@ export class MachineLifecycle {
         if (error instanceof ContainerIdTakenError && !signal.aborted && attempt < maxIdMoves) {
           // Still inside this creation (so a DELETE waits for it): set the id aside, take another, go again.
           const now = this.clock.now();
-          const moved = await this.store.moveToAnotherId(session.id, session.containerId, error.message, now + foreignIdQuarantineMs, this.allocationRules(), now);
+          const moved = await this.store.moveToAnotherId(
+            session.id,
+            session.containerId,
+            error.message,
+            now + foreignIdQuarantineMs,
+            this.allocationRules(),
+            now,
+          );
           if (moved?.status === 'creating') {
             log.warn({ taken_id: session.containerId, container_id: moved.containerId }, 'container id occupied by a foreign machine; trying another');
             session = moved;
@@ -178,17 +189,21 @@ export class MachineLifecycle {
 
   private async markReady(session: SessionRecord, machine: CreatedMachine, log: Logger): Promise<void> {
     const now = this.clock.now();
-    const ready = await this.moves.markReady(session.id, {
-      step: 'ready',
-      node: machine.node,
-      ip: machine.ip,
-      endpointHost: machine.endpoint.host,
-      port: machine.endpoint.port,
-      providerRef: machine.ref,
-      // A provider may log visitors in as another user (e.g. Proxmox without SSH: root's password is the one set).
-      username: machine.username ?? session.username,
-      readyAt: now,
-    }, now);
+    const ready = await this.moves.markReady(
+      session.id,
+      {
+        step: 'ready',
+        node: machine.node,
+        ip: machine.ip,
+        endpointHost: machine.endpoint.host,
+        port: machine.endpoint.port,
+        providerRef: machine.ref,
+        // A provider may log visitors in as another user (e.g. Proxmox without SSH: root's password is the one set).
+        username: machine.username ?? session.username,
+        readyAt: now,
+      },
+      now,
+    );
     if (ready) {
       this.recentReadyMs.push(now - session.createdAt);
       if (this.recentReadyMs.length > 20) this.recentReadyMs.shift();
@@ -209,7 +224,7 @@ export class MachineLifecycle {
       await creation.done;
     }
     const session = await this.store.get(id);
-    if (!session || !session.holdsContainer) return;
+    if (!session?.holdsContainer) return;
     const log = sessionLog(this.log, session);
     const ref: ProviderRef = { ...(session.providerRef ?? {}), containerId: session.containerId };
     try {

@@ -52,8 +52,9 @@ export class Reconciler {
     const stats: ReconcileStats = { checked: 0, resumed: 0, failed: 0, destroyed: 0, orphans: 0, orphansRemoved: 0 };
     const sessions = await store.needingAttention();
     // Only this Winux's id range: another Winux on the same host or cluster owns the rest.
-    const machines = (await withTimeout(provider.list(), listTimeoutMs, 'listing machines timed out'))
-      .filter((m) => m.containerId >= config.containerIdMin && m.containerId <= config.containerIdMax);
+    const machines = (await withTimeout(provider.list(), listTimeoutMs, 'listing machines timed out')).filter(
+      (m) => m.containerId >= config.containerIdMin && m.containerId <= config.containerIdMax,
+    );
     const machineById = new Map(machines.map((m) => [m.containerId, m]));
     const now = clock.now();
     for (const session of sessions) {
@@ -71,7 +72,7 @@ export class Reconciler {
           }
         } else if (session.status === 'ready') {
           const machine = machineById.get(session.containerId);
-          if (!machine || machine.state !== 'running') {
+          if (machine?.state !== 'running') {
             await lifecycle.fail(session, machine ? 'The desktop stopped unexpectedly.' : 'The desktop disappeared unexpectedly.');
             stats.failed++;
           }
@@ -88,7 +89,9 @@ export class Reconciler {
     const held = new Set((await store.list({ holdsContainer: true })).map((s) => s.containerId));
     const orphans = machines.filter((m) => !held.has(m.containerId) && !this.removingOrphans.has(m.containerId));
     stats.orphans = orphans.length;
-    const removal = this.removeOrphans(orphans).then((n) => { stats.orphansRemoved = n; });
+    const removal = this.removeOrphans(orphans).then((n) => {
+      stats.orphansRemoved = n;
+    });
     // Start-up never waits on a slow removal: it finishes in the background (drained on shutdown).
     if (options.startup) lifecycle.track(removal);
     else await removal;
@@ -103,8 +106,7 @@ export class Reconciler {
     for (const m of orphans) this.removingOrphans.add(m.containerId);
     // While an orphan is being removed its id is set aside: a new session given that id
     // would otherwise adopt the machine being removed (`create` adopts what exists).
-    await forEachBounded(orphans, providerConcurrency, (m) =>
-      store.setAside(m.containerId, 'orphan being removed', clock.now() + config.destroyTimeoutMs));
+    await forEachBounded(orphans, providerConcurrency, (m) => store.setAside(m.containerId, 'orphan being removed', clock.now() + config.destroyTimeoutMs));
     await forEachBounded(orphans, providerConcurrency, async (machine) => {
       try {
         logger.warn({ container_id: machine.containerId }, 'removing orphan container');
@@ -129,8 +131,11 @@ export class Reconciler {
       if (session.status === 'creating' && !lifecycle.isCreating(session.id)) {
         await lifecycle.fail(session, 'Creation did not finish in time.');
         touched++;
-      } else if ((session.status === 'destroying' || (session.status === 'failed' && session.holdsContainer))
-          && !lifecycle.isDestroying(session.id) && !lifecycle.isCreating(session.id)) {
+      } else if (
+        (session.status === 'destroying' || (session.status === 'failed' && session.holdsContainer)) &&
+        !lifecycle.isDestroying(session.id) &&
+        !lifecycle.isCreating(session.id)
+      ) {
         // Back off: retry after 2^attempts sweeps' worth of time, capped at 10 minutes.
         const wait = Math.min(600_000, 1000 * 2 ** Math.min(session.cleanupAttempts, 10));
         if (now - session.updatedAt >= wait) {

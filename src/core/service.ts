@@ -90,7 +90,7 @@ export class SessionService extends EventEmitter {
       if (claimed) return claimed;
     }
     let result = await this.insertAndStart({ visitor: request.visitor, minutes, pooled: false });
-    if ('refused' in result && result.refused === 'capacity' && await this.shrinkPoolForVisitor()) {
+    if ('refused' in result && result.refused === 'capacity' && (await this.shrinkPoolForVisitor())) {
       // The pool gave a container back: a visitor's need comes before a warm spare.
       result = await this.insertAndStart({ visitor: request.visitor, minutes, pooled: false });
     }
@@ -109,33 +109,43 @@ export class SessionService extends EventEmitter {
     return 'refused' in result ? undefined : result.session;
   }
 
-  private async insertAndStart(o: { visitor: string; minutes: number; pooled: boolean }): Promise<{ session: SessionRecord; token: string } | AllocationRefusal> {
+  private async insertAndStart(o: {
+    visitor: string;
+    minutes: number;
+    pooled: boolean;
+  }): Promise<{ session: SessionRecord; token: string } | AllocationRefusal> {
     const now = this.clock.now();
     const id = newSessionId();
     const token = newSessionToken(id);
-    const result = await this.store.insertWithContainer({
-      id,
-      status: 'creating',
-      step: 'allocating',
-      pooled: o.pooled,
-      node: null,
-      ip: null,
-      endpointHost: null,
-      port: null,
-      username: this.config.desktopUser,
-      password: newPassword(),
-      tokenHash: hashSecret(token),
-      visitor: o.visitor,
-      providerRef: null,
-      createdAt: now,
-      readyAt: null,
-      expiresAt: now + o.minutes * 60_000,
-      endedAt: null,
-      durationMinutes: o.minutes,
-      error: null,
-    }, this.lifecycle.allocationRules());
+    const result = await this.store.insertWithContainer(
+      {
+        id,
+        status: 'creating',
+        step: 'allocating',
+        pooled: o.pooled,
+        node: null,
+        ip: null,
+        endpointHost: null,
+        port: null,
+        username: this.config.desktopUser,
+        password: newPassword(),
+        tokenHash: hashSecret(token),
+        visitor: o.visitor,
+        providerRef: null,
+        createdAt: now,
+        readyAt: null,
+        expiresAt: now + o.minutes * 60_000,
+        endedAt: null,
+        durationMinutes: o.minutes,
+        error: null,
+      },
+      this.lifecycle.allocationRules(),
+    );
     if ('refused' in result) return result;
-    sessionLog(this.log, result).info({ status: 'creating', container_id: result.containerId, duration_minutes: o.minutes, pooled: o.pooled }, 'session created');
+    sessionLog(this.log, result).info(
+      { status: 'creating', container_id: result.containerId, duration_minutes: o.minutes, pooled: o.pooled },
+      'session created',
+    );
     this.lifecycle.startCreation(result);
     this.announce(result.id, false);
     return { session: result, token };
@@ -151,19 +161,29 @@ export class SessionService extends EventEmitter {
     if (!claimedId) return undefined;
     const token = newSessionToken(claimedId);
     const password = newPassword();
-    const claimed = await this.store.claimPooled(claimedId, visitor, this.config.sessionsPerVisitor, {
-      tokenHash: hashSecret(token),
-      createdAt: now,
-      readyAt: now,
-      expiresAt: now + minutes * 60_000,
-      durationMinutes: minutes,
-    }, now);
+    const claimed = await this.store.claimPooled(
+      claimedId,
+      visitor,
+      this.config.sessionsPerVisitor,
+      {
+        tokenHash: hashSecret(token),
+        createdAt: now,
+        readyAt: now,
+        expiresAt: now + minutes * 60_000,
+        durationMinutes: minutes,
+      },
+      now,
+    );
     if (!claimed) return undefined;
     if ('refused' in claimed) throw errors.visitorLimit(this.config.sessionsPerVisitor);
     const log = sessionLog(this.log, claimed);
     if (this.provider.setCredentials && claimed.providerRef) {
       try {
-        await withTimeout(this.provider.setCredentials(claimed.providerRef as ProviderRef, claimed.username, password), setCredentialsTimeoutMs, 'setting credentials timed out');
+        await withTimeout(
+          this.provider.setCredentials(claimed.providerRef as ProviderRef, claimed.username, password),
+          setCredentialsTimeoutMs,
+          'setting credentials timed out',
+        );
         await this.store.update(claimed.id, { password }, this.clock.now());
         claimed.password = password;
       } catch (error) {
@@ -203,7 +223,7 @@ export class SessionService extends EventEmitter {
   async destroy(id: string, reason: string, options: { wait?: boolean } = {}): Promise<SessionRecord> {
     const now = this.clock.now();
     const moved = await this.moves.beginDestroy(id, { endedAt: now }, now);
-    const session = moved ?? await this.get(id);
+    const session = moved ?? (await this.get(id));
     if (moved) {
       sessionLog(this.log, moved).info({ status: 'destroying', reason }, 'session ending');
       this.announce(id, false);
@@ -225,9 +245,9 @@ export class SessionService extends EventEmitter {
     }
     const limit = this.maxExpiry(session);
     if (session.expiresAt >= limit) {
-      const e = new WinuxError('extension_limit', 409,
-        `This session already runs for the longest time allowed (${this.config.maxSessionMinutes} minutes).`,
-        { max_expires_at: new Date(limit).toISOString() });
+      const e = new WinuxError('extension_limit', 409, `This session already runs for the longest time allowed (${this.config.maxSessionMinutes} minutes).`, {
+        max_expires_at: new Date(limit).toISOString(),
+      });
       throw e;
     }
     const expiresAt = Math.min(session.expiresAt + step * 60_000, limit);
@@ -308,4 +328,3 @@ export class SessionService extends EventEmitter {
     return this.lifecycle.idle();
   }
 }
-

@@ -28,9 +28,29 @@ export interface SessionFilter {
   limit?: number;
 }
 
-export type SessionPatch = Partial<Pick<SessionRecord,
-  'step' | 'node' | 'ip' | 'endpointHost' | 'port' | 'providerRef' | 'readyAt' | 'expiresAt' | 'endedAt' |
-  'error' | 'holdsContainer' | 'username' | 'password' | 'tokenHash' | 'visitor' | 'pooled' | 'durationMinutes' | 'createdAt'>>;
+export type SessionPatch = Partial<
+  Pick<
+    SessionRecord,
+    | 'step'
+    | 'node'
+    | 'ip'
+    | 'endpointHost'
+    | 'port'
+    | 'providerRef'
+    | 'readyAt'
+    | 'expiresAt'
+    | 'endedAt'
+    | 'error'
+    | 'holdsContainer'
+    | 'username'
+    | 'password'
+    | 'tokenHash'
+    | 'visitor'
+    | 'pooled'
+    | 'durationMinutes'
+    | 'createdAt'
+  >
+>;
 
 export interface SessionStore {
   /** Cheap round trip for health checks. */

@@ -117,18 +117,21 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
 
   // A POST without a body (curl -X POST …) means "no options", like the seed's API.
   app.addHook('preValidation', async (request) => {
-    if (request.body === undefined && (request.method === 'POST')) request.body = {};
+    if (request.body === undefined && request.method === 'POST') request.body = {};
   });
 
-  await app.register(async (api) => {
-    // Answers carry passwords and tokens: no browser or school proxy may keep a copy.
-    api.addHook('onSend', async (_request, reply) => {
-      if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
-    });
-    sessionRoutes(api, ctx);
-    systemRoutes(api, ctx);
-    api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  }, { prefix: apiPrefix });
+  await app.register(
+    async (api) => {
+      // Answers carry passwords and tokens: no browser or school proxy may keep a copy.
+      api.addHook('onSend', async (_request, reply) => {
+        if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+      });
+      sessionRoutes(api, ctx);
+      systemRoutes(api, ctx);
+      api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+    },
+    { prefix: apiPrefix },
+  );
 
   await app.register(async (docs) => {
     // Swagger UI ships inline scripts and styles: a looser policy for its pages only.
@@ -141,7 +144,10 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   // Built here when missing or older than their sources (npm start and npm test build them first).
   await ensureWebBuilt((message) => logger.info(message));
   await app.register(fastifyStatic, {
-    root: webRoot, prefix: '/winux/', redirect: true, index: ['index.html'],
+    root: webRoot,
+    prefix: '/winux/',
+    redirect: true,
+    index: ['index.html'],
     // web/build.ts writes a brotli and a gzip copy of each file, at the highest level.
     preCompressed: true,
     // The HTML is revalidated on each load; the files it names carry their content's hash (?v=).

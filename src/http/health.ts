@@ -8,7 +8,10 @@ import type { Logger } from '../logger.ts';
 import type { Provider } from '../core/provider-port.ts';
 import type { SessionStore } from '../core/store-port.ts';
 
-export interface Check { ok: boolean; detail: string }
+export interface Check {
+  ok: boolean;
+  detail: string;
+}
 
 function memoise(ttlMs: number, compute: () => Promise<Check>): () => Promise<Check> {
   let cached: { at: number; value: Promise<Check> } | undefined;
@@ -54,10 +57,15 @@ export function storeHealth(store: SessionStore, clock: Clock, logger: Logger): 
 
 /** A provider check that does not answer within `timeoutMs` is a failing check, not a /health that hangs. */
 export function providerHealth(provider: Provider, timeoutMs = 10_000): () => Promise<Check> {
-  return memoise(10_000, () => withTimeout(provider.check(), timeoutMs, `no answer within ${timeoutMs / 1000} s`).then((checks) => {
-    const failing = checks.filter((c) => !c.ok);
-    return failing.length
-      ? { ok: false, detail: failing.map((c) => `${c.name}: ${c.detail}`).join('; ') }
-      : { ok: true, detail: `${checks.length} checks passed` };
-  }, (error: Error) => ({ ok: false, detail: `check failed: ${error.message}` })));
+  return memoise(10_000, () =>
+    withTimeout(provider.check(), timeoutMs, `no answer within ${timeoutMs / 1000} s`).then(
+      (checks) => {
+        const failing = checks.filter((c) => !c.ok);
+        return failing.length
+          ? { ok: false, detail: failing.map((c) => `${c.name}: ${c.detail}`).join('; ') }
+          : { ok: true, detail: `${checks.length} checks passed` };
+      },
+      (error: Error) => ({ ok: false, detail: `check failed: ${error.message}` }),
+    ),
+  );
 }

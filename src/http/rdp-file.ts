@@ -26,5 +26,5 @@ export function rdpFile(host: string, port: number, username: string): string {
     'enablecredsspsupport:i:1',
     'autoreconnection enabled:i:1',
   ];
-  return lines.join('\r\n') + '\r\n';
+  return `${lines.join('\r\n')}\r\n`;
 }

@@ -9,59 +9,82 @@ const StepEnum = Type.Unsafe<CreationStep>({ type: 'string', enum: [...creationS
 
 const nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
-export const ErrorBody = Type.Object({
-  error: Type.String({ description: 'machine-readable code, e.g. capacity_exhausted' }),
-  message: Type.String({ description: 'what happened, for a person' }),
-}, { additionalProperties: true, $id: 'Error' });
+export const ErrorBody = Type.Object(
+  {
+    error: Type.String({ description: 'machine-readable code, e.g. capacity_exhausted' }),
+    message: Type.String({ description: 'what happened, for a person' }),
+  },
+  { additionalProperties: true, $id: 'Error' },
+);
 
-export const Session = Type.Object({
-  session_id: Type.String(),
-  status: StatusEnum,
-  step: StepEnum,
-  container_id: Type.Integer(),
-  node: nullable(Type.String()),
-  ip: nullable(Type.String()),
-  host: nullable(Type.String({ description: 'where an RDP client connects' })),
-  port: nullable(Type.Integer()),
-  username: Type.String(),
-  password: Type.Optional(Type.String({ description: 'owner or admin only, while the session is live' })),
-  created_at: Type.String({ format: 'date-time' }),
-  ready_at: nullable(Type.String({ format: 'date-time' })),
-  expires_at: Type.String({ format: 'date-time' }),
-  ended_at: nullable(Type.String({ format: 'date-time' })),
-  remaining_seconds: Type.Integer(),
-  duration_minutes: Type.Integer(),
-  max_expires_at: Type.String({ format: 'date-time' }),
-  can_extend: Type.Boolean(),
-  extend_minutes: Type.Integer({ description: 'minutes one extension adds by default (capped at max_expires_at)' }),
-  server_time: Type.String({ format: 'date-time', description: 'the server\'s clock when this was answered' }),
-  error: nullable(Type.String()),
-  pooled: Type.Boolean({ description: 'a warm-pool member not yet given to a visitor (admin lists only)' }),
-}, { $id: 'Session' });
+export const Session = Type.Object(
+  {
+    session_id: Type.String(),
+    status: StatusEnum,
+    step: StepEnum,
+    container_id: Type.Integer(),
+    node: nullable(Type.String()),
+    ip: nullable(Type.String()),
+    host: nullable(Type.String({ description: 'where an RDP client connects' })),
+    port: nullable(Type.Integer()),
+    username: Type.String(),
+    password: Type.Optional(Type.String({ description: 'owner or admin only, while the session is live' })),
+    created_at: Type.String({ format: 'date-time' }),
+    ready_at: nullable(Type.String({ format: 'date-time' })),
+    expires_at: Type.String({ format: 'date-time' }),
+    ended_at: nullable(Type.String({ format: 'date-time' })),
+    remaining_seconds: Type.Integer(),
+    duration_minutes: Type.Integer(),
+    max_expires_at: Type.String({ format: 'date-time' }),
+    can_extend: Type.Boolean(),
+    extend_minutes: Type.Integer({ description: 'minutes one extension adds by default (capped at max_expires_at)' }),
+    server_time: Type.String({ format: 'date-time', description: "the server's clock when this was answered" }),
+    error: nullable(Type.String()),
+    pooled: Type.Boolean({ description: 'a warm-pool member not yet given to a visitor (admin lists only)' }),
+  },
+  { $id: 'Session' },
+);
 
-export const CreatedSession = Type.Intersect([Session, Type.Object({
-  token: Type.String({ description: 'the session token: send it as Authorization: Bearer <token>. Shown once.' }),
-})]);
+export const CreatedSession = Type.Intersect([
+  Session,
+  Type.Object({
+    token: Type.String({ description: 'the session token: send it as Authorization: Bearer <token>. Shown once.' }),
+  }),
+]);
 
-export const SessionIdParams = Type.Object({
-  id: Type.String({ pattern: sessionIdPattern, description: 'a session id, e.g. winux-abcdefgh2345' }),
-}, { additionalProperties: false });
+export const SessionIdParams = Type.Object(
+  {
+    id: Type.String({ pattern: sessionIdPattern, description: 'a session id, e.g. winux-abcdefgh2345' }),
+  },
+  { additionalProperties: false },
+);
 
-export const CreateBody = Type.Object({
-  duration_minutes: Type.Optional(Type.Integer({ minimum: 1, description: 'lifetime; default WINUX_SESSION_MINUTES, at most WINUX_MAX_SESSION_MINUTES' })),
-}, { additionalProperties: false });
+export const CreateBody = Type.Object(
+  {
+    duration_minutes: Type.Optional(Type.Integer({ minimum: 1, description: 'lifetime; default WINUX_SESSION_MINUTES, at most WINUX_MAX_SESSION_MINUTES' })),
+  },
+  { additionalProperties: false },
+);
 
-export const ExtendBody = Type.Object({
-  minutes: Type.Optional(Type.Integer({ minimum: 1, description: 'how much longer; default WINUX_SESSION_MINUTES' })),
-}, { additionalProperties: false });
+export const ExtendBody = Type.Object(
+  {
+    minutes: Type.Optional(Type.Integer({ minimum: 1, description: 'how much longer; default WINUX_SESSION_MINUTES' })),
+  },
+  { additionalProperties: false },
+);
 
 export const EmptyBody = Type.Object({}, { additionalProperties: false });
 
-export const ListQuery = Type.Object({
-  status: Type.Optional(Type.Unsafe<SessionStatus | 'all'>({ type: 'string', enum: [...statuses, 'all'] })),
-  limit: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,3}$' })),
-  pool: Type.Optional(Type.Unsafe<'true' | 'false'>({ type: 'string', enum: ['true', 'false'], description: 'admin: list warm-pool members instead of visitors\' sessions' })),
-}, { additionalProperties: false });
+export const ListQuery = Type.Object(
+  {
+    status: Type.Optional(Type.Unsafe<SessionStatus | 'all'>({ type: 'string', enum: [...statuses, 'all'] })),
+    limit: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,3}$' })),
+    pool: Type.Optional(
+      Type.Unsafe<'true' | 'false'>({ type: 'string', enum: ['true', 'false'], description: "admin: list warm-pool members instead of visitors' sessions" }),
+    ),
+  },
+  { additionalProperties: false },
+);
 
 export const SessionList = Type.Object({ sessions: Type.Array(Session) });
 

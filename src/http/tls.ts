@@ -55,21 +55,32 @@ export function readTlsPair(files: TlsFiles, now: Date = new Date()): TlsPair {
   if (certText !== undefined) x509 = parseCertificate(files.certFile, certText, problems);
   if (keyText !== undefined) key = parseKey(files.keyFile, keyText, problems);
   if (x509 && key && !x509.checkPrivateKey(key)) {
-    problems.push(`WINUX_TLS_KEY: the private key in ${files.keyFile} does not belong to the certificate in WINUX_TLS_CERT (${files.certFile}, ${oneLine(x509.subject)}); give the key that was issued with it`);
+    problems.push(
+      `WINUX_TLS_KEY: the private key in ${files.keyFile} does not belong to the certificate in WINUX_TLS_CERT (${files.certFile}, ${oneLine(x509.subject)}); give the key that was issued with it`,
+    );
   }
   if (x509 && new Date(x509.validTo) <= now) {
-    problems.push(`WINUX_TLS_CERT: the certificate in ${files.certFile} (${oneLine(x509.subject)}) expired on ${iso(x509.validTo)}; renew it (browsers refuse it)`);
+    problems.push(
+      `WINUX_TLS_CERT: the certificate in ${files.certFile} (${oneLine(x509.subject)}) expired on ${iso(x509.validTo)}; renew it (browsers refuse it)`,
+    );
   }
   if (problems.length || !x509 || !key || certText === undefined || keyText === undefined) throw new ConfigError(problems);
 
   const warnings: string[] = [];
   const left = new Date(x509.validTo).getTime() - now.getTime();
-  if (left < expirySoonMs) warnings.push(`WINUX_TLS_CERT: the certificate expires in ${Math.max(0, Math.floor(left / 86_400_000))} day(s), on ${iso(x509.validTo)}; renew it (Winux picks up the renewed files by itself)`);
-  if (new Date(x509.validFrom) > now) warnings.push(`WINUX_TLS_CERT: the certificate is not valid before ${iso(x509.validFrom)} (is this machine's clock right?)`);
+  if (left < expirySoonMs)
+    warnings.push(
+      `WINUX_TLS_CERT: the certificate expires in ${Math.max(0, Math.floor(left / 86_400_000))} day(s), on ${iso(x509.validTo)}; renew it (Winux picks up the renewed files by itself)`,
+    );
+  if (new Date(x509.validFrom) > now)
+    warnings.push(`WINUX_TLS_CERT: the certificate is not valid before ${iso(x509.validFrom)} (is this machine's clock right?)`);
   try {
     const mode = fs.statSync(files.keyFile).mode;
-    if (mode & 0o004) warnings.push(`WINUX_TLS_KEY: ${files.keyFile} can be read by every user on this machine (mode ${(mode & 0o777).toString(8)}); chmod 600 or 640`);
-  } catch { /* it was just read; a race with a rename is not worth a warning */ }
+    if (mode & 0o004)
+      warnings.push(`WINUX_TLS_KEY: ${files.keyFile} can be read by every user on this machine (mode ${(mode & 0o777).toString(8)}); chmod 600 or 640`);
+  } catch {
+    /* it was just read; a race with a rename is not worth a warning */
+  }
   return { cert: Buffer.from(certText), key: Buffer.from(keyText), info: certificateInfo(x509), warnings, signature: before };
 }
 
@@ -98,22 +109,30 @@ function readPem(variable: string, file: string, what: string, problems: string[
 
 function readFailure(file: string, error: NodeJS.ErrnoException): string {
   switch (error.code) {
-    case 'ENOENT': return `no file at ${file}`;
-    case 'ENOTDIR': return `no file at ${file} (a part of the path is not a directory)`;
-    case 'EISDIR': return `${file} is a directory`;
+    case 'ENOENT':
+      return `no file at ${file}`;
+    case 'ENOTDIR':
+      return `no file at ${file} (a part of the path is not a directory)`;
+    case 'EISDIR':
+      return `${file} is a directory`;
     case 'EACCES':
-    case 'EPERM': return `${file} cannot be read by the user running Winux (uid ${process.getuid?.() ?? '?'}): permission denied`;
-    case 'ELOOP': return `${file} is a symbolic link loop`;
-    default: return `${file} cannot be read (${error.code ?? 'error'})`;
+    case 'EPERM':
+      return `${file} cannot be read by the user running Winux (uid ${process.getuid?.() ?? '?'}): permission denied`;
+    case 'ELOOP':
+      return `${file} is a symbolic link loop`;
+    default:
+      return `${file} cannot be read (${error.code ?? 'error'})`;
   }
 }
 
 function parseCertificate(file: string, text: string, problems: string[]): X509Certificate | undefined {
   const begin = /-----BEGIN CERTIFICATE-----/.exec(text);
   if (!begin) {
-    problems.push(/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text)
-      ? `WINUX_TLS_CERT: ${file} holds a private key, not a certificate (are WINUX_TLS_CERT and WINUX_TLS_KEY swapped?)`
-      : `WINUX_TLS_CERT: ${file} holds no PEM certificate (expected a "-----BEGIN CERTIFICATE-----" block, e.g. certbot's fullchain.pem)`);
+    problems.push(
+      /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text)
+        ? `WINUX_TLS_CERT: ${file} holds a private key, not a certificate (are WINUX_TLS_CERT and WINUX_TLS_KEY swapped?)`
+        : `WINUX_TLS_CERT: ${file} holds no PEM certificate (expected a "-----BEGIN CERTIFICATE-----" block, e.g. certbot's fullchain.pem)`,
+    );
     return undefined;
   }
   try {
@@ -131,9 +150,11 @@ function parseKey(file: string, text: string, problems: string[]): KeyObject | u
     return undefined;
   }
   if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text)) {
-    problems.push(/-----BEGIN CERTIFICATE-----/.test(text)
-      ? `WINUX_TLS_KEY: ${file} holds a certificate, not a private key (are WINUX_TLS_CERT and WINUX_TLS_KEY swapped?)`
-      : `WINUX_TLS_KEY: ${file} holds no PEM private key (expected a "-----BEGIN PRIVATE KEY-----" block, e.g. certbot's privkey.pem)`);
+    problems.push(
+      /-----BEGIN CERTIFICATE-----/.test(text)
+        ? `WINUX_TLS_KEY: ${file} holds a certificate, not a private key (are WINUX_TLS_CERT and WINUX_TLS_KEY swapped?)`
+        : `WINUX_TLS_KEY: ${file} holds no PEM private key (expected a "-----BEGIN PRIVATE KEY-----" block, e.g. certbot's privkey.pem)`,
+    );
     return undefined;
   }
   try {
@@ -202,7 +223,11 @@ export function watchTlsFiles(options: TlsWatcherOptions): TlsWatcher {
     if (validTo === undefined || validTo - at > expirySoonMs || at - remindedAt < 86_400_000) return;
     remindedAt = at;
     const days = Math.floor((validTo - at) / 86_400_000);
-    if (validTo <= at) logger.error({ valid_to: new Date(validTo).toISOString() }, 'the TLS certificate has expired and browsers refuse it: renew WINUX_TLS_CERT / WINUX_TLS_KEY (picked up without a restart)');
+    if (validTo <= at)
+      logger.error(
+        { valid_to: new Date(validTo).toISOString() },
+        'the TLS certificate has expired and browsers refuse it: renew WINUX_TLS_CERT / WINUX_TLS_KEY (picked up without a restart)',
+      );
     else logger.warn({ valid_to: new Date(validTo).toISOString(), days_left: days }, 'the TLS certificate expires soon and has not been renewed');
   };
   const check = () => {
@@ -243,14 +268,16 @@ export function watchTlsFiles(options: TlsWatcherOptions): TlsWatcher {
 }
 
 function signature(files: TlsFiles): string {
-  return [files.certFile, files.keyFile].map((file) => {
-    try {
-      const s = fs.statSync(file, { bigint: true });
-      return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
-    } catch (error) {
-      return `missing:${(error as NodeJS.ErrnoException).code}`;
-    }
-  }).join('|');
+  return [files.certFile, files.keyFile]
+    .map((file) => {
+      try {
+        const s = fs.statSync(file, { bigint: true });
+        return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+      } catch (error) {
+        return `missing:${(error as NodeJS.ErrnoException).code}`;
+      }
+    })
+    .join('|');
 }
 
 /** True when the browser's connection is HTTPS: ours directly, or a trusted proxy's (X-Forwarded-Proto). */
@@ -311,9 +338,11 @@ function serveAcmeChallenge(webroot: string, req: http.IncomingMessage, res: htt
   try {
     const file = `${webroot}/.well-known/acme-challenge/${m[1]}`;
     if (fs.statSync(file).size <= 4096) body = fs.readFileSync(file);
-  } catch { /* not there: 404 below */ }
+  } catch {
+    /* not there: 404 below */
+  }
   res.writeHead(body ? 200 : 404, { 'content-type': 'text/plain', 'cache-control': 'no-store' });
-  res.end(req.method === 'HEAD' ? undefined : body ?? 'No such ACME challenge.\n');
+  res.end(req.method === 'HEAD' ? undefined : (body ?? 'No such ACME challenge.\n'));
   return true;
 }
 

@@ -33,7 +33,9 @@ export class Reaper {
   private sweeps = 0;
   private running = false;
   private stopped = true;
-  private readonly onChange = () => { void this.arm(); };
+  private readonly onChange = () => {
+    void this.arm();
+  };
 
   constructor(private readonly options: ReaperOptions) {}
 

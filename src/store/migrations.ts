@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: Kysely<any> is how migrations are written: they must not depend on the schema of today
 // Migrations live in code (not files on disk) so they ship inside the package and
 // run the same way on SQLite and PostgreSQL. Append new ones; never edit old ones.
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
@@ -5,7 +6,8 @@ import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely
 const migrations: Record<string, Migration> = {
   '0001_sessions': {
     async up(db: Kysely<any>) {
-      await db.schema.createTable('sessions')
+      await db.schema
+        .createTable('sessions')
         .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
         .addColumn('status', 'varchar(16)', (c) => c.notNull())
         .addColumn('step', 'varchar(16)', (c) => c.notNull())
@@ -46,7 +48,8 @@ const migrations: Record<string, Migration> = {
   },
   '0003_reserved_ids': {
     async up(db: Kysely<any>) {
-      await db.schema.createTable('reserved_ids')
+      await db.schema
+        .createTable('reserved_ids')
         .addColumn('container_id', 'integer', (c) => c.primaryKey())
         .addColumn('reason', 'text', (c) => c.notNull())
         .addColumn('until', 'bigint', (c) => c.notNull())
@@ -57,7 +60,8 @@ const migrations: Record<string, Migration> = {
     async up(db: Kysely<any>) {
       // One row that /health rewrites: a read alone does not notice a database
       // that has become read-only (full disk, immutable file, PostgreSQL standby).
-      await db.schema.createTable('health_probe')
+      await db.schema
+        .createTable('health_probe')
         .addColumn('id', 'integer', (c) => c.primaryKey())
         .addColumn('checked_at', 'bigint', (c) => c.notNull())
         .execute();

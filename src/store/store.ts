@@ -15,7 +15,10 @@ import type { Database, SessionsTable } from './schema.ts';
 import { migrationProvider } from './migrations.ts';
 
 export class Store implements SessionStore {
-  private constructor(readonly db: Kysely<Database>, readonly dialect: 'sqlite' | 'postgres') {}
+  private constructor(
+    readonly db: Kysely<Database>,
+    readonly dialect: 'sqlite' | 'postgres',
+  ) {}
 
   /** Opens (creating if needed) the database at `url` and brings its schema up to date. */
   static async open(url: string): Promise<Store> {
@@ -83,13 +86,28 @@ export class Store implements SessionStore {
       if (held.length >= rules.maxSessions) return { refused: 'capacity' as const };
       const reserved = await trx.selectFrom('reserved_ids').select('container_id').where('until', '>', session.createdAt).execute();
       if (rules.perVisitor > 0 && !session.pooled) {
-        const mine = await trx.selectFrom('sessions').select(sql<number>`count(*)`.as('n'))
-          .where('visitor', '=', session.visitor).where('status', 'in', [...runningStatuses]).executeTakeFirstOrThrow();
+        const mine = await trx
+          .selectFrom('sessions')
+          .select(sql<number>`count(*)`.as('n'))
+          .where('visitor', '=', session.visitor)
+          .where('status', 'in', [...runningStatuses])
+          .executeTakeFirstOrThrow();
         if (Number(mine.n) >= rules.perVisitor) return { refused: 'visitor_limit' as const };
       }
-      const containerId = lowestFree([...held, ...reserved].map((r) => Number(r.container_id)), rules.idMin, rules.idMax);
+      const containerId = lowestFree(
+        [...held, ...reserved].map((r) => Number(r.container_id)),
+        rules.idMin,
+        rules.idMax,
+      );
       if (containerId === undefined) return { refused: 'capacity' as const };
-      const record: SessionRecord = { ...session, containerId, holdsContainer: true, statusChangedAt: session.createdAt, cleanupAttempts: 0, updatedAt: session.createdAt };
+      const record: SessionRecord = {
+        ...session,
+        containerId,
+        holdsContainer: true,
+        statusChangedAt: session.createdAt,
+        cleanupAttempts: 0,
+        updatedAt: session.createdAt,
+      };
       await trx.insertInto('sessions').values(toRow(record)).execute();
       return record;
     });
@@ -99,14 +117,25 @@ export class Store implements SessionStore {
    * Sets `containerId` aside until `until` (a foreign machine occupies it) and moves
    * session `id` to the lowest free id, atomically. Undefined when no id is free.
    */
-  async moveToAnotherId(id: string, containerId: number, reason: string, until: number, rules: AllocationRules, now: number): Promise<SessionRecord | undefined> {
+  async moveToAnotherId(
+    id: string,
+    containerId: number,
+    reason: string,
+    until: number,
+    rules: AllocationRules,
+    now: number,
+  ): Promise<SessionRecord | undefined> {
     return this.db.transaction().execute(async (trx) => {
       if (this.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(73019)`.execute(trx);
       await trx.deleteFrom('reserved_ids').where('container_id', '=', containerId).execute();
       await trx.insertInto('reserved_ids').values({ container_id: containerId, reason, until }).execute();
       const held = await trx.selectFrom('sessions').select('container_id').where('holds_container', '=', 1).where('id', '!=', id).execute();
       const reserved = await trx.selectFrom('reserved_ids').select('container_id').where('until', '>', now).execute();
-      const next = lowestFree([...held, ...reserved].map((r) => Number(r.container_id)), rules.idMin, rules.idMax);
+      const next = lowestFree(
+        [...held, ...reserved].map((r) => Number(r.container_id)),
+        rules.idMin,
+        rules.idMax,
+      );
       if (next === undefined) return undefined;
       await trx.updateTable('sessions').set({ container_id: next, provider_ref: null, updated_at: now }).where('id', '=', id).execute();
       const row = await trx.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
@@ -127,8 +156,14 @@ export class Store implements SessionStore {
 
   /** The oldest ready warm-pool member, if any (a candidate: `claimPooled` decides). */
   async peekPooledReady(): Promise<string | undefined> {
-    const row = await this.db.selectFrom('sessions').select('id')
-      .where('pooled', '=', 1).where('status', '=', 'ready').orderBy('ready_at').limit(1).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('sessions')
+      .select('id')
+      .where('pooled', '=', 1)
+      .where('status', '=', 'ready')
+      .orderBy('ready_at')
+      .limit(1)
+      .executeTakeFirst();
     return row?.id;
   }
 
@@ -140,12 +175,21 @@ export class Store implements SessionStore {
     return this.db.transaction().execute(async (trx) => {
       if (this.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(73019)`.execute(trx);
       if (perVisitor > 0) {
-        const mine = await trx.selectFrom('sessions').select(sql<number>`count(*)`.as('n'))
-          .where('visitor', '=', visitor).where('status', 'in', [...runningStatuses]).executeTakeFirstOrThrow();
+        const mine = await trx
+          .selectFrom('sessions')
+          .select(sql<number>`count(*)`.as('n'))
+          .where('visitor', '=', visitor)
+          .where('status', 'in', [...runningStatuses])
+          .executeTakeFirstOrThrow();
         if (Number(mine.n) >= perVisitor) return { refused: 'visitor_limit' as const };
       }
-      const result = await trx.updateTable('sessions').set({ ...toRowPatch(patch), pooled: 0, visitor, updated_at: now })
-        .where('id', '=', id).where('pooled', '=', 1).where('status', '=', 'ready').executeTakeFirst();
+      const result = await trx
+        .updateTable('sessions')
+        .set({ ...toRowPatch(patch), pooled: 0, visitor, updated_at: now })
+        .where('id', '=', id)
+        .where('pooled', '=', 1)
+        .where('status', '=', 'ready')
+        .executeTakeFirst();
       if (Number(result.numUpdatedRows) === 0) return undefined;
       const row = await trx.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
       return fromRow(row);
@@ -178,9 +222,11 @@ export class Store implements SessionStore {
    * moved it first): the caller must then not act.
    */
   async transition(id: string, from: readonly SessionStatus[], to: SessionStatus, patch: SessionPatch, now: number): Promise<SessionRecord | undefined> {
-    const result = await this.db.updateTable('sessions')
+    const result = await this.db
+      .updateTable('sessions')
       .set({ ...toRowPatch(patch), status: to, status_changed_at: now, updated_at: now })
-      .where('id', '=', id).where('status', 'in', [...from])
+      .where('id', '=', id)
+      .where('status', 'in', [...from])
       .executeTakeFirst();
     if (Number(result.numUpdatedRows) === 0) return undefined;
     return this.get(id);
@@ -188,7 +234,10 @@ export class Store implements SessionStore {
 
   /** Updates fields without changing the status; `onlyIn` guards against racing a transition. */
   async update(id: string, patch: SessionPatch, now: number, onlyIn?: readonly SessionStatus[]): Promise<boolean> {
-    let q = this.db.updateTable('sessions').set({ ...toRowPatch(patch), updated_at: now }).where('id', '=', id);
+    let q = this.db
+      .updateTable('sessions')
+      .set({ ...toRowPatch(patch), updated_at: now })
+      .where('id', '=', id);
     if (onlyIn) q = q.where('status', 'in', [...onlyIn]);
     const result = await q.executeTakeFirst();
     return Number(result.numUpdatedRows) > 0;
@@ -199,42 +248,57 @@ export class Store implements SessionStore {
   }
 
   async noteCleanupAttempt(id: string, now: number): Promise<void> {
-    await this.db.updateTable('sessions')
-      .set({ cleanup_attempts: sql`cleanup_attempts + 1`, updated_at: now }).where('id', '=', id).execute();
+    await this.db.updateTable('sessions').set({ cleanup_attempts: sql`cleanup_attempts + 1`, updated_at: now }).where('id', '=', id).execute();
   }
 
   /** Sessions (visitor's, not pool members) whose time is up, oldest first; bounded so one pass stays short. */
   async dueForExpiry(now: number, limit: number): Promise<SessionRecord[]> {
-    const rows = await this.db.selectFrom('sessions').selectAll()
-      .where('status', 'in', [...runningStatuses]).where('pooled', '=', 0).where('expires_at', '<=', now)
-      .orderBy('expires_at').limit(limit).execute();
+    const rows = await this.db
+      .selectFrom('sessions')
+      .selectAll()
+      .where('status', 'in', [...runningStatuses])
+      .where('pooled', '=', 0)
+      .where('expires_at', '<=', now)
+      .orderBy('expires_at')
+      .limit(limit)
+      .execute();
     return rows.map(fromRow);
   }
 
   /** The next time a session is due, or undefined when none is live. */
   async nextExpiry(): Promise<number | undefined> {
-    const row = await this.db.selectFrom('sessions').select(sql<number | null>`min(expires_at)`.as('next'))
-      .where('status', 'in', [...runningStatuses]).where('pooled', '=', 0).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('sessions')
+      .select(sql<number | null>`min(expires_at)`.as('next'))
+      .where('status', 'in', [...runningStatuses])
+      .where('pooled', '=', 0)
+      .executeTakeFirst();
     return row?.next == null ? undefined : Number(row.next);
   }
 
   async countHeld(): Promise<number> {
-    const row = await this.db.selectFrom('sessions').select(sql<number>`count(*)`.as('n'))
-      .where('holds_container', '=', 1).executeTakeFirstOrThrow();
+    const row = await this.db.selectFrom('sessions').select(sql<number>`count(*)`.as('n')).where('holds_container', '=', 1).executeTakeFirstOrThrow();
     return Number(row.n);
   }
 
   async countByStatus(): Promise<Record<string, number>> {
-    const rows = await this.db.selectFrom('sessions').select(['status', sql<number>`count(*)`.as('n')])
-      .where('status', 'in', [...unendedStatuses, 'failed']).groupBy('status').execute();
+    const rows = await this.db
+      .selectFrom('sessions')
+      .select(['status', sql<number>`count(*)`.as('n')])
+      .where('status', 'in', [...unendedStatuses, 'failed'])
+      .groupBy('status')
+      .execute();
     return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
   }
 
   /** Live sessions and failed ones still holding a container: what the reconciler must check. */
   async needingAttention(): Promise<SessionRecord[]> {
-    const rows = await this.db.selectFrom('sessions').selectAll()
+    const rows = await this.db
+      .selectFrom('sessions')
+      .selectAll()
       .where((eb) => eb.or([eb('status', 'in', [...unendedStatuses]), eb('holds_container', '=', 1)]))
-      .orderBy('created_at').execute();
+      .orderBy('created_at')
+      .execute();
     return rows.map(fromRow);
   }
 
@@ -244,20 +308,29 @@ export class Store implements SessionStore {
    * status, so a sweep's cost does not grow with healthy sessions.
    */
   async stuck(createdBefore: number, limit: number): Promise<SessionRecord[]> {
-    const rows = await this.db.selectFrom('sessions').selectAll()
-      .where((eb) => eb.or([
-        eb.and([eb('status', '=', 'creating'), eb('status_changed_at', '<', createdBefore)]),
-        eb('status', '=', 'destroying'),
-        eb.and([eb('status', '=', 'failed'), eb('holds_container', '=', 1)]),
-      ]))
-      .orderBy('updated_at').limit(limit).execute();
+    const rows = await this.db
+      .selectFrom('sessions')
+      .selectAll()
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('status', '=', 'creating'), eb('status_changed_at', '<', createdBefore)]),
+          eb('status', '=', 'destroying'),
+          eb.and([eb('status', '=', 'failed'), eb('holds_container', '=', 1)]),
+        ]),
+      )
+      .orderBy('updated_at')
+      .limit(limit)
+      .execute();
     return rows.map(fromRow);
   }
 
   /** Finished sessions older than `before` are deleted so the table does not grow forever. */
   async purgeEnded(before: number): Promise<number> {
-    const result = await this.db.deleteFrom('sessions')
-      .where('status', 'in', ['destroyed', 'failed']).where('holds_container', '=', 0).where('updated_at', '<', before)
+    const result = await this.db
+      .deleteFrom('sessions')
+      .where('status', 'in', ['destroyed', 'failed'])
+      .where('holds_container', '=', 0)
+      .where('updated_at', '<', before)
       .executeTakeFirst();
     return Number(result.numDeletedRows);
   }
@@ -354,11 +427,16 @@ function encode(codec: Codec, value: unknown): unknown {
 
 function decode(codec: Codec, value: unknown): unknown {
   switch (codec) {
-    case 'number': return Number(value);
-    case 'number-or-null': return value == null ? null : Number(value);
-    case 'boolean': return Number(value) === 1;
-    case 'json': return value ? JSON.parse(value as string) : null;
-    default: return value;
+    case 'number':
+      return Number(value);
+    case 'number-or-null':
+      return value == null ? null : Number(value);
+    case 'boolean':
+      return Number(value) === 1;
+    case 'json':
+      return value ? JSON.parse(value as string) : null;
+    default:
+      return value;
   }
 }
 

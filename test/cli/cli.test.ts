@@ -14,8 +14,12 @@ describe('winux CLI', () => {
   const cli = (args: string[], env: Record<string, string> = {}) =>
     run(process.execPath, [bin, '--url', s.url, ...args], { env: { ...process.env, WINUX_DATA_DIR: s.dataDir, ...env } });
 
-  before(async () => { s = await startTestServer({ env: { WINUX_SESSIONS_PER_VISITOR: '0' } }); });
-  after(async () => { await s.close(); });
+  before(async () => {
+    s = await startTestServer({ env: { WINUX_SESSIONS_PER_VISITOR: '0' } });
+  });
+  after(async () => {
+    await s.close();
+  });
 
   test('sessions create --wait, list, show, delete, with the admin token from the data dir', async () => {
     const created = JSON.parse((await cli(['sessions', 'create', '--minutes', '5', '--wait'])).stdout);
@@ -39,7 +43,7 @@ describe('winux CLI', () => {
     assert.match(out, /Ended 0 expired session\(s\)\./);
   });
 
-  test('a wrong --token is refused with the API\'s message and exit code 1', async () => {
+  test("a wrong --token is refused with the API's message and exit code 1", async () => {
     await assert.rejects(cli(['--token', 'nope-nope-nope-nope', 'cleanup']), (e: any) => {
       assert.equal(e.code, 1);
       assert.match(e.stderr, /admin token.*HTTP 403/);
@@ -55,10 +59,13 @@ describe('winux CLI', () => {
   });
 
   test('no server: says how to start one', async () => {
-    await assert.rejects(run(process.execPath, [bin, '--url', 'http://127.0.0.1:9', 'sessions', 'list'], { env: { ...process.env, WINUX_DATA_DIR: s.dataDir } }), (e: any) => {
-      assert.match(e.stderr, /No Winux server answers at http:\/\/127\.0\.0\.1:9.*winux serve/);
-      return true;
-    });
+    await assert.rejects(
+      run(process.execPath, [bin, '--url', 'http://127.0.0.1:9', 'sessions', 'list'], { env: { ...process.env, WINUX_DATA_DIR: s.dataDir } }),
+      (e: any) => {
+        assert.match(e.stderr, /No Winux server answers at http:\/\/127\.0\.0\.1:9.*winux serve/);
+        return true;
+      },
+    );
   });
 
   test('doctor reports the store, the data dir and the server', async () => {
@@ -87,6 +94,8 @@ describe('scripts/cleanup_winux_sessions.sh (cron)', () => {
       await run('bash', [script], { env: { ...process.env, WINUX_DATA_DIR: s.dataDir, WINUX_URL: s.url, WINUX_CLEANUP_LOG: log } });
       assert.match(fs.readFileSync(log, 'utf8'), /^\S+ Ended 1 expired session\(s\)\.\n$/);
       assert.equal((await s.store.get(r.body.session_id))!.status, 'destroyed');
-    } finally { await s.close(); }
+    } finally {
+      await s.close();
+    }
   });
 });

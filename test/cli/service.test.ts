@@ -33,7 +33,7 @@ describe('systemd unit', () => {
     assert.match(unit, /^Environment=WINUX_DATA_DIR=\/var\/lib\/winux$/m);
     assert.match(unit, /^Restart=on-failure$/m);
     assert.match(unit, /^TimeoutStopSec=150s$/m, 'longer than a removal may take (120 s)');
-    assert.match(unit, /^KillMode=process$/m, 'a restart must not kill the visitors\' containers');
+    assert.match(unit, /^KillMode=process$/m, "a restart must not kill the visitors' containers");
   });
 
   test('the check catches a broken unit (so the test above can fail)', async () => {
@@ -67,14 +67,26 @@ describe('signals', () => {
     const child = spawn('npm', ['start', '--', '--no-prepare'], {
       cwd: root,
       env: {
-        ...process.env, WINUX_PROVIDER: 'lxc', WINUX_DATA_DIR: dataDir, WINUX_PORT: '0', WINUX_HOST: '127.0.0.1', WINUX_LOG_LEVEL: 'info',
-        WINUX_CONTAINER_ID_MIN: '39901', WINUX_CONTAINER_ID_MAX: '39902', WINUX_RDP_PORT_MIN: '39901', WINUX_RDP_PORT_MAX: '39902',
+        ...process.env,
+        WINUX_PROVIDER: 'lxc',
+        WINUX_DATA_DIR: dataDir,
+        WINUX_PORT: '0',
+        WINUX_HOST: '127.0.0.1',
+        WINUX_LOG_LEVEL: 'info',
+        WINUX_CONTAINER_ID_MIN: '39901',
+        WINUX_CONTAINER_ID_MAX: '39902',
+        WINUX_RDP_PORT_MIN: '39901',
+        WINUX_RDP_PORT_MAX: '39902',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
-    child.stdout.on('data', (c) => { output += c; });
-    child.stderr.on('data', (c) => { output += c; });
+    child.stdout.on('data', (c) => {
+      output += c;
+    });
+    child.stderr.on('data', (c) => {
+      output += c;
+    });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     const deadline = Date.now() + 90_000;
     while (!/Winux is serving/.test(output)) {
@@ -83,7 +95,9 @@ describe('signals', () => {
     }
     const descendants = await descendantsOf(child.pid!);
     assert.ok(descendants.length >= 1, 'npm runs the server');
-    t.after(() => { for (const pid of [child.pid!, ...descendants]) if (isAlive(pid)) process.kill(pid, 'SIGKILL'); });
+    t.after(() => {
+      for (const pid of [child.pid!, ...descendants]) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+    });
     child.kill('SIGTERM');
     const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 30_000))]);
     assert.equal(code, 0, `npm start after SIGTERM: ${code}\n${output}`);
@@ -101,16 +115,28 @@ describe('signals', () => {
 test('the server exits on SIGTERM even when nobody reads its output any more (a supervisor or terminal gone)', { timeout: 120_000 }, async (t) => {
   const child = spawn(process.execPath, [bin, 'serve', '--no-prepare'], {
     env: {
-      ...process.env, WINUX_PROVIDER: 'lxc', WINUX_DATA_DIR: path.join(tmp, 'data-epipe'), WINUX_PORT: '0', WINUX_HOST: '127.0.0.1',
-      WINUX_CONTAINER_ID_MIN: '39903', WINUX_CONTAINER_ID_MAX: '39904', WINUX_RDP_PORT_MIN: '39903', WINUX_RDP_PORT_MAX: '39904',
+      ...process.env,
+      WINUX_PROVIDER: 'lxc',
+      WINUX_DATA_DIR: path.join(tmp, 'data-epipe'),
+      WINUX_PORT: '0',
+      WINUX_HOST: '127.0.0.1',
+      WINUX_CONTAINER_ID_MIN: '39903',
+      WINUX_CONTAINER_ID_MAX: '39904',
+      WINUX_RDP_PORT_MIN: '39903',
+      WINUX_RDP_PORT_MAX: '39904',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   let output = '';
   await new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (c) => { output += c; if (/Winux is serving/.test(output)) resolve(); });
+    child.stdout.on('data', (c) => {
+      output += c;
+      if (/Winux is serving/.test(output)) resolve();
+    });
     child.on('exit', () => reject(new Error(`the server did not start:\n${output}`)));
   });
   // Its stdout and stderr now lead nowhere: every log line it writes gets EPIPE.
@@ -123,7 +149,11 @@ test('the server exits on SIGTERM even when nobody reads its output any more (a 
 
 async function descendantsOf(pid: number): Promise<number[]> {
   const { stdout } = await run('pgrep', ['-P', String(pid)]).catch((e) => e);
-  const children = String(stdout ?? '').trim().split('\n').filter(Boolean).map(Number);
+  const children = String(stdout ?? '')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map(Number);
   return [...children, ...(await Promise.all(children.map(descendantsOf))).flat()];
 }
 

@@ -23,8 +23,14 @@ test('defaults follow DESIGN.md and the seed', () => {
   assert.deepEqual(loadConfig({ WINUX_ALLOWED_NETWORKS: ' 192.168.10.0/24, 10.1.2.3/32 ' }).allowedNetworks, ['192.168.10.0/24', '10.1.2.3/32']);
 });
 
-test('the seed\'s proxmox_* names select the Proxmox provider; the token id is combined', () => {
-  const c = loadConfig({ proxmox_api_host: 'pve.example', proxmox_api_user: 'winux@pve', proxmox_api_token_id: 'api', proxmox_api_token_secret: 's', proxmox_node: 'pve1,pve2' });
+test("the seed's proxmox_* names select the Proxmox provider; the token id is combined", () => {
+  const c = loadConfig({
+    proxmox_api_host: 'pve.example',
+    proxmox_api_user: 'winux@pve',
+    proxmox_api_token_id: 'api',
+    proxmox_api_token_secret: 's',
+    proxmox_node: 'pve1,pve2',
+  });
   assert.equal(c.provider, 'proxmox');
   assert.equal(c.proxmox.tokenId, 'winux@pve!api');
   assert.deepEqual(c.proxmox.nodes, ['pve1', 'pve2']);
@@ -50,12 +56,16 @@ test('bad values name the variable and the expected form, never the value', () =
     [{ proxmox_api_insecure: 'maybe' }, /proxmox_api_insecure/],
   ];
   for (const [env, message] of cases) {
-    assert.throws(() => loadConfig(env), (e: unknown) => {
-      assert.ok(e instanceof ConfigError);
-      assert.match(e.message, message);
-      assert.ok(!e.message.includes('short-secret'), 'never echoes a value');
-      return true;
-    }, JSON.stringify(env));
+    assert.throws(
+      () => loadConfig(env),
+      (e: unknown) => {
+        assert.ok(e instanceof ConfigError);
+        assert.match(e.message, message);
+        assert.ok(!e.message.includes('short-secret'), 'never echoes a value');
+        return true;
+      },
+      JSON.stringify(env),
+    );
   }
 });
 

@@ -11,10 +11,14 @@ const api = '/api/winux';
 const many = { WINUX_SESSIONS_PER_VISITOR: '0' };
 
 async function settle(s: TestServer, id: string, wanted: string[]) {
-  return waitFor(async () => {
-    const x = await s.store.get(id);
-    return x && wanted.includes(x.status) && !(x.status === 'failed' && x.holdsContainer) ? x : undefined;
-  }, 8000, `session ${id} to reach ${wanted.join('/')}`);
+  return waitFor(
+    async () => {
+      const x = await s.store.get(id);
+      return x && wanted.includes(x.status) && !(x.status === 'failed' && x.holdsContainer) ? x : undefined;
+    },
+    8000,
+    `session ${id} to reach ${wanted.join('/')}`,
+  );
 }
 
 describe('session lifecycle with a failing or slow provider', () => {
@@ -35,7 +39,9 @@ describe('session lifecycle with a failing or slow provider', () => {
       failing = false;
       const next = await s.request('POST', `${api}/sessions`);
       assert.equal(next.body.container_id, r.body.container_id);
-    } finally { await s.close(); }
+    } finally {
+      await s.close();
+    }
   });
 
   test('the session password never appears in an error, even if the provider puts it there', async () => {
@@ -46,7 +52,9 @@ describe('session lifecycle with a failing or slow provider', () => {
       const final = await settle(s, r.body.session_id, ['failed']);
       assert.ok(!final.error!.includes(r.body.password));
       assert.match(final.error!, /\[redacted\]/);
-    } finally { await s.close(); }
+    } finally {
+      await s.close();
+    }
   });
 
   test('ending a session while it is being created stops the creation and leaves no container', async () => {
@@ -60,7 +68,9 @@ describe('session lifecycle with a failing or slow provider', () => {
       const final = await settle(s, r.body.session_id, ['destroyed']);
       assert.equal(final.holdsContainer, false);
       assert.equal(fake.machines().length, 0);
-    } finally { await s.close(); }
+    } finally {
+      await s.close();
+    }
   });
 
   test('a creation that takes too long fails and is cleaned up', async () => {
@@ -71,7 +81,9 @@ describe('session lifecycle with a failing or slow provider', () => {
       const final = await settle(s, r.body.session_id, ['failed']);
       assert.match(final.error!, /did not finish in time/);
       assert.equal(fake.machines().length, 0);
-    } finally { await s.close(); }
+    } finally {
+      await s.close();
+    }
   });
 
   test('a failing destroy is retried until it works; the id stays held until then', async () => {
@@ -88,11 +100,21 @@ describe('session lifecycle with a failing or slow provider', () => {
       assert.equal(x!.status, 'destroying');
       assert.equal(x!.holdsContainer, true, 'id held while the container may exist');
       failing = false;
-      await waitFor(async () => { await s.service.retryStuck(); await s.service.idle(); return (await s.store.get(r.body.session_id))!.status === 'destroyed'; }, 8000, 'retry');
+      await waitFor(
+        async () => {
+          await s.service.retryStuck();
+          await s.service.idle();
+          return (await s.store.get(r.body.session_id))!.status === 'destroyed';
+        },
+        8000,
+        'retry',
+      );
       x = await s.store.get(r.body.session_id);
       assert.equal(x!.holdsContainer, false);
       assert.equal(fake.machines().length, 0);
-    } finally { await s.close(); }
+    } finally {
+      await s.close();
+    }
   });
 
   test('a destroy that keeps failing past its timeout ends failed, and is still retried', async () => {
@@ -106,9 +128,19 @@ describe('session lifecycle with a failing or slow provider', () => {
       await waitFor(async () => (await s.store.get(r.body.session_id))!.status === 'failed', 5000, 'failed');
       assert.equal((await s.store.get(r.body.session_id))!.holdsContainer, true);
       failing = false;
-      await waitFor(async () => { await s.service.retryStuck(); await s.service.idle(); return !(await s.store.get(r.body.session_id))!.holdsContainer; }, 8000, 'cleanup');
+      await waitFor(
+        async () => {
+          await s.service.retryStuck();
+          await s.service.idle();
+          return !(await s.store.get(r.body.session_id))!.holdsContainer;
+        },
+        8000,
+        'cleanup',
+      );
       assert.equal(fake.machines().length, 0);
-    } finally { await s.close(); }
+    } finally {
+      await s.close();
+    }
   });
 });
 
@@ -133,8 +165,16 @@ describe('ids occupied by machines Winux did not create', () => {
       const next = await s.request('POST', `${api}/sessions`);
       assert.equal(next.body.container_id, 30003, '30001 is set aside');
       await settle(s, next.body.session_id, ['ready']);
-      assert.deepEqual(fake.machines().map((m) => m.containerId).sort(), [30002, 30003]);
-    } finally { await s.close(); }
+      assert.deepEqual(
+        fake
+          .machines()
+          .map((m) => m.containerId)
+          .sort(),
+        [30002, 30003],
+      );
+    } finally {
+      await s.close();
+    }
   });
 });
 
@@ -151,7 +191,9 @@ describe('reconciliation', () => {
       const final = await settle(s, r.body.session_id, ['failed']);
       assert.match(final.error!, /stopped unexpectedly/);
       assert.equal(fake.machines().length, 0);
-    } finally { await s.close(); }
+    } finally {
+      await s.close();
+    }
   });
 
   test('containers nobody owns are removed; owned ones are kept', async () => {
@@ -164,15 +206,28 @@ describe('reconciliation', () => {
       fake.plant(31500); // outside this Winux's id range: another instance's
       const stats = await s.service.reconcile();
       assert.equal(stats.orphansRemoved, 1);
-      assert.deepEqual(fake.machines().map((m) => m.containerId).sort(), [r.body.container_id, 31500]);
-    } finally { await s.close(); }
+      assert.deepEqual(
+        fake
+          .machines()
+          .map((m) => m.containerId)
+          .sort(),
+        [r.body.container_id, 31500],
+      );
+    } finally {
+      await s.close();
+    }
   });
 });
 
 describe('logs', () => {
   test('one line per request and per transition, with the session id, and never a password or token', async () => {
     const lines: string[] = [];
-    const sink = new Writable({ write(chunk, _enc, cb) { lines.push(...chunk.toString().split('\n').filter(Boolean)); cb(); } });
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(...chunk.toString().split('\n').filter(Boolean));
+        cb();
+      },
+    });
     const s = await startTestServer({ logger: createLogger('info', sink as never), env: many });
     try {
       const r = await s.request('POST', `${api}/sessions`);
@@ -188,32 +243,48 @@ describe('logs', () => {
       const transitions = parsed.filter((l) => l.session_id === r.body.session_id && l.status).map((l) => l.status);
       assert.deepEqual(transitions, ['creating', 'ready', 'destroying', 'destroyed']);
       const requestLines = parsed.filter((l) => l.msg === 'request');
-      assert.deepEqual(requestLines.map((l) => `${l.method} ${l.status_code}`), ['POST 202', 'GET 200', 'DELETE 202'], 'one line per request');
-      assert.ok(requestLines.some((l) => l.method === 'DELETE' && l.session_id === r.body.session_id && l.status_code === 202), 'with the session id');
+      assert.deepEqual(
+        requestLines.map((l) => `${l.method} ${l.status_code}`),
+        ['POST 202', 'GET 200', 'DELETE 202'],
+        'one line per request',
+      );
+      assert.ok(
+        requestLines.some((l) => l.method === 'DELETE' && l.session_id === r.body.session_id && l.status_code === 202),
+        'with the session id',
+      );
       assert.ok(!parsed.some((l) => l.msg === 'incoming request'), 'no second line per request');
-    } finally { await s.close(); }
+    } finally {
+      await s.close();
+    }
   });
 });
 
 describe('start-up', () => {
   test('a provider that does not answer stops the start with a message that says what to do', async () => {
     const broken = new FakeProvider();
-    broken.list = async () => { throw new Error('connect ECONNREFUSED 127.0.0.1:8006'); };
-    await assert.rejects(startTestServer({ provider: broken }), /The fake provider is not working \(connect ECONNREFUSED 127\.0\.0\.1:8006\)\. Run "winux doctor"/);
+    broken.list = async () => {
+      throw new Error('connect ECONNREFUSED 127.0.0.1:8006');
+    };
+    await assert.rejects(
+      startTestServer({ provider: broken }),
+      /The fake provider is not working \(connect ECONNREFUSED 127\.0\.0\.1:8006\)\. Run "winux doctor"/,
+    );
   });
 
   test('an orphan whose removal never returns does not hold up serving, and its id is not handed out meanwhile', async () => {
     const stuck = new FakeProvider();
     stuck.plant(30001);
     let release = () => {};
-    const removal = new Promise<void>((resolve) => { release = resolve; });
+    const removal = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     stuck.destroy = () => removal;
     const started = startTestServer({ provider: stuck, reaper: false, env: many });
     const s = await Promise.race([started, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('start-up waited on the removal')), 5_000))]);
     try {
       const r = await s.request('POST', `${api}/sessions`);
       assert.equal(r.status, 202);
-      assert.notEqual(r.body.container_id, 30001, 'the orphan\'s id is set aside while it is being removed');
+      assert.notEqual(r.body.container_id, 30001, "the orphan's id is set aside while it is being removed");
     } finally {
       release();
       await s.close();

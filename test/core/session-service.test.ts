@@ -28,7 +28,15 @@ async function build(provider: FakeProvider) {
   const store = await Store.open('sqlite::memory:');
   const clock = new ManualClock(Date.now());
   const service = new SessionService({ config, store, provider, logger: silentLogger, clock });
-  return { service, store, clock, close: async () => { await service.shutdown(1000); await store.close(); } };
+  return {
+    service,
+    store,
+    clock,
+    close: async () => {
+      await service.shutdown(1000);
+      await store.close();
+    },
+  };
 }
 
 describe('SessionService', () => {
@@ -44,7 +52,9 @@ describe('SessionService', () => {
       await service.destroy(session.id, 'test', { wait: true });
       assert.equal((await service.get(session.id)).status, 'destroyed');
       assert.equal(fake.machines().length, 0);
-    } finally { await close(); }
+    } finally {
+      await close();
+    }
   });
 
   test('ending many expired sessions at once calls the provider a few at a time', async () => {
@@ -58,6 +68,8 @@ describe('SessionService', () => {
       assert.equal(ended.length, 20);
       assert.ok(fake.most <= 8, `at most 8 removals at once (saw ${fake.most})`);
       assert.equal(fake.machines().length, 0);
-    } finally { await close(); }
+    } finally {
+      await close();
+    }
   });
 });

@@ -8,7 +8,12 @@ import { allowedFrom, isEnded, runningStatuses, statuses, transitions, unendedSt
 describe('state machine', () => {
   it('named moves start only from the statuses the table allows', async () => {
     const calls: { from: readonly SessionStatus[]; to: SessionStatus }[] = [];
-    const moves = sessionMoves({ transition: async (_id, from, to) => { calls.push({ from, to }); return undefined; } });
+    const moves = sessionMoves({
+      transition: async (_id, from, to) => {
+        calls.push({ from, to });
+        return undefined;
+      },
+    });
     await moves.markReady('s', {}, 0);
     await moves.beginDestroy('s', {}, 0);
     await moves.fail('s', {}, 0);
@@ -22,7 +27,7 @@ describe('state machine', () => {
     for (const { from, to } of calls) for (const f of from) assert.ok(transitions[f].includes(to));
   });
 
-  it('one name per meaning: running (the visitor\'s, can be ended) and unended (some move left)', () => {
+  it("one name per meaning: running (the visitor's, can be ended) and unended (some move left)", () => {
     assert.deepEqual(runningStatuses, ['creating', 'ready']);
     assert.deepEqual(unendedStatuses, ['creating', 'ready', 'destroying']);
     assert.deepEqual(statuses.filter(isEnded), ['destroyed', 'failed']);

@@ -46,16 +46,26 @@ function substitute(text: string, from: string, to: string, file: string): strin
 }
 
 /** Spawns a proxy process whose output is kept; stop() ends it (TERM, then KILL) and waits for its exit. */
-function run(command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): { child: ChildProcess; output: () => string; stop: () => Promise<void> } {
+function run(
+  command: string,
+  args: string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv },
+): { child: ChildProcess; output: () => string; stop: () => Promise<void> } {
   const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout!.on('data', (d) => { output += d; });
-  child.stderr!.on('data', (d) => { output += d; });
+  child.stdout!.on('data', (d) => {
+    output += d;
+  });
+  child.stderr!.on('data', (d) => {
+    output += d;
+  });
   const exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
     else child.once('exit', () => resolve());
   });
-  child.once('error', (e) => { output += `\n${String(e)}`; });
+  child.once('error', (e) => {
+    output += `\n${String(e)}`;
+  });
   return {
     child,
     output: () => output,
@@ -71,15 +81,19 @@ function run(command: string, args: string[], options: { cwd: string; env?: Node
 
 /** Waits until the proxy answers over TLS (any HTTP status); fails early if it exited. */
 async function waitUntilServing(p: Proxy, child: ChildProcess): Promise<void> {
-  await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`${p.kind} exited (${child.exitCode}):\n${p.log()}\n--- config ---\n${p.config}`);
-    try {
-      const r = await request(p, 'GET', '/api/winux/health');
-      return r.status > 0;
-    } catch {
-      return false;
-    }
-  }, 20_000, `${p.kind} to serve HTTPS`);
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`${p.kind} exited (${child.exitCode}):\n${p.log()}\n--- config ---\n${p.config}`);
+      try {
+        const r = await request(p, 'GET', '/api/winux/health');
+        return r.status > 0;
+      } catch {
+        return false;
+      }
+    },
+    20_000,
+    `${p.kind} to serve HTTPS`,
+  );
 }
 
 /**
@@ -101,7 +115,9 @@ export async function startCaddy(upstream: string): Promise<Proxy> {
     `http_port ${httpPort}`,
     `https_port ${httpsPort}`,
     `storage file_system ${path.join(dir, 'storage')}`,
-  ].map((line) => `\t${line}\n`).join('');
+  ]
+    .map((line) => `\t${line}\n`)
+    .join('');
   const config = substitute(shipped, '\n{\n', `\n{\n${testOptions}`, 'deploy/Caddyfile');
   const file = path.join(dir, 'Caddyfile');
   fs.writeFileSync(file, config);
@@ -116,8 +132,13 @@ export async function startCaddy(upstream: string): Promise<Proxy> {
   const proc = run('caddy', ['run', '--config', file, '--adapter', 'caddyfile'], { cwd: dir, env });
   const rootCa = path.join(dir, 'storage', 'pki', 'authorities', 'local', 'root.crt');
   const p: Proxy = {
-    kind: 'caddy', httpPort, httpsPort, config,
-    get ca() { return fs.readFileSync(rootCa, 'utf8'); },
+    kind: 'caddy',
+    httpPort,
+    httpsPort,
+    config,
+    get ca() {
+      return fs.readFileSync(rootCa, 'utf8');
+    },
     log: proc.output,
     async stop() {
       await proc.stop();
@@ -125,10 +146,14 @@ export async function startCaddy(upstream: string): Promise<Proxy> {
     },
   };
   try {
-    await waitFor(() => {
-      if (proc.child.exitCode !== null) throw new Error(`caddy exited (${proc.child.exitCode}):\n${proc.output()}\n--- config ---\n${config}`);
-      return fs.existsSync(rootCa) && /certificate obtained successfully/.test(proc.output());
-    }, 20_000, 'caddy to issue its certificate');
+    await waitFor(
+      () => {
+        if (proc.child.exitCode !== null) throw new Error(`caddy exited (${proc.child.exitCode}):\n${proc.output()}\n--- config ---\n${config}`);
+        return fs.existsSync(rootCa) && /certificate obtained successfully/.test(proc.output());
+      },
+      20_000,
+      'caddy to issue its certificate',
+    );
     await waitUntilServing(p, proc.child);
   } catch (e) {
     await p.stop();
@@ -149,8 +174,29 @@ export async function startNginx(upstream: string): Promise<Proxy> {
   const [httpPort, httpsPort] = [await freePort(), await freePort()];
   const cert = path.join(dir, 'cert.pem');
   const key = path.join(dir, 'key.pem');
-  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${domain}`, '-addext', `subjectAltName=DNS:${domain}`], { encoding: 'utf8' });
+  const made = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${domain}`,
+      '-addext',
+      `subjectAltName=DNS:${domain}`,
+    ],
+    { encoding: 'utf8' },
+  );
   if (made.status !== 0) throw new Error(`openssl req failed: ${made.stderr}`);
 
   const file = 'deploy/nginx.conf';
@@ -176,12 +222,21 @@ export async function startNginx(upstream: string): Promise<Proxy> {
   // This machine's own additions are not part of what is tested.
   main = substitute(main, 'include /etc/nginx/conf.d/*.conf;', '', debian);
   main = substitute(main, 'include /etc/nginx/sites-enabled/*;', `include ${path.join(dir, 'site.conf')};`, debian);
-  main = substitute(main, '\nhttp {\n', `\nhttp {\n${['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `\t${t}_temp_path ${path.join(dir, t)};\n`).join('')}`, debian);
+  main = substitute(
+    main,
+    '\nhttp {\n',
+    `\nhttp {\n${['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `\t${t}_temp_path ${path.join(dir, t)};\n`).join('')}`,
+    debian,
+  );
   const mainFile = path.join(dir, 'nginx.conf');
   fs.writeFileSync(mainFile, main);
   const proc = run('nginx', ['-c', mainFile, '-p', dir, '-e', errorLog, '-g', 'daemon off;'], { cwd: dir });
   const p: Proxy = {
-    kind: 'nginx', httpPort, httpsPort, ca: fs.readFileSync(cert, 'utf8'), config: site,
+    kind: 'nginx',
+    httpPort,
+    httpsPort,
+    ca: fs.readFileSync(cert, 'utf8'),
+    config: site,
     log: () => proc.output() + (fs.existsSync(errorLog) ? fs.readFileSync(errorLog, 'utf8') : ''),
     async stop() {
       await proc.stop();
@@ -216,16 +271,31 @@ export interface ProxyRequestOptions {
   body?: unknown;
 }
 
-export interface Answer { status: number; headers: http.IncomingHttpHeaders; text: string; json: any }
+export interface Answer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  text: string;
+  json: any;
+}
 
 /** One HTTPS request to the proxy as a browser elsewhere would send it (Host: the public name), trusting only the proxy's CA. */
 export function request(p: Proxy, method: string, urlPath: string, o: ProxyRequestOptions = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const body = o.body === undefined ? undefined : JSON.stringify(o.body);
-    const req = https.request({
-      host: '127.0.0.1', port: p.httpsPort, servername: domain, ca: p.ca, localAddress: o.from, method, path: urlPath, agent: false,
-      headers: { host: `${domain}:${p.httpsPort}`, ...(body ? { 'content-type': 'application/json' } : {}), ...o.headers },
-    }, (res) => collect(res, resolve, reject));
+    const req = https.request(
+      {
+        host: '127.0.0.1',
+        port: p.httpsPort,
+        servername: domain,
+        ca: p.ca,
+        localAddress: o.from,
+        method,
+        path: urlPath,
+        agent: false,
+        headers: { host: `${domain}:${p.httpsPort}`, ...(body ? { 'content-type': 'application/json' } : {}), ...o.headers },
+      },
+      (res) => collect(res, resolve, reject),
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -235,7 +305,11 @@ export function request(p: Proxy, method: string, urlPath: string, o: ProxyReque
 export function direct(url: string, method: string, o: ProxyRequestOptions = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const body = o.body === undefined ? undefined : JSON.stringify(o.body);
-    const req = http.request(url, { method, localAddress: o.from, agent: false, headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...o.headers } }, (res) => collect(res, resolve, reject));
+    const req = http.request(
+      url,
+      { method, localAddress: o.from, agent: false, headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...o.headers } },
+      (res) => collect(res, resolve, reject),
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -244,11 +318,17 @@ export function direct(url: string, method: string, o: ProxyRequestOptions = {})
 function collect(res: http.IncomingMessage, resolve: (a: Answer) => void, reject: (e: Error) => void) {
   let text = '';
   res.setEncoding('utf8');
-  res.on('data', (d) => { text += d; });
+  res.on('data', (d) => {
+    text += d;
+  });
   res.on('error', reject);
   res.on('end', () => {
     let json: unknown;
-    try { json = JSON.parse(text); } catch { /* not JSON */ }
+    try {
+      json = JSON.parse(text);
+    } catch {
+      /* not JSON */
+    }
     resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
   });
 }
@@ -260,57 +340,95 @@ function collect(res: http.IncomingMessage, resolve: (a: Answer) => void, reject
  */
 const safetyMs = 15_000;
 
-export function openEvents(p: Proxy, urlPath: string, o: ProxyRequestOptions = {}): Promise<{ res: http.IncomingMessage; ended: () => boolean; next(match: (data: any) => boolean): Promise<any>; close(): void }> {
+export function openEvents(
+  p: Proxy,
+  urlPath: string,
+  o: ProxyRequestOptions = {},
+): Promise<{ res: http.IncomingMessage; ended: () => boolean; next(match: (data: any) => boolean): Promise<any>; close(): void }> {
   return new Promise((resolve, reject) => {
-    const req = https.request({
-      host: '127.0.0.1', port: p.httpsPort, servername: domain, ca: p.ca, localAddress: o.from, method: 'GET', path: urlPath, agent: false,
-      headers: { host: `${domain}:${p.httpsPort}`, accept: 'text/event-stream', ...o.headers },
-    }, (res) => {
-      clearTimeout(headersNet);
-      let buffer = '';
-      let ended = false;
-      const events: any[] = [];
-      let waiters: Array<() => void> = [];
-      const wake = () => { for (const w of waiters.splice(0)) w(); };
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        buffer += chunk;
-        let cut: number;
-        while ((cut = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, cut);
-          buffer = buffer.slice(cut + 2);
-          const data = block.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
-          if (/^event: session$/m.test(block) && data) events.push(JSON.parse(data));
-        }
-        wake();
-      });
-      res.on('end', () => { ended = true; wake(); });
-      res.on('close', () => { ended = true; wake(); });
-      let seen = 0;
-      resolve({
-        res,
-        ended: () => ended,
-        next(match) {
-          return new Promise((ok, fail) => {
-            // Only a safety net so a proxy that holds the stream back fails the test instead of hanging it.
-            const net = setTimeout(() => fail(new Error(`no matching event within ${safetyMs / 1000} s: is the proxy buffering the stream?`)), safetyMs);
-            const look = () => {
-              while (seen < events.length) {
-                const e = events[seen++];
-                if (match(e)) { clearTimeout(net); return ok(e); }
-              }
-              if (ended) { clearTimeout(net); return fail(new Error('the event stream ended before the expected event')); }
-              waiters.push(look);
-            };
-            look();
-          });
-        },
-        close: () => req.destroy(),
-      });
-    });
+    const req = https.request(
+      {
+        host: '127.0.0.1',
+        port: p.httpsPort,
+        servername: domain,
+        ca: p.ca,
+        localAddress: o.from,
+        method: 'GET',
+        path: urlPath,
+        agent: false,
+        headers: { host: `${domain}:${p.httpsPort}`, accept: 'text/event-stream', ...o.headers },
+      },
+      (res) => {
+        clearTimeout(headersNet);
+        let buffer = '';
+        let ended = false;
+        const events: any[] = [];
+        const waiters: Array<() => void> = [];
+        const wake = () => {
+          for (const w of waiters.splice(0)) w();
+        };
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          buffer += chunk;
+          let cut: number;
+          while ((cut = buffer.indexOf('\n\n')) >= 0) {
+            const block = buffer.slice(0, cut);
+            buffer = buffer.slice(cut + 2);
+            const data = block
+              .split('\n')
+              .filter((l) => l.startsWith('data: '))
+              .map((l) => l.slice(6))
+              .join('\n');
+            if (/^event: session$/m.test(block) && data) events.push(JSON.parse(data));
+          }
+          wake();
+        });
+        res.on('end', () => {
+          ended = true;
+          wake();
+        });
+        res.on('close', () => {
+          ended = true;
+          wake();
+        });
+        let seen = 0;
+        resolve({
+          res,
+          ended: () => ended,
+          next(match) {
+            return new Promise((ok, fail) => {
+              // Only a safety net so a proxy that holds the stream back fails the test instead of hanging it.
+              const net = setTimeout(() => fail(new Error(`no matching event within ${safetyMs / 1000} s: is the proxy buffering the stream?`)), safetyMs);
+              const look = () => {
+                while (seen < events.length) {
+                  const e = events[seen++];
+                  if (match(e)) {
+                    clearTimeout(net);
+                    return ok(e);
+                  }
+                }
+                if (ended) {
+                  clearTimeout(net);
+                  return fail(new Error('the event stream ended before the expected event'));
+                }
+                waiters.push(look);
+              };
+              look();
+            });
+          },
+          close: () => req.destroy(),
+        });
+      },
+    );
     // A safety net like next()'s: a buffering proxy may hold back even the response head.
-    const headersNet = setTimeout(() => { req.destroy(); reject(new Error(`no response head within ${safetyMs / 1000} s: is the proxy buffering the stream?`)); }, safetyMs);
-    req.on('error', (e) => { clearTimeout(headersNet); reject(e); });
+    const headersNet = setTimeout(() => {
+      req.destroy();
+      reject(new Error(`no response head within ${safetyMs / 1000} s: is the proxy buffering the stream?`));
+    }, safetyMs);
+    req.on('error', (e) => {
+      clearTimeout(headersNet);
+      reject(e);
+    });
     req.end();
   });
 }
@@ -330,7 +448,7 @@ export interface EchoUpstream {
 export async function startEchoUpstream(): Promise<EchoUpstream> {
   const upgrades: EchoUpstream['upgrades'] = [];
   const sockets = new Set<Duplex>();
-  const server = http.createServer((req, res) => {
+  const server = http.createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     res.end('<!doctype html><title>ws test</title>');
   });
@@ -353,7 +471,10 @@ export async function startEchoUpstream(): Promise<EchoUpstream> {
         const frame = readFrame(pending);
         if (!frame) break;
         pending = pending.subarray(frame.size);
-        if (frame.opcode === 0x8) { socket.end(Buffer.from([0x88, 0])); return; }
+        if (frame.opcode === 0x8) {
+          socket.end(Buffer.from([0x88, 0]));
+          return;
+        }
         if (frame.opcode === 0x1) socket.write(textFrame(`echo:${frame.payload.toString('utf8')}`));
       }
     });
@@ -400,8 +521,29 @@ function textFrame(text: string): Buffer {
 /** An HTTPS server on loopback with a fresh self-signed certificate for the same name that nobody was told to trust. */
 export async function startStrangerHttps(): Promise<{ port: number; requests(): number; close(): Promise<void> }> {
   const dir = tempDir('winux-stranger-');
-  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '2', '-subj', `/CN=${domain}`, '-addext', `subjectAltName=DNS:${domain}`], { encoding: 'utf8' });
+  const made = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      path.join(dir, 'key.pem'),
+      '-out',
+      path.join(dir, 'cert.pem'),
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${domain}`,
+      '-addext',
+      `subjectAltName=DNS:${domain}`,
+    ],
+    { encoding: 'utf8' },
+  );
   if (made.status !== 0) throw new Error(`openssl req failed: ${made.stderr}`);
   let count = 0;
   const server = https.createServer({ key: fs.readFileSync(path.join(dir, 'key.pem')), cert: fs.readFileSync(path.join(dir, 'cert.pem')) }, (_req, res) => {
@@ -413,6 +555,10 @@ export async function startStrangerHttps(): Promise<{ port: number; requests(): 
   return {
     port: (server.address() as net.AddressInfo).port,
     requests: () => count,
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -10,9 +10,19 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { createLogger } from '../../src/logger.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { chromiumArgs, SteppingProvider, until } from '../web/harness.ts';
-import { direct, domain, startStrangerHttps, openEvents, request, servedSpkiHash, startEchoUpstream, type EchoUpstream, type Proxy } from './proxies.ts';
+import {
+  direct,
+  domain,
+  startStrangerHttps,
+  openEvents,
+  request,
+  servedSpkiHash,
+  startEchoUpstream,
+  type EchoUpstream,
+  type Proxy as RunningProxy,
+} from './proxies.ts';
 
-type Start = (upstream: string) => Promise<Proxy>;
+type Start = (upstream: string) => Promise<RunningProxy>;
 
 /** Records what the page's EventSource receives (a string: tsx would inject helpers the page lacks). */
 const recordEventSource = `(() => {
@@ -29,13 +39,13 @@ const recordEventSource = `(() => {
   Object.defineProperty(window, 'EventSource', { value: Recorded, configurable: true, writable: true });
 })();`;
 
-export function proxySuite(kind: Proxy['kind'], start: Start): void {
+export function proxySuite(kind: RunningProxy['kind'], start: Start): void {
   describe(`Winux behind ${kind} (deploy/${kind === 'caddy' ? 'Caddyfile' : 'nginx.conf'})`, () => {
     let winux: TestServer;
     let stepper: SteppingProvider;
-    let proxy: Proxy;
+    let proxy: RunningProxy;
     let echo: EchoUpstream;
-    let echoProxy: Proxy;
+    let echoProxy: RunningProxy;
     let browser: Browser;
     let context: BrowserContext;
     let page: Page;
@@ -92,9 +102,16 @@ export function proxySuite(kind: Proxy['kind'], start: Start): void {
         () => echoProxy?.stop(),
         () => proxy?.stop(),
         () => echo?.close(),
-        async () => { stepper?.release(); await winux?.close(); },
+        async () => {
+          stepper?.release();
+          await winux?.close();
+        },
       ]) {
-        try { await step(); } catch (e) { console.error(`cleanup: ${String(e)}`); }
+        try {
+          await step();
+        } catch (e) {
+          console.error(`cleanup: ${String(e)}`);
+        }
       }
       if (winux) fs.rmSync(winux.dataDir, { recursive: true, force: true });
     });
@@ -173,7 +190,8 @@ export function proxySuite(kind: Proxy['kind'], start: Start): void {
       const { session_id: id, token } = created.json;
       // A client that accepts compression, as browsers do.
       const stream = await openEvents(proxy, `/api/winux/sessions/${id}/events`, {
-        from: '127.0.0.20', headers: { authorization: `Bearer ${token}`, 'accept-encoding': 'gzip, deflate, br' },
+        from: '127.0.0.20',
+        headers: { authorization: `Bearer ${token}`, 'accept-encoding': 'gzip, deflate, br' },
       });
       try {
         assert.equal(stream.res.statusCode, 200);
@@ -197,13 +215,19 @@ export function proxySuite(kind: Proxy['kind'], start: Start): void {
       try {
         const origin = `https://${domain}:${echoProxy.httpsPort}`;
         await wsPage.goto(`${origin}/api/winux/ws-test`);
-        const reply = await wsPage.evaluate(() => new Promise<string>((resolve, reject) => {
-          const ws = new WebSocket(`wss://${location.host}/api/winux/sessions/abc123/desktop`);
-          ws.onopen = () => ws.send('hello through the proxy');
-          ws.onmessage = (e) => { resolve(String(e.data)); ws.close(); };
-          ws.onerror = () => reject(new Error('websocket error'));
-          ws.onclose = (e) => reject(new Error(`closed before a reply (${e.code})`));
-        }));
+        const reply = await wsPage.evaluate(
+          () =>
+            new Promise<string>((resolve, reject) => {
+              const ws = new WebSocket(`wss://${location.host}/api/winux/sessions/abc123/desktop`);
+              ws.onopen = () => ws.send('hello through the proxy');
+              ws.onmessage = (e) => {
+                resolve(String(e.data));
+                ws.close();
+              };
+              ws.onerror = () => reject(new Error('websocket error'));
+              ws.onclose = (e) => reject(new Error(`closed before a reply (${e.code})`));
+            }),
+        );
         assert.equal(reply, 'echo:hello through the proxy');
         const up = echo.upgrades.at(-1);
         assert.ok(up);
@@ -218,11 +242,10 @@ export function proxySuite(kind: Proxy['kind'], start: Start): void {
       }
     });
 
-    test('Winux sees the client address the proxy reports, and only the proxy\'s', async () => {
+    test("Winux sees the client address the proxy reports, and only the proxy's", async () => {
       stepper.release();
       const ipsFor = (path: string) => logLines.filter((l) => l.msg === 'request' && l.url === path && l.method === 'POST').map((l) => l.ip);
-      const post = (from: string, headers: Record<string, string> = {}) =>
-        request(proxy, 'POST', '/api/winux/sessions', { from, body: {}, headers });
+      const post = (from: string, headers: Record<string, string> = {}) => request(proxy, 'POST', '/api/winux/sessions', { from, body: {}, headers });
 
       // Through the proxy from 127.0.0.5: its budget of one creation, then 429.
       const a = await post('127.0.0.5');

@@ -7,7 +7,9 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 
 const api = '/api/winux';
 const servers: TestServer[] = [];
-after(async () => { await Promise.all(servers.map((s) => s.close())); });
+after(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+});
 
 async function server(env: Record<string, string>): Promise<TestServer> {
   const s = await startTestServer({ env });
@@ -30,7 +32,7 @@ describe('creation rate limit per client address', () => {
     assert.equal((await s.request('POST', `${api}/sessions`, from('203.0.113.2'))).status, 202, 'another client is not limited');
   });
 
-  test('a client cannot escape the limit by writing its own X-Forwarded-For in front of the proxy\'s', async () => {
+  test("a client cannot escape the limit by writing its own X-Forwarded-For in front of the proxy's", async () => {
     // nginx appends the real address: the left part is whatever the client sent.
     const s = await server({ WINUX_CREATE_RATE_PER_MINUTE: '2', WINUX_TRUSTED_PROXIES: '127.0.0.1,::1', WINUX_SESSIONS_PER_VISITOR: '0' });
     const statuses = [];
@@ -87,7 +89,7 @@ describe('creation rate limit per client address', () => {
     assert.deepEqual(visitors, ['address:127.0.0.1'], 'no session for a client without an address');
   });
 
-  test('a script fetching a fresh visitor cookie before each POST is still bounded by its address\'s rate limit', async () => {
+  test("a script fetching a fresh visitor cookie before each POST is still bounded by its address's rate limit", async () => {
     // Visitors are browsers (signed cookie) so a classroom behind one NAT address gets a
     // session each; the per-address rate limit is what stops a cookie-cycling script.
     const s = await server({ WINUX_CREATE_RATE_PER_MINUTE: '3', WINUX_SESSIONS_PER_VISITOR: '1' });
@@ -127,10 +129,11 @@ describe('request timeouts', () => {
 });
 
 describe('CORS', () => {
-  const preflight = (s: TestServer, origin: string) => fetch(`${s.url}${api}/sessions`, {
-    method: 'OPTIONS',
-    headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
-  });
+  const preflight = (s: TestServer, origin: string) =>
+    fetch(`${s.url}${api}/sessions`, {
+      method: 'OPTIONS',
+      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+    });
 
   test('only configured origins get CORS headers', async () => {
     const s = await server({ WINUX_CORS_ORIGINS: 'https://school.example' });
@@ -159,7 +162,11 @@ describe('security headers', () => {
     const r = await fetch(`${s.url}/winux/`);
     assert.equal(r.status, 200);
     const csp = r.headers.get('content-security-policy') ?? '';
-    const directive = (name: string) => csp.split(';').map((d) => d.trim()).find((d) => d.startsWith(`${name} `)) ?? '';
+    const directive = (name: string) =>
+      csp
+        .split(';')
+        .map((d) => d.trim())
+        .find((d) => d.startsWith(`${name} `)) ?? '';
     assert.match(directive('default-src'), /'self'/);
     assert.match(directive('frame-ancestors'), /'none'/);
     assert.match(directive('object-src'), /'none'/);

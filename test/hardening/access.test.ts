@@ -30,16 +30,19 @@ async function observe(method: string, path: string, o: { token?: string; body?:
   return { status: r.status, body: r.body, headers };
 }
 
-describe('a visitor\'s view', () => {
-  test('the list shows only the caller\'s own sessions', async () => {
+describe("a visitor's view", () => {
+  test("the list shows only the caller's own sessions", async () => {
     const mine = await s.request('GET', `${api}/sessions`, { token: alice.token });
-    assert.deepEqual(mine.body.sessions.map((x: any) => x.session_id), [alice.id]);
+    assert.deepEqual(
+      mine.body.sessions.map((x: any) => x.session_id),
+      [alice.id],
+    );
     assert.ok(!JSON.stringify(mine.body).includes(bob.password));
     const none = await s.request('GET', `${api}/sessions`);
     assert.deepEqual(none.body.sessions, [], 'no token, no sessions');
   });
 
-  test('a forged token naming someone else\'s id lists nothing', async () => {
+  test("a forged token naming someone else's id lists nothing", async () => {
     const forged = `${bob.id}.${'A'.repeat(43)}`;
     const r = await s.request('GET', `${api}/sessions`, { token: forged });
     assert.deepEqual(r.body.sessions, []);
@@ -49,7 +52,12 @@ describe('a visitor\'s view', () => {
 
   test('a token cannot read, extend, download or end another session', async () => {
     const before = (await s.request('GET', `${api}/sessions/${bob.id}`, { token: bob.token })).body;
-    for (const [method, suffix, body] of [['GET', '', undefined], ['POST', '/extend', { minutes: 5 }], ['GET', '/rdp', undefined], ['DELETE', '', undefined]] as const) {
+    for (const [method, suffix, body] of [
+      ['GET', '', undefined],
+      ['POST', '/extend', { minutes: 5 }],
+      ['GET', '/rdp', undefined],
+      ['DELETE', '', undefined],
+    ] as const) {
       const r = await s.request(method, `${api}/sessions/${bob.id}${suffix}`, { token: alice.token, body });
       assert.equal(r.status, 403, `${method} ${suffix}`);
       assert.ok(!JSON.stringify(r.body).includes(bob.password));
@@ -62,11 +70,21 @@ describe('a visitor\'s view', () => {
 
 describe('guessing ids', () => {
   const unknown = newSessionId();
-  const cases: [string, string, unknown][] = [['GET', '', undefined], ['GET', '/rdp', undefined], ['POST', '/extend', {}], ['DELETE', '', undefined]];
+  const cases: [string, string, unknown][] = [
+    ['GET', '', undefined],
+    ['GET', '/rdp', undefined],
+    ['POST', '/extend', {}],
+    ['DELETE', '', undefined],
+  ];
 
   for (const [method, suffix, body] of cases) {
     test(`${method} ${suffix || '/{id}'}: someone else's id and an unknown id answer the same`, async () => {
-      for (const who of [{ token: alice.token }, { token: `${unknown}.${'x'.repeat(43)}` }, {}, { headers: { cookie: `winux_token=${alice.token}`, 'x-requested-with': 'winux' } }]) {
+      for (const who of [
+        { token: alice.token },
+        { token: `${unknown}.${'x'.repeat(43)}` },
+        {},
+        { headers: { cookie: `winux_token=${alice.token}`, 'x-requested-with': 'winux' } },
+      ]) {
         const foreign = await observe(method, `${api}/sessions/${bob.id}${suffix}`, { ...who, body });
         const nobody = await observe(method, `${api}/sessions/${unknown}${suffix}`, { ...who, body });
         assert.deepEqual(foreign, nobody, JSON.stringify(who));
@@ -81,7 +99,7 @@ describe('guessing ids', () => {
     assert.deepEqual(real, fake);
   });
 
-  test('bob\'s session is untouched after all that', async () => {
+  test("bob's session is untouched after all that", async () => {
     const r = await s.request('GET', `${api}/sessions/${bob.id}`, { token: bob.token });
     assert.equal(r.body.status, 'ready');
   });
@@ -90,7 +108,7 @@ describe('guessing ids', () => {
 describe('admin routes', () => {
   test('a missing, wrong, truncated or extended admin token is refused', async () => {
     const real = s.adminToken;
-    const wrong = [undefined, 'x', real.slice(0, -1), real + 'x', real.toUpperCase() === real ? real.toLowerCase() : real.toUpperCase(), ` ${real}x`];
+    const wrong = [undefined, 'x', real.slice(0, -1), `${real}x`, real.toUpperCase() === real ? real.toLowerCase() : real.toUpperCase(), ` ${real}x`];
     for (const token of wrong) {
       const list = await s.request('GET', `${api}/sessions?status=all`, { token });
       assert.ok(list.status === 200 ? list.body.sessions.length === 0 : [401, 403].includes(list.status), `list with ${token?.length}`);

@@ -96,8 +96,15 @@ test('the SQLite database becomes unwritable: clear 503s, no corruption, recover
     assert.equal(settled.find((r) => r.id === fresh.body.session_id)?.status, 'ready');
 
     const audit = await endEverything(drill, p);
-    recordFigures('database-unwritable', { refused_with_503: Object.keys(outage).length, corrupted: 0, containers_leaked: audit.leaked, sessions_stuck: audit.stuck });
-    t.diagnostic(`database unwritable: ${Object.keys(outage).length} writes refused with 503 store_unavailable, reads served, integrity ok after; ${audit.leaked} containers leaked, ${audit.stuck} sessions stuck`);
+    recordFigures('database-unwritable', {
+      refused_with_503: Object.keys(outage).length,
+      corrupted: 0,
+      containers_leaked: audit.leaked,
+      sessions_stuck: audit.stuck,
+    });
+    t.diagnostic(
+      `database unwritable: ${Object.keys(outage).length} writes refused with 503 store_unavailable, reads served, integrity ok after; ${audit.leaked} containers leaked, ${audit.stuck} sessions stuck`,
+    );
     assert.equal(audit.leaked, 0, 'containers leaked');
     assert.equal(audit.stuck, 0, 'sessions stuck');
   } finally {
@@ -153,7 +160,9 @@ test('the PostgreSQL server goes down and comes back: clear 503s, the server sur
 
     const audit = await endEverything(drill, p);
     recordFigures('database-postgres-down', { refused_with_503: Object.keys(outage).length, containers_leaked: audit.leaked, sessions_stuck: audit.stuck });
-    t.diagnostic(`PostgreSQL down: ${Object.keys(outage).length} requests answered 503 store_unavailable, server survived, reconnected; ${audit.leaked} containers leaked, ${audit.stuck} sessions stuck`);
+    t.diagnostic(
+      `PostgreSQL down: ${Object.keys(outage).length} requests answered 503 store_unavailable, server survived, reconnected; ${audit.leaked} containers leaked, ${audit.stuck} sessions stuck`,
+    );
     assert.equal(audit.leaked, 0, 'containers leaked');
     assert.equal(audit.stuck, 0, 'sessions stuck');
   } finally {

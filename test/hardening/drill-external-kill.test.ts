@@ -15,20 +15,28 @@ test('a container killed from outside while ready: the session fails and is clea
     await waitSettled(drill, 20_000);
     const [stopped, vanished, healthy] = created;
 
-    editMachines(drill.dir, (list) => list
-      .map((m) => (m.containerId === stopped.container_id ? { ...m, state: 'stopped' } : m))
-      .filter((m) => m.containerId !== vanished.container_id));
+    editMachines(drill.dir, (list) =>
+      list.map((m) => (m.containerId === stopped.container_id ? { ...m, state: 'stopped' } : m)).filter((m) => m.containerId !== vanished.container_id),
+    );
 
-    const failed = await waitFor(async () => {
-      const all = await rows(drill.dbUrl);
-      const gone = all.filter((r) => r.id !== healthy.session_id);
-      return gone.every((r) => r.status === 'failed' && r.holds_container === 0) ? all : undefined;
-    }, 30_000, 'the reconciler to fail both sessions');
+    const failed = await waitFor(
+      async () => {
+        const all = await rows(drill.dbUrl);
+        const gone = all.filter((r) => r.id !== healthy.session_id);
+        return gone.every((r) => r.status === 'failed' && r.holds_container === 0) ? all : undefined;
+      },
+      30_000,
+      'the reconciler to fail both sessions',
+    );
     const byId = new Map(failed.map((r) => [r.id, r]));
     assert.match(byId.get(stopped.session_id)!.error!, /stopped unexpectedly/);
     assert.match(byId.get(vanished.session_id)!.error!, /disappeared/);
     assert.equal(byId.get(healthy.session_id)!.status, 'ready', 'the healthy session is untouched');
-    assert.deepEqual(machines(drill.dir).map((m) => m.containerId), [healthy.container_id], 'the stopped container was removed');
+    assert.deepEqual(
+      machines(drill.dir).map((m) => m.containerId),
+      [healthy.container_id],
+      'the stopped container was removed',
+    );
 
     // The owner sees the failure, and no password for a dead desktop.
     const seen = await json(p, 'GET', `${api}/sessions/${stopped.session_id}`, { token: stopped.token });

@@ -22,7 +22,13 @@ test('the provider fails 30 % of its calls: nothing leaks, nothing stays in flig
     const failed = settled.filter((r) => r.status === 'failed');
     assert.equal(ready.length + failed.length, sessions, 'every session ended ready or failed');
     assert.ok(failed.every((r) => r.holds_container === 0 && /simulated failure/.test(r.error ?? '')));
-    assert.deepEqual(machines(drill.dir).map((m) => m.containerId).sort(), ready.map((r) => r.container_id).sort(), 'machines = ready sessions');
+    assert.deepEqual(
+      machines(drill.dir)
+        .map((m) => m.containerId)
+        .sort(),
+      ready.map((r) => r.container_id).sort(),
+      'machines = ready sessions',
+    );
 
     // Owners see a clear error, without internals.
     const one = created.find((c) => failed.some((f) => f.id === c.body.session_id));
@@ -35,10 +41,17 @@ test('the provider fails 30 % of its calls: nothing leaks, nothing stays in flig
     // Deletions under the same 30 % failure rate: retried with back-off until done.
     const audit = await endEverything(drill, p, 150_000);
     recordFigures('provider-faults', {
-      seed, sessions, ready: ready.length, failed_creations: failed.length, failure_rate: '30%',
-      containers_leaked: audit.leaked, sessions_stuck: audit.stuck,
+      seed,
+      sessions,
+      ready: ready.length,
+      failed_creations: failed.length,
+      failure_rate: '30%',
+      containers_leaked: audit.leaked,
+      sessions_stuck: audit.stuck,
     });
-    t.diagnostic(`provider faults (seed ${seed}): ${sessions} sessions, ${ready.length} ready, ${failed.length} failed and cleaned; after deleting all: ${audit.leaked} containers leaked, ${audit.stuck} sessions stuck`);
+    t.diagnostic(
+      `provider faults (seed ${seed}): ${sessions} sessions, ${ready.length} ready, ${failed.length} failed and cleaned; after deleting all: ${audit.leaked} containers leaked, ${audit.stuck} sessions stuck`,
+    );
     assert.equal(audit.leaked, 0, 'containers leaked');
     assert.equal(audit.stuck, 0, 'sessions stuck');
   } finally {

@@ -16,7 +16,10 @@ test(`SIGKILL at random moments during ${perRound} creations and ${perRound} del
   const seed = Number(process.env.DRILL_SEED ?? Date.now() % 1_000_000);
   t.diagnostic(`seed ${seed} (DRILL_SEED=${seed} replays the kill moments)`);
   let state = seed >>> 0;
-  const random = () => { state = (Math.imul(state, 1664525) + 1013904223) >>> 0; return state / 2 ** 32; };
+  const random = () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
 
   // Slow enough steps that a random kill lands in the middle of things.
   const drill = newDrill({ FAKE_STEP_MS: '40', DRILL_DESTROY_MS: '60', WINUX_DESTROY_TIMEOUT_SECONDS: '5' });
@@ -44,15 +47,23 @@ test(`SIGKILL at random moments during ${perRound} creations and ${perRound} del
         try {
           if (deleting) {
             const id = victims[i].id;
-            const res = await fetch(`${server.url}${api}/sessions/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${owned.get(id) ?? server.adminToken}` } });
+            const res = await fetch(`${server.url}${api}/sessions/${id}`, {
+              method: 'DELETE',
+              headers: { authorization: `Bearer ${owned.get(id) ?? server.adminToken}` },
+            });
             if (res.status === 202 || res.status === 200) answeredDeletes.push(id);
           } else {
             const res = await fetch(`${server.url}${api}/sessions`, { method: 'POST' });
-            const body = await res.json() as { session_id: string; token: string };
-            if (res.status === 202) { answeredPosts.push(body.session_id); owned.set(body.session_id, body.token); }
+            const body = (await res.json()) as { session_id: string; token: string };
+            if (res.status === 202) {
+              answeredPosts.push(body.session_id);
+              owned.set(body.session_id, body.token);
+            }
           }
           answered++;
-        } catch { /* the server died under this request: that is the drill */ }
+        } catch {
+          /* the server died under this request: that is the drill */
+        }
       });
       const deadline = Date.now() + 10_000;
       while (answered < killAfterAnswers && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
@@ -75,15 +86,25 @@ test(`SIGKILL at random moments during ${perRound} creations and ${perRound} del
       created += answeredPosts.length;
       deleted += answeredDeletes.length;
       survived++;
-      t.diagnostic(`round ${round} (${deleting ? 'deletions' : 'creations'}): killed after ${killAfterAnswers} answers + ${extraDelayMs} ms with ${inFlight} in flight; ${answeredPosts.length + answeredDeletes.length} requests answered before; restart settled`);
+      t.diagnostic(
+        `round ${round} (${deleting ? 'deletions' : 'creations'}): killed after ${killAfterAnswers} answers + ${extraDelayMs} ms with ${inFlight} in flight; ${answeredPosts.length + answeredDeletes.length} requests answered before; restart settled`,
+      );
     }
 
     const audit = await endEverything(drill, p);
     recordFigures('sigkill', {
-      seed, kills, kills_survived: survived, creations_answered: created, deletions_answered: deleted,
-      sessions: audit.sessions, containers_leaked: audit.leaked, sessions_stuck: audit.stuck,
+      seed,
+      kills,
+      kills_survived: survived,
+      creations_answered: created,
+      deletions_answered: deleted,
+      sessions: audit.sessions,
+      containers_leaked: audit.leaked,
+      sessions_stuck: audit.stuck,
     });
-    t.diagnostic(`SIGKILL drill: ${survived}/${kills} kills survived; ${audit.sessions} sessions; ${audit.leaked} containers leaked, ${audit.stuck} sessions stuck`);
+    t.diagnostic(
+      `SIGKILL drill: ${survived}/${kills} kills survived; ${audit.sessions} sessions; ${audit.leaked} containers leaked, ${audit.stuck} sessions stuck`,
+    );
     assert.equal(survived, rounds);
     assert.equal(audit.leaked, 0, 'containers leaked');
     assert.equal(audit.stuck, 0, 'sessions stuck');
@@ -96,7 +117,11 @@ test(`SIGKILL at random moments during ${perRound} creations and ${perRound} del
 async function topUp(p: DrillProcess, n: number): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const live = (await fetch(`${p.url}${api}/sessions`, { headers: { authorization: `Bearer ${p.adminToken}` } }).then((r) => r.json()) as { sessions: { status: string }[] }).sessions;
+    const live = (
+      (await fetch(`${p.url}${api}/sessions`, { headers: { authorization: `Bearer ${p.adminToken}` } }).then((r) => r.json())) as {
+        sessions: { status: string }[];
+      }
+    ).sessions;
     const ready = live.filter((x) => x.status === 'ready').length;
     const creating = live.filter((x) => x.status === 'creating').length;
     if (ready >= n) return;

@@ -8,17 +8,22 @@ import { api, endEverything, machines, newDrill, recordFigures, rows, stop, wait
 
 test('200 simultaneous POSTs at capacity 10', async (t) => {
   const drill = newDrill({
-    WINUX_MAX_SESSIONS: '10', WINUX_SESSIONS_PER_VISITOR: '1', WINUX_TRUSTED_PROXIES: '127.0.0.1,::1',
-    WINUX_CREATE_RATE_PER_MINUTE: '0', FAKE_STEP_MS: '30',
+    WINUX_MAX_SESSIONS: '10',
+    WINUX_SESSIONS_PER_VISITOR: '1',
+    WINUX_TRUSTED_PROXIES: '127.0.0.1,::1',
+    WINUX_CREATE_RATE_PER_MINUTE: '0',
+    FAKE_STEP_MS: '30',
   });
   const p = await drill.start();
   try {
     // 150 distinct visitors plus one visitor trying 50 times: both limits are in play.
     const visitor = (i: number) => (i < 150 ? `198.51.${100 + (i >> 8)}.${i & 255}` : '203.0.113.99');
-    const answers = await Promise.all(Array.from({ length: 200 }, async (_, i) => {
-      const res = await fetch(`${p.url}${api}/sessions`, { method: 'POST', headers: { 'x-forwarded-for': visitor(i) } });
-      return { status: res.status, body: await res.json() as any };
-    }));
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, async (_, i) => {
+        const res = await fetch(`${p.url}${api}/sessions`, { method: 'POST', headers: { 'x-forwarded-for': visitor(i) } });
+        return { status: res.status, body: (await res.json()) as any };
+      }),
+    );
     const byStatus: Record<number, number> = {};
     for (const a of answers) byStatus[a.status] = (byStatus[a.status] ?? 0) + 1;
     t.diagnostic(`answers by status: ${JSON.stringify(byStatus)}`);
@@ -44,8 +49,16 @@ test('200 simultaneous POSTs at capacity 10', async (t) => {
     assert.equal(machines(drill.dir).length, 10);
 
     const audit = await endEverything(drill, p);
-    recordFigures('stampede', { requests: 200, accepted: accepted.length, refused: refused.length, containers_leaked: audit.leaked, sessions_stuck: audit.stuck });
-    t.diagnostic(`stampede: 200 POSTs, ${accepted.length} accepted, ${refused.length} refused; ${audit.leaked} containers leaked, ${audit.stuck} sessions stuck`);
+    recordFigures('stampede', {
+      requests: 200,
+      accepted: accepted.length,
+      refused: refused.length,
+      containers_leaked: audit.leaked,
+      sessions_stuck: audit.stuck,
+    });
+    t.diagnostic(
+      `stampede: 200 POSTs, ${accepted.length} accepted, ${refused.length} refused; ${audit.leaked} containers leaked, ${audit.stuck} sessions stuck`,
+    );
     assert.equal(audit.leaked, 0, 'containers leaked');
     assert.equal(audit.stuck, 0, 'sessions stuck');
     assert.equal((await rows(drill.dbUrl)).length, 10);

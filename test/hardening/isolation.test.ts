@@ -24,15 +24,43 @@ const limits = { memoryMb: 384, cores: 1, pidsMax: 256 };
 
 function spec(containerId: number): CreateSpec {
   return {
-    sessionId: `hardening-${containerId}`, containerId, hostname: `winux-hardening-${containerId}`, username: desktopUser,
-    password: randomPassword(), ...limits, diskGb: config.resources.diskGb,
+    sessionId: `hardening-${containerId}`,
+    containerId,
+    hostname: `winux-hardening-${containerId}`,
+    username: desktopUser,
+    password: randomPassword(),
+    ...limits,
+    diskGb: config.resources.diskGb,
   };
 }
 
 /** Runs a shell command in the session as its desktop user (what a visitor can do), bounded in time. */
 function asVisitor(id: number, script: string, seconds: number) {
-  return run('lxc-attach', ['-P', config.lxc.path, '-n', containerName(id), '--clear-env', '--set-var', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', '--',
-    'timeout', '-s', 'KILL', String(seconds), 'runuser', '-u', desktopUser, '--', 'bash', '-c', script], { okCodes: [1, 2, 124, 126, 137, 143], timeoutMs: (seconds + 30) * 1000 });
+  return run(
+    'lxc-attach',
+    [
+      '-P',
+      config.lxc.path,
+      '-n',
+      containerName(id),
+      '--clear-env',
+      '--set-var',
+      'PATH=/usr/sbin:/usr/bin:/sbin:/bin',
+      '--',
+      'timeout',
+      '-s',
+      'KILL',
+      String(seconds),
+      'runuser',
+      '-u',
+      desktopUser,
+      '--',
+      'bash',
+      '-c',
+      script,
+    ],
+    { okCodes: [1, 2, 124, 126, 137, 143], timeoutMs: (seconds + 30) * 1000 },
+  );
 }
 
 function cgroupFile(controller: string, v1: string, v2: string): string {
@@ -48,22 +76,25 @@ function readNumber(file: string): number {
 
 /** The neighbour and the host still work: the neighbour's RDP gateway accepts, the host runs a command. */
 async function othersResponsive(): Promise<void> {
-  assert.equal(await portAccepts(rdpPort(config, NEIGHBOUR), '127.0.0.1', 10_000), true, 'the neighbour session\'s RDP port answers');
+  assert.equal(await portAccepts(rdpPort(config, NEIGHBOUR), '127.0.0.1', 10_000), true, "the neighbour session's RDP port answers");
   const host = await run('true', [], { timeoutMs: 10_000 });
   assert.equal(host.code, 0, 'the host runs commands');
 }
 
-before(async () => {
-  await prepareHost(config);
-  for (const id of [HOG, NEIGHBOUR]) await provider.destroy({ containerId: id });
-  for (const id of [HOG, NEIGHBOUR]) await provider.create(spec(id), { signal: AbortSignal.timeout(300_000), progress: () => {} });
-}, { timeout: 45 * 60_000 });
+before(
+  async () => {
+    await prepareHost(config);
+    for (const id of [HOG, NEIGHBOUR]) await provider.destroy({ containerId: id });
+    for (const id of [HOG, NEIGHBOUR]) await provider.create(spec(id), { signal: AbortSignal.timeout(300_000), progress: () => {} });
+  },
+  { timeout: 45 * 60_000 },
+);
 
 after(async () => {
   for (const id of [HOG, NEIGHBOUR]) await provider.destroy({ containerId: id }).catch(() => {});
 });
 
-test('a fork bomb stops at the session\'s pids limit; the neighbour and the host stay responsive', { timeout: 180_000 }, async (t) => {
+test("a fork bomb stops at the session's pids limit; the neighbour and the host stay responsive", { timeout: 180_000 }, async (t) => {
   const pidsMax = cgroupFile('pids', 'pids.max', 'pids.max');
   assert.equal(readNumber(pidsMax), limits.pidsMax);
   // Detached from our pipes (its orphans would hold them open forever); it forks until the limit stops it.
@@ -72,7 +103,10 @@ test('a fork bomb stops at the session\'s pids limit; the neighbour and the host
   const pidsCurrent = cgroupFile('pids', 'pids.current', 'pids.current');
   const sampling = (async () => {
     const end = Date.now() + 10_000;
-    while (Date.now() < end) { peak = Math.max(peak, readNumber(pidsCurrent)); await new Promise((r) => setTimeout(r, 100)); }
+    while (Date.now() < end) {
+      peak = Math.max(peak, readNumber(pidsCurrent));
+      await new Promise((r) => setTimeout(r, 100));
+    }
   })();
   await new Promise((r) => setTimeout(r, 3000));
   await othersResponsive();
@@ -86,7 +120,7 @@ test('a fork bomb stops at the session\'s pids limit; the neighbour and the host
   await provider.create(spec(HOG), { signal: AbortSignal.timeout(300_000), progress: () => {} });
 });
 
-test('a memory hog is stopped at the session\'s memory limit; the neighbour and the host stay responsive', { timeout: 180_000 }, async (t) => {
+test("a memory hog is stopped at the session's memory limit; the neighbour and the host stay responsive", { timeout: 180_000 }, async (t) => {
   const limitFile = cgroupFile('memory', 'memory.limit_in_bytes', 'memory.max');
   assert.equal(readNumber(limitFile), limits.memoryMb * 1024 * 1024);
   // `tail -n 1` keeps the last line of its input in memory, and /dev/zero has no newline: it grows until stopped.
@@ -104,8 +138,7 @@ test('a memory hog is stopped at the session\'s memory limit; the neighbour and 
 test('a CPU burner gets at most its quota (1 core of this host)', { timeout: 120_000 }, async (t) => {
   const usageV1 = `/sys/fs/cgroup/cpuacct/lxc.payload.${containerName(HOG)}/cpuacct.usage`;
   const usageV2 = `/sys/fs/cgroup/lxc.payload.${containerName(HOG)}/cpu.stat`;
-  const cpuNs = () => existsSync(usageV1) ? readNumber(usageV1)
-    : Number(/usage_usec (\d+)/.exec(readFileSync(usageV2, 'utf8'))![1]) * 1000;
+  const cpuNs = () => (existsSync(usageV1) ? readNumber(usageV1) : Number(/usage_usec (\d+)/.exec(readFileSync(usageV2, 'utf8'))![1]) * 1000);
   const startNs = cpuNs();
   const started = process.hrtime.bigint();
   // Four busy loops: without a quota they would take every core of the host.

@@ -21,7 +21,8 @@ const api = '/api/winux';
 
 /** Reads every /proc/<pid>/cmdline every few ms on its own thread, until told to stop. */
 function startCmdlineSampler(): { stop(): Promise<{ samples: number; cmdlines: string[] }> } {
-  const worker = new Worker(`
+  const worker = new Worker(
+    `
     const { parentPort } = require('node:worker_threads');
     const fs = require('node:fs');
     const seen = new Set();
@@ -36,20 +37,38 @@ function startCmdlineSampler(): { stop(): Promise<{ samples: number; cmdlines: s
       }
       setTimeout(sample, 5);
     })();
-  `, { eval: true });
+  `,
+    { eval: true },
+  );
   return {
-    stop: () => new Promise((resolve) => { worker.once('message', (m) => { void worker.terminate(); resolve(m); }); worker.postMessage('stop'); }),
+    stop: () =>
+      new Promise((resolve) => {
+        worker.once('message', (m) => {
+          void worker.terminate();
+          resolve(m);
+        });
+        worker.postMessage('stop');
+      }),
   };
 }
 
 describe('secrets', () => {
   test('passwords and tokens never reach logs, command lines or error bodies; the store keeps only token hashes', async () => {
     const lines: string[] = [];
-    const sink = new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } });
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
     let failNext = false;
     const provider = new FailingProvider({
       stepDelayMs: 10,
-      create: () => { const f = failNext; failNext = false; return f; },
+      create: () => {
+        const f = failNext;
+        failNext = false;
+        return f;
+      },
       // A careless provider quoting its command, password included (as `chpasswd` errors might).
       message: (spec) => `pct exec ${spec.containerId} -- chpasswd: ${spec.username}:${spec.password} rejected`,
     });
@@ -71,7 +90,11 @@ describe('secrets', () => {
       const created = await s.request('POST', `${api}/sessions`, { body: { duration_minutes: 20 } });
       assert.equal(created.status, 202);
       const { session_id: id, token, password } = created.body;
-      secrets.push({ what: 'session password', value: password }, { what: 'session token', value: token }, { what: 'token secret', value: token.split('.')[1] });
+      secrets.push(
+        { what: 'session password', value: password },
+        { what: 'session token', value: token },
+        { what: 'token secret', value: token.split('.')[1] },
+      );
       await waitFor(async () => (await s.request('GET', `${api}/sessions/${id}`, { token })).body.status === 'ready');
       check('owner GET', await s.request('GET', `${api}/sessions/${id}`, { token }), [password]);
       check('owner extend', await s.request('POST', `${api}/sessions/${id}/extend`, { token, body: { minutes: 5 } }), [password]);
@@ -100,7 +123,10 @@ describe('secrets', () => {
 
       const tokenHashes = (await s.store.list({})).map((x) => x.tokenHash);
       assert.equal(tokenHashes.length, 2);
-      assert.ok(tokenHashes.every((h) => /^[0-9a-f]{64}$/.test(h)), 'stored as SHA-256 hex');
+      assert.ok(
+        tokenHashes.every((h) => /^[0-9a-f]{64}$/.test(h)),
+        'stored as SHA-256 hex',
+      );
     } finally {
       await s.close();
     }
@@ -108,13 +134,16 @@ describe('secrets', () => {
 
     const log = lines.join('');
     assert.ok(lines.length > 10, `the run was logged (${lines.length} lines)`);
-    assert.match(log, /\[redacted\]/, 'the provider\'s message reached the log, scrubbed');
+    assert.match(log, /\[redacted\]/, "the provider's message reached the log, scrubbed");
     for (const { what, value } of secrets) {
       if (log.includes(value)) exposed.push(`${what} in the logs`);
       if (cmdlines.some((c) => c.includes(value))) exposed.push(`${what} in a process command line`);
     }
     assert.ok(samples >= 5, `command lines sampled during the run (${samples} passes)`);
-    assert.ok(cmdlines.some((c) => c.includes('secrets.test.ts')), 'the sampler does see command lines (this test\'s own)');
+    assert.ok(
+      cmdlines.some((c) => c.includes('secrets.test.ts')),
+      "the sampler does see command lines (this test's own)",
+    );
 
     // Read the database files byte for byte: a hash may be there, a token may not.
     for (const file of fs.readdirSync(s.dataDir).filter((f) => f.startsWith('winux.db'))) {
@@ -131,11 +160,19 @@ describe('secrets', () => {
 
   test('with the Proxmox provider (simulator): the API token secret and SSH key never reach logs or command lines', async () => {
     const lines: string[] = [];
-    const sink = new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } });
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
     const logger = createLogger('trace', sink as never);
     const sim = await startProxmoxSim();
     const config = simConfig(sim);
-    const keyLines = fs.readFileSync(config.proxmox.sshKeyPath!, 'utf8').split('\n').filter((l) => l.length >= 40 && !l.startsWith('-----'));
+    const keyLines = fs
+      .readFileSync(config.proxmox.sshKeyPath!, 'utf8')
+      .split('\n')
+      .filter((l) => l.length >= 40 && !l.startsWith('-----'));
     const secrets = [{ what: 'Proxmox token secret', value: config.proxmox.tokenSecret! }, ...keyLines.map((value) => ({ what: 'SSH private key', value }))];
     assert.ok(keyLines.length > 0 && secrets[0].value.length > 8, 'there are secrets to look for');
     const provider = createProxmoxProvider(config, logger, fastTuning(sim));
@@ -184,7 +221,12 @@ describe('secrets', () => {
 
   test('Proxmox credentials given in the environment are redacted if a component logs its config', () => {
     const lines: string[] = [];
-    const sink = new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } });
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
     const log = createLogger('info', sink as never);
     const secret = 'b3f1c0de-0000-4a4a-9999-5ec12e7ab1e5';
     const key = '-----BEGIN OPENSSH PRIVATE KEY-----\nAAAAsecretkeymaterial\n-----END OPENSSH PRIVATE KEY-----';

@@ -7,11 +7,26 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import {
-  checkContainer, checkContainerInRootfs, checkHost, hostLists, listFiles, loadDpkg, parseList, readList, root, scan, scanSource, shellCommands,
-  staleContainerPrograms, templateClosure, templateRootfs, type Verdict,
+  checkContainer,
+  checkContainerInRootfs,
+  checkHost,
+  hostLists,
+  listFiles,
+  loadDpkg,
+  parseList,
+  readList,
+  root,
+  scan,
+  scanSource,
+  shellCommands,
+  staleContainerPrograms,
+  templateClosure,
+  templateRootfs,
+  type Verdict,
 } from './package-guard.ts';
 
-const report = (vs: Verdict[]) => vs.map((v) => `  ${v.usage.side} ${v.usage.kind} ${v.usage.name}: ${v.detail}\n    used at ${v.usage.where.slice(0, 3).join(', ')}`).join('\n');
+const report = (vs: Verdict[]) =>
+  vs.map((v) => `  ${v.usage.side} ${v.usage.kind} ${v.usage.name}: ${v.detail}\n    used at ${v.usage.where.slice(0, 3).join(', ')}`).join('\n');
 
 const dpkg = loadDpkg();
 const found = scan();
@@ -42,41 +57,57 @@ test('the scanner finds the usages it must (lxc.include, literal calls, shell co
 });
 
 test('the scanner reads a new call, a new include and a dynamic call site', () => {
-  const s = scanSource('src/new.ts', [
-    "await run('brand-new-tool', ['-x']);",
-    "const child = spawn(tool, ['--help']);",
-    "  'lxc.include = /usr/share/lxc/config/brand-new.conf',",
-    "await run('lxc-attach', ['-n', name, '--', 'inside-only']);",
-  ].join('\n'));
+  const s = scanSource(
+    'src/new.ts',
+    [
+      "await run('brand-new-tool', ['-x']);",
+      "const child = spawn(tool, ['--help']);",
+      "  'lxc.include = /usr/share/lxc/config/brand-new.conf',",
+      "await run('lxc-attach', ['-n', name, '--', 'inside-only']);",
+    ].join('\n'),
+  );
   assert.ok(s.usages.some((u) => u.name === 'brand-new-tool' && u.side === 'host'));
   assert.ok(s.usages.some((u) => u.name === '/usr/share/lxc/config/brand-new.conf' && u.kind === 'file'));
   assert.ok(s.usages.some((u) => u.name === 'inside-only' && u.side === 'container'));
   assert.deepEqual(s.dynamic, ['src/new.ts: tool']);
-  const bad = checkHost(s.usages, lists, dpkg).filter((v) => !v.ok).map((v) => v.usage.name);
+  const bad = checkHost(s.usages, lists, dpkg)
+    .filter((v) => !v.ok)
+    .map((v) => v.usage.name);
   assert.deepEqual(bad.sort(), ['/usr/share/lxc/config/brand-new.conf', 'brand-new-tool']);
-  assert.deepEqual(checkContainer(s.usages, template, dpkg, new Set()).filter((v) => !v.ok).map((v) => v.usage.name), ['inside-only']);
+  assert.deepEqual(
+    checkContainer(s.usages, template, dpkg, new Set())
+      .filter((v) => !v.ok)
+      .map((v) => v.usage.name),
+    ['inside-only'],
+  );
 });
 
 test('the shell scanner takes commands, not data, patterns, redirections or builtins', () => {
-  const words = shellCommands([
-    'set -euo pipefail',
-    'case "$1" in',
-    "  --check|'x y') check=1 ;;",
-    'esac',
-    "echo \"it's $(uname -s)\" >/dev/null 2>&1 && mkdir -p \"$d\" || rm -f x",
-    "chroot \"$r\" sh -c 'apt-get update' # comment: curl",
-    'n=$((n + 1)); VAR=1 tar -xf a',
-    "cat > /etc/x <<'EOF'",
-    'notacommand here',
-    'EOF',
-    'if ! command -v zstd >/dev/null; then exec unshare -m -- bash "$0"; fi',
-    '"/etc/init.d/$svc" stop; "$real" "$@"',
-  ].join('\n')).map((w) => w.word);
+  const words = shellCommands(
+    [
+      'set -euo pipefail',
+      'case "$1" in',
+      "  --check|'x y') check=1 ;;",
+      'esac',
+      'echo "it\'s $(uname -s)" >/dev/null 2>&1 && mkdir -p "$d" || rm -f x',
+      'chroot "$r" sh -c \'apt-get update\' # comment: curl',
+      'n=$((n + 1)); VAR=1 tar -xf a',
+      "cat > /etc/x <<'EOF'",
+      'notacommand here',
+      'EOF',
+      'if ! command -v zstd >/dev/null; then exec unshare -m -- bash "$0"; fi',
+      '"/etc/init.d/$svc" stop; "$real" "$@"',
+    ].join('\n'),
+  ).map((w) => w.word);
   assert.deepEqual(words, ['uname', 'mkdir', 'rm', 'chroot', 'tar', 'cat', 'unshare']);
 });
 
 test('the manifest has no unknown or stale entries', () => {
-  assert.deepEqual(found.unknownDynamic, [], 'call sites whose program is not a literal: list them in dynamicCallSites (test/host/manifest.ts) with the programs they run');
+  assert.deepEqual(
+    found.unknownDynamic,
+    [],
+    'call sites whose program is not a literal: list them in dynamicCallSites (test/host/manifest.ts) with the programs they run',
+  );
   assert.deepEqual(found.staleDynamic, [], 'dynamicCallSites entries that no longer match the code');
   assert.deepEqual(staleContainerPrograms(found.usages), [], 'containerPrograms entries nothing uses');
 });
@@ -106,19 +137,26 @@ test('the guard bites: without lxc-templates in the lists, the include files fai
   const names = bad.map((v) => v.usage.name);
   assert.ok(names.includes('/usr/share/lxc/config/debian.common.conf'), report(bad));
   assert.ok(names.includes('/usr/share/lxc/config/debian.userns.conf'));
-  assert.ok(bad.every((v) => /lxc-templates/.test(v.detail)), report(bad));
+  assert.ok(
+    bad.every((v) => /lxc-templates/.test(v.detail)),
+    report(bad),
+  );
   assert.ok(lists.get(listFiles.host)!.includes('lxc'), 'lxc stays listed: its Recommends do not count');
 });
 
 test('the guard bites through dependencies: without imagemagick, convert (imagemagick-6.q16) fails', () => {
   const copy = new Map([...lists].map(([f, ps]) => [f, ps.filter((p) => p !== 'imagemagick')]));
-  const bad = checkHost(found.usages, copy, dpkg).filter((v) => !v.ok).map((v) => v.usage.name);
+  const bad = checkHost(found.usages, copy, dpkg)
+    .filter((v) => !v.ok)
+    .map((v) => v.usage.name);
   assert.ok(bad.includes('convert') && bad.includes('import'), bad.join(', '));
 });
 
 test('the guard bites inside too: without xrdp in template/packages.txt, xrdp-keygen fails', () => {
   const without = template.filter((p) => p !== 'xrdp');
-  const bad = checkContainer(found.usages, without, dpkg).filter((v) => !v.ok).map((v) => v.usage.name);
+  const bad = checkContainer(found.usages, without, dpkg)
+    .filter((v) => !v.ok)
+    .map((v) => v.usage.name);
   assert.ok(bad.includes('xrdp-keygen'), bad.join(', '));
 });
 

@@ -2,7 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, waitFor, type TestServer } from '../support/server.ts';
-import { DownProvider, FakeProvider } from '../support/fake-provider.ts';
+import { DownProvider, type FakeProvider } from '../support/fake-provider.ts';
 
 const api = '/api/winux';
 
@@ -24,7 +24,9 @@ describe('session API', () => {
   before(async () => {
     s = await startTestServer({ env: { WINUX_SESSIONS_PER_VISITOR: '0' } });
   });
-  after(async () => { await s.close(); });
+  after(async () => {
+    await s.close();
+  });
 
   test('POST creates a session: 202, creating, token, credentials and an HttpOnly cookie', async () => {
     const r = await s.request('POST', `${api}/sessions`, { body: { duration_minutes: 15 } });
@@ -86,14 +88,20 @@ describe('session API', () => {
     const adminIds = admin.body.sessions.map((x: any) => x.session_id);
     assert.ok(adminIds.includes(a.id) && adminIds.includes(b.id));
     const mine = await s.request('GET', `${api}/sessions`, { token: a.token });
-    assert.deepEqual(mine.body.sessions.map((x: any) => x.session_id), [a.id]);
+    assert.deepEqual(
+      mine.body.sessions.map((x: any) => x.session_id),
+      [a.id],
+    );
     const anon = await s.request('GET', `${api}/sessions`);
     assert.deepEqual(anon.body, { sessions: [] });
     const byCookie = await s.request('GET', `${api}/sessions`, { headers: { cookie: `winux_token=${b.token}` } });
-    assert.deepEqual(byCookie.body.sessions.map((x: any) => x.session_id), [b.id]);
+    assert.deepEqual(
+      byCookie.body.sessions.map((x: any) => x.session_id),
+      [b.id],
+    );
   });
 
-  test('ownership: another session\'s token, no token, a wrong admin token', async () => {
+  test("ownership: another session's token, no token, a wrong admin token", async () => {
     const a = await readySession(s);
     const b = await readySession(s);
     const before = await s.store.get(a.id);
@@ -130,7 +138,7 @@ describe('session API', () => {
     assert.equal(admin.body.error, 'not_found');
   });
 
-  test('cookie-authenticated changes need the page\'s header (CSRF)', async () => {
+  test("cookie-authenticated changes need the page's header (CSRF)", async () => {
     const a = await readySession(s);
     const cookie = `winux_token=${a.token}`;
     const bare = await s.request('DELETE', `${api}/sessions/${a.id}`, { headers: { cookie } });
@@ -204,8 +212,12 @@ describe('session API', () => {
 
 describe('bad input changes nothing', () => {
   let s: TestServer;
-  before(async () => { s = await startTestServer({ env: { WINUX_SESSIONS_PER_VISITOR: '0' } }); });
-  after(async () => { await s.close(); });
+  before(async () => {
+    s = await startTestServer({ env: { WINUX_SESSIONS_PER_VISITOR: '0' } });
+  });
+  after(async () => {
+    await s.close();
+  });
 
   const badBodies: [string, unknown, number][] = [
     ['wrong type', { duration_minutes: '30' }, 400],
@@ -296,10 +308,14 @@ describe('limits', () => {
       assert.equal((await s.request('POST', `${api}/sessions`)).status, 202);
       const forged = await s.request('POST', `${api}/sessions`, { headers: { cookie: 'winux_visitor=made-up-visitor-id-123' } });
       assert.equal(forged.status, 429);
-      const unsignedCopy = await s.request('POST', `${api}/sessions`, { headers: { cookie: `winux_visitor=${decodeURIComponent(alice.split('=')[1]).split('.')[0]}x` } });
+      const unsignedCopy = await s.request('POST', `${api}/sessions`, {
+        headers: { cookie: `winux_visitor=${decodeURIComponent(alice.split('=')[1]).split('.')[0]}x` },
+      });
       assert.equal(unsignedCopy.status, 429);
       assert.equal((await s.store.list({})).length, 3);
-    } finally { await s.close(); }
+    } finally {
+      await s.close();
+    }
   });
 
   test('per-visitor limit → 429 visitor_limit', async () => {
@@ -310,7 +326,9 @@ describe('limits', () => {
       assert.equal(second.status, 429);
       assert.equal(second.body.error, 'visitor_limit');
       assert.match(second.body.message, /already have a session/);
-    } finally { await s.close(); }
+    } finally {
+      await s.close();
+    }
   });
 
   test('100 concurrent POSTs: no id given twice; at capacity 503 capacity_exhausted', async () => {
@@ -325,7 +343,9 @@ describe('limits', () => {
       assert.equal(full[0].body.error, 'capacity_exhausted');
       assert.match(full[0].body.message, /All desktops are in use/);
       assert.ok(full[0].body.next_free_at, 'says when one frees up');
-    } finally { await s.close(); }
+    } finally {
+      await s.close();
+    }
   });
 
   test('id range exhausted → 503 even below WINUX_MAX_SESSIONS', async () => {
@@ -336,7 +356,9 @@ describe('limits', () => {
       const third = await s.request('POST', `${api}/sessions`);
       assert.equal(third.status, 503);
       assert.equal(third.body.error, 'capacity_exhausted');
-    } finally { await s.close(); }
+    } finally {
+      await s.close();
+    }
   });
 
   test('creation rate limit per address → 429 with Retry-After', async () => {
@@ -348,7 +370,9 @@ describe('limits', () => {
       assert.equal(r.body.error, 'rate_limited');
       assert.ok(Number(r.headers.get('retry-after')) > 0);
       assert.equal((await s.store.list({})).length, 3);
-    } finally { await s.close(); }
+    } finally {
+      await s.close();
+    }
   });
 
   test('health is 503 when the provider is down', async () => {
@@ -358,7 +382,9 @@ describe('limits', () => {
       assert.equal(r.status, 503);
       assert.equal(r.body.status, 'degraded');
       assert.equal(r.body.provider.ok, false);
-    } finally { await s.close(); }
+    } finally {
+      await s.close();
+    }
   });
 });
 
@@ -382,6 +408,8 @@ describe('page delivery', () => {
         const r: Response = await fetch(`${s.url}${api}/${path}`, { headers: { cookie: visitor } });
         assert.equal(r.headers.get('set-cookie'), null, `${path} keeps the page's visitor cookie`);
       }
-    } finally { await s.close(); }
+    } finally {
+      await s.close();
+    }
   });
 });

@@ -40,13 +40,20 @@ async function openStream(s: TestServer, id: string, headers: Record<string, str
           buffer = buffer.slice(cut + 2);
           const lines = block.split('\n');
           if (!lines.includes('event: session')) continue;
-          const event = JSON.parse(lines.filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n'));
+          const event = JSON.parse(
+            lines
+              .filter((l) => l.startsWith('data: '))
+              .map((l) => l.slice(6))
+              .join('\n'),
+          );
           ids.push(lines.find((l) => l.startsWith('id: '))?.slice(4) ?? '');
           events.push(event);
           for (const w of waiters.filter((w) => events.length >= w.count)) w.resolve();
         }
       }
-    } catch { /* aborted by close() */ }
+    } catch {
+      /* aborted by close() */
+    }
   })();
   return {
     status: res.status,
@@ -54,7 +61,7 @@ async function openStream(s: TestServer, id: string, headers: Record<string, str
     events,
     ids,
     ended,
-    waitFor: (count) => events.length >= count ? Promise.resolve() : new Promise((resolve) => waiters.push({ count, resolve })),
+    waitFor: (count) => (events.length >= count ? Promise.resolve() : new Promise((resolve) => waiters.push({ count, resolve }))),
     close: () => abort.abort(),
   };
 }
@@ -66,7 +73,9 @@ describe('session events', () => {
     provider = new SlowProvider(150);
     s = await startTestServer({ provider, env: { WINUX_SESSIONS_PER_VISITOR: '0' } });
   });
-  after(async () => { await s.close(); });
+  after(async () => {
+    await s.close();
+  });
 
   test('the owner sees every step, then ready, then the end; the stream closes after', async () => {
     const created = await s.request('POST', `${api}/sessions`);
@@ -79,7 +88,9 @@ describe('session events', () => {
 
     // Steps take 150 ms each: the stream reports them as they happen, without being asked.
     await Promise.race([
-      (async () => { while (stream.events.at(-1)?.status !== 'ready') await stream.waitFor(stream.events.length + 1); })(),
+      (async () => {
+        while (stream.events.at(-1)?.status !== 'ready') await stream.waitFor(stream.events.length + 1);
+      })(),
       new Promise((_, reject) => setTimeout(() => reject(new Error(`no ready event: ${JSON.stringify(stream.events.map((e) => e.step))}`)), 5000)),
     ]);
     const steps = stream.events.map((e) => e.step);
@@ -103,7 +114,10 @@ describe('session events', () => {
     assert.equal(again.status, 204);
     const fresh = await openStream(s, id, { authorization: `Bearer ${token}` });
     await fresh.ended;
-    assert.deepEqual(fresh.events.map((e) => e.status), ['destroyed']);
+    assert.deepEqual(
+      fresh.events.map((e) => e.status),
+      ['destroyed'],
+    );
   });
 
   test('the same access rule as GET /sessions/{id}: nobody → 401, another visitor → 403, unknown id → 403, admin → 200', async () => {

@@ -22,30 +22,101 @@ import { tempDir, waitFor } from '../support/server.ts';
 const repo = path.resolve(import.meta.dirname, '..', '..');
 const execFileAsync = promisify(execFile);
 
-interface Pair { cert: string; key: string; certPem: string; keyPem: string; fingerprint: string }
+interface Pair {
+  cert: string;
+  key: string;
+  certPem: string;
+  keyPem: string;
+  fingerprint: string;
+}
 
 /** A CA with `openssl ca`, which (unlike `x509 -req` in OpenSSL 3.0) can issue a certificate that is already expired. */
 function createCa(dir: string): { dir: string; caPem: string; issue(name: string, dates?: { start: string; end: string }): Pair } {
   fs.mkdirSync(dir, { recursive: true });
   const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt',
-    '-days', '3', '-subj', '/CN=Winux test CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-days',
+    '3',
+    '-subj',
+    '/CN=Winux test CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  );
   fs.writeFileSync(path.join(dir, 'index.txt'), '');
   fs.writeFileSync(path.join(dir, 'serial'), '1000\n');
-  fs.writeFileSync(path.join(dir, 'ca.cnf'), [
-    '[ca]', 'default_ca = test', '[test]', `dir = ${dir}`, 'database = $dir/index.txt', 'new_certs_dir = $dir', 'serial = $dir/serial',
-    'default_md = sha256', 'policy = any', 'copy_extensions = copy', 'unique_subject = no', 'default_days = 2', '[any]', 'commonName = supplied', 'organizationName = optional', '',
-  ].join('\n'));
+  fs.writeFileSync(
+    path.join(dir, 'ca.cnf'),
+    [
+      '[ca]',
+      'default_ca = test',
+      '[test]',
+      `dir = ${dir}`,
+      'database = $dir/index.txt',
+      'new_certs_dir = $dir',
+      'serial = $dir/serial',
+      'default_md = sha256',
+      'policy = any',
+      'copy_extensions = copy',
+      'unique_subject = no',
+      'default_days = 2',
+      '[any]',
+      'commonName = supplied',
+      'organizationName = optional',
+      '',
+    ].join('\n'),
+  );
   return {
     dir,
     caPem: fs.readFileSync(path.join(dir, 'ca.crt'), 'utf8'),
     issue(name, dates) {
       const key = path.join(dir, `${name}.key`);
       const cert = path.join(dir, `${name}.crt`);
-      openssl('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', `${name}.csr`,
-        '-subj', `/CN=localhost/O=${name}`, '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1');
-      openssl('ca', '-batch', '-notext', '-config', 'ca.cnf', '-cert', 'ca.crt', '-keyfile', 'ca.key', '-in', `${name}.csr`, '-out', cert,
-        ...(dates ? ['-startdate', dates.start, '-enddate', dates.end] : []));
+      openssl(
+        'req',
+        '-new',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        `${name}.csr`,
+        '-subj',
+        `/CN=localhost/O=${name}`,
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      );
+      openssl(
+        'ca',
+        '-batch',
+        '-notext',
+        '-config',
+        'ca.cnf',
+        '-cert',
+        'ca.crt',
+        '-keyfile',
+        'ca.key',
+        '-in',
+        `${name}.csr`,
+        '-out',
+        cert,
+        ...(dates ? ['-startdate', dates.start, '-enddate', dates.end] : []),
+      );
       const certPem = fs.readFileSync(cert, 'utf8');
       return { cert, key, certPem, keyPem: fs.readFileSync(key, 'utf8'), fingerprint: new X509Certificate(certPem).fingerprint256 };
     },
@@ -54,20 +125,38 @@ function createCa(dir: string): { dir: string; caPem: string; issue(name: string
 
 /** Lines of base64 from a PEM file: none of them may ever appear in a message or a log. */
 function secretLines(pem: string): string[] {
-  return pem.split('\n').filter((l) => l && !l.startsWith('-----')).map((l) => l.slice(0, 24)).filter((l) => l.length >= 16);
+  return pem
+    .split('\n')
+    .filter((l) => l && !l.startsWith('-----'))
+    .map((l) => l.slice(0, 24))
+    .filter((l) => l.length >= 16);
 }
 
 function capturingLogger(): { logger: Logger; lines: Record<string, any>[]; text: () => string } {
   const lines: Record<string, any>[] = [];
   const raw: string[] = [];
-  const logger = createLogger('debug', { write: (s: string) => { raw.push(s); lines.push(JSON.parse(s)); } });
+  const logger = createLogger('debug', {
+    write: (s: string) => {
+      raw.push(s);
+      lines.push(JSON.parse(s));
+    },
+  });
   return { logger, lines, text: () => raw.join('') };
 }
 
-async function start(env: Record<string, string>, options: { logger?: Logger; tlsCheckIntervalMs?: number } = {}): Promise<RunningServer & { dataDir: string }> {
+async function start(
+  env: Record<string, string>,
+  options: { logger?: Logger; tlsCheckIntervalMs?: number } = {},
+): Promise<RunningServer & { dataDir: string }> {
   const dataDir = tempDir('winux-tls-');
   const config = loadConfig({ WINUX_DATA_DIR: dataDir, WINUX_HOST: '127.0.0.1', WINUX_PORT: '0', WINUX_CREATE_RATE_PER_MINUTE: '0', ...env });
-  const server = await startServer({ config, provider: new FakeProvider(), logger: options.logger ?? silentLogger, reaper: false, tlsCheckIntervalMs: options.tlsCheckIntervalMs });
+  const server = await startServer({
+    config,
+    provider: new FakeProvider(),
+    logger: options.logger ?? silentLogger,
+    reaper: false,
+    tlsCheckIntervalMs: options.tlsCheckIntervalMs,
+  });
   return { ...server, dataDir };
 }
 
@@ -75,32 +164,53 @@ async function start(env: Record<string, string>, options: { logger?: Logger; tl
 async function startFails(env: Record<string, string>, secrets: string[]): Promise<string> {
   const dataDir = tempDir('winux-tls-bad-');
   let message = '';
-  await assert.rejects(async () => {
-    const config = loadConfig({ WINUX_DATA_DIR: path.join(dataDir, 'data'), WINUX_HOST: '127.0.0.1', WINUX_PORT: '0', ...env });
-    await startServer({ config, provider: new FakeProvider(), logger: silentLogger, reaper: false });
-  }, (error: unknown) => {
-    assert.ok(error instanceof ConfigError, `a ConfigError, got ${String(error)}`);
-    message = error.message;
-    return true;
-  });
+  await assert.rejects(
+    async () => {
+      const config = loadConfig({ WINUX_DATA_DIR: path.join(dataDir, 'data'), WINUX_HOST: '127.0.0.1', WINUX_PORT: '0', ...env });
+      await startServer({ config, provider: new FakeProvider(), logger: silentLogger, reaper: false });
+    },
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError, `a ConfigError, got ${String(error)}`);
+      message = error.message;
+      return true;
+    },
+  );
   for (const secret of secrets) assert.ok(!message.includes(secret), `the message shows file content: ${message}`);
   assert.ok(!fs.existsSync(path.join(dataDir, 'data')), 'TLS is checked before the data dir or the database is touched');
   return message;
 }
 
-interface Answer { status: number; headers: http.IncomingHttpHeaders; body: string; fingerprint?: string }
+interface Answer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  fingerprint?: string;
+}
 
 /** One request on a fresh connection (agent: false), trusting only `ca`. */
-function request(url: string, options: { ca?: string; method?: string; headers?: Record<string, string>; body?: string; rawPath?: string } = {}): Promise<Answer> {
+function request(
+  url: string,
+  options: { ca?: string; method?: string; headers?: Record<string, string>; body?: string; rawPath?: string } = {},
+): Promise<Answer> {
   const target = new URL(url);
   const client = target.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
-    const req = client.request(target, { method: options.method ?? 'GET', headers: options.headers, agent: false, ...(options.rawPath ? { path: options.rawPath } : {}), ...(options.ca ? { ca: options.ca } : {}) }, (res) => {
-      const chunks: Buffer[] = [];
-      const fingerprint = (res.socket as tls.TLSSocket).getPeerCertificate?.()?.fingerprint256;
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), fingerprint }));
-    });
+    const req = client.request(
+      target,
+      {
+        method: options.method ?? 'GET',
+        headers: options.headers,
+        agent: false,
+        ...(options.rawPath ? { path: options.rawPath } : {}),
+        ...(options.ca ? { ca: options.ca } : {}),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        const fingerprint = (res.socket as tls.TLSSocket).getPeerCertificate?.()?.fingerprint256;
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), fingerprint }));
+      },
+    );
     req.on('error', reject);
     req.end(options.body);
   });
@@ -133,7 +243,9 @@ describe('Winux serves HTTPS itself', () => {
   before(async () => {
     server = await start({ WINUX_TLS_CERT: good.cert, WINUX_TLS_KEY: good.key, WINUX_HTTP_REDIRECT_PORT: '0' });
   });
-  after(async () => { await server?.close(); });
+  after(async () => {
+    await server?.close();
+  });
 
   test('WINUX_PORT speaks HTTPS only, with the configured certificate and HSTS', async () => {
     assert.match(server.url, /^https:\/\/127\.0\.0\.1:\d+$/);
@@ -154,9 +266,18 @@ describe('Winux serves HTTPS itself', () => {
 
   test('the CLI reaches its own server over HTTPS, pinned to WINUX_TLS_CERT, and refuses another certificate', async () => {
     const port = new URL(server.url).port;
-    const cli = (certFile: string) => execFileAsync(process.execPath, [path.join(repo, 'bin', 'winux.js'), 'cleanup'], {
-      env: { ...process.env, WINUX_DATA_DIR: server.dataDir, WINUX_HOST: '127.0.0.1', WINUX_PORT: port, WINUX_TLS_CERT: certFile, WINUX_TLS_KEY: good.key, WINUX_URL: '' },
-    });
+    const cli = (certFile: string) =>
+      execFileAsync(process.execPath, [path.join(repo, 'bin', 'winux.js'), 'cleanup'], {
+        env: {
+          ...process.env,
+          WINUX_DATA_DIR: server.dataDir,
+          WINUX_HOST: '127.0.0.1',
+          WINUX_PORT: port,
+          WINUX_TLS_CERT: certFile,
+          WINUX_TLS_KEY: good.key,
+          WINUX_URL: '',
+        },
+      });
     // An admin call: the token from the data dir went over the pinned HTTPS connection.
     assert.match((await cli(good.cert)).stdout, /Ended 0 expired session\(s\)\./);
     const other = ca.issue('other');
@@ -191,7 +312,13 @@ describe('Winux serves HTTPS itself', () => {
     fs.mkdirSync(path.join(webroot, '.well-known', 'acme-challenge'), { recursive: true });
     fs.writeFileSync(path.join(webroot, '.well-known', 'acme-challenge', 'Tok3n_-x'), 'Tok3n_-x.thumbprint');
     fs.writeFileSync(path.join(webroot, 'secret.txt'), 'not for the web');
-    const s = await start({ WINUX_TLS_CERT: good.cert, WINUX_TLS_KEY: good.key, WINUX_HTTP_REDIRECT_PORT: '0', WINUX_PUBLIC_HOST: 'winux.school.example', WINUX_ACME_WEBROOT: webroot });
+    const s = await start({
+      WINUX_TLS_CERT: good.cert,
+      WINUX_TLS_KEY: good.key,
+      WINUX_HTTP_REDIRECT_PORT: '0',
+      WINUX_PUBLIC_HOST: 'winux.school.example',
+      WINUX_ACME_WEBROOT: webroot,
+    });
     try {
       const r = await request(`${s.redirectUrl}/winux/`, { headers: { host: 'anything.example' } });
       assert.equal(r.status, 308);
@@ -200,10 +327,10 @@ describe('Winux serves HTTPS itself', () => {
       assert.equal(challenge.status, 200);
       assert.equal(challenge.body, 'Tok3n_-x.thumbprint');
       assert.equal((await request(`${s.redirectUrl}/.well-known/acme-challenge/unknown`)).status, 404);
-      const escape = await request(`${s.redirectUrl}/`, { rawPath: '/.well-known/acme-challenge/../../secret.txt' });
-      assert.equal(escape.status, 308, 'a path that is not a token is only redirected');
-      assert.match(String(escape.headers.location), /acme-challenge\/\.\.\/\.\.\/secret\.txt$/, 'the raw path was sent');
-      assert.ok(!escape.body.includes('not for the web'));
+      const traversal = await request(`${s.redirectUrl}/`, { rawPath: '/.well-known/acme-challenge/../../secret.txt' });
+      assert.equal(traversal.status, 308, 'a path that is not a token is only redirected');
+      assert.match(String(traversal.headers.location), /acme-challenge\/\.\.\/\.\.\/secret\.txt$/, 'the raw path was sent');
+      assert.ok(!traversal.body.includes('not for the web'));
       assert.equal((await request(`${s.redirectUrl}/.well-known/acme-challenge/Tok3n_-x`, { method: 'POST' })).status, 308);
     } finally {
       await s.close();
@@ -215,8 +342,10 @@ describe('Winux serves HTTPS itself', () => {
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     const port = String((taken.address() as { port: number }).port);
     try {
-      await assert.rejects(start({ WINUX_TLS_CERT: good.cert, WINUX_TLS_KEY: good.key, WINUX_HTTP_REDIRECT_PORT: port }),
-        new RegExp(`WINUX_HTTP_REDIRECT_PORT: cannot listen on 127\\.0\\.0\\.1:${port} \\(EADDRINUSE\\)`));
+      await assert.rejects(
+        start({ WINUX_TLS_CERT: good.cert, WINUX_TLS_KEY: good.key, WINUX_HTTP_REDIRECT_PORT: port }),
+        new RegExp(`WINUX_HTTP_REDIRECT_PORT: cannot listen on 127\\.0\\.0\\.1:${port} \\(EADDRINUSE\\)`),
+      );
     } finally {
       taken.close();
     }
@@ -259,18 +388,37 @@ describe('Winux serves HTTPS itself', () => {
     fs.writeFileSync(truncatedKey, good.keyPem.slice(0, good.keyPem.length - 40));
     const encryptedKey = path.join(bad, 'encrypted.key');
     execFileSync('openssl', ['pkey', '-in', good.key, '-out', encryptedKey, '-aes256', '-passout', 'pass:hunter2hunter2']);
-    const secrets = [...secretLines(good.keyPem), ...secretLines(other.keyPem), ...secretLines(expired.keyPem), ...secretLines(good.certPem), 'just some text', 'hunter2'];
+    const secrets = [
+      ...secretLines(good.keyPem),
+      ...secretLines(other.keyPem),
+      ...secretLines(expired.keyPem),
+      ...secretLines(good.certPem),
+      'just some text',
+      'hunter2',
+    ];
     const cases: [string, Record<string, string>, RegExp][] = [
       ['missing certificate file', { WINUX_TLS_CERT: path.join(bad, 'nope.crt'), WINUX_TLS_KEY: good.key }, /WINUX_TLS_CERT: no file at .*nope\.crt/],
       ['missing key file', { WINUX_TLS_CERT: good.cert, WINUX_TLS_KEY: path.join(bad, 'nope.key') }, /WINUX_TLS_KEY: no file at .*nope\.key/],
       ['a directory', { WINUX_TLS_CERT: good.cert, WINUX_TLS_KEY: bad }, /WINUX_TLS_KEY: .*bad is a directory; expected a PEM private key file/],
       ['not PEM', { WINUX_TLS_CERT: notPem, WINUX_TLS_KEY: good.key }, /WINUX_TLS_CERT: .*notes\.txt holds no PEM certificate/],
       ['key file not PEM', { WINUX_TLS_CERT: good.cert, WINUX_TLS_KEY: notPem }, /WINUX_TLS_KEY: .*notes\.txt holds no PEM private key/],
-      ['swapped', { WINUX_TLS_CERT: good.key, WINUX_TLS_KEY: good.cert }, /WINUX_TLS_CERT: .* holds a private key, not a certificate \(are WINUX_TLS_CERT and WINUX_TLS_KEY swapped\?\)/],
+      [
+        'swapped',
+        { WINUX_TLS_CERT: good.key, WINUX_TLS_KEY: good.cert },
+        /WINUX_TLS_CERT: .* holds a private key, not a certificate \(are WINUX_TLS_CERT and WINUX_TLS_KEY swapped\?\)/,
+      ],
       ['truncated key', { WINUX_TLS_CERT: good.cert, WINUX_TLS_KEY: truncatedKey }, /WINUX_TLS_KEY: .*truncated\.key/],
       ['encrypted key', { WINUX_TLS_CERT: good.cert, WINUX_TLS_KEY: encryptedKey }, /WINUX_TLS_KEY: .*encrypted\.key is protected by a passphrase/],
-      ['key of another certificate', { WINUX_TLS_CERT: good.cert, WINUX_TLS_KEY: other.key }, /WINUX_TLS_KEY: the private key in .*other\.key does not belong to the certificate in WINUX_TLS_CERT/],
-      ['expired certificate', { WINUX_TLS_CERT: expired.cert, WINUX_TLS_KEY: expired.key }, /WINUX_TLS_CERT: the certificate in .*expired\.crt \([^)]*O=expired[^)]*\) expired on 2020-01-02T00:00:00\.000Z/],
+      [
+        'key of another certificate',
+        { WINUX_TLS_CERT: good.cert, WINUX_TLS_KEY: other.key },
+        /WINUX_TLS_KEY: the private key in .*other\.key does not belong to the certificate in WINUX_TLS_CERT/,
+      ],
+      [
+        'expired certificate',
+        { WINUX_TLS_CERT: expired.cert, WINUX_TLS_KEY: expired.key },
+        /WINUX_TLS_CERT: the certificate in .*expired\.crt \([^)]*O=expired[^)]*\) expired on 2020-01-02T00:00:00\.000Z/,
+      ],
     ];
     for (const [what, env, expected] of cases) {
       const message = await startFails(env, secrets);
@@ -283,15 +431,22 @@ describe('Winux serves HTTPS itself', () => {
       [{ WINUX_TLS_CERT: good.cert }, /WINUX_TLS_KEY: expected the PEM private key file too/],
       [{ WINUX_TLS_KEY: good.key }, /WINUX_TLS_CERT: expected the PEM certificate file too/],
       [{ WINUX_HTTP_REDIRECT_PORT: '8080' }, /WINUX_HTTP_REDIRECT_PORT: expected only with WINUX_TLS_CERT and WINUX_TLS_KEY/],
-      [{ WINUX_TLS_CERT: good.cert, WINUX_TLS_KEY: good.key, WINUX_PORT: '8443', WINUX_HTTP_REDIRECT_PORT: '8443' }, /WINUX_HTTP_REDIRECT_PORT: expected a port other than WINUX_PORT/],
+      [
+        { WINUX_TLS_CERT: good.cert, WINUX_TLS_KEY: good.key, WINUX_PORT: '8443', WINUX_HTTP_REDIRECT_PORT: '8443' },
+        /WINUX_HTTP_REDIRECT_PORT: expected a port other than WINUX_PORT/,
+      ],
       [{ WINUX_HSTS_MAX_AGE_SECONDS: 'forever' }, /WINUX_HSTS_MAX_AGE_SECONDS/],
       [{ WINUX_TLS_CERT: good.cert, WINUX_TLS_KEY: good.key, WINUX_ACME_WEBROOT: root }, /WINUX_ACME_WEBROOT: expected only with WINUX_HTTP_REDIRECT_PORT/],
     ] as [Record<string, string>, RegExp][]) {
-      assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && expected.test(e.message), JSON.stringify(Object.keys(env)));
+      assert.throws(
+        () => loadConfig(env),
+        (e: unknown) => e instanceof ConfigError && expected.test(e.message),
+        JSON.stringify(Object.keys(env)),
+      );
     }
   });
 
-  test('a key the server\'s user cannot read is named (checked as nobody: root reads anything)', (t) => {
+  test("a key the server's user cannot read is named (checked as nobody: root reads anything)", (t) => {
     if (process.getuid?.() !== 0 || spawnSync('setpriv', ['--version']).status !== 0) return t.skip('needs root and setpriv to act as another user');
     const dir = path.join(root, 'unreadable');
     fs.mkdirSync(dir, { mode: 0o755 });
@@ -304,8 +459,11 @@ describe('Winux serves HTTPS itself', () => {
     const script = `import { readTlsPair } from ${JSON.stringify(path.join(repo, 'src/http/tls.ts'))};
       try { readTlsPair({ certFile: ${JSON.stringify(good.cert)}, keyFile: ${JSON.stringify(key)} }); console.log('READ'); }
       catch (e) { console.log(e.name + ': ' + e.message); }`;
-    const run = spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script],
-      { cwd: repo, encoding: 'utf8', env: { PATH: process.env.PATH, HOME: '/tmp' } });
+    const run = spawnSync(
+      'setpriv',
+      ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script],
+      { cwd: repo, encoding: 'utf8', env: { PATH: process.env.PATH, HOME: '/tmp' } },
+    );
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /ConfigError: [\s\S]*WINUX_TLS_KEY: .*locked\.key cannot be read by the user running Winux \(uid 65534\): permission denied/);
     for (const secret of secretLines(good.keyPem)) assert.ok(!run.stdout.includes(secret));
@@ -331,7 +489,9 @@ describe('renewed certificate files are picked up without a restart', () => {
     server = await start({ WINUX_TLS_CERT: certFile, WINUX_TLS_KEY: keyFile }, { logger: logs.logger, tlsCheckIntervalMs: 50 });
     port = Number(new URL(server.url).port);
   });
-  after(async () => { await server?.close(); });
+  after(async () => {
+    await server?.close();
+  });
 
   const warnings = () => logs.lines.filter((l) => l.msg?.startsWith('TLS files changed but cannot be used'));
 
@@ -357,7 +517,9 @@ describe('renewed certificate files are picked up without a restart', () => {
     assert.equal(open.getPeerCertificate().fingerprint256, first.fingerprint);
     const answer = await new Promise<string>((resolve, reject) => {
       let text = '';
-      open.on('data', (c: Buffer) => { text += c.toString('latin1'); });
+      open.on('data', (c: Buffer) => {
+        text += c.toString('latin1');
+      });
       open.on('end', () => resolve(text));
       open.on('error', reject);
       open.write('GET /api/winux/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
@@ -394,8 +556,13 @@ test('a certificate nearing its end without renewal is reported once a day, by a
   const logs = capturingLogger();
   let clock = new Date();
   const watcher = watchTlsFiles({
-    files: { certFile: leaf.cert, keyFile: leaf.key }, logger: logs.logger, intervalMs: 3_600_000,
-    since: pair.signature, validTo: pair.info.valid_to, now: () => clock, apply: () => assert.fail('nothing changed'),
+    files: { certFile: leaf.cert, keyFile: leaf.key },
+    logger: logs.logger,
+    intervalMs: 3_600_000,
+    since: pair.signature,
+    validTo: pair.info.valid_to,
+    now: () => clock,
+    apply: () => assert.fail('nothing changed'),
   });
   try {
     const reminders = () => logs.lines.filter((l) => /TLS certificate (expires soon|has expired)/.test(l.msg));

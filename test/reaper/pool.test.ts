@@ -16,7 +16,7 @@ class KeyedFake extends FakeProvider {
 }
 
 async function poolMembers(s: TestServer, status = 'ready') {
-  return (await s.store.list({ pooled: true, statuses: [status as never] }));
+  return await s.store.list({ pooled: true, statuses: [status as never] });
 }
 
 describe('warm pool', () => {
@@ -45,8 +45,14 @@ describe('warm pool', () => {
       assert.equal(adminPool.body.sessions.length, 2);
       assert.ok(adminPool.body.sessions.every((x: any) => x.pooled === true));
       const visitors = await s.request('GET', `${api}/sessions`, { token: s.adminToken });
-      assert.deepEqual(visitors.body.sessions.map((x: any) => x.session_id), [r.body.session_id], 'pool members are not listed as visitors\' sessions');
-    } finally { await s.close(); }
+      assert.deepEqual(
+        visitors.body.sessions.map((x: any) => x.session_id),
+        [r.body.session_id],
+        "pool members are not listed as visitors' sessions",
+      );
+    } finally {
+      await s.close();
+    }
   });
 
   test('the pool never takes capacity a visitor needs: it shrinks first', async () => {
@@ -72,7 +78,9 @@ describe('warm pool', () => {
       assert.equal(d.status, 202, JSON.stringify(d.body));
       assert.equal(d.body.status, 'creating');
       assert.equal((await s.store.get(spare.id))!.status, 'destroyed');
-    } finally { await s.close(); }
+    } finally {
+      await s.close();
+    }
   });
 
   test('members are recycled after WINUX_POOL_MAX_AGE_MINUTES and replaced', async () => {
@@ -92,7 +100,9 @@ describe('warm pool', () => {
       await waitFor(async () => (await poolMembers(s)).length === 1);
       assert.notEqual((await poolMembers(s))[0].id, old.id);
       assert.equal(fake.machines().length, 1, 'nothing leaked');
-    } finally { await s.close(); }
+    } finally {
+      await s.close();
+    }
   });
 
   test('failing members make the pool back off instead of looping', async () => {
@@ -100,15 +110,19 @@ describe('warm pool', () => {
     const s = await startTestServer({ provider: fake, reaper: false, env: { WINUX_POOL_SIZE: '1' } });
     try {
       await s.pool.runOnce();
-      await waitFor(async () => (await s.store.list({ pooled: true, statuses: ['failed'] })).length === 1 && !(await s.store.list({ holdsContainer: true })).length);
+      await waitFor(
+        async () => (await s.store.list({ pooled: true, statuses: ['failed'] })).length === 1 && !(await s.store.list({ holdsContainer: true })).length,
+      );
       const next = await s.pool.runOnce();
       assert.equal(next.backingOff, true);
       assert.equal(next.created, 0);
       assert.equal(fake.calls.create, 1);
-    } finally { await s.close(); }
+    } finally {
+      await s.close();
+    }
   });
 
-  test('pool members survive a restart as members (reconciled like sessions), expired visitors\' rules do not apply to them', async () => {
+  test("pool members survive a restart as members (reconciled like sessions), expired visitors' rules do not apply to them", async () => {
     const fake = new FakeProvider();
     const s = await startTestServer({ provider: fake, env: { WINUX_POOL_SIZE: '1', WINUX_SESSION_MINUTES: '1' } });
     const dataDir = s.dataDir;
@@ -117,9 +131,11 @@ describe('warm pool', () => {
     const again = await startTestServer({ provider: fake, dataDir, env: { WINUX_POOL_SIZE: '1' } });
     try {
       assert.equal((await poolMembers(again)).length, 1);
-      assert.equal(fake.machines().length, 1, 'the member\'s container is not an orphan');
+      assert.equal(fake.machines().length, 1, "the member's container is not an orphan");
       const cleanup = await again.request('POST', `${api}/cleanup`, { token: again.adminToken });
       assert.equal(cleanup.body.destroyed, 0);
-    } finally { await again.close(); }
+    } finally {
+      await again.close();
+    }
   });
 });

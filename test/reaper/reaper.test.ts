@@ -25,7 +25,9 @@ describe('reaper', () => {
       clock.advance(1);
       await waitFor(async () => (await s.store.get(r.body.session_id))!.status === 'destroyed', 5000, 'destroyed at expiry');
       assert.equal(fake.machines().length, 0);
-    } finally { await s.close(); }
+    } finally {
+      await s.close();
+    }
   });
 
   test('extending re-arms the timer; a new earlier session re-arms it too', async () => {
@@ -38,7 +40,9 @@ describe('reaper', () => {
       await waitFor(() => clock.nextTimerAt() === Date.parse(ext.body.expires_at), 5000, 're-armed after extend');
       const b = await s.request('POST', `${api}/sessions`, { body: { duration_minutes: 1 } });
       await waitFor(() => clock.nextTimerAt() === Date.parse(b.body.expires_at), 5000, 're-armed for the earlier session');
-    } finally { await s.close(); }
+    } finally {
+      await s.close();
+    }
   });
 
   test('runOnce ends what is due and reports it; POST /cleanup does the same now', async () => {
@@ -63,7 +67,9 @@ describe('reaper', () => {
       assert.deepEqual(now.body, { destroyed: 1, sessions: [late.body.session_id] });
       assert.equal((await s.store.get(late.body.session_id))!.status, 'destroyed');
       assert.equal(fake.machines().length, 0);
-    } finally { await s.close(); }
+    } finally {
+      await s.close();
+    }
   });
 
   test('a session that expires while still being created is ended too', async () => {
@@ -78,6 +84,8 @@ describe('reaper', () => {
       assert.equal(stats.expired, 1);
       await waitFor(async () => (await s.store.get(r.body.session_id))!.status === 'destroyed');
       assert.equal(fake.machines().length, 0);
-    } finally { await s.close(); }
+    } finally {
+      await s.close();
+    }
   });
 });

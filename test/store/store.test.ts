@@ -14,15 +14,35 @@ function newSession(over: Partial<NewSession> = {}): NewSession {
   const now = 1_700_000_000_000;
   counter++;
   return {
-    id: `winux-${String(counter).padStart(12, 'a').replace(/[0-9]/g, (d) => 'abcdefghij'[Number(d)])}`,
-    status: 'creating', step: 'allocating', pooled: false, node: null, ip: null, endpointHost: null, port: null,
-    username: 'winux', password: 'pw', tokenHash: 'h', visitor: 'v', providerRef: null,
-    createdAt: now, readyAt: null, expiresAt: now + 60_000, endedAt: null, durationMinutes: 1, error: null, ...over,
+    id: `winux-${String(counter)
+      .padStart(12, 'a')
+      .replace(/[0-9]/g, (d) => 'abcdefghij'[Number(d)])}`,
+    status: 'creating',
+    step: 'allocating',
+    pooled: false,
+    node: null,
+    ip: null,
+    endpointHost: null,
+    port: null,
+    username: 'winux',
+    password: 'pw',
+    tokenHash: 'h',
+    visitor: 'v',
+    providerRef: null,
+    createdAt: now,
+    readyAt: null,
+    expiresAt: now + 60_000,
+    endedAt: null,
+    durationMinutes: 1,
+    error: null,
+    ...over,
   };
 }
 
 let pg: TempPostgres;
-before(async () => { pg = await startTempPostgres(); });
+before(async () => {
+  pg = await startTempPostgres();
+});
 after(() => pg?.stop());
 
 for (const dialect of ['sqlite', 'postgres'] as const) {
@@ -31,7 +51,9 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     before(async () => {
       store = await Store.open(dialect === 'sqlite' ? `sqlite:${path.join(tempDir(), 'w.db')}` : pg.url);
     });
-    after(async () => { await store.close(); });
+    after(async () => {
+      await store.close();
+    });
 
     test('gives the lowest free id and refuses at capacity', async () => {
       await store.db.deleteFrom('sessions').execute();
@@ -72,10 +94,15 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       await store.db.deleteFrom('sessions').execute();
       const a = await store.insertWithContainer(newSession(), rules);
       assert.ok(!('refused' in a));
-      await assert.rejects(store.db.insertInto('sessions').values({
-        ...(await store.db.selectFrom('sessions').selectAll().where('id', '=', a.id).executeTakeFirstOrThrow()),
-        id: 'winux-duplicateidx',
-      }).execute());
+      await assert.rejects(
+        store.db
+          .insertInto('sessions')
+          .values({
+            ...(await store.db.selectFrom('sessions').selectAll().where('id', '=', a.id).executeTakeFirstOrThrow()),
+            id: 'winux-duplicateidx',
+          })
+          .execute(),
+      );
     });
 
     test('per-visitor limit counts only live sessions of that visitor', async () => {
@@ -84,9 +111,9 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const a = await store.insertWithContainer(newSession({ visitor: 'alice' }), limited);
       assert.ok(!('refused' in a));
       assert.deepEqual(await store.insertWithContainer(newSession({ visitor: 'alice' }), limited), { refused: 'visitor_limit' });
-      assert.ok(!('refused' in await store.insertWithContainer(newSession({ visitor: 'bob' }), limited)));
+      assert.ok(!('refused' in (await store.insertWithContainer(newSession({ visitor: 'bob' }), limited))));
       await store.transition(a.id, ['creating'], 'destroying', {}, 1);
-      assert.ok(!('refused' in await store.insertWithContainer(newSession({ visitor: 'alice' }), limited)));
+      assert.ok(!('refused' in (await store.insertWithContainer(newSession({ visitor: 'alice' }), limited))));
     });
 
     test('a transition happens once: the second actor gets nothing', async () => {

@@ -6,7 +6,16 @@
 import fs from 'node:fs';
 import type { CreationStep } from '../../src/core/session.ts';
 import { ProviderError } from '../../src/core/errors.ts';
-import type { CreateContext, CreateSpec, CreatedMachine, ManagedMachine, MachineState, Provider, ProviderCheck, ProviderRef } from '../../src/core/provider-port.ts';
+import type {
+  CreateContext,
+  CreateSpec,
+  CreatedMachine,
+  ManagedMachine,
+  MachineState,
+  Provider,
+  ProviderCheck,
+  ProviderRef,
+} from '../../src/core/provider-port.ts';
 
 export interface FakeProviderOptions {
   /** Time each creation step takes. */
@@ -39,8 +48,12 @@ export class FakeProvider implements Provider {
   /** Behaviour hooks, overridden by the named fakes. */
   protected async afterStep(_index: number, _signal: AbortSignal): Promise<void> {}
   /** A failure message when this creation should fail. */
-  protected createFailure(_spec: CreateSpec): string | undefined { return undefined; }
-  protected destroyFails(_ref: ProviderRef): boolean { return false; }
+  protected createFailure(_spec: CreateSpec): string | undefined {
+    return undefined;
+  }
+  protected destroyFails(_ref: ProviderRef): boolean {
+    return false;
+  }
   protected reached(_point: FakePoint): void {}
   protected healthy = true;
 
@@ -176,7 +189,10 @@ export class FailingProvider extends FakeProvider {
 
 /** Kills its own process with SIGKILL at a named point: what a crash does to a server. */
 export class CrashingProvider extends FakeProvider {
-  constructor(private readonly at: FakePoint | undefined, options: FakeProviderOptions = {}) {
+  constructor(
+    private readonly at: FakePoint | undefined,
+    options: FakeProviderOptions = {},
+  ) {
     super(options);
   }
 

@@ -11,5 +11,5 @@ const provider = new CrashingProvider(process.env.FAKE_CRASH_AT as FakePoint | u
 });
 const config = loadConfig();
 const server = await startServer({ config, provider, logger: createLogger(config.logLevel, process.stderr as never) });
-process.stdout.write(JSON.stringify({ url: server.url, adminToken: server.adminToken }) + '\n');
+process.stdout.write(`${JSON.stringify({ url: server.url, adminToken: server.adminToken })}\n`);
 process.on('SIGTERM', () => void server.close().then(() => process.exit(0)));

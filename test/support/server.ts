@@ -27,7 +27,11 @@ export interface TestServer extends RunningServer {
   provider: Provider;
   dataDir: string;
   /** fetch() against the server with JSON defaults; `token` becomes a bearer header. */
-  request(method: string, urlPath: string, options?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
+  request(
+    method: string,
+    urlPath: string,
+    options?: { token?: string; body?: unknown; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: any; headers: Headers }>;
 }
 
 export function tempDir(prefix = 'winux-test-'): string {
@@ -36,13 +40,16 @@ export function tempDir(prefix = 'winux-test-'): string {
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? tempDir();
-  const config = loadConfig({
-    WINUX_DATA_DIR: dataDir,
-    WINUX_HOST: '127.0.0.1',
-    WINUX_PORT: '0',
-    WINUX_CREATE_RATE_PER_MINUTE: '0',
-    ...options.env,
-  }, options.config);
+  const config = loadConfig(
+    {
+      WINUX_DATA_DIR: dataDir,
+      WINUX_HOST: '127.0.0.1',
+      WINUX_PORT: '0',
+      WINUX_CREATE_RATE_PER_MINUTE: '0',
+      ...options.env,
+    },
+    options.config,
+  );
   const provider = options.provider ?? new FakeProvider();
   const logger = options.logger ?? (process.env.WINUX_TEST_LOGS ? createLogger('debug') : silentLogger);
   const server = await startServer({ config, provider, logger, clock: options.clock, reaper: options.reaper });
@@ -57,7 +64,11 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     const res = await fetch(server.url + urlPath, { method, headers, body });
     const text = await res.text();
     let parsed: unknown = text;
-    try { parsed = JSON.parse(text); } catch { /* not JSON: keep the text */ }
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      /* not JSON: keep the text */
+    }
     return { status: res.status, body: parsed, headers: res.headers };
   };
   return { ...server, config, provider, dataDir, request };
@@ -76,9 +87,13 @@ export async function waitFor<T>(check: () => Promise<T> | T, timeoutMs = 10_000
 
 /** Polls a session through the API (as its owner) until it is `ready`; fails fast if it fails. */
 export async function waitForReady(server: TestServer, id: string, token: string, timeoutMs = 30_000): Promise<any> {
-  return waitFor(async () => {
-    const r = await server.request('GET', `/api/winux/sessions/${id}`, { token });
-    if (r.body.status === 'failed') throw new Error(`creation failed: ${r.body.error}`);
-    return r.body.status === 'ready' ? r.body : null;
-  }, timeoutMs, `session ${id} to be ready`);
+  return waitFor(
+    async () => {
+      const r = await server.request('GET', `/api/winux/sessions/${id}`, { token });
+      if (r.body.status === 'failed') throw new Error(`creation failed: ${r.body.error}`);
+      return r.body.status === 'ready' ? r.body : null;
+    },
+    timeoutMs,
+    `session ${id} to be ready`,
+  );
 }

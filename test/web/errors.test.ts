@@ -7,16 +7,24 @@ import type { Browser, Page, Route } from 'playwright-core';
 import { launchBrowser, openPage, resyncNow, shot, startWinux, timerSeconds, until, type Winux } from './harness.ts';
 
 let browser: Browser;
-before(async () => { browser = await launchBrowser(); });
-after(async () => { await browser?.close(); });
+before(async () => {
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+});
 
 const text = (page: Page, selector: string) => page.locator(selector).innerText();
 const bannerText = (page: Page) => page.locator('#banner').innerText();
 
 describe('all desktops in use', () => {
   let w: Winux;
-  before(async () => { w = await startWinux({ WINUX_MAX_SESSIONS: '1', WINUX_SESSIONS_PER_VISITOR: '5' }); });
-  after(async () => { await w?.close(); });
+  before(async () => {
+    w = await startWinux({ WINUX_MAX_SESSIONS: '1', WINUX_SESSIONS_PER_VISITOR: '5' });
+  });
+  after(async () => {
+    await w?.close();
+  });
 
   test('says so with the time one frees up, and launching works again once it has', async () => {
     const other = await w.request('POST', '/api/winux/sessions', { body: {} });
@@ -43,8 +51,12 @@ describe('all desktops in use', () => {
 
 describe('one session per visitor', () => {
   let w: Winux;
-  before(async () => { w = await startWinux(); });
-  after(async () => { await w?.close(); });
+  before(async () => {
+    w = await startWinux();
+  });
+  after(async () => {
+    await w?.close();
+  });
 
   test('a session of this visitor that the page does not hold (its token cookie lost) is explained', async () => {
     const { context, page } = await openPage(browser, w.url);
@@ -82,8 +94,12 @@ describe('one session per visitor', () => {
 
 describe('too many requests', () => {
   let w: Winux;
-  before(async () => { w = await startWinux({ WINUX_CREATE_RATE_PER_MINUTE: '1', WINUX_SESSIONS_PER_VISITOR: '5' }); });
-  after(async () => { await w?.close(); });
+  before(async () => {
+    w = await startWinux({ WINUX_CREATE_RATE_PER_MINUTE: '1', WINUX_SESSIONS_PER_VISITOR: '5' });
+  });
+  after(async () => {
+    await w?.close();
+  });
 
   test('the launch button waits for the time the server gives', async () => {
     const first = await w.request('POST', '/api/winux/sessions', { body: {} });
@@ -100,8 +116,12 @@ describe('too many requests', () => {
 
 describe('a creation that fails', () => {
   let w: Winux;
-  before(async () => { w = await startWinux(); });
-  after(async () => { await w?.close(); });
+  before(async () => {
+    w = await startWinux();
+  });
+  after(async () => {
+    await w?.close();
+  });
 
   test('says the desktop could not start, with the reason, and offers to try again', async () => {
     w.stepper.failWith = 'no space left on device';
@@ -122,13 +142,20 @@ describe('a creation that fails', () => {
 
 describe('the server unreachable', () => {
   let w: Winux;
-  before(async () => { w = await startWinux(); });
-  after(async () => { await w?.close(); });
+  before(async () => {
+    w = await startWinux();
+  });
+  after(async () => {
+    await w?.close();
+  });
 
   /** Makes every API request fail as a dead server would; counts the attempts. */
   async function cutOff(page: Page) {
     const state = { attempts: 0 };
-    const handler = (route: Route) => { state.attempts++; return route.abort('connectionrefused'); };
+    const handler = (route: Route) => {
+      state.attempts++;
+      return route.abort('connectionrefused');
+    };
     await page.route('**/api/winux/**', handler);
     return { state, restore: () => page.unroute('**/api/winux/**', handler) };
   }

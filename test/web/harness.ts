@@ -17,9 +17,15 @@ export function shiftedClock(): Clock & { advance(ms: number): void } {
   let offset = 0;
   return {
     now: () => Date.now() + offset,
-    setTimeout: (fn, ms) => { const t = setTimeout(fn, ms); t.unref?.(); return t; },
+    setTimeout: (fn, ms) => {
+      const t = setTimeout(fn, ms);
+      t.unref?.();
+      return t;
+    },
     clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-    advance: (ms) => { offset += ms; },
+    advance: (ms) => {
+      offset += ms;
+    },
   };
 }
 
@@ -38,7 +44,9 @@ export class SteppingProvider implements Provider {
   private waiting: Array<() => void> = [];
   reached = new Set<CreationStep>();
 
-  holdAt(step: CreationStep | null): void { this.hold = step; }
+  holdAt(step: CreationStep | null): void {
+    this.hold = step;
+  }
   release(): void {
     this.hold = null;
     for (const go of this.waiting.splice(0)) go();
@@ -55,12 +63,20 @@ export class SteppingProvider implements Provider {
     if (this.failWith) throw new Error(this.failWith);
     const ref: ProviderRef = { containerId: spec.containerId, name: spec.hostname };
     this.machines.set(spec.containerId, { containerId: spec.containerId, ref, state: 'running' });
-    return { ref, node: 'local', ip: `10.217.0.${spec.containerId % 250 + 2}`, endpoint: { host: null, port: 33890 + (spec.containerId % 1000) } };
+    return { ref, node: 'local', ip: `10.217.0.${(spec.containerId % 250) + 2}`, endpoint: { host: null, port: 33890 + (spec.containerId % 1000) } };
   }
-  async destroy(ref: ProviderRef): Promise<void> { this.machines.delete(ref.containerId); }
-  async status(ref: ProviderRef) { return this.machines.has(ref.containerId) ? 'running' as const : 'missing' as const; }
-  async list() { return [...this.machines.values()]; }
-  async check() { return [{ name: 'fake', ok: true, detail: 'test provider' }]; }
+  async destroy(ref: ProviderRef): Promise<void> {
+    this.machines.delete(ref.containerId);
+  }
+  async status(ref: ProviderRef) {
+    return this.machines.has(ref.containerId) ? ('running' as const) : ('missing' as const);
+  }
+  async list() {
+    return [...this.machines.values()];
+  }
+  async check() {
+    return [{ name: 'fake', ok: true, detail: 'test provider' }];
+  }
 }
 
 export interface Winux extends Omit<TestServer, 'close'> {
@@ -81,7 +97,8 @@ export async function startWinux(env: Record<string, string> = {}, again?: { ste
   });
   const close = server.close.bind(server);
   return Object.assign(server, {
-    stepper, clock,
+    stepper,
+    clock,
     async close(options: { keepData?: boolean } = {}) {
       stepper.release();
       await close();
@@ -90,7 +107,14 @@ export async function startWinux(env: Record<string, string> = {}, again?: { ste
   });
 }
 
-export const chromiumArgs = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+export const chromiumArgs = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 
 export function launchBrowser(): Promise<Browser> {
   return chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: chromiumArgs });
@@ -106,7 +130,7 @@ export interface PageOptions {
   mobile?: boolean;
 }
 
-export async function openPage(browser: Browser, base: string, o: PageOptions = {}): Promise<{ context: BrowserContext; page: Page }> {
+export async function openPage(browser: Browser, _base: string, o: PageOptions = {}): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({
     viewport: { width: o.width ?? 1280, height: o.height ?? 800 },
     locale: o.locale ?? 'fr-FR',
@@ -118,7 +142,8 @@ export async function openPage(browser: Browser, base: string, o: PageOptions = 
   });
   // Record notifications the page shows (the headless browser displays none).
   // A string, not a function: tsx would inject helpers the page does not have.
-  await context.addInitScript({ content: `(() => {
+  await context.addInitScript({
+    content: `(() => {
     const shown = [];
     window.__notes = shown;
     const Real = window.Notification;
@@ -127,11 +152,14 @@ export async function openPage(browser: Browser, base: string, o: PageOptions = 
       constructor(title, options) { shown.push({ title, body: options && options.body }); super(title, options); }
     }
     Object.defineProperty(window, 'Notification', { value: Recorded, configurable: true, writable: true });
-  })();` });
+  })();`,
+  });
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(String(e)));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
   (page as unknown as { jsErrors: string[] }).jsErrors = errors;
   return { context, page };
 }
@@ -145,7 +173,9 @@ export async function until<T>(fn: () => Promise<T> | T, what: string, timeoutMs
       const v = await fn();
       if (v) return v;
       last = v;
-    } catch (e) { last = e; }
+    } catch (e) {
+      last = e;
+    }
     if (Date.now() > end) throw new Error(`Timed out waiting for ${what} (last: ${String(last)})`);
     await new Promise((r) => setTimeout(r, 50));
   }

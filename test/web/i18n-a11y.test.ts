@@ -101,11 +101,12 @@ describe('accessibility', () => {
     const { context, page } = await openPage(browser, w.url, { permissions: ['clipboard-read', 'clipboard-write'] });
     await page.goto(`${w.url}/winux/`);
     await page.locator('#launch').waitFor();
-    const focused = () => page.evaluate(() => {
-      const el = document.activeElement as HTMLElement;
-      const style = getComputedStyle(el);
-      return { id: el.id, cls: el.className, outline: style.outlineStyle, width: parseFloat(style.outlineWidth), visible: el.matches(':focus-visible') };
-    });
+    const focused = () =>
+      page.evaluate(() => {
+        const el = document.activeElement as HTMLElement;
+        const style = getComputedStyle(el);
+        return { id: el.id, cls: el.className, outline: style.outlineStyle, width: parseFloat(style.outlineWidth), visible: el.matches(':focus-visible') };
+      });
     const seen: string[] = [];
     for (let i = 0; i < 4; i++) {
       await page.keyboard.press('Tab');
@@ -123,7 +124,12 @@ describe('accessibility', () => {
     assert.ok(copy.visible && copy.outline !== 'none' && copy.width >= 2);
     await page.keyboard.press('Enter');
     const [session] = await w.service.list({ statuses: ['ready'] });
-    await until(async () => (await page.evaluate(() => navigator.clipboard.readText())) === session.endpointHost || (await page.evaluate(() => navigator.clipboard.readText())) === '127.0.0.1', 'host copied by keyboard');
+    await until(
+      async () =>
+        (await page.evaluate(() => navigator.clipboard.readText())) === session.endpointHost ||
+        (await page.evaluate(() => navigator.clipboard.readText())) === '127.0.0.1',
+      'host copied by keyboard',
+    );
     await page.focus('#end');
     await page.keyboard.press('Enter');
     await page.locator('#confirm').waitFor();
@@ -150,8 +156,9 @@ describe('accessibility', () => {
       const counts = { timer: 0, announcer: 0 };
       (window as unknown as { __counts: typeof counts }).__counts = counts;
       new MutationObserver(() => counts.timer++).observe(document.getElementById('timer')!, { childList: true, characterData: true, subtree: true });
-      new MutationObserver(() => { if (document.getElementById('announcer')!.textContent) counts.announcer++; })
-        .observe(document.getElementById('announcer')!, { childList: true, characterData: true, subtree: true });
+      new MutationObserver(() => {
+        if (document.getElementById('announcer')!.textContent) counts.announcer++;
+      }).observe(document.getElementById('announcer')!, { childList: true, characterData: true, subtree: true });
     });
     for (let i = 0; i < 20; i++) await page.clock.runFor(1000);
     const counts = await page.evaluate(() => (window as unknown as { __counts: { timer: number; announcer: number } }).__counts);
@@ -266,13 +273,12 @@ describe('weight and origin of the page', () => {
     await page.goto(`${w.url}/winux/`);
     await until(async () => (await text(page, '#facts')).length > 0, 'facts');
     await page.waitForLoadState('load');
-    const entries = await page.evaluate(() => [
-      ...performance.getEntriesByType('navigation'),
-      ...performance.getEntriesByType('resource'),
-    ].map((e) => {
-      const r = e as PerformanceResourceTiming;
-      return { url: r.name, kind: r.initiatorType, transfer: r.transferSize, encoded: r.encodedBodySize, decoded: r.decodedBodySize };
-    }));
+    const entries = await page.evaluate(() =>
+      [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')].map((e) => {
+        const r = e as PerformanceResourceTiming;
+        return { url: r.name, kind: r.initiatorType, transfer: r.transferSize, encoded: r.encodedBodySize, decoded: r.decodedBodySize };
+      }),
+    );
     assert.deepEqual([...origins], [w.url]);
     const assets = entries.filter((e) => !e.url.includes('/api/'));
     const api = entries.filter((e) => e.url.includes('/api/'));
@@ -284,8 +290,10 @@ describe('weight and origin of the page', () => {
       api_transfer_bytes: sum(api, 'transfer'),
       total_transfer_bytes: sum(entries, 'transfer'),
     };
-    fs.writeFileSync(path.join(outDir, 'first-load.json'), JSON.stringify(report, null, 2) + '\n');
-    console.log(`first load: ${report.total_transfer_bytes} bytes transferred (${report.assets_transfer_bytes} page assets in ${assets.length} requests, ${report.api_transfer_bytes} API)`);
+    fs.writeFileSync(path.join(outDir, 'first-load.json'), `${JSON.stringify(report, null, 2)}\n`);
+    console.log(
+      `first load: ${report.total_transfer_bytes} bytes transferred (${report.assets_transfer_bytes} page assets in ${assets.length} requests, ${report.api_transfer_bytes} API)`,
+    );
     assert.ok(report.assets_transfer_bytes > 0);
     assert.ok(report.total_transfer_bytes < 80 * 1024, `first load ${report.total_transfer_bytes} bytes`);
     await context.close();

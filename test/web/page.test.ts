@@ -8,8 +8,12 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchBrowser, openPage, shot, startWinux, timerSeconds, until, type Winux } from './harness.ts';
 
 let browser: Browser;
-before(async () => { browser = await launchBrowser(); });
-after(async () => { await browser?.close(); });
+before(async () => {
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+});
 
 const text = (page: Page, selector: string) => page.locator(selector).innerText();
 const clipboard = (page: Page) => page.evaluate(() => navigator.clipboard.readText());
@@ -286,8 +290,12 @@ describe('time running out: warnings, 30 s re-sync, extend, expiry', () => {
 
 describe('the extension limit', () => {
   let w: Winux;
-  before(async () => { w = await startWinux({ WINUX_MAX_SESSION_MINUTES: '45' }); });
-  after(async () => { await w?.close(); });
+  before(async () => {
+    w = await startWinux({ WINUX_MAX_SESSION_MINUTES: '45' });
+  });
+  after(async () => {
+    await w?.close();
+  });
 
   test('extend offers only what is left, then disappears; a refused extension is explained', async () => {
     const { context, page } = await openPage(browser, w.url);
@@ -309,13 +317,18 @@ describe('the extension limit', () => {
 
 describe('asking for notifications', () => {
   let w: Winux;
-  before(async () => { w = await startWinux(); });
-  after(async () => { await w?.close(); });
+  before(async () => {
+    w = await startWinux();
+  });
+  after(async () => {
+    await w?.close();
+  });
 
   test('the page offers to notify, asks the browser, and then warns through it', async () => {
     const { context, page } = await openPage(browser, w.url);
     // Headless Chromium answers "denied" without asking: stand in for a browser that asks.
-    await context.addInitScript({ content: `(() => {
+    await context.addInitScript({
+      content: `(() => {
       const shown = window.__notes = [];
       let permission = 'default';
       window.__asked = 0;
@@ -323,7 +336,8 @@ describe('asking for notifications', () => {
       Object.defineProperty(AskingNotification, 'permission', { get: () => permission });
       AskingNotification.requestPermission = async () => { window.__asked++; permission = 'granted'; return permission; };
       Object.defineProperty(window, 'Notification', { value: AskingNotification, configurable: true, writable: true });
-    })();` });
+    })();`,
+    });
     await page.clock.install();
     await page.goto(`${w.url}/winux/`);
     await page.click('#launch');
@@ -344,8 +358,12 @@ describe('asking for notifications', () => {
 
 describe('the page follows a creation through the server event stream', () => {
   let w: Winux;
-  before(async () => { w = await startWinux(); });
-  after(async () => { await w?.close(); });
+  before(async () => {
+    w = await startWinux();
+  });
+  after(async () => {
+    await w?.close();
+  });
 
   test('steps and "ready" arrive as they happen, without polling; the stream closes once ready', async () => {
     const { context, page } = await openPage(browser, w.url);

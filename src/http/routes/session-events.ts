@@ -39,28 +39,42 @@ export function sessionEventRoutes(app: FastifyInstance, ctx: AppContext, o: Ses
     for (const ends of [...open.values()]) for (const end of [...ends]) end();
   });
 
-  api.get('/sessions/:id/events', {
-    schema: {
-      summary: 'The session as server-sent events (text/event-stream): one `session` event per change, until it ends',
-      tags: ['sessions'], params: SessionIdParams,
-      response: {
-        200: Type.String({ description: 'text/event-stream; each `data:` line is the JSON of GET /sessions/{id}' }),
-        204: Type.Null({ description: 'the session has ended and the client already has its last event (Last-Event-ID): stop reconnecting' }),
-        401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 429: ErrorBody, 503: ErrorBody,
+  api.get(
+    '/sessions/:id/events',
+    {
+      schema: {
+        summary: 'The session as server-sent events (text/event-stream): one `session` event per change, until it ends',
+        tags: ['sessions'],
+        params: SessionIdParams,
+        response: {
+          200: Type.String({ description: 'text/event-stream; each `data:` line is the JSON of GET /sessions/{id}' }),
+          204: Type.Null({ description: 'the session has ended and the client already has its last event (Last-Event-ID): stop reconnecting' }),
+          401: ErrorBody,
+          403: ErrorBody,
+          404: ErrorBody,
+          429: ErrorBody,
+          503: ErrorBody,
+        },
       },
     },
-  }, async (request, reply) => {
-    const id = request.params.id;
-    // Access is checked before anything is streamed, so refusals are ordinary JSON errors.
-    const { session: first } = await o.load(request, id);
-    // EventSource reconnects whenever a stream ends. When it comes back with the id of
-    // the final event it already has, 204 tells it (per the SSE spec) to stop for good.
-    if (isEnded(first.status) && request.headers['last-event-id'] === eventId(first)) return reply.code(204).send(null);
-    if ((open.get(id)?.size ?? 0) >= maxStreamsPerSession) {
-      throw new WinuxError('rate_limited', 429, `This session already has ${maxStreamsPerSession} open event streams (other tabs?). Close one and try again.`, { retry_after_seconds: 5 });
-    }
-    stream(request, reply, id, first);
-  });
+    async (request, reply) => {
+      const id = request.params.id;
+      // Access is checked before anything is streamed, so refusals are ordinary JSON errors.
+      const { session: first } = await o.load(request, id);
+      // EventSource reconnects whenever a stream ends. When it comes back with the id of
+      // the final event it already has, 204 tells it (per the SSE spec) to stop for good.
+      if (isEnded(first.status) && request.headers['last-event-id'] === eventId(first)) return reply.code(204).send(null);
+      if ((open.get(id)?.size ?? 0) >= maxStreamsPerSession) {
+        throw new WinuxError(
+          'rate_limited',
+          429,
+          `This session already has ${maxStreamsPerSession} open event streams (other tabs?). Close one and try again.`,
+          { retry_after_seconds: 5 },
+        );
+      }
+      stream(request, reply, id, first);
+    },
+  );
 
   function stream(request: FastifyRequest, reply: FastifyReply, id: string, first: SessionRecord): void {
     reply.hijack();

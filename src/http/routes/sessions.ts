@@ -19,13 +19,14 @@ export function sessionRoutes(app: FastifyInstance, ctx: AppContext): void {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   const { service, config, clock } = ctx;
   const caller = (request: FastifyRequest): Caller => readCaller(request, ctx.adminTokenHash);
-  const show = (request: FastifyRequest, session: SessionRecord, withSecrets: boolean) => presentSession(session, {
-    withSecrets,
-    publicHost: config.publicHost ?? requestHost(request),
-    now: clock.now(),
-    maxExpiresAt: service.maxExpiry(session),
-    extendMinutes: config.sessionMinutes,
-  });
+  const show = (request: FastifyRequest, session: SessionRecord, withSecrets: boolean) =>
+    presentSession(session, {
+      withSecrets,
+      publicHost: config.publicHost ?? requestHost(request),
+      now: clock.now(),
+      maxExpiresAt: service.maxExpiry(session),
+      extendMinutes: config.sessionMinutes,
+    });
   const load = async (request: FastifyRequest, id: string) => {
     const who = caller(request);
     // Checked before the lookup too, so an anonymous caller learns nothing about ids.
@@ -35,106 +36,136 @@ export function sessionRoutes(app: FastifyInstance, ctx: AppContext): void {
     return { who, session };
   };
 
-  api.post('/sessions', {
-    schema: {
-      summary: 'Start a new desktop session',
-      description: 'Answers at once with status "creating"; poll GET /sessions/{id} until "ready". The token is shown only here.',
-      tags: ['sessions'],
-      body: CreateBody,
-      response: { 202: CreatedSession, ...errorResponses },
+  api.post(
+    '/sessions',
+    {
+      schema: {
+        summary: 'Start a new desktop session',
+        description: 'Answers at once with status "creating"; poll GET /sessions/{id} until "ready". The token is shown only here.',
+        tags: ['sessions'],
+        body: CreateBody,
+        response: { 202: CreatedSession, ...errorResponses },
+      },
+      config: { rateLimit: ctx.createRateLimit },
     },
-    config: { rateLimit: ctx.createRateLimit },
-  }, async (request, reply) => {
-    const { session, token } = await service.create({ visitor: visitorKey(request), durationMinutes: request.body?.duration_minutes });
-    reply.setCookie(tokenCookie, token, {
-      httpOnly: true,
-      sameSite: 'strict',
-      path: '/',
-      secure: request.protocol === 'https',
-      maxAge: config.maxSessionMinutes * 60,
-    });
-    // Always 202 (the contract); with a warm pool the session may already be `ready`.
-    return reply.code(202).send({ ...show(request, session, true), token });
-  });
-
-  api.get('/sessions', {
-    schema: {
-      summary: 'List sessions',
-      description: 'The admin sees every live session (status=all for ended ones too); anyone else sees only the sessions of the tokens they present.',
-      tags: ['sessions'],
-      querystring: ListQuery,
-      response: { 200: SessionList, ...errorResponses },
-    },
-  }, async (request, reply) => {
-    ensureVisitorCookie(request, reply);
-    const who = caller(request);
-    const limit = Number(request.query.limit ?? 500);
-    if (who.admin) {
-      const wanted = request.query.status;
-      const sessions = await service.list({
-        statuses: wanted === 'all' ? undefined : wanted ? [wanted] : unendedStatuses,
-        pooled: request.query.pool === 'true',
-        limit,
+    async (request, reply) => {
+      const { session, token } = await service.create({ visitor: visitorKey(request), durationMinutes: request.body?.duration_minutes });
+      reply.setCookie(tokenCookie, token, {
+        httpOnly: true,
+        sameSite: 'strict',
+        path: '/',
+        secure: request.protocol === 'https',
+        maxAge: config.maxSessionMinutes * 60,
       });
-      return { sessions: sessions.map((s) => show(request, s, true)) };
-    }
-    const ids = claimedSessionIds(who);
-    const mine = (await service.list({ ids })).filter((s) => owns(who, s));
-    return { sessions: mine.map((s) => show(request, s, true)) };
-  });
+      // Always 202 (the contract); with a warm pool the session may already be `ready`.
+      return reply.code(202).send({ ...show(request, session, true), token });
+    },
+  );
+
+  api.get(
+    '/sessions',
+    {
+      schema: {
+        summary: 'List sessions',
+        description: 'The admin sees every live session (status=all for ended ones too); anyone else sees only the sessions of the tokens they present.',
+        tags: ['sessions'],
+        querystring: ListQuery,
+        response: { 200: SessionList, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      ensureVisitorCookie(request, reply);
+      const who = caller(request);
+      const limit = Number(request.query.limit ?? 500);
+      if (who.admin) {
+        const wanted = request.query.status;
+        const sessions = await service.list({
+          statuses: wanted === 'all' ? undefined : wanted ? [wanted] : unendedStatuses,
+          pooled: request.query.pool === 'true',
+          limit,
+        });
+        return { sessions: sessions.map((s) => show(request, s, true)) };
+      }
+      const ids = claimedSessionIds(who);
+      const mine = (await service.list({ ids })).filter((s) => owns(who, s));
+      return { sessions: mine.map((s) => show(request, s, true)) };
+    },
+  );
 
   sessionEventRoutes(app, ctx, { load, show: (request, session) => show(request, session, true) });
 
-  api.get('/sessions/:id', {
-    schema: { summary: 'One session, with its credentials', tags: ['sessions'], params: SessionIdParams, response: { 200: Session, ...errorResponses } },
-  }, async (request) => {
-    const { session } = await load(request, request.params.id);
-    return show(request, session, true);
-  });
-
-  api.delete('/sessions/:id', {
-    schema: {
-      summary: 'End a session now',
-      description: 'Answers 202 with status "destroying"; the container is removed in the background. Ending an ended session answers 200.',
-      tags: ['sessions'], params: SessionIdParams, response: { 200: Session, 202: Session, ...errorResponses },
+  api.get(
+    '/sessions/:id',
+    {
+      schema: { summary: 'One session, with its credentials', tags: ['sessions'], params: SessionIdParams, response: { 200: Session, ...errorResponses } },
     },
-  }, async (request, reply) => {
-    const { who, session } = await load(request, request.params.id);
-    requireCsrfSafe(request, who);
-    const wasRunning = isRunning(session.status);
-    const after = await service.destroy(session.id, who.admin ? 'ended by admin' : 'ended by owner');
-    return reply.code(wasRunning ? 202 : 200).send(show(request, after, true));
-  });
-
-  api.post('/sessions/:id/extend', {
-    schema: {
-      summary: 'Give a session more time',
-      description: `Adds minutes (default WINUX_SESSION_MINUTES) without going past WINUX_MAX_SESSION_MINUTES from its start; 409 extension_limit at the limit.`,
-      tags: ['sessions'], params: SessionIdParams, body: ExtendBody, response: { 200: Session, ...errorResponses },
+    async (request) => {
+      const { session } = await load(request, request.params.id);
+      return show(request, session, true);
     },
-  }, async (request) => {
-    const { who, session } = await load(request, request.params.id);
-    requireCsrfSafe(request, who);
-    return show(request, await service.extend(session.id, request.body?.minutes), true);
-  });
+  );
 
-  api.get('/sessions/:id/rdp', {
-    schema: {
-      summary: 'A .rdp file for Windows Remote Desktop, the macOS Windows App and Remmina',
-      tags: ['sessions'], params: SessionIdParams,
-      response: { 200: Type.String({ description: 'application/x-rdp' }), ...errorResponses },
+  api.delete(
+    '/sessions/:id',
+    {
+      schema: {
+        summary: 'End a session now',
+        description: 'Answers 202 with status "destroying"; the container is removed in the background. Ending an ended session answers 200.',
+        tags: ['sessions'],
+        params: SessionIdParams,
+        response: { 200: Session, 202: Session, ...errorResponses },
+      },
     },
-  }, async (request, reply) => {
-    const { session } = await load(request, request.params.id);
-    const shown = show(request, session, false);
-    if (session.status !== 'ready' || shown.host === null || shown.port === null) {
-      throw errors.conflict(`This session is ${session.status}; the .rdp file is available once it is ready.`);
-    }
-    return reply
-      .type('application/x-rdp')
-      .header('content-disposition', `attachment; filename="${session.id}.rdp"`)
-      .send(rdpFile(shown.host, shown.port, session.username));
-  });
+    async (request, reply) => {
+      const { who, session } = await load(request, request.params.id);
+      requireCsrfSafe(request, who);
+      const wasRunning = isRunning(session.status);
+      const after = await service.destroy(session.id, who.admin ? 'ended by admin' : 'ended by owner');
+      return reply.code(wasRunning ? 202 : 200).send(show(request, after, true));
+    },
+  );
+
+  api.post(
+    '/sessions/:id/extend',
+    {
+      schema: {
+        summary: 'Give a session more time',
+        description: `Adds minutes (default WINUX_SESSION_MINUTES) without going past WINUX_MAX_SESSION_MINUTES from its start; 409 extension_limit at the limit.`,
+        tags: ['sessions'],
+        params: SessionIdParams,
+        body: ExtendBody,
+        response: { 200: Session, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const { who, session } = await load(request, request.params.id);
+      requireCsrfSafe(request, who);
+      return show(request, await service.extend(session.id, request.body?.minutes), true);
+    },
+  );
+
+  api.get(
+    '/sessions/:id/rdp',
+    {
+      schema: {
+        summary: 'A .rdp file for Windows Remote Desktop, the macOS Windows App and Remmina',
+        tags: ['sessions'],
+        params: SessionIdParams,
+        response: { 200: Type.String({ description: 'application/x-rdp' }), ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { session } = await load(request, request.params.id);
+      const shown = show(request, session, false);
+      if (session.status !== 'ready' || shown.host === null || shown.port === null) {
+        throw errors.conflict(`This session is ${session.status}; the .rdp file is available once it is ready.`);
+      }
+      return reply
+        .type('application/x-rdp')
+        .header('content-disposition', `attachment; filename="${session.id}.rdp"`)
+        .send(rdpFile(shown.host, shown.port, session.username));
+    },
+  );
 }
 
 /** The host part of the request's Host header (what the visitor typed), without the port. */

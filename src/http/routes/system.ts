@@ -17,50 +17,64 @@ export function systemRoutes(app: FastifyInstance, ctx: AppContext): void {
     return { max: c.max, in_use: c.inUse, free: c.free, next_free_at: c.nextFreeAt === null ? null : new Date(c.nextFreeAt).toISOString() };
   };
 
-  api.get('/health', {
-    schema: {
-      summary: 'Is Winux able to serve? 503 when the store or the provider is down',
-      tags: ['system'], response: { 200: Health, 503: Health },
+  api.get(
+    '/health',
+    {
+      schema: {
+        summary: 'Is Winux able to serve? 503 when the store or the provider is down',
+        tags: ['system'],
+        response: { 200: Health, 503: Health },
+      },
     },
-  }, async (_request, reply) => {
-    const [storeCheck, providerCheck] = await Promise.all([ctx.storeHealth(), ctx.providerHealth()]);
-    const ok = storeCheck.ok && providerCheck.ok;
-    const body = {
-      status: ok ? 'ok' as const : 'degraded' as const,
-      store: storeCheck,
-      provider: { name: provider.name, ...providerCheck },
-      // A read-only database still answers these; an unreachable one does not.
-      sessions: await store.countByStatus().catch(() => ({})),
-      capacity: await capacity().catch(() => ({ max: config.maxSessions, in_use: 0, free: 0, next_free_at: null })),
-      uptime_seconds: Math.floor((Date.now() - startedAt) / 1000),
-      version,
-    };
-    return reply.code(ok ? 200 : 503).send(body);
-  });
-
-  api.get('/info', {
-    schema: { summary: 'What the page needs to know: durations, capacity, estimated wait', tags: ['system'], response: { 200: Info } },
-  }, async (request, reply) => {
-    ensureVisitorCookie(request, reply);
-    return {
-      session_minutes: config.sessionMinutes,
-      max_session_minutes: config.maxSessionMinutes,
-      estimated_ready_seconds: service.estimatedReadySeconds(),
-      capacity: await capacity(),
-      provider: provider.name,
-      version,
-    };
-  });
-
-  api.post('/cleanup', {
-    schema: {
-      summary: 'End every expired session now (admin)',
-      tags: ['admin'], body: EmptyBody,
-      response: { 200: CleanupResult, 401: ErrorBody, 403: ErrorBody },
+    async (_request, reply) => {
+      const [storeCheck, providerCheck] = await Promise.all([ctx.storeHealth(), ctx.providerHealth()]);
+      const ok = storeCheck.ok && providerCheck.ok;
+      const body = {
+        status: ok ? ('ok' as const) : ('degraded' as const),
+        store: storeCheck,
+        provider: { name: provider.name, ...providerCheck },
+        // A read-only database still answers these; an unreachable one does not.
+        sessions: await store.countByStatus().catch(() => ({})),
+        capacity: await capacity().catch(() => ({ max: config.maxSessions, in_use: 0, free: 0, next_free_at: null })),
+        uptime_seconds: Math.floor((Date.now() - startedAt) / 1000),
+        version,
+      };
+      return reply.code(ok ? 200 : 503).send(body);
     },
-  }, async (request) => {
-    requireAdmin(readCaller(request, ctx.adminTokenHash));
-    const ids = await service.cleanupExpired({ wait: true });
-    return { destroyed: ids.length, sessions: ids };
-  });
+  );
+
+  api.get(
+    '/info',
+    {
+      schema: { summary: 'What the page needs to know: durations, capacity, estimated wait', tags: ['system'], response: { 200: Info } },
+    },
+    async (request, reply) => {
+      ensureVisitorCookie(request, reply);
+      return {
+        session_minutes: config.sessionMinutes,
+        max_session_minutes: config.maxSessionMinutes,
+        estimated_ready_seconds: service.estimatedReadySeconds(),
+        capacity: await capacity(),
+        provider: provider.name,
+        version,
+      };
+    },
+  );
+
+  api.post(
+    '/cleanup',
+    {
+      schema: {
+        summary: 'End every expired session now (admin)',
+        tags: ['admin'],
+        body: EmptyBody,
+        response: { 200: CleanupResult, 401: ErrorBody, 403: ErrorBody },
+      },
+    },
+    async (request) => {
+      requireAdmin(readCaller(request, ctx.adminTokenHash));
+      const ids = await service.cleanupExpired({ wait: true });
+      return { destroyed: ids.length, sessions: ids };
+    },
+  );
 }

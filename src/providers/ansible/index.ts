@@ -11,7 +11,13 @@ import type { Provider } from '../../core/provider-port.ts';
 import { createProxmoxProvider, type ProxmoxTuning } from '../proxmox/index.ts';
 import { runPlaybook } from './run-playbook.ts';
 
-interface CreateResult { container_id: number; node: string; ip: string; port: number; username: string }
+interface CreateResult {
+  container_id: number;
+  node: string;
+  ip: string;
+  port: number;
+  username: string;
+}
 
 /** Which creation step a playbook task belongs to (task names in create-winux-session.yml). */
 const stepOfTask: Array<[RegExp, CreationStep]> = [
@@ -60,14 +66,19 @@ export function createAnsibleProvider(config: Config, logger: Logger, tuning: Pa
         env: env({
           WINUX_SESSION_PASSWORD: spec.password,
           WINUX_DESKTOP_USER: spec.username,
-          WINUX_MEMORY_MB: String(spec.memoryMb), WINUX_CORES: String(spec.cores), WINUX_DISK_GB: String(spec.diskGb),
+          WINUX_MEMORY_MB: String(spec.memoryMb),
+          WINUX_CORES: String(spec.cores),
+          WINUX_DISK_GB: String(spec.diskGb),
         }),
         signal: cctx.signal,
         timeoutMs: config.createTimeoutMs,
         onTask: (name) => {
           const step = stepOfTask.find(([re]) => re.test(name))?.[1];
           // Skipped tasks print their header too: report each step once.
-          if (step && step !== last) { last = step; cctx.progress(step); }
+          if (step && step !== last) {
+            last = step;
+            cctx.progress(step);
+          }
         },
       });
       if (result.container_id !== spec.containerId) throw new ProviderError(`The playbook created container ${result.container_id}, not ${spec.containerId}`);
@@ -93,10 +104,14 @@ export function createAnsibleProvider(config: Config, logger: Logger, tuning: Pa
     async check() {
       const checks = await api.check();
       const { execFile } = await import('node:child_process');
-      const version = await new Promise<string | null>((resolve) => execFile('ansible-playbook', ['--version'], (err, out) => resolve(err ? null : out.split('\n')[0]!)));
-      checks.unshift(version
-        ? { name: 'ansible', ok: true, detail: `${version}; playbooks in ${dir}` }
-        : { name: 'ansible', ok: false, detail: 'ansible-playbook not found: run ansible/install-deps.sh (Debian ansible + python3-proxmoxer)' });
+      const version = await new Promise<string | null>((resolve) =>
+        execFile('ansible-playbook', ['--version'], (err, out) => resolve(err ? null : out.split('\n')[0]!)),
+      );
+      checks.unshift(
+        version
+          ? { name: 'ansible', ok: true, detail: `${version}; playbooks in ${dir}` }
+          : { name: 'ansible', ok: false, detail: 'ansible-playbook not found: run ansible/install-deps.sh (Debian ansible + python3-proxmoxer)' },
+      );
       return checks;
     },
     setCredentials: api.setCredentials?.bind(api),

@@ -29,8 +29,12 @@ export async function runPlaybook<T>(run: PlaybookRun): Promise<T> {
       const child = spawn('ansible-playbook', args, {
         env: {
           ...run.env,
-          ANSIBLE_NOCOLOR: '1', ANSIBLE_FORCE_COLOR: '0', ANSIBLE_RETRY_FILES_ENABLED: '0',
-          ANSIBLE_LOCALHOST_WARNING: 'false', ANSIBLE_INVENTORY_UNPARSED_WARNING: 'false', ANSIBLE_DEPRECATION_WARNINGS: 'false',
+          ANSIBLE_NOCOLOR: '1',
+          ANSIBLE_FORCE_COLOR: '0',
+          ANSIBLE_RETRY_FILES_ENABLED: '0',
+          ANSIBLE_LOCALHOST_WARNING: 'false',
+          ANSIBLE_INVENTORY_UNPARSED_WARNING: 'false',
+          ANSIBLE_DEPRECATION_WARNINGS: 'false',
           PYTHONUNBUFFERED: '1',
         },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -38,12 +42,14 @@ export async function runPlaybook<T>(run: PlaybookRun): Promise<T> {
       });
       let out = '';
       let buf = '';
-      const keep = (s: string) => { out = (out + s).slice(-8000); };
+      const keep = (s: string) => {
+        out = (out + s).slice(-8000);
+      };
       child.stdout.on('data', (d: Buffer) => {
         const s = d.toString('utf8');
         keep(s);
         buf += s;
-        let i;
+        let i: number;
         while ((i = buf.indexOf('\n')) >= 0) {
           const line = buf.slice(0, i);
           buf = buf.slice(i + 1);
@@ -52,10 +58,19 @@ export async function runPlaybook<T>(run: PlaybookRun): Promise<T> {
         }
       });
       child.stderr.on('data', (d: Buffer) => keep(d.toString('utf8')));
-      const kill = () => { try { process.kill(-child.pid!, 'SIGTERM'); } catch { /* already gone */ } };
+      const kill = () => {
+        try {
+          process.kill(-child.pid!, 'SIGTERM');
+        } catch {
+          /* already gone */
+        }
+      };
       const timer = setTimeout(kill, run.timeoutMs);
       run.signal?.addEventListener('abort', kill, { once: true });
-      child.on('error', (err) => { clearTimeout(timer); reject(new ProviderError(`Cannot run ansible-playbook: ${err.message} (install it with ansible/install-deps.sh)`)); });
+      child.on('error', (err) => {
+        clearTimeout(timer);
+        reject(new ProviderError(`Cannot run ansible-playbook: ${err.message} (install it with ansible/install-deps.sh)`));
+      });
       child.on('close', (c) => {
         clearTimeout(timer);
         run.signal?.removeEventListener('abort', kill);
@@ -78,6 +93,11 @@ export async function runPlaybook<T>(run: PlaybookRun): Promise<T> {
 
 /** The "fatal: … msg" lines Ansible prints, which say what failed. */
 function summarise(output: string): string {
-  const fatal = output.split('\n').filter((l) => /^fatal:|"msg":/.test(l)).slice(-3).join(' ').replace(/\s+/g, ' ');
+  const fatal = output
+    .split('\n')
+    .filter((l) => /^fatal:|"msg":/.test(l))
+    .slice(-3)
+    .join(' ')
+    .replace(/\s+/g, ' ');
   return (fatal || output.split('\n').filter(Boolean).slice(-3).join(' ')).slice(0, 600);
 }

@@ -23,7 +23,8 @@ function sessionDiskPaths(containerDir: string): { image: string; mountPoint: st
 async function mountsUnder(dir: string): Promise<string[]> {
   const table = await readFile('/proc/self/mounts', 'utf8');
   const decode = (field: string) => field.replace(/\\(\d{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
-  return table.split('\n')
+  return table
+    .split('\n')
     .map((line) => decode(line.split(' ')[1] ?? ''))
     .filter((target) => target === dir || target.startsWith(`${dir}/`))
     .sort((a, b) => b.length - a.length);
@@ -43,7 +44,10 @@ export async function attachSessionDisk(containerDir: string, sizeGb: number, ui
   // No journal (a session's files do not outlive a crash anyway), no blocks
   // reserved for root (the container's root is the visitor's admin), inode
   // tables left to the sparse file's zeros instead of written out.
-  await run('mkfs.ext4', ['-q', '-F', '-m', '0', '-O', '^has_journal', '-E', 'lazy_itable_init=1,nodiscard', '-L', 'winux-session', image], { signal, timeoutMs: 60_000 });
+  await run('mkfs.ext4', ['-q', '-F', '-m', '0', '-O', '^has_journal', '-E', 'lazy_itable_init=1,nodiscard', '-L', 'winux-session', image], {
+    signal,
+    timeoutMs: 60_000,
+  });
   await mkdir(mountPoint, { recursive: true });
   const { stdout } = await run('losetup', ['--find', '--show', '--direct-io=on', image], { signal });
   const device = stdout.trim();

@@ -21,7 +21,12 @@ export interface RunResult {
 }
 
 export class CommandError extends Error {
-  constructor(readonly command: string, readonly code: number | null, readonly stderr: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly command: string,
+    readonly code: number | null,
+    readonly stderr: string,
+    options?: { cause?: unknown },
+  ) {
     // The message names the command and its error output, never its stdin.
     super(`${command} failed${code === null ? '' : ` (exit ${code})`}: ${stderr.trim().split('\n').slice(-3).join(' | ') || 'no output'}`, options);
     this.name = 'CommandError';
@@ -53,9 +58,17 @@ export function run(file: string, args: string[], options: RunOptions = {}): Pro
         pending = pending.slice(nl + 1);
       }
     };
-    child.stdout.setEncoding('utf8').on('data', (c: string) => { stdout += c; feed(c); });
-    child.stderr.setEncoding('utf8').on('data', (c: string) => { stderr += c; feed(c); });
-    child.stdin.on('error', () => { /* the child may exit before reading stdin */ });
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      stdout += c;
+      feed(c);
+    });
+    child.stderr.setEncoding('utf8').on('data', (c: string) => {
+      stderr += c;
+      feed(c);
+    });
+    child.stdin.on('error', () => {
+      /* the child may exit before reading stdin */
+    });
     child.stdin.end(options.input ?? '');
     child.on('error', (err) => reject(new CommandError(file, null, err.message, { cause: err })));
     child.on('close', (code, sig) => {

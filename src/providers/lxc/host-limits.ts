@@ -27,6 +27,6 @@ export async function ensureHostLimits(): Promise<void> {
     if (current < wanted) await writeFile(file, String(wanted));
     lines.push(`${key} = ${Math.max(current, wanted)}`);
   }
-  const text = lines.join('\n') + '\n';
+  const text = `${lines.join('\n')}\n`;
   if ((await readFile(persistFile, 'utf8').catch(() => '')) !== text) await writeFile(persistFile, text).catch(() => {});
 }

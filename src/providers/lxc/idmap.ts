@@ -3,7 +3,11 @@
 // Container root is host uid 100000, so a process escaping a container is nobody.
 import { readFileSync } from 'node:fs';
 
-export interface IdMap { uid: number; gid: number; count: number }
+export interface IdMap {
+  uid: number;
+  gid: number;
+  count: number;
+}
 
 export const defaultIdMap: IdMap = { uid: 100_000, gid: 100_000, count: 65_536 };
 

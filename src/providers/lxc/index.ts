@@ -12,8 +12,27 @@ import os from 'node:os';
 import type { Config } from '../../config.ts';
 import type { Logger } from '../../logger.ts';
 import { ContainerIdTakenError, ProviderError } from '../../core/errors.ts';
-import type { CreateContext, CreatedMachine, CreateSpec, MachineState, ManagedMachine, Provider, ProviderCheck, ProviderRef } from '../../core/provider-port.ts';
-import { cloneFromTemplate, destroyContainer, initSession, lxcState, setPassword, runningNames, safeHostname, sessionContainerNames, startContainer } from './container.ts';
+import type {
+  CreateContext,
+  CreatedMachine,
+  CreateSpec,
+  MachineState,
+  ManagedMachine,
+  Provider,
+  ProviderCheck,
+  ProviderRef,
+} from '../../core/provider-port.ts';
+import {
+  cloneFromTemplate,
+  destroyContainer,
+  initSession,
+  lxcState,
+  setPassword,
+  runningNames,
+  safeHostname,
+  sessionContainerNames,
+  startContainer,
+} from './container.ts';
 import { commandExists } from './exec.ts';
 import { hasRootIdMap } from './idmap.ts';
 import { containerIdOf, containerIp, containerName, rdpPort } from './naming.ts';
@@ -74,11 +93,20 @@ export function createLxcProvider(config: Config, logger: Logger): Provider {
       // listens there, this id cannot be used (the core moves to another one).
       if (await hostListensOn(port)) throw new ContainerIdTakenError(id, os.hostname());
       ctx.progress('cloning');
-      await cloneFromTemplate(config, id, safeHostname(spec.hostname, name), { memoryMb: spec.memoryMb, cores: spec.cores, pidsMax: spec.pidsMax, diskGb: spec.diskGb }, signal);
+      await cloneFromTemplate(
+        config,
+        id,
+        safeHostname(spec.hostname, name),
+        { memoryMb: spec.memoryMb, cores: spec.cores, pidsMax: spec.pidsMax, diskGb: spec.diskGb },
+        signal,
+      );
       signal.throwIfAborted();
 
       ctx.progress('starting');
-      await (networkReady ??= ensureNetwork(config).catch((err) => { networkReady = undefined; throw err; }));
+      await (networkReady ??= ensureNetwork(config).catch((err) => {
+        networkReady = undefined;
+        throw err;
+      }));
       await startContainer(config, name, signal);
       const dns = await sessionDns(config);
       // Password and TLS key first; xrdp only starts after them (see winux-session-init).
@@ -124,11 +152,13 @@ export function createLxcProvider(config: Config, logger: Logger): Provider {
     const ids = new Set(names.map((n) => containerIdOf(n)!));
     // A forwarding rule without its container (killed half-way) is an orphan too.
     for (const id of forwarded.keys()) ids.add(id);
-    return [...ids].sort((a, b) => a - b).map((containerId) => {
-      const name = containerName(containerId);
-      const state: MachineState = running.has(name) ? 'running' : names.includes(name) ? 'stopped' : 'missing';
-      return { containerId, ref: { containerId, name }, state };
-    });
+    return [...ids]
+      .sort((a, b) => a - b)
+      .map((containerId) => {
+        const name = containerName(containerId);
+        const state: MachineState = running.has(name) ? 'running' : names.includes(name) ? 'stopped' : 'missing';
+        return { containerId, ref: { containerId, name }, state };
+      });
   }
 
   async function check(): Promise<ProviderCheck[]> {
@@ -138,20 +168,45 @@ export function createLxcProvider(config: Config, logger: Logger): Provider {
     const tools = ['lxc-copy', 'lxc-start', 'lxc-attach', 'lxc-destroy', 'lxc-usernsexec', 'iptables', 'bridge', 'zstd', 'mkfs.ext4', 'losetup'];
     const missing: string[] = [];
     for (const t of tools) if (!(await commandExists(t))) missing.push(t);
-    checks.push({ name: 'lxc.tools', ok: missing.length === 0, detail: missing.length ? `missing: ${missing.join(', ')} (run scripts/setup-host.sh)` : 'lxc, iptables, iproute2, zstd, e2fsprogs, losetup present' });
+    checks.push({
+      name: 'lxc.tools',
+      ok: missing.length === 0,
+      detail: missing.length ? `missing: ${missing.join(', ')} (run scripts/setup-host.sh)` : 'lxc, iptables, iproute2, zstd, e2fsprogs, losetup present',
+    });
     const idmap = hasRootIdMap();
-    checks.push({ name: 'lxc.idmap', ok: idmap, detail: idmap ? 'root has a sub-id range for unprivileged containers' : 'add root:100000:65536 to /etc/subuid and /etc/subgid' });
+    checks.push({
+      name: 'lxc.idmap',
+      ok: idmap,
+      detail: idmap ? 'root has a sub-id range for unprivileged containers' : 'add root:100000:65536 to /etc/subuid and /etc/subgid',
+    });
     const br = await bridgeState(config.lxc.bridge);
-    checks.push({ name: 'lxc.bridge', ok: br.exists && br.up, detail: br.exists ? `${config.lxc.bridge} ${br.up ? 'up' : 'down'} ${br.addresses.join(' ')}` : `bridge ${config.lxc.bridge} missing (winux serve --setup creates it)` });
+    checks.push({
+      name: 'lxc.bridge',
+      ok: br.exists && br.up,
+      detail: br.exists
+        ? `${config.lxc.bridge} ${br.up ? 'up' : 'down'} ${br.addresses.join(' ')}`
+        : `bridge ${config.lxc.bridge} missing (winux serve --setup creates it)`,
+    });
     try {
       const t = await templateState(config);
-      checks.push({ name: 'lxc.template', ok: t.installed, detail: t.installed ? `template ${t.hash} installed` : `template for recipe ${t.hash} not built (run: winux template build)` });
+      checks.push({
+        name: 'lxc.template',
+        ok: t.installed,
+        detail: t.installed ? `template ${t.hash} installed` : `template for recipe ${t.hash} not built (run: winux template build)`,
+      });
     } catch (err) {
       checks.push({ name: 'lxc.template', ok: false, detail: (err as Error).message });
     }
     const ports = config.lxc.rdpPortMax - config.lxc.rdpPortMin + 1;
     const ids = config.containerIdMax - config.containerIdMin + 1;
-    checks.push({ name: 'lxc.ports', ok: ports >= ids, detail: ports >= ids ? `RDP ports ${config.lxc.rdpPortMin}-${config.lxc.rdpPortMax} cover ${ids} container ids` : `WINUX_RDP_PORT_MIN..MAX has ${ports} ports for ${ids} container ids: widen it` });
+    checks.push({
+      name: 'lxc.ports',
+      ok: ports >= ids,
+      detail:
+        ports >= ids
+          ? `RDP ports ${config.lxc.rdpPortMin}-${config.lxc.rdpPortMax} cover ${ids} container ids`
+          : `WINUX_RDP_PORT_MIN..MAX has ${ports} ports for ${ids} container ids: widen it`,
+    });
     return checks;
   }
 

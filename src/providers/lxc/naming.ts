@@ -57,7 +57,9 @@ export function containerIp(config: Config, containerId: number): string {
 export function rdpPort(config: Config, containerId: number): number {
   const port = config.lxc.rdpPortMin + (containerId - config.containerIdMin);
   if (containerId < config.containerIdMin || port > config.lxc.rdpPortMax) {
-    throw new Error(`container id ${containerId} has no RDP port: WINUX_RDP_PORT_MIN..MAX (${config.lxc.rdpPortMin}..${config.lxc.rdpPortMax}) is smaller than the container id range`);
+    throw new Error(
+      `container id ${containerId} has no RDP port: WINUX_RDP_PORT_MIN..MAX (${config.lxc.rdpPortMin}..${config.lxc.rdpPortMax}) is smaller than the container id range`,
+    );
   }
   return port;
 }

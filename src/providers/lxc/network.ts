@@ -85,8 +85,7 @@ export async function bridgeState(bridge: string): Promise<{ exists: boolean; up
 /** The nameservers sessions use: the host's own when reachable from a container, else a forwarder on the bridge. */
 export async function sessionDns(config: Config): Promise<{ servers: string[]; forwarder: boolean }> {
   const conf = (await readFile0('/etc/resolv.conf')) ?? '';
-  const servers = [...conf.matchAll(/^\s*nameserver\s+(\d+\.\d+\.\d+\.\d+)\s*$/gm)].map((m) => m[1]!)
-    .filter((ip) => !ip.startsWith('127.'));
+  const servers = [...conf.matchAll(/^\s*nameserver\s+(\d+\.\d+\.\d+\.\d+)\s*$/gm)].map((m) => m[1]!).filter((ip) => !ip.startsWith('127.'));
   if (servers.length) return { servers: servers.slice(0, 3), forwarder: false };
   return { servers: [subnetPlan(config.lxc.subnet).gateway], forwarder: true };
 }
@@ -141,10 +140,12 @@ export async function ensureNetwork(config: Config): Promise<void> {
   await ensureChain('filter', 'WINUX-INPUT', ['INPUT']);
   await syncChain('filter', 'WINUX-INPUT', [
     ['-i', bridge, '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT'],
-    ...(dns.forwarder ? [
-      ['-i', bridge, '-d', gateway, '-p', 'udp', '--dport', '53', '-j', 'ACCEPT'],
-      ['-i', bridge, '-d', gateway, '-p', 'tcp', '--dport', '53', '-j', 'ACCEPT'],
-    ] : []),
+    ...(dns.forwarder
+      ? [
+          ['-i', bridge, '-d', gateway, '-p', 'udp', '--dport', '53', '-j', 'ACCEPT'],
+          ['-i', bridge, '-d', gateway, '-p', 'tcp', '--dport', '53', '-j', 'ACCEPT'],
+        ]
+      : []),
     ['-i', bridge, '-j', 'DROP'],
   ]);
   await ensureChain('filter', 'WINUX-FORWARD', ['FORWARD']);
@@ -153,7 +154,9 @@ export async function ensureNetwork(config: Config): Promise<void> {
     ['-o', bridge, '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT'],
     ['-o', bridge, '-p', 'tcp', '--dport', '3389', '-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'ACCEPT'],
     ['-o', bridge, '-j', 'DROP'],
-    ...(dns.forwarder ? [] : dns.servers.flatMap((ip) => ['udp', 'tcp'].map((proto) => ['-i', bridge, '-d', `${ip}/32`, '-p', proto, '--dport', '53', '-j', 'ACCEPT']))),
+    ...(dns.forwarder
+      ? []
+      : dns.servers.flatMap((ip) => ['udp', 'tcp'].map((proto) => ['-i', bridge, '-d', `${ip}/32`, '-p', proto, '--dport', '53', '-j', 'ACCEPT']))),
     ...config.allowedNetworks.map((net) => ['-i', bridge, '-d', net, '-j', 'ACCEPT']),
     ...localNetworks.map((net) => ['-i', bridge, '-d', net, '-j', 'DROP']),
     ['-i', bridge, '-j', 'ACCEPT'],
@@ -172,8 +175,21 @@ export async function ensureNetwork(config: Config): Promise<void> {
 }
 
 function dnatRule(containerId: number, port: number, ip: string): string[] {
-  return ['WINUX-RDP', '-p', 'tcp', '--dport', String(port), '-m', 'comment', '--comment', containerName(containerId),
-    '-j', 'DNAT', '--to-destination', `${ip}:3389`];
+  return [
+    'WINUX-RDP',
+    '-p',
+    'tcp',
+    '--dport',
+    String(port),
+    '-m',
+    'comment',
+    '--comment',
+    containerName(containerId),
+    '-j',
+    'DNAT',
+    '--to-destination',
+    `${ip}:3389`,
+  ];
 }
 
 export async function openRdpPort(containerId: number, port: number, ip: string): Promise<void> {
@@ -209,12 +225,22 @@ async function ensureDnsForwarder(config: Config): Promise<void> {
     try {
       process.kill(pid, 0);
       return;
-    } catch { /* stale pid file */ }
+    } catch {
+      /* stale pid file */
+    }
   }
   await mkdir('/run/winux', { recursive: true });
   const { gateway } = subnetPlan(config.lxc.subnet);
-  await run('dnsmasq', ['--conf-file=/dev/null', `--listen-address=${gateway}`, '--bind-interfaces', '--except-interface=lo',
-    `--interface=${config.lxc.bridge}`, `--no-dhcp-interface=${config.lxc.bridge}`, `--pid-file=${dnsPidFile}`, '--user=nobody']);
+  await run('dnsmasq', [
+    '--conf-file=/dev/null',
+    `--listen-address=${gateway}`,
+    '--bind-interfaces',
+    '--except-interface=lo',
+    `--interface=${config.lxc.bridge}`,
+    `--no-dhcp-interface=${config.lxc.bridge}`,
+    `--pid-file=${dnsPidFile}`,
+    '--user=nobody',
+  ]);
 }
 
 /**

@@ -18,7 +18,10 @@ export class HostSetupError extends Error {
   name = 'HostSetupError';
 }
 
-export interface SetupEvent { step: string; detail?: string }
+export interface SetupEvent {
+  step: string;
+  detail?: string;
+}
 /**
  * Progress for a person: `line` is ready to print (step changes, and at most one
  * detail line every few seconds so apt's output does not flood a log); `event`
@@ -50,11 +53,15 @@ export const setupScript = path.resolve(import.meta.dirname, '..', '..', '..', '
 export function hostProblems(): string[] {
   const problems: string[] = [];
   if (process.platform !== 'linux') {
-    problems.push(`Winux's local provider runs desktops in LXC containers, which needs Linux (this is ${os.platform()}). Use a Debian or Ubuntu server, or configure a Proxmox VE host (proxmox_api_host).`);
+    problems.push(
+      `Winux's local provider runs desktops in LXC containers, which needs Linux (this is ${os.platform()}). Use a Debian or Ubuntu server, or configure a Proxmox VE host (proxmox_api_host).`,
+    );
     return problems;
   }
   if (process.getuid?.() !== 0) {
-    problems.push("Winux's local provider needs root: it creates containers, a network bridge and firewall rules. Run `sudo npm start` (or `sudo winux serve`), or configure a Proxmox VE host instead.");
+    problems.push(
+      "Winux's local provider needs root: it creates containers, a network bridge and firewall rules. Run `sudo npm start` (or `sudo winux serve`), or configure a Proxmox VE host instead.",
+    );
   }
   if (!existsSync('/proc/self/ns/user')) problems.push('This kernel has no user namespaces, which unprivileged LXC containers need (CONFIG_USER_NS).');
   if (!existsSync('/sys/fs/cgroup')) problems.push('No cgroup filesystem at /sys/fs/cgroup: LXC cannot limit memory and CPU.');
@@ -79,7 +86,9 @@ export async function prepareLxcHost(config: Config, logger: Logger, print: Setu
 
   onProgress({ step: 'packages' });
   await run('bash', [setupScript], {
-    onLine: (line) => { if (line.trim()) onProgress({ step: 'packages', detail: line.trim() }); },
+    onLine: (line) => {
+      if (line.trim()) onProgress({ step: 'packages', detail: line.trim() });
+    },
   }).catch((err) => {
     throw new HostSetupError(`Installing the host packages failed: ${(err as Error).message}`, { cause: err });
   });

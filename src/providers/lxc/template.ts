@@ -30,7 +30,7 @@ async function listFiles(dir: string, prefix = ''): Promise<string[]> {
   const out: string[] = [];
   for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
     const rel = path.posix.join(prefix, entry.name);
-    if (entry.isDirectory()) out.push(...await listFiles(path.join(dir, entry.name), rel));
+    if (entry.isDirectory()) out.push(...(await listFiles(path.join(dir, entry.name), rel)));
     else out.push(rel);
   }
   return out;
@@ -142,9 +142,17 @@ async function withBuildLock<T>(config: Config, fn: () => Promise<T>): Promise<T
       const holder = Number((await readFile0(lock))?.trim());
       let alive = false;
       try {
-        if (holder > 0) { process.kill(holder, 0); alive = true; }
-      } catch { /* dead holder */ }
-      if (!alive) { await rm(lock, { force: true }); continue; }
+        if (holder > 0) {
+          process.kill(holder, 0);
+          alive = true;
+        }
+      } catch {
+        /* dead holder */
+      }
+      if (!alive) {
+        await rm(lock, { force: true });
+        continue;
+      }
       throw new Error(`Another template build is running (pid ${holder}); wait for it to finish.`);
     }
   }
@@ -158,7 +166,7 @@ async function withBuildLock<T>(config: Config, fn: () => Promise<T>): Promise<T
 /** Refuses to delete a directory that still has something mounted under it (a build's /dev bind mount). */
 async function safeRemove(dir: string): Promise<void> {
   const mounts = await readFile('/proc/self/mountinfo', 'utf8');
-  const prefix = path.resolve(dir) + '/';
+  const prefix = `${path.resolve(dir)}/`;
   if (mounts.split('\n').some((l) => (l.split(' ')[4] ?? '').startsWith(prefix))) {
     throw new Error(`${dir} still has mounts under it; not removing it`);
   }
@@ -176,7 +184,13 @@ async function buildArchive(config: Config, logger: Logger, hash: string, progre
   try {
     await run('bash', [path.join(recipeDir, 'build.sh'), rootfs], {
       signal,
-      env: { ...process.env, WINUX_MIRROR: config.lxc.mirror, WINUX_CACHE_DIR: config.lxc.cacheDir, WINUX_DESKTOP_USER: config.desktopUser, WINUX_IN_NAMESPACE: '' },
+      env: {
+        ...process.env,
+        WINUX_MIRROR: config.lxc.mirror,
+        WINUX_CACHE_DIR: config.lxc.cacheDir,
+        WINUX_DESKTOP_USER: config.desktopUser,
+        WINUX_IN_NAMESPACE: '',
+      },
       onLine: (line) => {
         const m = /^::step (\S+)/.exec(line);
         if (m) {
@@ -192,8 +206,23 @@ async function buildArchive(config: Config, logger: Logger, hash: string, progre
     const tmp = `${p.archive}.tmp`;
     // ./dev is left out: LXC and Proxmox populate /dev themselves, and device
     // nodes cannot be created by an unprivileged extraction anyway.
-    await run('tar', ['--numeric-owner', '--one-file-system', '--exclude=./dev/*', '--exclude=./proc/*', '--exclude=./sys/*',
-      '-C', rootfs, '--use-compress-program=zstd -T0 -6', '-cf', tmp, '.'], { signal });
+    await run(
+      'tar',
+      [
+        '--numeric-owner',
+        '--one-file-system',
+        '--exclude=./dev/*',
+        '--exclude=./proc/*',
+        '--exclude=./sys/*',
+        '-C',
+        rootfs,
+        '--use-compress-program=zstd -T0 -6',
+        '-cf',
+        tmp,
+        '.',
+      ],
+      { signal },
+    );
     await chmod(tmp, 0o644);
     await rename(tmp, p.archive);
   } finally {
@@ -228,8 +257,11 @@ async function installTemplate(config: Config, hash: string): Promise<void> {
   await mkdir(p.rootfs, { mode: 0o755 });
   await chown(p.rootfs, map.uid, map.gid);
   // Extract as the container's root (host uid 100000): files get the shifted owners.
-  const { stderr } = await run('lxc-usernsexec', ['-m', `b:0:${map.uid}:${map.count}`, '--',
-    'tar', '--numeric-owner', '-xpf', p.archive, '--use-compress-program=zstd -d', '-C', p.rootfs], { okCodes: [2] });
+  const { stderr } = await run(
+    'lxc-usernsexec',
+    ['-m', `b:0:${map.uid}:${map.count}`, '--', 'tar', '--numeric-owner', '-xpf', p.archive, '--use-compress-program=zstd -d', '-C', p.rootfs],
+    { okCodes: [2] },
+  );
   if (!(await exists(path.join(p.rootfs, 'usr', 'local', 'sbin', 'winux-session-init')))) {
     throw new Error(`Extracting the template failed: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
   }

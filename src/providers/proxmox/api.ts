@@ -51,10 +51,18 @@ export class PveClient {
     this.auth = `PVEAPIToken=${opts.tokenId}=${opts.tokenSecret}`;
   }
 
-  get<T>(path: string, params?: Params, o?: CallOptions): Promise<T> { return this.call<T>('GET', path, params, o); }
-  post<T>(path: string, params?: Params, o?: CallOptions): Promise<T> { return this.call<T>('POST', path, params, o); }
-  put<T>(path: string, params?: Params, o?: CallOptions): Promise<T> { return this.call<T>('PUT', path, params, o); }
-  delete<T>(path: string, params?: Params, o?: CallOptions): Promise<T> { return this.call<T>('DELETE', path, params, o); }
+  get<T>(path: string, params?: Params, o?: CallOptions): Promise<T> {
+    return this.call<T>('GET', path, params, o);
+  }
+  post<T>(path: string, params?: Params, o?: CallOptions): Promise<T> {
+    return this.call<T>('POST', path, params, o);
+  }
+  put<T>(path: string, params?: Params, o?: CallOptions): Promise<T> {
+    return this.call<T>('PUT', path, params, o);
+  }
+  delete<T>(path: string, params?: Params, o?: CallOptions): Promise<T> {
+    return this.call<T>('DELETE', path, params, o);
+  }
 
   /** Multipart upload (storage upload); never retried: the body is a stream. */
   async upload<T>(path: string, form: FormData, o?: CallOptions): Promise<T> {
@@ -87,7 +95,7 @@ export class PveClient {
     }
     const qs = query.toString();
     const url = `${this.baseUrl}${path}${qs ? `?${qs}` : ''}`;
-    let res;
+    let res: Awaited<ReturnType<typeof fetch>>;
     try {
       res = await fetch(url, {
         method,
@@ -108,7 +116,11 @@ export class PveClient {
     }
     const text = await res.text();
     let json: { data?: unknown; errors?: Record<string, string>; message?: string } = {};
-    try { json = text ? JSON.parse(text) : {}; } catch { /* a proxy's HTML error page */ }
+    try {
+      json = text ? JSON.parse(text) : {};
+    } catch {
+      /* a proxy's HTML error page */
+    }
     if (res.status >= 400) {
       // Older PVE only has the reason phrase; newer ones repeat it in `message`.
       const reason = (res.statusText || json.message || `HTTP ${res.status}`).trim();

@@ -6,8 +6,14 @@ import { ProviderError } from '../../core/errors.ts';
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason ?? new Error('aborted'));
-    const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
-    const onAbort = () => { clearTimeout(t); reject(signal!.reason ?? new Error('aborted')); };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal!.reason ?? new Error('aborted'));
+    };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
@@ -26,7 +32,9 @@ export function backoff(startMs: number, maxMs: number): Backoff {
       next = Math.min(maxMs, next * 1.6);
       await sleep(ms, signal);
     },
-    reset() { next = startMs; },
+    reset() {
+      next = startMs;
+    },
   };
 }
 
@@ -46,5 +54,8 @@ export async function pollUntil<T>(
 }
 
 export class TimeoutError extends ProviderError {
-  constructor(message: string) { super(message, true); this.name = 'TimeoutError'; }
+  constructor(message: string) {
+    super(message, true);
+    this.name = 'TimeoutError';
+  }
 }

@@ -38,4 +38,8 @@ export async function readCluster(client: PveClient, signal?: AbortSignal): Prom
   };
 }
 
-export const tagsOf = (r: { tags?: string }) => (r.tags ?? '').split(/[;,\s]+/).filter(Boolean).map((t) => t.toLowerCase());
+export const tagsOf = (r: { tags?: string }) =>
+  (r.tags ?? '')
+    .split(/[;,\s]+/)
+    .filter(Boolean)
+    .map((t) => t.toLowerCase());

@@ -49,7 +49,9 @@ export class KeyedQueue {
     const next = prev.catch(() => {}).then(fn);
     const tail = next.catch(() => {});
     this.tails.set(key, tail);
-    void tail.then(() => { if (this.tails.get(key) === tail) this.tails.delete(key); });
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
     return next;
   }
 }
@@ -60,19 +62,32 @@ export function createContext(config: Config, logger: Logger, tuning: Partial<Pr
     throw new Error('The proxmox provider needs proxmox_api_host, proxmox_api_user (user@realm!token) and proxmox_api_token_secret');
   }
   const client = new PveClient({
-    host: px.host, port: px.port, tokenId: px.tokenId, tokenSecret: px.tokenSecret,
-    caFile: px.caFile, insecure: px.insecure, logger,
+    host: px.host,
+    port: px.port,
+    tokenId: px.tokenId,
+    tokenSecret: px.tokenSecret,
+    caFile: px.caFile,
+    insecure: px.insecure,
+    logger,
   });
   const sshKey = px.sshPrivateKey ?? (px.sshKeyPath ? readFileSync(px.sshKeyPath, 'utf8') : undefined);
   const full: ProxmoxTuning = {
-    rdpPort: 3389, pollMs: 250, taskTimeoutMs: 600_000, ipTimeoutMs: 120_000, readyTimeoutMs: 180_000,
-    staleLockMs: 120_000, cloneLockWaitMs: 600_000,
+    rdpPort: 3389,
+    pollMs: 250,
+    taskTimeoutMs: 600_000,
+    ipTimeoutMs: 120_000,
+    readyTimeoutMs: 180_000,
+    staleLockMs: 120_000,
+    cloneLockWaitMs: 600_000,
     knownHostsFile: path.join(config.dataDir, 'proxmox_known_hosts'),
     ...tuning,
   };
   let nodeIps: Promise<Map<string, string>> | null = null;
   const ctx: ProxmoxContext = {
-    client, config, logger, tuning: full,
+    client,
+    config,
+    logger,
+    tuning: full,
     reservations: new Reservations(),
     queues: new KeyedQueue(),
     ipPool: px.ipPool ? parseIpPool(px.ipPool) : undefined,
@@ -82,9 +97,13 @@ export function createContext(config: Config, logger: Logger, tuning: Partial<Pr
       let host = px.sshHost;
       if (!host) {
         // The node's own address from /cluster/status (pct only sees the CTs of the node it runs on).
-        nodeIps ??= client.get<Array<{ type: string; name: string; ip?: string }>>('/cluster/status', undefined, { signal })
+        nodeIps ??= client
+          .get<Array<{ type: string; name: string; ip?: string }>>('/cluster/status', undefined, { signal })
           .then((list) => new Map(list.filter((e) => e.type === 'node' && e.ip).map((e) => [e.name, e.ip!])))
-          .catch((err) => { nodeIps = null; throw err; });
+          .catch((err) => {
+            nodeIps = null;
+            throw err;
+          });
         host = (await nodeIps).get(node) ?? px.host!;
       }
       return { host, port: px.sshPort, user: px.sshUser, privateKey: sshKey, knownHostsFile: full.knownHostsFile };

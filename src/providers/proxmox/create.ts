@@ -47,13 +47,18 @@ export async function createMachine(ctx: ProxmoxContext, spec: CreateSpec, cctx:
   const templates = templatesByNode(view.vms, px.template);
   const mode = templates.size && ctx.sshKey ? 'clone' : px.ostemplate ? 'create' : null;
   if (!mode) {
-    throw new ProviderError(ctx.sshKey
-      ? 'No Winux CT template found on the Proxmox nodes: run `winux template push`, or set WINUX_PROXMOX_TEMPLATE / WINUX_PROXMOX_OSTEMPLATE'
-      : 'Without an SSH key (proxmox_ssh_key_path) the session password can only be set at creation: set WINUX_PROXMOX_OSTEMPLATE to the Winux vztmpl archive');
+    throw new ProviderError(
+      ctx.sshKey
+        ? 'No Winux CT template found on the Proxmox nodes: run `winux template push`, or set WINUX_PROXMOX_TEMPLATE / WINUX_PROXMOX_OSTEMPLATE'
+        : 'Without an SSH key (proxmox_ssh_key_path) the session password can only be set at creation: set WINUX_PROXMOX_OSTEMPLATE to the Winux vztmpl archive',
+    );
   }
   const node = chooseNode({
-    nodes: view.nodes, allowed: px.nodes, eligible: mode === 'clone' ? new Set(templates.keys()) : undefined,
-    reservations: ctx.reservations, needBytes: spec.memoryMb * MiB,
+    nodes: view.nodes,
+    allowed: px.nodes,
+    eligible: mode === 'clone' ? new Set(templates.keys()) : undefined,
+    reservations: ctx.reservations,
+    needBytes: spec.memoryMb * MiB,
   });
   const release = ctx.reservations.add(node, spec.memoryMb * MiB);
   try {
@@ -66,17 +71,31 @@ export async function createMachine(ctx: ProxmoxContext, spec: CreateSpec, cctx:
       const tpl = templates.get(node)!;
       log.info({ node, template: tpl }, 'cloning the Winux template');
       // One clone at a time per template: PVE holds a 'disk' lock on the source for the whole copy.
-      await ctx.queues.run(`${node}/${tpl}`, () => createGuest(ctx, {
-        path: `${ctPath(node, tpl)}/clone`, node, vmid, lockHolder: { node, vmid: tpl },
-        params: { newid: vmid, hostname, description, pool: px.pool, full: 0 },
-      }, signal));
+      await ctx.queues.run(`${node}/${tpl}`, () =>
+        createGuest(
+          ctx,
+          {
+            path: `${ctPath(node, tpl)}/clone`,
+            node,
+            vmid,
+            lockHolder: { node, vmid: tpl },
+            params: { newid: vmid, hostname, description, pool: px.pool, full: 0 },
+          },
+          signal,
+        ),
+      );
       const cfg = await ctx.client.get<Record<string, string>>(`${ctPath(node, vmid)}/config`, undefined, { signal });
       const hwaddr = /hwaddr=([^,]+)/.exec(cfg.net0 ?? '')?.[1];
-      await ctx.client.put(`${ctPath(node, vmid)}/config`, {
-        tags: sessionTags(spec.sessionId),
-        memory: spec.memoryMb, cores: spec.cores,
-        net0: `name=eth0,bridge=${px.bridge}${hwaddr ? `,hwaddr=${hwaddr}` : ''},${ipParams},firewall=1,type=veth`,
-      }, { signal });
+      await ctx.client.put(
+        `${ctPath(node, vmid)}/config`,
+        {
+          tags: sessionTags(spec.sessionId),
+          memory: spec.memoryMb,
+          cores: spec.cores,
+          net0: `name=eth0,bridge=${px.bridge}${hwaddr ? `,hwaddr=${hwaddr}` : ''},${ipParams},firewall=1,type=veth`,
+        },
+        { signal },
+      );
       // A linked clone keeps the template's disk size: grow it to the configured size (PVE cannot shrink).
       const templateGb = Number(/size=(\d+)G/.exec(cfg.rootfs ?? '')?.[1] ?? 0);
       if (spec.diskGb > templateGb) await resizeRootfs(ctx, node, vmid, spec.diskGb, signal);
@@ -85,19 +104,35 @@ export async function createMachine(ctx: ProxmoxContext, spec: CreateSpec, cctx:
       await startCt(ctx, node, vmid, signal);
     } else {
       log.info({ node, ostemplate: px.ostemplate }, 'creating from the Winux archive');
-      await createGuest(ctx, {
-        path: `/nodes/${encodeURIComponent(node)}/lxc`, node, vmid, lockHolder: null,
-        params: {
-          vmid, ostemplate: px.ostemplate, hostname, description, pool: px.pool,
-          tags: sessionTags(spec.sessionId), memory: spec.memoryMb, swap: 512, cores: spec.cores,
-          rootfs: `${px.storage}:${spec.diskGb}`, net0: `name=eth0,bridge=${px.bridge},${ipParams},firewall=1,type=veth`,
-          unprivileged: 1, features: 'nesting=1',
-          // Without SSH this is the only way to give the session a secret (it becomes root's password).
-          password: ctx.sshKey ? undefined : spec.password,
-          // Started by us, once its firewall is in place.
-          start: 0,
+      await createGuest(
+        ctx,
+        {
+          path: `/nodes/${encodeURIComponent(node)}/lxc`,
+          node,
+          vmid,
+          lockHolder: null,
+          params: {
+            vmid,
+            ostemplate: px.ostemplate,
+            hostname,
+            description,
+            pool: px.pool,
+            tags: sessionTags(spec.sessionId),
+            memory: spec.memoryMb,
+            swap: 512,
+            cores: spec.cores,
+            rootfs: `${px.storage}:${spec.diskGb}`,
+            net0: `name=eth0,bridge=${px.bridge},${ipParams},firewall=1,type=veth`,
+            unprivileged: 1,
+            features: 'nesting=1',
+            // Without SSH this is the only way to give the session a secret (it becomes root's password).
+            password: ctx.sshKey ? undefined : spec.password,
+            // Started by us, once its firewall is in place.
+            start: 0,
+          },
         },
-      }, signal);
+        signal,
+      );
       await protectCt(ctx, node, vmid, !staticIp, signal);
       cctx.progress('starting');
       await startCt(ctx, node, vmid, signal);
@@ -112,19 +147,25 @@ async function finish(ctx: ProxmoxContext, node: string, spec: CreateSpec, cctx:
   const { signal } = cctx;
   const vmid = spec.containerId;
   cctx.progress('network');
-  const ip = staticIp ?? await waitForAddress(ctx, node, vmid, signal);
+  const ip = staticIp ?? (await waitForAddress(ctx, node, vmid, signal));
   const target = await ctx.sshTarget(node, signal);
   if (target) {
-    await pollUntil(async () => {
-      try {
-        await setPasswordInCt(target, vmid, spec.username, spec.password, signal);
-        return true;
-      } catch (e) {
-        // Right after start the container's init may not accept attach yet.
-        if (e instanceof ProviderError && e.retryable) { ctx.logger.debug({ vmid, err: e.message }, 'pct exec not ready yet'); return undefined; }
-        throw e;
-      }
-    }, { timeoutMs: 60_000, startMs: ctx.tuning.pollMs, maxMs: 3000, signal, what: `pct exec in CT ${vmid}` });
+    await pollUntil(
+      async () => {
+        try {
+          await setPasswordInCt(target, vmid, spec.username, spec.password, signal);
+          return true;
+        } catch (e) {
+          // Right after start the container's init may not accept attach yet.
+          if (e instanceof ProviderError && e.retryable) {
+            ctx.logger.debug({ vmid, err: e.message }, 'pct exec not ready yet');
+            return undefined;
+          }
+          throw e;
+        }
+      },
+      { timeoutMs: 60_000, startMs: ctx.tuning.pollMs, maxMs: 3000, signal, what: `pct exec in CT ${vmid}` },
+    );
   }
   cctx.progress('desktop');
   await waitForPort(ip, ctx.tuning.rdpPort, { timeoutMs: ctx.tuning.readyTimeoutMs, pollMs: ctx.tuning.pollMs, signal });
@@ -137,7 +178,11 @@ async function finish(ctx: ProxmoxContext, node: string, spec: CreateSpec, cctx:
   };
 }
 
-interface Iface { name: string; inet?: string; 'ip-addresses'?: Array<{ 'ip-address': string; 'ip-address-type': string }> }
+interface Iface {
+  name: string;
+  inet?: string;
+  'ip-addresses'?: Array<{ 'ip-address': string; 'ip-address-type': string }>;
+}
 
 /** First IPv4 on a non-loopback interface that is not link-local; `/interfaces` is null while stopped. */
 export function pickAddress(ifaces: Iface[] | null): string | undefined {
@@ -151,8 +196,13 @@ export function pickAddress(ifaces: Iface[] | null): string | undefined {
 }
 
 async function waitForAddress(ctx: ProxmoxContext, node: string, vmid: number, signal: AbortSignal): Promise<string> {
-  return pollUntil(async () => pickAddress(await ctx.client.get<Iface[] | null>(`${ctPath(node, vmid)}/interfaces`, undefined, { signal })),
-    { timeoutMs: ctx.tuning.ipTimeoutMs, startMs: ctx.tuning.pollMs, maxMs: 1000, signal, what: `an IPv4 address on CT ${vmid}` });
+  return pollUntil(async () => pickAddress(await ctx.client.get<Iface[] | null>(`${ctPath(node, vmid)}/interfaces`, undefined, { signal })), {
+    timeoutMs: ctx.tuning.ipTimeoutMs,
+    startMs: ctx.tuning.pollMs,
+    maxMs: 1000,
+    signal,
+    what: `an IPv4 address on CT ${vmid}`,
+  });
 }
 
 /** PUT …/resize is asynchronous (a `resize` task); safe to repeat, since the size is absolute. */

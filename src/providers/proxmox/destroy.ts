@@ -11,7 +11,8 @@ export async function destroyVm(ctx: ProxmoxContext, vmid: number, signal?: Abor
   const deadline = Date.now() + ctx.config.destroyTimeoutMs;
   const b = backoff(ctx.tuning.pollMs, 3000);
   for (;;) {
-    if (Date.now() > deadline) throw new TimeoutError(`CT ${vmid} still exists after ${Math.round(ctx.config.destroyTimeoutMs / 1000)} s of trying to destroy it`);
+    if (Date.now() > deadline)
+      throw new TimeoutError(`CT ${vmid} still exists after ${Math.round(ctx.config.destroyTimeoutMs / 1000)} s of trying to destroy it`);
     try {
       const vm = await findVm(ctx, vmid, signal);
       if (!vm) return;

@@ -34,11 +34,12 @@ export async function runChecks(ctx: ProxmoxContext): Promise<ProviderCheck[]> {
     checks.push({ name: 'proxmox-api', ok: true, detail: `Proxmox VE ${v.version} at ${where}` });
   } catch (e) {
     const status = e instanceof PveApiError ? e.status : 0;
-    const fix = status === 401
-      ? 'the API token was refused: check proxmox_api_user (user@realm!tokenname, or user@realm with proxmox_api_token_id) and proxmox_api_token_secret'
-      : status === 0
-        ? `cannot reach ${where} (${(e as Error).message}): check proxmox_api_host/proxmox_api_port and the firewall; for a self-signed certificate set proxmox_api_ca_file to the node's /etc/pve/pve-root-ca.pem (or proxmox_api_insecure=1)`
-        : (e as Error).message;
+    const fix =
+      status === 401
+        ? 'the API token was refused: check proxmox_api_user (user@realm!tokenname, or user@realm with proxmox_api_token_id) and proxmox_api_token_secret'
+        : status === 0
+          ? `cannot reach ${where} (${(e as Error).message}): check proxmox_api_host/proxmox_api_port and the firewall; for a self-signed certificate set proxmox_api_ca_file to the node's /etc/pve/pve-root-ca.pem (or proxmox_api_insecure=1)`
+          : (e as Error).message;
     checks.push({ name: 'proxmox-api', ok: false, detail: fix });
     return checks;
   }
@@ -70,11 +71,13 @@ export async function runChecks(ctx: ProxmoxContext): Promise<ProviderCheck[]> {
   } else if (missing.length) {
     const lines = missing.map(([path, priv, why]) => `${priv} on ${path} (${why})`);
     checks.push({
-      name: 'proxmox-permissions', ok: false,
-      detail: `token ${tokenUser} lacks ${lines.join(', ')}. A privilege-separated token starts with no rights and then sees empty lists instead of errors. Fix, on a node: `
-        + `pveum acl modify /pool/${pool} -token '${tokenUser}' -role PVEVMAdmin; pveum acl modify /vms -token '${tokenUser}' -role PVEVMAdmin; `
-        + `pveum acl modify /storage/${px.storage} -token '${tokenUser}' -role PVEDatastoreUser; pveum acl modify /nodes -token '${tokenUser}' -role PVEAuditor; `
-        + `pveum acl modify /sdn/zones/localnetwork -token '${tokenUser}' -role PVESDNUser (or create the token with --privsep 0)`,
+      name: 'proxmox-permissions',
+      ok: false,
+      detail:
+        `token ${tokenUser} lacks ${lines.join(', ')}. A privilege-separated token starts with no rights and then sees empty lists instead of errors. Fix, on a node: ` +
+        `pveum acl modify /pool/${pool} -token '${tokenUser}' -role PVEVMAdmin; pveum acl modify /vms -token '${tokenUser}' -role PVEVMAdmin; ` +
+        `pveum acl modify /storage/${px.storage} -token '${tokenUser}' -role PVEDatastoreUser; pveum acl modify /nodes -token '${tokenUser}' -role PVEAuditor; ` +
+        `pveum acl modify /sdn/zones/localnetwork -token '${tokenUser}' -role PVESDNUser (or create the token with --privsep 0)`,
     });
   }
 
@@ -89,28 +92,54 @@ export async function runChecks(ctx: ProxmoxContext): Promise<ProviderCheck[]> {
     const wanted = auto ? view.nodes.map((n) => n.node) : px.nodes;
     const online = wanted.filter((n) => view!.nodes.find((x) => x.node === n)?.status === 'online');
     const unknown = wanted.filter((n) => !view!.nodes.find((x) => x.node === n));
-    checks.push(online.length && !unknown.length
-      ? { name: 'proxmox-nodes', ok: true, detail: `online: ${online.join(', ')}${online.length < wanted.length ? ` (offline: ${wanted.filter((n) => !online.includes(n)).join(', ')})` : ''}` }
-      : { name: 'proxmox-nodes', ok: false, detail: unknown.length ? `proxmox_node names ${unknown.join(', ')}, which the cluster does not have (it has ${view.nodes.map((n) => n.node).join(', ') || 'none visible to this token'})` : 'no configured node is online' });
+    checks.push(
+      online.length && !unknown.length
+        ? {
+            name: 'proxmox-nodes',
+            ok: true,
+            detail: `online: ${online.join(', ')}${online.length < wanted.length ? ` (offline: ${wanted.filter((n) => !online.includes(n)).join(', ')})` : ''}`,
+          }
+        : {
+            name: 'proxmox-nodes',
+            ok: false,
+            detail: unknown.length
+              ? `proxmox_node names ${unknown.join(', ')}, which the cluster does not have (it has ${view.nodes.map((n) => n.node).join(', ') || 'none visible to this token'})`
+              : 'no configured node is online',
+          },
+    );
 
     const templates = templatesByNode(view.vms, px.template);
     const without = online.filter((n) => !templates.has(n));
     if (!without.length && online.length) {
-      checks.push({ name: 'proxmox-template', ok: true, detail: [...templates].filter(([n]) => online.includes(n)).map(([n, id]) => `${n}: CT ${id}`).join(', ') });
+      checks.push({
+        name: 'proxmox-template',
+        ok: true,
+        detail: [...templates]
+          .filter(([n]) => online.includes(n))
+          .map(([n, id]) => `${n}: CT ${id}`)
+          .join(', '),
+      });
     } else {
       const which = px.template ? `WINUX_PROXMOX_TEMPLATE=${px.template}` : 'a CT template tagged winux-template';
       checks.push({
-        name: 'proxmox-template', ok: false,
+        name: 'proxmox-template',
+        ok: false,
         detail: `${which} is missing on ${without.join(', ') || 'every node'}: build and upload it with \`winux template build --format proxmox\` then \`winux template push --all-nodes\`${px.ostemplate ? `; meanwhile sessions are created from ${px.ostemplate} (slower)` : ''}. If the token is privilege-separated it may simply not see it: grant VM.Audit on /vms.`,
       });
     }
     const pools = await ctx.client.get<Array<{ poolid: string }>>('/pools').catch(() => []);
     const canCreatePool = holds(perms, `/pool/${pool}`, 'Pool.Allocate');
-    checks.push(pools.some((p) => p.poolid === pool)
-      ? { name: 'proxmox-pool', ok: true, detail: `pool ${pool} exists` }
-      : canCreatePool
-        ? { name: 'proxmox-pool', ok: true, detail: `pool ${pool} does not exist yet: Winux creates it with the first session` }
-        : { name: 'proxmox-pool', ok: false, detail: `pool ${pool} not found (or not visible), and the token may not create it: create it with \`pveum pool add ${pool}\` or set WINUX_PROXMOX_POOL` });
+    checks.push(
+      pools.some((p) => p.poolid === pool)
+        ? { name: 'proxmox-pool', ok: true, detail: `pool ${pool} exists` }
+        : canCreatePool
+          ? { name: 'proxmox-pool', ok: true, detail: `pool ${pool} does not exist yet: Winux creates it with the first session` }
+          : {
+              name: 'proxmox-pool',
+              ok: false,
+              detail: `pool ${pool} not found (or not visible), and the token may not create it: create it with \`pveum pool add ${pool}\` or set WINUX_PROXMOX_POOL`,
+            },
+    );
 
     const storageProblems: string[] = [];
     for (const n of online) {
@@ -119,15 +148,23 @@ export async function runChecks(ctx: ProxmoxContext): Promise<ProviderCheck[]> {
       if (!st) storageProblems.push(`${px.storage} not found on ${n}`);
       else if (!st.content.split(',').includes('rootdir')) storageProblems.push(`${px.storage} on ${n} does not hold container disks (content rootdir)`);
     }
-    checks.push(storageProblems.length
-      ? { name: 'proxmox-storage', ok: false, detail: `${storageProblems.join('; ')}: set WINUX_PROXMOX_STORAGE to a storage with content "rootdir" (e.g. local-lvm), or grant Datastore.Audit if it exists` }
-      : { name: 'proxmox-storage', ok: true, detail: `${px.storage} holds container disks on ${online.join(', ')}` });
+    checks.push(
+      storageProblems.length
+        ? {
+            name: 'proxmox-storage',
+            ok: false,
+            detail: `${storageProblems.join('; ')}: set WINUX_PROXMOX_STORAGE to a storage with content "rootdir" (e.g. local-lvm), or grant Datastore.Audit if it exists`,
+          }
+        : { name: 'proxmox-storage', ok: true, detail: `${px.storage} holds container disks on ${online.join(', ')}` },
+    );
 
     if (!ctx.sshKey) {
       checks.push({
-        name: 'proxmox-ssh', ok: Boolean(px.ostemplate),
-        detail: 'no SSH key (proxmox_ssh_key_path / proxmox_ssh_private_key): the per-session password cannot be set with pct exec, so sessions are created from WINUX_PROXMOX_OSTEMPLATE with the password given at creation'
-          + (px.ostemplate ? '' : ' — and WINUX_PROXMOX_OSTEMPLATE is not set, so no session can be created'),
+        name: 'proxmox-ssh',
+        ok: Boolean(px.ostemplate),
+        detail:
+          'no SSH key (proxmox_ssh_key_path / proxmox_ssh_private_key): the per-session password cannot be set with pct exec, so sessions are created from WINUX_PROXMOX_OSTEMPLATE with the password given at creation' +
+          (px.ostemplate ? '' : ' — and WINUX_PROXMOX_OSTEMPLATE is not set, so no session can be created'),
       });
     } else {
       const node = online[0];
@@ -136,16 +173,37 @@ export async function runChecks(ctx: ProxmoxContext): Promise<ProviderCheck[]> {
         checks.push({ name: 'proxmox-ssh', ok: false, detail: 'no online node to test SSH against' });
       } else {
         const r = await runRemote(target, 'pct list >/dev/null 2>&1 || pct status 0 >/dev/null 2>&1; echo ok', '', undefined, 15_000).then(
-          (res) => ({ ok: true, res }), (e: Error) => ({ ok: false, err: e.message }));
-        checks.push(r.ok
-          ? { name: 'proxmox-ssh', ok: true, detail: `SSH to ${px.sshUser}@${target.host}:${target.port} works` }
-          : { name: 'proxmox-ssh', ok: false, detail: `SSH to ${px.sshUser}@${target.host}:${target.port} failed (${(r as { err: string }).err}): check proxmox_ssh_key_path and that the key is in root's authorized_keys on each node` });
+          (res) => ({ ok: true, res }),
+          (e: Error) => ({ ok: false, err: e.message }),
+        );
+        checks.push(
+          r.ok
+            ? { name: 'proxmox-ssh', ok: true, detail: `SSH to ${px.sshUser}@${target.host}:${target.port} works` }
+            : {
+                name: 'proxmox-ssh',
+                ok: false,
+                detail: `SSH to ${px.sshUser}@${target.host}:${target.port} failed (${(r as { err: string }).err}): check proxmox_ssh_key_path and that the key is in root's authorized_keys on each node`,
+              },
+        );
       }
     }
   }
   const firewall = await clusterFirewallEnabled(ctx);
-  checks.push(firewall === false
-    ? { name: 'proxmox-firewall', ok: false, detail: 'the datacenter firewall is off, so the session containers\' rules (no LAN, no other sessions, RDP only) do nothing: enable it (Datacenter → Firewall → Options, or `pvesh set /cluster/firewall/options --enable 1`) after allowing your own SSH and web access' }
-    : { name: 'proxmox-firewall', ok: true, detail: firewall ? 'datacenter firewall on: each session container gets its own rules' : 'could not read the datacenter firewall options (grant Sys.Audit on / to check); each session container gets its own rules' });
+  checks.push(
+    firewall === false
+      ? {
+          name: 'proxmox-firewall',
+          ok: false,
+          detail:
+            "the datacenter firewall is off, so the session containers' rules (no LAN, no other sessions, RDP only) do nothing: enable it (Datacenter → Firewall → Options, or `pvesh set /cluster/firewall/options --enable 1`) after allowing your own SSH and web access",
+        }
+      : {
+          name: 'proxmox-firewall',
+          ok: true,
+          detail: firewall
+            ? 'datacenter firewall on: each session container gets its own rules'
+            : 'could not read the datacenter firewall options (grant Sys.Audit on / to check); each session container gets its own rules',
+        },
+  );
   return checks;
 }

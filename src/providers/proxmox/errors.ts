@@ -12,7 +12,11 @@ export class PveApiError extends ProviderError {
     readonly errors?: Record<string, string>,
     options?: { cause?: unknown },
   ) {
-    const detail = errors ? ` (${Object.entries(errors).map(([k, v]) => `${k}: ${v}`).join('; ')})` : '';
+    const detail = errors
+      ? ` (${Object.entries(errors)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join('; ')})`
+      : '';
     super(`Proxmox ${method} ${path} failed: ${status} ${reason}${detail}`, status >= 500 || status === 0, options);
     this.name = 'PveApiError';
   }
@@ -20,7 +24,10 @@ export class PveApiError extends ProviderError {
 
 /** A task ran and ended in error: the exitstatus is PVE's message. */
 export class PveTaskError extends ProviderError {
-  constructor(readonly upid: string, readonly exitstatus: string) {
+  constructor(
+    readonly upid: string,
+    readonly exitstatus: string,
+  ) {
     super(`Proxmox task ${taskLabel(upid)} failed: ${exitstatus}`, false);
     this.name = 'PveTaskError';
   }

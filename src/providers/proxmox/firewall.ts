@@ -42,11 +42,19 @@ export async function protectCt(ctx: ProxmoxContext, node: string, vmid: number,
     // lost, it is stored twice, next to itself — the same verdict for every packet.
     await ctx.client.post(`${base}/rules`, rule, { signal, retry: true });
   }
-  await ctx.client.put(`${base}/options`, {
-    enable: 1, policy_in: 'DROP', policy_out: 'ACCEPT',
-    // With a DROP policy a DHCP client needs this; a static address is enforced instead (no spoofing).
-    dhcp: dhcp ? 1 : 0, ipfilter: dhcp ? 0 : 1, macfilter: 1,
-  }, { signal });
+  await ctx.client.put(
+    `${base}/options`,
+    {
+      enable: 1,
+      policy_in: 'DROP',
+      policy_out: 'ACCEPT',
+      // With a DROP policy a DHCP client needs this; a static address is enforced instead (no spoofing).
+      dhcp: dhcp ? 1 : 0,
+      ipfilter: dhcp ? 0 : 1,
+      macfilter: 1,
+    },
+    { signal },
+  );
 }
 
 /** Is the datacenter firewall on? Without it no CT rule applies. `null` when the token may not read it. */

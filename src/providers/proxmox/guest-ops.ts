@@ -4,7 +4,7 @@
 // errors that only show in a task's exitstatus.
 import { ProviderError } from '../../core/errors.ts';
 import type { Params } from './api.ts';
-import { backoff, pollUntil, TimeoutError } from './backoff.ts';
+import { backoff, TimeoutError } from './backoff.ts';
 import { readCluster, tagsOf, type VmResource } from './cluster-view.ts';
 import type { ProxmoxContext } from './context.ts';
 import { isAlreadyExists, isAmbiguous, isNotFound, lockOf, PveApiError, PveTaskError } from './errors.ts';
@@ -24,7 +24,11 @@ export async function findVm(ctx: ProxmoxContext, vmid: number, signal?: AbortSi
   return (await readCluster(ctx.client, signal)).vms.find((v) => v.vmid === vmid);
 }
 
-interface CtStatus { status: string; lock?: string; template?: number }
+interface CtStatus {
+  status: string;
+  lock?: string;
+  template?: number;
+}
 
 async function currentStatus(ctx: ProxmoxContext, node: string, vmid: number, signal?: AbortSignal): Promise<CtStatus | null> {
   try {
@@ -52,14 +56,17 @@ export async function settleLock(ctx: ProxmoxContext, node: string, vmid: number
     const tasks = await activeTasks(ctx.client, node, vmid, signal);
     if (tasks.length) {
       orphanSince = null;
-      for (const t of tasks) await waitForTask(ctx.client, t.upid, { signal, pollMs: ctx.tuning.pollMs, timeoutMs: Math.max(1000, deadline - Date.now()) }).catch(() => {});
+      for (const t of tasks)
+        await waitForTask(ctx.client, t.upid, { signal, pollMs: ctx.tuning.pollMs, timeoutMs: Math.max(1000, deadline - Date.now()) }).catch(() => {});
       continue;
     }
     orphanSince ??= Date.now();
     if (Date.now() - orphanSince >= ctx.tuning.staleLockMs) {
       const target = await ctx.sshTarget(node, signal);
       if (!target) {
-        throw new ProviderError(`CT ${vmid} on node ${node} has a stale '${st.lock}' lock left by a crashed task: run "pct unlock ${vmid}" on ${node} (set proxmox_ssh_key_path so Winux can do it itself)`);
+        throw new ProviderError(
+          `CT ${vmid} on node ${node} has a stale '${st.lock}' lock left by a crashed task: run "pct unlock ${vmid}" on ${node} (set proxmox_ssh_key_path so Winux can do it itself)`,
+        );
       }
       ctx.logger.warn({ vmid, node, lock: st.lock }, 'clearing a stale Proxmox lock (no task holds it)');
       await unlockCt(target, vmid, signal);
@@ -164,7 +171,8 @@ export async function createGuest(
       // ours, and stale once no task holds it) rather than leave it for the next clone.
       if (e instanceof PveTaskError && req.lockHolder && !signal?.aborted) {
         await settleLock(ctx, req.lockHolder.node, req.lockHolder.vmid, signal).catch((err: Error) =>
-          ctx.logger.warn({ vmid: req.lockHolder!.vmid, err: err.message }, 'could not clear the template lock after a failed clone'));
+          ctx.logger.warn({ vmid: req.lockHolder!.vmid, err: err.message }, 'could not clear the template lock after a failed clone'),
+        );
       }
       // A failed create/clone worker removes what it made; if it did, one more try is safe.
       if (!(e instanceof PveTaskError) || attempt >= 3 || signal?.aborted) throw e;

@@ -19,7 +19,10 @@ export function parseIpPool(spec: string): IpPool {
   let prefix = 24;
   let gateway: string | undefined;
   for (const raw of spec.split(/[\s,]+/).filter(Boolean)) {
-    if (raw.startsWith('gw=')) { gateway = raw.slice(3); continue; }
+    if (raw.startsWith('gw=')) {
+      gateway = raw.slice(3);
+      continue;
+    }
     const [range, p] = raw.split('/');
     if (p !== undefined) prefix = Number(p);
     const [a, b = a] = range!.split('-');
@@ -35,7 +38,9 @@ export function addressFor(pool: IpPool, containerId: number, idMin: number): st
   const offset = containerId - idMin;
   const ip = pool.addresses[offset];
   if (offset < 0 || !ip) {
-    throw new ProviderError(`WINUX_PROXMOX_IP_POOL has ${pool.addresses.length} addresses, too few for container id ${containerId} (offset ${offset}); widen it to cover the whole id range`);
+    throw new ProviderError(
+      `WINUX_PROXMOX_IP_POOL has ${pool.addresses.length} addresses, too few for container id ${containerId} (offset ${offset}); widen it to cover the whole id range`,
+    );
   }
   return ip;
 }

@@ -6,7 +6,10 @@ export const templateTag = 'winux-template';
 
 /** PVE tags are `[a-z0-9_][a-z0-9_-+.]*` and stored lowercased: keep ours in that form. */
 export function sessionTag(sessionId: string): string {
-  const clean = sessionId.toLowerCase().replace(/[^a-z0-9_\-+.]/g, '-').replace(/^[^a-z0-9_]+/, '');
+  const clean = sessionId
+    .toLowerCase()
+    .replace(/[^a-z0-9_\-+.]/g, '-')
+    .replace(/^[^a-z0-9_]+/, '');
   return `winux-session-${clean || 'x'}`.slice(0, 120);
 }
 
@@ -16,6 +19,10 @@ export function sessionTags(sessionId: string): string {
 
 /** A DNS label PVE accepts as hostname. */
 export function hostnameFor(hostname: string, containerId: number): string {
-  const clean = hostname.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '').slice(0, 63);
+  const clean = hostname
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 63);
   return clean || `winux-${containerId}`;
 }

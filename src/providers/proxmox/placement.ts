@@ -16,7 +16,9 @@ export class Reservations {
       this.byNode.set(node, (this.byNode.get(node) ?? 0) - bytes);
     };
   }
-  of(node: string): number { return this.byNode.get(node) ?? 0; }
+  of(node: string): number {
+    return this.byNode.get(node) ?? 0;
+  }
 }
 
 export interface PlacementInput {
@@ -31,9 +33,9 @@ export interface PlacementInput {
 
 export function chooseNode(input: PlacementInput): string {
   const auto = input.allowed.length === 0 || input.allowed.includes('auto');
-  const candidates = input.nodes.filter((n) => n.status === 'online'
-    && (auto || input.allowed.includes(n.node))
-    && (!input.eligible || input.eligible.has(n.node)));
+  const candidates = input.nodes.filter(
+    (n) => n.status === 'online' && (auto || input.allowed.includes(n.node)) && (!input.eligible || input.eligible.has(n.node)),
+  );
   if (!candidates.length) {
     const why = input.eligible ? ' that has a Winux template' : '';
     throw new ProviderError(`No online Proxmox node${why} among ${auto ? 'the cluster' : input.allowed.join(', ')}`, true);
@@ -45,7 +47,10 @@ export function chooseNode(input: PlacementInput): string {
   known.sort((a, b) => free(b) - free(a) || a.node.localeCompare(b.node));
   const best = known[0]!;
   if (free(best) < input.needBytes) {
-    throw new ProviderError(`The Proxmox cluster is full: the best node (${best.node}) has ${Math.floor(free(best) / 2 ** 20)} MiB free, a desktop needs ${Math.ceil(input.needBytes / 2 ** 20)} MiB`, true);
+    throw new ProviderError(
+      `The Proxmox cluster is full: the best node (${best.node}) has ${Math.floor(free(best) / 2 ** 20)} MiB free, a desktop needs ${Math.ceil(input.needBytes / 2 ** 20)} MiB`,
+      true,
+    );
   }
   return best.node;
 }

@@ -6,7 +6,10 @@ import { pollUntil } from './backoff.ts';
 export function portOpen(host: string, port: number, timeoutMs = 1500): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host, port });
-    const done = (ok: boolean) => { socket.destroy(); resolve(ok); };
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
     socket.setTimeout(timeoutMs, () => done(false));
     socket.once('connect', () => done(true));
     socket.once('error', () => done(false));
@@ -15,6 +18,10 @@ export function portOpen(host: string, port: number, timeoutMs = 1500): Promise<
 
 export function waitForPort(host: string, port: number, opts: { timeoutMs: number; pollMs: number; signal?: AbortSignal }): Promise<true> {
   return pollUntil(async () => ((await portOpen(host, port)) ? true : undefined), {
-    timeoutMs: opts.timeoutMs, startMs: opts.pollMs, maxMs: Math.max(opts.pollMs, 1000), signal: opts.signal, what: `RDP on ${host}:${port}`,
+    timeoutMs: opts.timeoutMs,
+    startMs: opts.pollMs,
+    maxMs: Math.max(opts.pollMs, 1000),
+    signal: opts.signal,
+    what: `RDP on ${host}:${port}`,
   });
 }

@@ -15,7 +15,11 @@ export interface SshTarget {
   knownHostsFile: string;
 }
 
-export interface ExecResult { code: number; stdout: string; stderr: string }
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 /** Quotes one word for a POSIX shell (the node's login shell parses our command line). */
 export function shQuote(word: string): string {
@@ -47,7 +51,8 @@ export function runRemote(target: SshTarget, command: string, stdin = '', signal
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       conn.end();
-      if (err) reject(err); else resolve(result!);
+      if (err) reject(err);
+      else resolve(result!);
     };
     const timer = setTimeout(() => finish(new ProviderError(`SSH to ${hostId} timed out after ${timeoutMs / 1000} s`, true)), timeoutMs);
     const onAbort = () => finish(signal!.reason instanceof Error ? signal!.reason : new Error('aborted'));
@@ -59,16 +64,28 @@ export function runRemote(target: SshTarget, command: string, stdin = '', signal
         let stdout = '';
         let stderr = '';
         let code = -1;
-        stream.on('data', (d: Buffer) => { stdout += d.toString('utf8'); });
-        stream.stderr.on('data', (d: Buffer) => { stderr += d.toString('utf8'); });
-        stream.on('exit', (c: number | null) => { code = c ?? -1; });
+        stream.on('data', (d: Buffer) => {
+          stdout += d.toString('utf8');
+        });
+        stream.stderr.on('data', (d: Buffer) => {
+          stderr += d.toString('utf8');
+        });
+        stream.on('exit', (c: number | null) => {
+          code = c ?? -1;
+        });
         stream.on('close', () => finish(null, { code, stdout, stderr }));
         stream.end(stdin);
       });
     });
-    conn.on('error', (err) => finish(mismatch
-      ? new ProviderError(`SSH host key of ${hostId} does not match ${target.knownHostsFile}: refusing to connect (if the node was reinstalled, remove its line from that file)`)
-      : new ProviderError(`SSH to ${hostId} failed: ${err.message}`, true)));
+    conn.on('error', (err) =>
+      finish(
+        mismatch
+          ? new ProviderError(
+              `SSH host key of ${hostId} does not match ${target.knownHostsFile}: refusing to connect (if the node was reinstalled, remove its line from that file)`,
+            )
+          : new ProviderError(`SSH to ${hostId} failed: ${err.message}`, true),
+      ),
+    );
     conn.connect({
       host: target.host,
       port: target.port,
@@ -100,14 +117,17 @@ export async function setPasswordInCt(target: SshTarget, vmid: number, username:
   if (/[\r\n]/.test(password)) throw new ProviderError('A password must be a single line');
   // A CT made from the Winux template has xrdp off at boot: winux-session-init sets the
   // password, makes the CT's own TLS key and only then starts xrdp. Other templates: plain chpasswd.
-  const script = `if [ -x /usr/local/sbin/winux-session-init ]; then exec /usr/local/sbin/winux-session-init; fi; `
-    + `id -u ${username} >/dev/null 2>&1 || useradd -m -s /bin/bash ${username}; chpasswd`;
+  const script =
+    `if [ -x /usr/local/sbin/winux-session-init ]; then exec /usr/local/sbin/winux-session-init; fi; ` +
+    `id -u ${username} >/dev/null 2>&1 || useradd -m -s /bin/bash ${username}; chpasswd`;
   const command = `pct exec ${vmid} -- sh -c ${shQuote(script)}`;
   const r = await runRemote(target, command, `${username}:${password}\n`, signal);
-  if (r.code !== 0) throw new ProviderError(`Setting the session password in CT ${vmid} failed (pct exec exit ${r.code}): ${r.stderr.trim().slice(0, 300)}`, true);
+  if (r.code !== 0)
+    throw new ProviderError(`Setting the session password in CT ${vmid} failed (pct exec exit ${r.code}): ${r.stderr.trim().slice(0, 300)}`, true);
 }
 
 export async function unlockCt(target: SshTarget, vmid: number, signal?: AbortSignal): Promise<void> {
   const r = await runRemote(target, `pct unlock ${vmid}`, '', signal);
-  if (r.code !== 0 && !/does not exist/.test(r.stderr)) throw new ProviderError(`pct unlock ${vmid} failed (exit ${r.code}): ${r.stderr.trim().slice(0, 300)}`, true);
+  if (r.code !== 0 && !/does not exist/.test(r.stderr))
+    throw new ProviderError(`pct unlock ${vmid} failed (exit ${r.code}): ${r.stderr.trim().slice(0, 300)}`, true);
 }

@@ -36,7 +36,8 @@ export async function waitForTask(
       if (!taskSucceeded(st.exitstatus)) throw new PveTaskError(upid, st.exitstatus ?? 'unknown error');
       return st;
     }
-    if (Date.now() > deadline) throw new TimeoutError(`Proxmox task ${st.type} ${st.id} on ${node} still running after ${Math.round((opts.timeoutMs ?? 600_000) / 1000)} s`);
+    if (Date.now() > deadline)
+      throw new TimeoutError(`Proxmox task ${st.type} ${st.id} on ${node} still running after ${Math.round((opts.timeoutMs ?? 600_000) / 1000)} s`);
     await b.wait(opts.signal);
   }
 }

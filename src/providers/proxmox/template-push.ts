@@ -28,7 +28,12 @@ export interface PushOptions {
   pollMs?: number;
 }
 
-export interface PushedTemplate { node: string; vmid: number; volid: string; replaced: number[] }
+export interface PushedTemplate {
+  node: string;
+  vmid: number;
+  volid: string;
+  replaced: number[];
+}
 
 export async function pushTemplate(config: Config, logger: Logger, archivePath: string, opts: PushOptions = {}): Promise<PushedTemplate[]> {
   const filename = path.basename(archivePath);
@@ -58,20 +63,39 @@ export async function pushTemplate(config: Config, logger: Logger, archivePath: 
 
       const vmid = Number(await client.get<string>('/cluster/nextid'));
       log.info({ vmid }, 'creating the template CT');
-      await createGuest(ctx, {
-        path: `/nodes/${encodeURIComponent(node)}/lxc`, node, vmid, lockHolder: null,
-        params: {
-          vmid, ostemplate: volid, hostname: 'winux-template', tags: templateTag,
-          rootfs: `${px.storage}:${opts.diskGb ?? config.resources.diskGb}`, memory: config.resources.memoryMb, swap: 512,
-          cores: config.resources.cores, net0: `name=eth0,bridge=${px.bridge},ip=dhcp,firewall=1,type=veth`,
-          unprivileged: 1, features: 'nesting=1', start: 0,
-          description: `Winux desktop template from ${filename}, pushed ${new Date().toISOString()}`,
+      await createGuest(
+        ctx,
+        {
+          path: `/nodes/${encodeURIComponent(node)}/lxc`,
+          node,
+          vmid,
+          lockHolder: null,
+          params: {
+            vmid,
+            ostemplate: volid,
+            hostname: 'winux-template',
+            tags: templateTag,
+            rootfs: `${px.storage}:${opts.diskGb ?? config.resources.diskGb}`,
+            memory: config.resources.memoryMb,
+            swap: 512,
+            cores: config.resources.cores,
+            net0: `name=eth0,bridge=${px.bridge},ip=dhcp,firewall=1,type=veth`,
+            unprivileged: 1,
+            features: 'nesting=1',
+            start: 0,
+            description: `Winux desktop template from ${filename}, pushed ${new Date().toISOString()}`,
+          },
         },
-      }, undefined);
+        undefined,
+      );
       // POST …/template forks a worker but discards its UPID: poll the config instead.
       await client.post(`${ctPath(node, vmid)}/template`);
-      await pollUntil(async () => (Number((await client.get<{ template?: number }>(`${ctPath(node, vmid)}/config`)).template) === 1 ? true : undefined),
-        { timeoutMs: 300_000, startMs: ctx.tuning.pollMs, maxMs: 2000, what: `CT ${vmid} to become a template` });
+      await pollUntil(async () => (Number((await client.get<{ template?: number }>(`${ctPath(node, vmid)}/config`)).template) === 1 ? true : undefined), {
+        timeoutMs: 300_000,
+        startMs: ctx.tuning.pollMs,
+        maxMs: 2000,
+        what: `CT ${vmid} to become a template`,
+      });
 
       const replaced: number[] = [];
       for (const old of view.vms) {

@@ -7,9 +7,10 @@ import { templateTag } from './naming.ts';
 
 export function templatesByNode(vms: VmResource[], configured?: string): Map<string, number> {
   const out = new Map<string, number>();
-  const matches = vms.filter((v) => v.type === 'lxc' && Number(v.template) === 1 && (configured
-    ? String(v.vmid) === configured || v.name === configured
-    : tagsOf(v).includes(templateTag)));
+  const matches = vms.filter(
+    (v) =>
+      v.type === 'lxc' && Number(v.template) === 1 && (configured ? String(v.vmid) === configured || v.name === configured : tagsOf(v).includes(templateTag)),
+  );
   // The newest push (highest vmid) wins when a node has several.
   for (const v of matches.sort((a, b) => a.vmid - b.vmid)) out.set(v.node, v.vmid);
   return out;

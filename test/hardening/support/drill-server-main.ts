@@ -30,6 +30,5 @@ const provider = new DrillProvider({
 });
 const config = loadConfig();
 const server = await startServer({ config, provider, logger: createLogger(config.logLevel, process.stderr as never) });
-process.stdout.write(JSON.stringify({ url: server.url, adminToken: server.adminToken }) + '\n');
+process.stdout.write(`${JSON.stringify({ url: server.url, adminToken: server.adminToken })}\n`);
 process.on('SIGTERM', () => void server.close().then(() => process.exit(0)));
-

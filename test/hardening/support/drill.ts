@@ -32,16 +32,26 @@ export function newDrill(env: Record<string, string> = {}): Drill {
   const dbUrl = env.WINUX_DATABASE_URL ?? `sqlite:${path.join(dir, 'winux.db')}`;
   const log = path.join(dir, 'server.log');
   return {
-    dir, dbUrl, env,
+    dir,
+    dbUrl,
+    env,
     async start(extraEnv = {}) {
       const out = fs.openSync(log, 'a');
       const child = spawn(process.execPath, ['--import', 'tsx', main], {
         env: {
           ...process.env,
-          WINUX_DATA_DIR: dir, WINUX_HOST: '127.0.0.1', WINUX_PORT: '0', WINUX_LOG_LEVEL: 'warn',
-          WINUX_SESSIONS_PER_VISITOR: '0', WINUX_CREATE_RATE_PER_MINUTE: '0', WINUX_SWEEP_SECONDS: '1',
-          WINUX_CREATE_TIMEOUT_SECONDS: '30', WINUX_DESTROY_TIMEOUT_SECONDS: '5',
-          FAKE_STATE_FILE: path.join(dir, 'machines.json'), ...env, ...extraEnv,
+          WINUX_DATA_DIR: dir,
+          WINUX_HOST: '127.0.0.1',
+          WINUX_PORT: '0',
+          WINUX_LOG_LEVEL: 'warn',
+          WINUX_SESSIONS_PER_VISITOR: '0',
+          WINUX_CREATE_RATE_PER_MINUTE: '0',
+          WINUX_SWEEP_SECONDS: '1',
+          WINUX_CREATE_TIMEOUT_SECONDS: '30',
+          WINUX_DESTROY_TIMEOUT_SECONDS: '5',
+          FAKE_STATE_FILE: path.join(dir, 'machines.json'),
+          ...env,
+          ...extraEnv,
         },
         stdio: ['ignore', 'pipe', out],
       });
@@ -57,7 +67,11 @@ export function newDrill(env: Record<string, string> = {}): Drill {
 }
 
 function tail(file: string): string {
-  try { return fs.readFileSync(file, 'utf8').split('\n').slice(-20).join('\n'); } catch { return '(no log)'; }
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').slice(-20).join('\n');
+  } catch {
+    return '(no log)';
+  }
 }
 
 export async function stop(p: DrillProcess): Promise<void> {
@@ -76,7 +90,9 @@ export async function sigkill(p: DrillProcess): Promise<void> {
 export function machines(dir: string): { containerId: number; state: string }[] {
   try {
     return JSON.parse(fs.readFileSync(path.join(dir, 'machines.json'), 'utf8'));
-  } catch { return []; }
+  } catch {
+    return [];
+  }
 }
 
 /** Changes the machine file from outside, as `lxc-stop` or a crash of the host would. */
@@ -105,8 +121,15 @@ export async function rows(dbUrl: string): Promise<Row[]> {
     await client.connect();
     try {
       const r = await client.query('SELECT * FROM sessions ORDER BY id');
-      return r.rows.map((x) => ({ ...x, container_id: Number(x.container_id), holds_container: Number(x.holds_container), port: x.port === null ? null : Number(x.port) }));
-    } finally { await client.end(); }
+      return r.rows.map((x) => ({
+        ...x,
+        container_id: Number(x.container_id),
+        holds_container: Number(x.holds_container),
+        port: x.port === null ? null : Number(x.port),
+      }));
+    } finally {
+      await client.end();
+    }
   }
   const file = dbUrl.replace(/^sqlite:/, '');
   if (!fs.existsSync(file)) return [];
@@ -114,12 +137,18 @@ export async function rows(dbUrl: string): Promise<Row[]> {
   try {
     db.pragma('busy_timeout = 5000');
     return db.prepare('SELECT * FROM sessions ORDER BY id').all() as Row[];
-  } finally { db.close(); }
+  } finally {
+    db.close();
+  }
 }
 
 export function integrityCheck(dbUrl: string): string {
   const db = new SQLite(dbUrl.replace(/^sqlite:/, ''), { readonly: true, fileMustExist: true });
-  try { return String(db.pragma('integrity_check', { simple: true })); } finally { db.close(); }
+  try {
+    return String(db.pragma('integrity_check', { simple: true }));
+  } finally {
+    db.close();
+  }
 }
 
 /** A session nobody will ever move on: building, ending, or failed while still holding a container. */
@@ -152,7 +181,11 @@ export function consistencyProblems(all: Row[], ms: { containerId: number; state
   return problems;
 }
 
-export interface FinalAudit { leaked: number; stuck: number; sessions: number }
+export interface FinalAudit {
+  leaked: number;
+  stuck: number;
+  sessions: number;
+}
 
 /**
  * The drills' last word: the admin ends every session still live, and once things
@@ -178,7 +211,7 @@ export async function endEverything(drill: Drill, p: DrillProcess, timeoutMs = 9
 export function recordFigures(name: string, figures: Record<string, number | string>): void {
   const dir = path.resolve(import.meta.dirname, '../../../test-output/hardening');
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, `${name}.json`), JSON.stringify({ name, at: new Date().toISOString(), ...figures }, null, 2) + '\n');
+  fs.writeFileSync(path.join(dir, `${name}.json`), `${JSON.stringify({ name, at: new Date().toISOString(), ...figures }, null, 2)}\n`);
 }
 
 export async function json(p: DrillProcess, method: string, urlPath: string, o: { token?: string; body?: unknown; headers?: Record<string, string> } = {}) {
@@ -188,6 +221,10 @@ export async function json(p: DrillProcess, method: string, urlPath: string, o: 
   const res = await fetch(p.url + urlPath, { method, headers, body: o.body === undefined ? undefined : JSON.stringify(o.body) });
   const text = await res.text();
   let body: any = text;
-  try { body = JSON.parse(text); } catch { /* keep text */ }
+  try {
+    body = JSON.parse(text);
+  } catch {
+    /* keep text */
+  }
   return { status: res.status, body, headers: res.headers };
 }

@@ -31,13 +31,19 @@ export async function startRestartablePostgres(): Promise<RestartablePostgres> {
   const port = await new Promise<number>((resolve, reject) => {
     const s = net.createServer();
     s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
   });
-  const up = () => run('pg_ctl', ['-D', data, '-w', '-l', path.join(dir, 'log'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
+  const up = () =>
+    run('pg_ctl', ['-D', data, '-w', '-l', path.join(dir, 'log'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
   up();
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    down: (mode = 'fast') => { run('pg_ctl', ['-D', data, '-w', '-m', mode, 'stop']); },
+    down: (mode = 'fast') => {
+      run('pg_ctl', ['-D', data, '-w', '-m', mode, 'stop']);
+    },
     up,
     remove() {
       spawnSync('runuser', ['-u', 'postgres', '--', path.join(bin, 'pg_ctl'), '-D', data, '-m', 'immediate', 'stop'], { stdio: 'ignore' });

@@ -21,19 +21,35 @@ function playbook(sim: ProxmoxSim, args: string[], extraEnv: Record<string, stri
       env: { ...process.env, ...sim.env(), ANSIBLE_NOCOLOR: '1', ANSIBLE_LOCALHOST_WARNING: 'false', ANSIBLE_INVENTORY_UNPARSED_WARNING: 'false', ...extraEnv },
     });
     let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { out += d; });
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      out += d;
+    });
     child.on('close', (code) => resolve({ code, out }));
   });
 }
 
 describe('Ansible playbooks against the simulator', () => {
   let sim: ProxmoxSim;
-  before(async () => { sim = await startProxmoxSim({ timings: { dhcpMs: 1200, desktopMs: 1300 } }); });
-  after(async () => { await sim.close(); });
+  before(async () => {
+    sim = await startProxmoxSim({ timings: { dhcpMs: 1200, desktopMs: 1300 } });
+  });
+  after(async () => {
+    await sim.close();
+  });
 
   it('create-winux-session.yml as the seed documents it', async () => {
-    const r = await playbook(sim, ['ansible/create-winux-session.yml', '-e', 'session_id=winux-test-001', '-e', 'session_duration=30', '-e', 'container_id=30001']);
+    const r = await playbook(sim, [
+      'ansible/create-winux-session.yml',
+      '-e',
+      'session_id=winux-test-001',
+      '-e',
+      'session_duration=30',
+      '-e',
+      'container_id=30001',
+    ]);
     assert.equal(r.code, 0, r.out);
     const ct = sim.cluster.cts.get(30001);
     assert.ok(ct, 'CT 30001 exists');
@@ -76,8 +92,11 @@ describe('Ansible playbooks against the simulator', () => {
   it('without an SSH key, creates from the ostemplate with the password given at creation', async () => {
     const volid = 'local:vztmpl/winux-desktop.tar.zst';
     sim.cluster.nodes.get('pve1')!.volumes.set(volid, { volid, content: 'vztmpl', size: 1, format: 'tar.zst' });
-    const r = await playbook(sim, ['ansible/create-winux-session.yml', '-e', 'session_id=no-ssh', '-e', 'container_id=30002'],
-      { proxmox_ssh_key_path: '', WINUX_PROXMOX_OSTEMPLATE: volid, WINUX_SESSION_PASSWORD: 'given-Secret-42' });
+    const r = await playbook(sim, ['ansible/create-winux-session.yml', '-e', 'session_id=no-ssh', '-e', 'container_id=30002'], {
+      proxmox_ssh_key_path: '',
+      WINUX_PROXMOX_OSTEMPLATE: volid,
+      WINUX_SESSION_PASSWORD: 'given-Secret-42',
+    });
     assert.equal(r.code, 0, r.out);
     const ct = sim.cluster.cts.get(30002)!;
     assert.equal(ct.users.get('root'), 'given-Secret-42');
@@ -94,10 +113,25 @@ describe('Ansible playbooks against the simulator', () => {
     const provider = createAnsibleProvider(config, silentLogger, fastTuning(sim));
     const steps: string[] = [];
     try {
-      const m = await provider.create({
-        sessionId: 'ans-1', containerId: 30003, hostname: 'winux-30003', username: 'winux', password: 'ansible-Secret-1',
-        memoryMb: 2048, cores: 1, diskGb: 10, pidsMax: 2048,
-      }, { signal: new AbortController().signal, progress: (s) => { steps.push(s); } });
+      const m = await provider.create(
+        {
+          sessionId: 'ans-1',
+          containerId: 30003,
+          hostname: 'winux-30003',
+          username: 'winux',
+          password: 'ansible-Secret-1',
+          memoryMb: 2048,
+          cores: 1,
+          diskGb: 10,
+          pidsMax: 2048,
+        },
+        {
+          signal: new AbortController().signal,
+          progress: (s) => {
+            steps.push(s);
+          },
+        },
+      );
       assert.equal(m.ref.containerId, 30003);
       assert.equal(m.node, 'pve1');
       assert.equal(m.endpoint.port, 3389);
@@ -106,7 +140,10 @@ describe('Ansible playbooks against the simulator', () => {
       assert.equal(ct.users.get('winux'), 'ansible-Secret-1');
       assert.equal(ct.config.memory, 2048);
       assert.equal(await provider.status(m.ref), 'running');
-      assert.deepEqual((await provider.list()).map((l) => l.containerId), [30003]);
+      assert.deepEqual(
+        (await provider.list()).map((l) => l.containerId),
+        [30003],
+      );
       await provider.destroy(m.ref);
       assert.equal(sim.cluster.cts.has(30003), false);
       assert.equal(await provider.status(m.ref), 'missing');

@@ -17,8 +17,13 @@ import { leftovers, logger, lxcConfig, portAccepts, prepareHost, rdpLogin, start
 const api = '/api/winux';
 // Ids and ports of their own, away from the provider test's and a real server's.
 const env = {
-  WINUX_PROVIDER: 'lxc', WINUX_CONTAINER_ID_MIN: '30801', WINUX_CONTAINER_ID_MAX: '30810',
-  WINUX_RDP_PORT_MIN: '34701', WINUX_RDP_PORT_MAX: '34710', WINUX_SESSIONS_PER_VISITOR: '0', WINUX_CREATE_RATE_PER_MINUTE: '0',
+  WINUX_PROVIDER: 'lxc',
+  WINUX_CONTAINER_ID_MIN: '30801',
+  WINUX_CONTAINER_ID_MAX: '30810',
+  WINUX_RDP_PORT_MIN: '34701',
+  WINUX_RDP_PORT_MAX: '34710',
+  WINUX_SESSIONS_PER_VISITOR: '0',
+  WINUX_CREATE_RATE_PER_MINUTE: '0',
 };
 const config = lxcConfig(env);
 const ids = Array.from({ length: 10 }, (_, i) => 30801 + i);
@@ -29,11 +34,14 @@ async function cleanAll(): Promise<void> {
   for (const id of ids) await provider.destroy({ containerId: id }).catch(() => {});
 }
 
-before(async () => {
-  await prepareHost(config);
-  await cleanAll();
-  xvfb = await startXvfb();
-}, { timeout: 45 * 60_000 });
+before(
+  async () => {
+    await prepareHost(config);
+    await cleanAll();
+    xvfb = await startXvfb();
+  },
+  { timeout: 45 * 60_000 },
+);
 
 after(async () => {
   xvfb?.stop();
@@ -52,7 +60,7 @@ test('POST → ready → RDP login at the returned host:port → DELETE leaves n
     assert.equal(session.host, '127.0.0.1');
     assert.ok(session.password.length >= 16);
 
-    assert.equal(await rdpLogin(config, containerId, session.port, session.username, session.password + '!', xvfb.display), 'refused');
+    assert.equal(await rdpLogin(config, containerId, session.port, session.username, `${session.password}!`, xvfb.display), 'refused');
     assert.equal(await rdpLogin(config, containerId, session.port, session.username, session.password, xvfb.display), 'accepted');
 
     const del = await server.request('DELETE', `${api}/sessions/${id}`, { token });
@@ -84,20 +92,31 @@ test('an expired session is destroyed by the reaper, leaving nothing', { timeout
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address() as net.AddressInfo; s.close(() => resolve(port)); });
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
   });
 }
 
 function startServerProcess(dataDir: string, port: number): ChildProcess {
   return spawn(process.execPath, [path.resolve(import.meta.dirname, '../../../bin/winux.js'), 'serve', '--no-prepare'], {
-    env: { ...process.env, ...env, WINUX_DATA_DIR: dataDir, WINUX_HOST: '127.0.0.1', WINUX_PORT: String(port), WINUX_LOG_LEVEL: 'warn', WINUX_SWEEP_SECONDS: '2' },
+    env: {
+      ...process.env,
+      ...env,
+      WINUX_DATA_DIR: dataDir,
+      WINUX_HOST: '127.0.0.1',
+      WINUX_PORT: String(port),
+      WINUX_LOG_LEVEL: 'warn',
+      WINUX_SWEEP_SECONDS: '2',
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
 }
 
 async function api2(port: number, method: string, urlPath: string, token?: string) {
   const res = await fetch(`http://127.0.0.1:${port}${api}${urlPath}`, { method, headers: token ? { authorization: `Bearer ${token}` } : {} });
-  return { status: res.status, body: await res.json().catch(() => null) as any };
+  return { status: res.status, body: (await res.json().catch(() => null)) as any };
 }
 
 test('a server killed with SIGKILL during creations leaves nothing once restarted and its sessions ended', { timeout: 480_000 }, async () => {
@@ -111,7 +130,14 @@ test('a server killed with SIGKILL during creations leaves nothing once restarte
     await exited;
   };
   try {
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}${api}/health`).then((r) => r.ok).catch(() => false)), 60_000, 'the server');
+    await waitFor(
+      async () =>
+        await fetch(`http://127.0.0.1:${port}${api}/health`)
+          .then((r) => r.ok)
+          .catch(() => false),
+      60_000,
+      'the server',
+    );
     const sessions: Array<{ id: string; token: string; containerId: number }> = [];
     for (let i = 0; i < 2; i++) {
       const r = await api2(port, 'POST', '/sessions');
@@ -127,14 +153,25 @@ test('a server killed with SIGKILL during creations leaves nothing once restarte
     await run('lxc-copy', ['-P', config.lxc.path, '-n', config.lxc.template, '-N', containerName(30810), '-s', '-B', 'overlayfs']);
 
     child = startServerProcess(dataDir, port);
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}${api}/health`).then((r) => r.ok).catch(() => false)), 60_000, 'the restarted server');
+    await waitFor(
+      async () =>
+        await fetch(`http://127.0.0.1:${port}${api}/health`)
+          .then((r) => r.ok)
+          .catch(() => false),
+      60_000,
+      'the restarted server',
+    );
     await waitFor(async () => !existsSync(path.join(config.lxc.path, containerName(30810))), 60_000, 'the orphan to be removed');
     // Interrupted creations are resumed (or failed and cleaned): each ends up settled, never stuck.
     for (const s of sessions) {
-      const status = await waitFor(async () => {
-        const r = await api2(port, 'GET', `/sessions/${s.id}`, s.token);
-        return ['ready', 'failed'].includes(r.body?.status) ? r.body.status as string : null;
-      }, 240_000, `session ${s.id} to settle`);
+      const status = await waitFor(
+        async () => {
+          const r = await api2(port, 'GET', `/sessions/${s.id}`, s.token);
+          return ['ready', 'failed'].includes(r.body?.status) ? (r.body.status as string) : null;
+        },
+        240_000,
+        `session ${s.id} to settle`,
+      );
       if (status === 'ready') {
         const d = await api2(port, 'DELETE', `/sessions/${s.id}`, s.token);
         assert.ok([200, 202].includes(d.status));

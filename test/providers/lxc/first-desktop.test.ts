@@ -25,8 +25,12 @@ function serve(env: Record<string, string>) {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout.on('data', (c) => { output += c; });
-  child.stderr.on('data', (c) => { output += c; });
+  child.stdout.on('data', (c) => {
+    output += c;
+  });
+  child.stderr.on('data', (c) => {
+    output += c;
+  });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return {
     exited,
@@ -88,8 +92,10 @@ describe('first desktop check', () => {
     mkdirSync(dir, { recursive: true });
     symlinkSync(real.rootfs, path.join(dir, `rootfs-${hash}`));
     writeFileSync(path.join(dir, 'winux-recipe-hash'), `${hash}\n`);
-    writeFileSync(path.join(dir, 'config'), readFileSync(real.config, 'utf8')
-      .replace('/usr/share/lxc/config/debian.common.conf', '/usr/share/lxc/config/winux-missing.common.conf'));
+    writeFileSync(
+      path.join(dir, 'config'),
+      readFileSync(real.config, 'utf8').replace('/usr/share/lxc/config/debian.common.conf', '/usr/share/lxc/config/winux-missing.common.conf'),
+    );
 
     const dataDir = path.join(tmp, 'data-broken');
     const broken = serve({ WINUX_DATA_DIR: dataDir, WINUX_LXC_TEMPLATE: brokenTemplate });

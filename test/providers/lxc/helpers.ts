@@ -34,15 +34,28 @@ export function startXfreerdp(args: string[], password: string, env: NodeJS.Proc
   // detached: no controlling terminal, so FreeRDP reads the password from stdin instead of /dev/tty.
   const child = spawn('xfreerdp', [...args, '/from-stdin:force'], { env: { ...process.env, ...env }, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout.on('data', (c) => { output += c; });
-  child.stderr.on('data', (c) => { output += c; });
+  child.stdout.on('data', (c) => {
+    output += c;
+  });
+  child.stderr.on('data', (c) => {
+    output += c;
+  });
   child.stdin.on('error', () => {});
   child.stdin.end(`${password}\n`);
-  const stop = () => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* already gone */ } };
+  const stop = () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  };
   const timer = setTimeout(stop, timeoutMs);
   const done = new Promise<{ code: number | null; output: string }>((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, output }); });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
   });
   return { child, done, stop };
 }
@@ -61,11 +74,18 @@ export async function startXvfb(size = '1280x800x24'): Promise<{ display: string
       out += c;
       if (out.includes('\n')) resolve(`:${out.trim()}`);
     });
-    xvfb.stderr!.on('data', (c) => { err += c; });
+    xvfb.stderr!.on('data', (c) => {
+      err += c;
+    });
     xvfb.on('error', reject);
     xvfb.on('exit', (code) => reject(new Error(`Xvfb exited (${code}): ${err.slice(-300)}`)));
   });
-  return { display, stop: () => { xvfb.kill('SIGKILL'); } };
+  return {
+    display,
+    stop: () => {
+      xvfb.kill('SIGKILL');
+    },
+  };
 }
 
 /** Resolves true when something accepts a TCP connection on 127.0.0.1:port (the providers' own probe). */
@@ -94,7 +114,11 @@ export async function leftovers(config: Config, id: number): Promise<string[]> {
   const snapshots = path.join(config.lxc.path, config.lxc.template, 'lxc_snapshots');
   // LXC deletes this file when its last snapshot goes, possibly while we look.
   let listed = '';
-  try { listed = readFileSync(snapshots, 'utf8'); } catch { /* no snapshots left */ }
+  try {
+    listed = readFileSync(snapshots, 'utf8');
+  } catch {
+    /* no snapshots left */
+  }
   if (listed.split('\n').includes(name)) found.push(`${snapshots} still lists ${name}`);
   return found;
 }
@@ -121,7 +145,15 @@ export function abortAfter(ms: number): AbortSignal {
  * xrdp ever checks the password — and exits 0 for any password. Here the client
  * connects fully and xrdp's own log says whether PAM accepted the login.
  */
-export async function rdpLogin(config: Config, containerId: number, port: number, user: string, password: string, display: string, timeoutMs = 45_000): Promise<'accepted' | 'refused'> {
+export async function rdpLogin(
+  config: Config,
+  containerId: number,
+  port: number,
+  user: string,
+  password: string,
+  display: string,
+  timeoutMs = 45_000,
+): Promise<'accepted' | 'refused'> {
   const attach = (args: string[]) => run('lxc-attach', ['-P', config.lxc.path, '-n', containerName(containerId), '--', ...args], { timeoutMs: 20_000 });
   const before = Number((await attach(['wc', '-l', '/var/log/xrdp.log'])).stdout.trim().split(/\s+/)[0]);
   const client = startXfreerdp([`/v:127.0.0.1:${port}`, `/u:${user}`, '/cert:ignore', '/log-level:ERROR'], password, { DISPLAY: display }, timeoutMs + 5000);

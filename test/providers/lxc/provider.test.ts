@@ -35,14 +35,25 @@ function spec(containerId: number, overrides: Partial<CreateSpec> = {}): CreateS
   const password = randomPassword();
   passwords.set(containerId, password);
   return {
-    sessionId: `test-${containerId}`, containerId, hostname: `winux-test-${containerId}`, username: desktopUser, password,
-    memoryMb: config.resources.memoryMb, cores: config.resources.cores, diskGb: config.resources.diskGb, pidsMax: config.resources.pidsMax,
+    sessionId: `test-${containerId}`,
+    containerId,
+    hostname: `winux-test-${containerId}`,
+    username: desktopUser,
+    password,
+    memoryMb: config.resources.memoryMb,
+    cores: config.resources.cores,
+    diskGb: config.resources.diskGb,
+    pidsMax: config.resources.pidsMax,
     ...overrides,
   };
 }
 
 function attach(id: number, command: string[], input?: string) {
-  return run('lxc-attach', ['-P', config.lxc.path, '-n', containerName(id), '--clear-env', '--set-var', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', '--', ...command], { input, okCodes: [1, 2, 124], timeoutMs: 30_000 });
+  return run(
+    'lxc-attach',
+    ['-P', config.lxc.path, '-n', containerName(id), '--clear-env', '--set-var', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', '--', ...command],
+    { input, okCodes: [1, 2, 124], timeoutMs: 30_000 },
+  );
 }
 
 /** Can container `id` open a TCP connection to ip:port? (bash's /dev/tcp, 3 s limit) */
@@ -53,12 +64,15 @@ async function canConnect(id: number, ip: string, port: number): Promise<boolean
 
 let xvfb: Awaited<ReturnType<typeof startXvfb>>;
 
-before(async () => {
-  await prepareHost(config);
-  xvfb = await startXvfb();
-  // Leftovers of an interrupted earlier run would make the results meaningless.
-  for (const id of used) await provider.destroy({ containerId: id });
-}, { timeout: 45 * 60_000 });
+before(
+  async () => {
+    await prepareHost(config);
+    xvfb = await startXvfb();
+    // Leftovers of an interrupted earlier run would make the results meaningless.
+    for (const id of used) await provider.destroy({ containerId: id });
+  },
+  { timeout: 45 * 60_000 },
+);
 
 after(async () => {
   xvfb?.stop();
@@ -69,7 +83,11 @@ after(async () => {
 function commandLines(): string[] {
   const out: string[] = [];
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try { out.push(readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ')); } catch { /* exited */ }
+    try {
+      out.push(readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '));
+    } catch {
+      /* exited */
+    }
   }
   return out;
 }
@@ -78,11 +96,20 @@ test('create makes a desktop that accepts a real RDP login through the gateway p
   const steps: CreationStep[] = [];
   // A provider whose logs are captured at debug level, to look for the password in them.
   const logLines: string[] = [];
-  const captured = createLxcProvider(config, createLogger('debug', { write: (line: string) => { logLines.push(line); } }));
+  const captured = createLxcProvider(
+    config,
+    createLogger('debug', {
+      write: (line: string) => {
+        logLines.push(line);
+      },
+    }),
+  );
   const s = spec(A);
   let seenOnCommandLine = false;
-  const watcher = setInterval(() => { if (commandLines().some((c) => c.includes(s.password))) seenOnCommandLine = true; }, 20);
-  let created;
+  const watcher = setInterval(() => {
+    if (commandLines().some((c) => c.includes(s.password))) seenOnCommandLine = true;
+  }, 20);
+  let created: Awaited<ReturnType<typeof captured.create>>;
   try {
     created = await captured.create(s, { signal: AbortSignal.timeout(200_000), progress: (step) => steps.push(step) });
   } finally {
@@ -90,7 +117,11 @@ test('create makes a desktop that accepts a real RDP login through the gateway p
   }
   assert.equal(seenOnCommandLine, false, 'the password appeared on a command line');
   assert.ok(logLines.length > 0, 'control: the provider logged something');
-  assert.equal(logLines.some((l) => l.includes(s.password)), false, 'the password appeared in the logs');
+  assert.equal(
+    logLines.some((l) => l.includes(s.password)),
+    false,
+    'the password appeared in the logs',
+  );
   assert.deepEqual(steps, ['cloning', 'starting', 'network', 'desktop']);
   assert.equal(created.ip, containerIp(config, A));
   assert.deepEqual(created.endpoint, { host: null, port: rdpPort(config, A) });
@@ -98,7 +129,11 @@ test('create makes a desktop that accepts a real RDP login through the gateway p
   assert.equal(await provider.status(created.ref), 'running');
 
   // Through the gateway port on 127.0.0.1, as an RDP client would come.
-  assert.equal(await rdpLogin(config, A, created.endpoint.port, desktopUser, passwords.get(A)! + 'x', xvfb.display), 'refused', 'a wrong password was accepted');
+  assert.equal(
+    await rdpLogin(config, A, created.endpoint.port, desktopUser, `${passwords.get(A)!}x`, xvfb.display),
+    'refused',
+    'a wrong password was accepted',
+  );
   assert.equal(await rdpLogin(config, A, created.endpoint.port, desktopUser, passwords.get(A)!, xvfb.display), 'accepted', 'the right password was refused');
 });
 
@@ -112,7 +147,8 @@ test('the session container is unprivileged, limited, named after the session, a
   const limit = Number(readFileSync(existsSync(cg) ? cg : cg2, 'utf8'));
   assert.equal(limit, config.resources.memoryMb * 1024 * 1024);
   const pids = existsSync(`/sys/fs/cgroup/pids/lxc.payload.${containerName(A)}/pids.max`)
-    ? readFileSync(`/sys/fs/cgroup/pids/lxc.payload.${containerName(A)}/pids.max`, 'utf8') : readFileSync(`/sys/fs/cgroup/lxc.payload.${containerName(A)}/pids.max`, 'utf8');
+    ? readFileSync(`/sys/fs/cgroup/pids/lxc.payload.${containerName(A)}/pids.max`, 'utf8')
+    : readFileSync(`/sys/fs/cgroup/lxc.payload.${containerName(A)}/pids.max`, 'utf8');
   assert.equal(Number(pids), config.resources.pidsMax);
 
   // xrdp and sesman run in the foreground: daemonised, xrdp 0.9 sleeps before
@@ -151,7 +187,8 @@ test('sessions cannot reach each other or the host, and each has its own TLS key
     server.close();
   }
 
-  const fingerprint = async (id: number) => (await attach(id, ['openssl', 'x509', '-in', '/etc/xrdp/cert.pem', '-noout', '-fingerprint', '-sha256'])).stdout.trim();
+  const fingerprint = async (id: number) =>
+    (await attach(id, ['openssl', 'x509', '-in', '/etc/xrdp/cert.pem', '-noout', '-fingerprint', '-sha256'])).stdout.trim();
   const [fa, fb] = [await fingerprint(A), await fingerprint(B)];
   assert.match(fa, /Fingerprint=/);
   assert.notEqual(fa, fb, 'two sessions share a TLS key');
@@ -181,10 +218,18 @@ test("sessions reach neither the host's local networks nor the cloud metadata ad
   await run('ip', ['addr', 'add', `${hostIp}/24`, 'dev', hostSide]);
   await run('ip', ['link', 'set', hostSide, 'up']);
   await run('ip', ['route', 'add', `${metadata}/32`, 'dev', hostSide]);
-  for (const cmd of [['addr', 'add', `${nsIp}/24`, 'dev', nsSide], ['addr', 'add', `${metadata}/32`, 'dev', nsSide], ['link', 'set', nsSide, 'up'], ['link', 'set', 'lo', 'up'], ['route', 'add', 'default', 'via', hostIp]]) {
+  for (const cmd of [
+    ['addr', 'add', `${nsIp}/24`, 'dev', nsSide],
+    ['addr', 'add', `${metadata}/32`, 'dev', nsSide],
+    ['link', 'set', nsSide, 'up'],
+    ['link', 'set', 'lo', 'up'],
+    ['route', 'add', 'default', 'via', hostIp],
+  ]) {
     await run('ip', ['-n', ns, ...cmd]);
   }
-  const server = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', "require('net').createServer((s) => s.end('lan')).listen(8080)"], { stdio: 'ignore' });
+  const server = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', "require('net').createServer((s) => s.end('lan')).listen(8080)"], {
+    stdio: 'ignore',
+  });
   t.after(() => server.kill());
   await waitFor(() => portAccepts(8080, nsIp), 10_000, 'the LAN machine listening');
 
@@ -212,7 +257,7 @@ test("a session has a disk of its own: writes stop at WINUX_DISK_GB and the host
   await provider.create(spec(FULL, { diskGb: 1 }), { signal: AbortSignal.timeout(150_000), progress: () => {} });
   const asUser = (script: string) => attach(FULL, ['runuser', '-u', desktopUser, '--', 'sh', '-c', script]);
   const gib = 1024 ** 3;
-  const size = Number((await asUser("df -B1 --output=size / | tail -1")).stdout.trim());
+  const size = Number((await asUser('df -B1 --output=size / | tail -1')).stdout.trim());
   assert.ok(size > 0.9 * gib && size <= gib, `the desktop sees a 1 GiB disk, not the host's (${size} bytes)`);
 
   const fill = await asUser(`dd if=/dev/zero of=$HOME/fill bs=1M count=1500 2>&1`);
@@ -238,8 +283,12 @@ test('a full RDP login under Xvfb shows the XFCE desktop, without a Display dial
   const display = screen.display;
   let client: ReturnType<typeof startXfreerdp> | undefined;
   try {
-    client = startXfreerdp([`/v:127.0.0.1:${rdpPort(config, A)}`, `/u:${desktopUser}`, '/cert:ignore', '/size:1280x800', '/bpp:24', '/log-level:ERROR'],
-      passwords.get(A)!, { DISPLAY: display }, 120_000);
+    client = startXfreerdp(
+      [`/v:127.0.0.1:${rdpPort(config, A)}`, `/u:${desktopUser}`, '/cert:ignore', '/size:1280x800', '/bpp:24', '/log-level:ERROR'],
+      passwords.get(A)!,
+      { DISPLAY: display },
+      120_000,
+    );
     // XFCE's own processes, running as the desktop user inside the container.
     const wanted = ['xfce4-session', 'xfwm4', 'xfce4-panel', 'xfdesktop'];
     let procs = '';
@@ -274,7 +323,9 @@ test('setCredentials (warm-pool claims) replaces the password: the new one logs 
   const old = passwords.get(B)!;
   const fresh = randomPassword();
   let seenOnCommandLine = false;
-  const watcher = setInterval(() => { if (commandLines().some((c) => c.includes(fresh))) seenOnCommandLine = true; }, 20);
+  const watcher = setInterval(() => {
+    if (commandLines().some((c) => c.includes(fresh))) seenOnCommandLine = true;
+  }, 20);
   try {
     await provider.setCredentials!({ containerId: B }, desktopUser, fresh);
   } finally {
@@ -313,10 +364,15 @@ test('list finds every session container, half-made ones too, never the template
 
 test('a cancelled create stops early and destroy then removes what it made', { timeout: 120_000 }, async () => {
   const controller = new AbortController();
-  await assert.rejects(provider.create(spec(CANCELLED), {
-    signal: controller.signal,
-    progress: (step) => { if (step === 'starting') controller.abort(new Error('test cancels')); },
-  }), /cancelled/);
+  await assert.rejects(
+    provider.create(spec(CANCELLED), {
+      signal: controller.signal,
+      progress: (step) => {
+        if (step === 'starting') controller.abort(new Error('test cancels'));
+      },
+    }),
+    /cancelled/,
+  );
   await provider.destroy({ containerId: CANCELLED });
   assert.deepEqual(await leftovers(config, CANCELLED), []);
 });
@@ -334,8 +390,10 @@ test('an id whose gateway port a host program listens on is refused as taken, be
   const squatter = net.createServer();
   await new Promise<void>((r) => squatter.listen(rdpPort(config, CANCELLED), '127.0.0.1', r));
   try {
-    await assert.rejects(provider.create(spec(CANCELLED), { signal: AbortSignal.timeout(30_000), progress: () => {} }),
-      (err: Error) => err.name === 'ContainerIdTakenError');
+    await assert.rejects(
+      provider.create(spec(CANCELLED), { signal: AbortSignal.timeout(30_000), progress: () => {} }),
+      (err: Error) => err.name === 'ContainerIdTakenError',
+    );
     assert.deepEqual(await leftovers(config, CANCELLED), []);
   } finally {
     squatter.close();

@@ -6,7 +6,9 @@ import { after, test } from 'node:test';
 import { parseConnectionConfirm, probeRdp } from '../../../src/providers/lxc/rdp-probe.ts';
 
 const servers: net.Server[] = [];
-after(() => { for (const s of servers) s.close(); });
+after(() => {
+  for (const s of servers) s.close();
+});
 
 async function serve(onConnection: (socket: net.Socket) => void): Promise<number> {
   const server = net.createServer(onConnection);
@@ -53,6 +55,11 @@ test('the Connection Confirm parser accepts TLS and rejects RDP security or fail
 
 test('a server that selects TLS but cannot complete the handshake is not ready', async () => {
   // Answers the negotiation like xrdp, then sends garbage instead of a TLS ServerHello.
-  const port = await serve((s) => s.once('data', () => { s.write(confirm(0x02, 1)); s.once('data', () => s.end('not tls at all')); }));
+  const port = await serve((s) =>
+    s.once('data', () => {
+      s.write(confirm(0x02, 1));
+      s.once('data', () => s.end('not tls at all'));
+    }),
+  );
   await assert.rejects(probeRdp('127.0.0.1', port, 2000), /TLS|closed/);
 });

@@ -37,7 +37,11 @@ test('as root on this Linux host there is nothing in the way', () => {
 
 test('not root: the message says root is needed and what to do instead', { timeout: 60_000 }, async () => {
   const script = `import(${JSON.stringify(setup)}).then((m) => console.log(JSON.stringify(m.hostProblems())))`;
-  const { stdout } = await exec('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { cwd: path.resolve(import.meta.dirname, '../../..') });
+  const { stdout } = await exec(
+    'setpriv',
+    ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script],
+    { cwd: path.resolve(import.meta.dirname, '../../..') },
+  );
   const problems = JSON.parse(stdout.trim().split('\n').pop()!) as string[];
   assert.equal(problems.length, 1);
   assert.match(problems[0]!, /needs root/);
@@ -48,6 +52,10 @@ test('not root: the message says root is needed and what to do instead', { timeo
 test('prepareLxcHost refuses early with that message instead of failing half-way', { timeout: 60_000 }, async () => {
   const script = `import(${JSON.stringify(setup)}).then((m) => m.prepareLxcHost(${JSON.stringify(lxcConfig())}, { info() {}, warn() {}, error() {}, child() { return this; } }))
     .then(() => console.log('prepared'), (e) => console.log(e.name + ': ' + e.message))`;
-  const { stdout } = await exec('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { cwd: path.resolve(import.meta.dirname, '../../..') });
+  const { stdout } = await exec(
+    'setpriv',
+    ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script],
+    { cwd: path.resolve(import.meta.dirname, '../../..') },
+  );
   assert.match(stdout, /^HostSetupError: Winux's local provider needs root/m);
 });

@@ -16,8 +16,15 @@ const winux = path.resolve(import.meta.dirname, '../../../bin/winux.js');
 const exec = promisify(execFile);
 const out = mkdtempSync(path.join(os.tmpdir(), 'winux-vztmpl-'));
 
-before(async () => { await prepareHost(config); }, { timeout: 45 * 60_000 });
-after(() => { rmSync(out, { recursive: true, force: true }); });
+before(
+  async () => {
+    await prepareHost(config);
+  },
+  { timeout: 45 * 60_000 },
+);
+after(() => {
+  rmSync(out, { recursive: true, force: true });
+});
 
 test('the recipe hash covers the mirror and the desktop user, so changing them rebuilds', async () => {
   const base = await recipeHash(config);
@@ -43,11 +50,23 @@ test('`--format proxmox` writes a vztmpl archive of the same root filesystem', {
   assert.ok(statSync(file!).size > 50e6);
   const { stdout: listing } = await run('tar', ['--use-compress-program=zstd -d', '-tvf', file!], { timeoutMs: 240_000 });
   const names = listing.split('\n');
-  assert.ok(names.some((l) => l.endsWith(' ./usr/local/sbin/winux-session-init')), 'no winux-session-init in the archive');
+  assert.ok(
+    names.some((l) => l.endsWith(' ./usr/local/sbin/winux-session-init')),
+    'no winux-session-init in the archive',
+  );
   // Proxmox detects the distribution from these.
-  assert.ok(names.some((l) => / \.\/etc\/os-release( -> .*)?$/.test(l)), 'no /etc/os-release');
-  assert.ok(names.some((l) => l.endsWith(' ./etc/debian_version')), 'no /etc/debian_version');
-  assert.ok(names.some((l) => l.startsWith('-') && / (root\/root|0\/0) .* \.\/etc\/passwd$/.test(l)), 'files are not owned by root as Proxmox expects');
+  assert.ok(
+    names.some((l) => / \.\/etc\/os-release( -> .*)?$/.test(l)),
+    'no /etc/os-release',
+  );
+  assert.ok(
+    names.some((l) => l.endsWith(' ./etc/debian_version')),
+    'no /etc/debian_version',
+  );
+  assert.ok(
+    names.some((l) => l.startsWith('-') && / (root\/root|0\/0) .* \.\/etc\/passwd$/.test(l)),
+    'files are not owned by root as Proxmox expects',
+  );
   assert.ok(!names.some((l) => l.endsWith(' ./etc/xrdp/key.pem')), 'a TLS key is baked into the archive');
   assert.ok(!names.some((l) => /^[cb]/.test(l)), 'device nodes in the archive');
 });

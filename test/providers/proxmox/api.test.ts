@@ -20,8 +20,12 @@ const env = { WINUX_SESSIONS_PER_VISITOR: '0', WINUX_CREATE_RATE_PER_MINUTE: '0'
 
 describe('Winux API on the Proxmox provider', () => {
   let sim: ProxmoxSim;
-  before(async () => { sim = await startProxmoxSim({ timings: { cloneMs: 400, dhcpMs: 200, desktopMs: 300 } }); });
-  after(async () => { await sim.close(); });
+  before(async () => {
+    sim = await startProxmoxSim({ timings: { cloneMs: 400, dhcpMs: 200, desktopMs: 300 } });
+  });
+  after(async () => {
+    await sim.close();
+  });
 
   it('POST → ready at host:port → DELETE leaves no CT', async () => {
     const dataDir = tempDir();
@@ -50,7 +54,8 @@ describe('Winux API on the Proxmox provider', () => {
   async function startProcess(dataDir: string): Promise<{ child: ChildProcess; url: string; exited: Promise<unknown> }> {
     const e = simConfigEnv(dataDir);
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'server-main.ts')], {
-      env: { ...process.env, ...e }, stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, ...e },
+      stdio: ['ignore', 'pipe', 'inherit'],
     });
     const exited = new Promise((resolve) => child.on('exit', resolve));
     const first = await new Promise<string>((resolve, reject) => {
@@ -70,7 +75,7 @@ describe('Winux API on the Proxmox provider', () => {
     const dataDir = tempDir();
     const first = await startProcess(dataDir);
     const res = await fetch(`${first.url}${api}/sessions`, { method: 'POST' });
-    const created = await res.json() as { session_id: string; token: string; container_id: number };
+    const created = (await res.json()) as { session_id: string; token: string; container_id: number };
     assert.equal(res.status, 202);
     // Kill it while PVE holds the clone lock: the CT exists, half made, still tagged like the template.
     await waitFor(() => sim.cluster.cts.get(created.container_id)?.config.lock === 'create', 10_000, 'the clone to start');
@@ -78,11 +83,15 @@ describe('Winux API on the Proxmox provider', () => {
     await first.exited;
     const second = await startProcess(dataDir);
     try {
-      const final = await waitFor(async () => {
-        const r = await fetch(`${second.url}${api}/sessions/${created.session_id}`, { headers: { authorization: `Bearer ${created.token}` } });
-        const body = await r.json() as { status: string; error?: string };
-        return ['ready', 'failed', 'destroyed'].includes(body.status) ? body : null;
-      }, 30_000, 'the interrupted session to settle');
+      const final = await waitFor(
+        async () => {
+          const r = await fetch(`${second.url}${api}/sessions/${created.session_id}`, { headers: { authorization: `Bearer ${created.token}` } });
+          const body = (await r.json()) as { status: string; error?: string };
+          return ['ready', 'failed', 'destroyed'].includes(body.status) ? body : null;
+        },
+        30_000,
+        'the interrupted session to settle',
+      );
       assert.equal(final.status, 'ready', String(final.error));
       const ct = sim.cluster.cts.get(created.container_id)!;
       assert.equal(ct.status, 'running');
@@ -90,8 +99,20 @@ describe('Winux API on the Proxmox provider', () => {
       assert.equal(sim.cluster.cts.get(9000)!.config.lock, undefined);
       // And an orphan (a Winux CT the store does not know) is removed by the next start-up.
       const provider = createProxmoxProvider(simConfig(sim, env), silentLogger, fastTuning(sim));
-      await provider.create({ sessionId: 'orphan', containerId: 30519, hostname: 'winux-30519', username: 'winux', password: 'orphan-Secret-1', memoryMb: 512, cores: 1, diskGb: 4, pidsMax: 1024 },
-        { signal: new AbortController().signal, progress: () => {} });
+      await provider.create(
+        {
+          sessionId: 'orphan',
+          containerId: 30519,
+          hostname: 'winux-30519',
+          username: 'winux',
+          password: 'orphan-Secret-1',
+          memoryMb: 512,
+          cores: 1,
+          diskGb: 4,
+          pidsMax: 1024,
+        },
+        { signal: new AbortController().signal, progress: () => {} },
+      );
       await provider.close?.();
       second.child.kill('SIGTERM');
       await second.exited;
@@ -99,7 +120,10 @@ describe('Winux API on the Proxmox provider', () => {
       try {
         await waitFor(() => !sim.cluster.cts.has(30519), 15_000, 'the orphan to be removed');
         assert.ok(sim.cluster.cts.has(created.container_id), 'the live session kept its CT');
-        const del = await fetch(`${third.url}${api}/sessions/${created.session_id}`, { method: 'DELETE', headers: { authorization: `Bearer ${created.token}` } });
+        const del = await fetch(`${third.url}${api}/sessions/${created.session_id}`, {
+          method: 'DELETE',
+          headers: { authorization: `Bearer ${created.token}` },
+        });
         assert.ok([200, 202].includes(del.status));
         await waitFor(() => !sim.cluster.cts.has(created.container_id), 15_000, 'the session CT to go');
       } finally {
@@ -107,7 +131,10 @@ describe('Winux API on the Proxmox provider', () => {
         await third.exited;
       }
     } finally {
-      if (second.child.exitCode === null) { second.child.kill('SIGTERM'); await second.exited; }
+      if (second.child.exitCode === null) {
+        second.child.kill('SIGTERM');
+        await second.exited;
+      }
     }
     assert.deepEqual([...sim.cluster.cts.keys()], [9000]);
   });

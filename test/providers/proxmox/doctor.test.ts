@@ -11,8 +11,12 @@ const byName = (checks: ProviderCheck[]) => Object.fromEntries(checks.map((c) =>
 
 describe('proxmox doctor checks', () => {
   let sim: ProxmoxSim;
-  before(async () => { sim = await startProxmoxSim({ templates: false }); });
-  after(async () => { await sim.close(); });
+  before(async () => {
+    sim = await startProxmoxSim({ templates: false });
+  });
+  after(async () => {
+    await sim.close();
+  });
 
   it('a healthy token without a template: says to push one', async () => {
     const p = createProxmoxProvider(simConfig(sim), silentLogger, fastTuning(sim));
@@ -41,7 +45,11 @@ describe('proxmox doctor checks', () => {
 
   it('a privilege-separated token with no ACL: empty lists, and the pveum commands to fix it', async () => {
     const t = sim.addToken('winux@pve!sep', [], true);
-    const p = createProxmoxProvider(simConfig(sim, { proxmox_api_user: 'winux@pve', proxmox_api_token_id: 'sep', proxmox_api_token_secret: t.secret }), silentLogger, fastTuning(sim));
+    const p = createProxmoxProvider(
+      simConfig(sim, { proxmox_api_user: 'winux@pve', proxmox_api_token_id: 'sep', proxmox_api_token_secret: t.secret }),
+      silentLogger,
+      fastTuning(sim),
+    );
     const c = byName(await p.check());
     assert.equal(c['proxmox-api']!.ok, true);
     assert.equal(c['proxmox-permissions']!.ok, false);
@@ -54,11 +62,17 @@ describe('proxmox doctor checks', () => {
   });
 
   it('a token with the documented ACLs passes the permission check', async () => {
-    const t = sim.addToken('winux@pve!ok', [
-      { path: '/pool/winux', privs: ['PVEVMAdmin'] }, { path: '/vms', privs: ['PVEVMAdmin'] },
-      { path: '/storage/local-lvm', privs: ['PVEDatastoreUser'] }, { path: '/nodes', privs: ['PVEAuditor'] },
-      { path: '/sdn/zones/localnetwork', privs: ['SDN.Use'] },
-    ], true);
+    const t = sim.addToken(
+      'winux@pve!ok',
+      [
+        { path: '/pool/winux', privs: ['PVEVMAdmin'] },
+        { path: '/vms', privs: ['PVEVMAdmin'] },
+        { path: '/storage/local-lvm', privs: ['PVEDatastoreUser'] },
+        { path: '/nodes', privs: ['PVEAuditor'] },
+        { path: '/sdn/zones/localnetwork', privs: ['SDN.Use'] },
+      ],
+      true,
+    );
     const p = createProxmoxProvider(simConfig(sim, { proxmox_api_user: 'winux@pve!ok', proxmox_api_token_secret: t.secret }), silentLogger, fastTuning(sim));
     const c = byName(await p.check());
     assert.equal(c['proxmox-permissions']!.ok, true, c['proxmox-permissions']!.detail);

@@ -15,7 +15,10 @@ describe('proxmox provider with injected faults', () => {
   let provider: Provider;
 
   before(async () => {
-    sim = await startProxmoxSim({ seed: Number(process.env.WINUX_SIM_SEED ?? 7), timings: { cloneMs: 30, startMs: 30, dhcpMs: 50, desktopMs: 60, destroyMs: 20 } });
+    sim = await startProxmoxSim({
+      seed: Number(process.env.WINUX_SIM_SEED ?? 7),
+      timings: { cloneMs: 30, startMs: 30, dhcpMs: 50, desktopMs: 60, destroyMs: 20 },
+    });
     provider = createProxmoxProvider(simConfig(sim), silentLogger, fastTuning(sim, { staleLockMs: 200 }));
   });
   after(async () => {
@@ -32,7 +35,10 @@ describe('proxmox provider with injected faults', () => {
     const ok = results.filter((r) => r.status === 'fulfilled').length;
     // Faults stay on while cleaning up: destroy has to cope with them too.
     const destroyed = await Promise.allSettled(ids.map((id) => provider.destroy({ containerId: id })));
-    assert.deepEqual(destroyed.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)), []);
+    assert.deepEqual(
+      destroyed.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)),
+      [],
+    );
     sim.cluster.faults.http5xxRate = 0;
     const left = [...sim.cluster.cts.values()].filter((c) => c.vmid !== 9000).map((c) => `${c.vmid}:${c.config.lock ?? ''}`);
     assert.deepEqual(left, []);

@@ -38,7 +38,7 @@ describe('proxmox provider lifecycle', () => {
     assert.equal(ct.config.memory, 1024);
     assert.equal(ct.config.cores, 2);
     assert.match(String(ct.config.rootfs), /base-9000-disk-0\/vm-30001-disk-0/, 'linked clone of the template');
-    assert.match(String(ct.config.rootfs), /,size=10G/, 'grown from the template\'s 8G to WINUX_DISK_GB');
+    assert.match(String(ct.config.rootfs), /,size=10G/, "grown from the template's 8G to WINUX_DISK_GB");
     assert.equal(ct.users.get('winux'), 'pw-30001-Secret!');
     // Its own firewall: RDP in only, DNS and the internet out, no local network (PVE evaluates top-down).
     assert.deepEqual(ct.firewall.options, { enable: 1, policy_in: 'DROP', policy_out: 'ACCEPT', dhcp: 1, ipfilter: 0, macfilter: 1 });
@@ -55,7 +55,10 @@ describe('proxmox provider lifecycle', () => {
     for (const c of sim.ssh!.commands) assert.ok(!c.includes('pw-30001'), `secret on a command line: ${c}`);
     assert.equal(await provider.status(m.ref), 'running');
     const listed = await provider.list();
-    assert.deepEqual(listed.map((l) => [l.containerId, l.state]), [[30001, 'running']]);
+    assert.deepEqual(
+      listed.map((l) => [l.containerId, l.state]),
+      [[30001, 'running']],
+    );
 
     await provider.destroy(m.ref);
     assert.equal(sim.cluster.cts.has(30001), false);
@@ -110,7 +113,10 @@ describe('proxmox provider lifecycle', () => {
     await provider.destroy({ containerId: 30005 });
     assert.ok(sim.ssh!.commands.includes('pct unlock 30005'));
     await provider.destroy(m.ref);
-    assert.deepEqual([...sim.cluster.cts.keys()].filter((id) => id !== 9000 && id !== 30002), []);
+    assert.deepEqual(
+      [...sim.cluster.cts.keys()].filter((id) => id !== 9000 && id !== 30002),
+      [],
+    );
   });
 
   it('clears a stale template lock someone else left (a crashed Winux or admin task), then clones', async () => {
@@ -127,7 +133,11 @@ describe('proxmox provider without an SSH key', () => {
   let provider: Provider;
   before(async () => {
     sim = await startProxmoxSim({ ostemplate: true });
-    provider = createProxmoxProvider(simConfig(sim, { proxmox_ssh_key_path: '', WINUX_PROXMOX_OSTEMPLATE: 'local:vztmpl/winux-desktop.tar.zst' }), silentLogger, fastTuning(sim));
+    provider = createProxmoxProvider(
+      simConfig(sim, { proxmox_ssh_key_path: '', WINUX_PROXMOX_OSTEMPLATE: 'local:vztmpl/winux-desktop.tar.zst' }),
+      silentLogger,
+      fastTuning(sim),
+    );
   });
   after(async () => {
     await provider.close?.();

@@ -34,7 +34,10 @@ describe('placement', () => {
     let provider: Provider;
     before(async () => {
       sim = await startProxmoxSim({
-        nodes: [{ name: 'pve1', maxmem: 16 * GiB, mem: 10 * GiB }, { name: 'pve2', maxmem: 16 * GiB, mem: 6 * GiB }],
+        nodes: [
+          { name: 'pve1', maxmem: 16 * GiB, mem: 10 * GiB },
+          { name: 'pve2', maxmem: 16 * GiB, mem: 6 * GiB },
+        ],
         timings: { cloneMs: 20, startMs: 20, dhcpMs: 30, desktopMs: 40 },
       });
       provider = createProxmoxProvider(simConfig(sim, { proxmox_node: 'auto' }), silentLogger, fastTuning(sim));
@@ -44,7 +47,7 @@ describe('placement', () => {
       await sim.close();
     });
 
-    it('fills the emptier node first, then balances, each clone from its own node\'s template', async () => {
+    it("fills the emptier node first, then balances, each clone from its own node's template", async () => {
       // Free: pve1 6 GiB, pve2 10 GiB. 1 GiB each → pve2 ×4 until equal, then alternating.
       const placed: string[] = [];
       for (let i = 0; i < 6; i++) placed.push((await provider.create(spec(30301 + i), ctxFor())).node!);
@@ -57,7 +60,10 @@ describe('placement', () => {
       for (const ct of sim.cluster.cts.values()) if (ct.vmid >= 30301) assert.ok(ct.users.get('winux')?.startsWith('pw-'));
       // Simultaneous launches spread too (reservations), rather than all picking pve1/pve2 from one snapshot.
       const burst = await Promise.all([0, 1, 2, 3].map((i) => provider.create(spec(30311 + i), ctxFor())));
-      const counts = burst.reduce<Record<string, number>>((acc, m) => ({ ...acc, [m.node!]: (acc[m.node!] ?? 0) + 1 }), {});
+      const counts = burst.reduce<Record<string, number>>((acc, m) => {
+        acc[m.node!] = (acc[m.node!] ?? 0) + 1;
+        return acc;
+      }, {});
       assert.deepEqual(counts, { pve1: 2, pve2: 2 });
       for (const m of await provider.list()) await provider.destroy(m.ref);
       assert.deepEqual(await provider.list(), []);

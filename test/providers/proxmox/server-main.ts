@@ -11,5 +11,5 @@ const logger = createLogger(config.logLevel, process.stderr as never);
 const tuning = JSON.parse(process.env.WINUX_TEST_PROXMOX_TUNING ?? '{}');
 const provider = createProxmoxProvider(config, logger, tuning);
 const server = await startServer({ config, provider, logger });
-process.stdout.write(JSON.stringify({ url: server.url, adminToken: server.adminToken }) + '\n');
+process.stdout.write(`${JSON.stringify({ url: server.url, adminToken: server.adminToken })}\n`);
 process.on('SIGTERM', () => void server.close().then(() => process.exit(0)));

@@ -19,7 +19,12 @@ export function simConfig(sim: ProxmoxSim, env: Record<string, string> = {}, ove
 
 export function fastTuning(sim: ProxmoxSim, extra: Partial<ProxmoxTuning> = {}): Partial<ProxmoxTuning> {
   return {
-    pollMs: 25, taskTimeoutMs: 20_000, ipTimeoutMs: 10_000, readyTimeoutMs: 10_000, staleLockMs: 400, cloneLockWaitMs: 20_000,
+    pollMs: 25,
+    taskTimeoutMs: 20_000,
+    ipTimeoutMs: 10_000,
+    readyTimeoutMs: 10_000,
+    staleLockMs: 400,
+    cloneLockWaitMs: 20_000,
     rdpPort: sim.cluster.rdpPort,
     ...(sim.knownHostsFile ? { knownHostsFile: sim.knownHostsFile } : {}),
     ...extra,
@@ -28,11 +33,24 @@ export function fastTuning(sim: ProxmoxSim, extra: Partial<ProxmoxTuning> = {}):
 
 export function spec(containerId: number, sessionId = `s-${containerId}`, extra: Partial<CreateSpec> = {}): CreateSpec {
   return {
-    sessionId, containerId, hostname: `winux-${containerId}`, username: 'winux', password: `pw-${containerId}-Secret!`,
-    memoryMb: 1024, cores: 2, diskGb: 10, pidsMax: 2048, ...extra,
+    sessionId,
+    containerId,
+    hostname: `winux-${containerId}`,
+    username: 'winux',
+    password: `pw-${containerId}-Secret!`,
+    memoryMb: 1024,
+    cores: 2,
+    diskGb: 10,
+    pidsMax: 2048,
+    ...extra,
   };
 }
 
 export function ctxFor(steps: string[] = [], signal = new AbortController().signal): CreateContext {
-  return { signal, progress: (s) => { steps.push(s); } };
+  return {
+    signal,
+    progress: (s) => {
+      steps.push(s);
+    },
+  };
 }

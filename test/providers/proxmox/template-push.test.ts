@@ -18,12 +18,17 @@ describe('template push', () => {
     archive = path.join(sim.dir, 'winux-desktop_1.0_amd64.tar.zst');
     writeFileSync(archive, Buffer.alloc(256 * 1024, 7));
   });
-  after(async () => { await sim.close(); });
+  after(async () => {
+    await sim.close();
+  });
 
   it('uploads the archive and makes a tagged CT template on every node, retiring the old one', async () => {
     const config = simConfig(sim, { proxmox_node: 'auto' });
     const pushed = await pushTemplate(config, silentLogger, archive, { nodes: ['all'], pollMs: 20 });
-    assert.deepEqual(pushed.map((p) => p.node), ['pve1', 'pve2']);
+    assert.deepEqual(
+      pushed.map((p) => p.node),
+      ['pve1', 'pve2'],
+    );
     for (const p of pushed) {
       const vol = sim.cluster.nodes.get(p.node)!.volumes.get('local:vztmpl/winux-desktop_1.0_amd64.tar.zst');
       assert.equal(vol?.size, 256 * 1024, 'the whole file arrived');
@@ -46,6 +51,9 @@ describe('template push', () => {
   it('refuses a file name PVE would reject, and a storage without vztmpl content', async () => {
     const config = simConfig(sim);
     await assert.rejects(pushTemplate(config, silentLogger, path.join(sim.dir, 'desktop.img')), /must be letters, digits/);
-    await assert.rejects(pushTemplate(config, silentLogger, archive, { nodes: ['pve1'], storage: 'local-lvm' }), /storage 'local-lvm' does not support 'vztmpl' content/);
+    await assert.rejects(
+      pushTemplate(config, silentLogger, archive, { nodes: ['pve1'], storage: 'local-lvm' }),
+      /storage 'local-lvm' does not support 'vztmpl' content/,
+    );
   });
 });

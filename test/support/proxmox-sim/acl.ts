@@ -3,9 +3,7 @@
 // separated, in which case only the ACL entries given to the token itself count
 // (inherited down the path tree, and /pool/<id> covering the pool's members).
 
-export type Auth =
-  | { kind: 'user'; user: string }
-  | { kind: 'token'; user: string; tokenId: string; privsep: boolean; acl: AclEntry[] };
+export type Auth = { kind: 'user'; user: string } | { kind: 'token'; user: string; tokenId: string; privsep: boolean; acl: AclEntry[] };
 
 export interface AclEntry {
   path: string;
@@ -14,10 +12,26 @@ export interface AclEntry {
 }
 
 export const allPrivileges = [
-  'Datastore.Allocate', 'Datastore.AllocateSpace', 'Datastore.AllocateTemplate', 'Datastore.Audit',
-  'Pool.Allocate', 'Pool.Audit', 'SDN.Use', 'Sys.Audit', 'Sys.Modify', 'Sys.Console',
-  'VM.Allocate', 'VM.Audit', 'VM.Clone', 'VM.Config.CPU', 'VM.Config.Disk', 'VM.Config.Memory',
-  'VM.Config.Network', 'VM.Config.Options', 'VM.PowerMgmt', 'VM.Console',
+  'Datastore.Allocate',
+  'Datastore.AllocateSpace',
+  'Datastore.AllocateTemplate',
+  'Datastore.Audit',
+  'Pool.Allocate',
+  'Pool.Audit',
+  'SDN.Use',
+  'Sys.Audit',
+  'Sys.Modify',
+  'Sys.Console',
+  'VM.Allocate',
+  'VM.Audit',
+  'VM.Clone',
+  'VM.Config.CPU',
+  'VM.Config.Disk',
+  'VM.Config.Memory',
+  'VM.Config.Network',
+  'VM.Config.Options',
+  'VM.PowerMgmt',
+  'VM.Console',
 ];
 
 const roles: Record<string, string[]> = {

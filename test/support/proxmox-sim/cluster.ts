@@ -103,8 +103,15 @@ export interface SimTask extends UpidParts {
 }
 
 export const defaultTimings: SimTimings = {
-  createMs: 300, cloneMs: 150, startMs: 120, stopMs: 60, destroyMs: 80,
-  dhcpMs: 250, desktopMs: 350, uploadMs: 50, templateMs: 50,
+  createMs: 300,
+  cloneMs: 150,
+  startMs: 120,
+  stopMs: 60,
+  destroyMs: 80,
+  dhcpMs: 250,
+  desktopMs: 350,
+  uploadMs: 50,
+  templateMs: 50,
 };
 
 const GiB = 1024 ** 3;
@@ -116,7 +123,6 @@ const defaultStorages = (): SimStorage[] => [
 ];
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 
 class TaskFailure extends Error {}
 
@@ -224,8 +230,16 @@ export class SimCluster {
   private newTask(node: string, type: string, id: string, auth: Auth): SimTask {
     const now = Math.floor(Date.now() / 1000);
     const t: SimTask = {
-      node, pid: this.pidCounter++, pstart: 0x100000 + Math.floor(this.random() * 0xfffff), starttime: now,
-      type, id, user: authName(auth), status: 'running', log: [], upid: '',
+      node,
+      pid: this.pidCounter++,
+      pstart: 0x100000 + Math.floor(this.random() * 0xfffff),
+      starttime: now,
+      type,
+      id,
+      user: authName(auth),
+      status: 'running',
+      log: [],
+      upid: '',
     };
     t.upid = formatUpid(t);
     this.tasks.set(t.upid, t);
@@ -240,8 +254,7 @@ export class SimCluster {
     const task = this.newTask(node, type, id, auth);
     setImmediate(() => {
       work(task).then(
-        () => this.finish(task, task.log.some((l) => l.startsWith('WARN:'))
-          ? `WARNINGS: ${task.log.filter((l) => l.startsWith('WARN:')).length}` : 'OK'),
+        () => this.finish(task, task.log.some((l) => l.startsWith('WARN:')) ? `WARNINGS: ${task.log.filter((l) => l.startsWith('WARN:')).length}` : 'OK'),
         (err: unknown) => {
           if (err instanceof CrashedWorker) return this.finish(task, 'unexpected status');
           const msg = err instanceof Error ? err.message : String(err);
@@ -269,8 +282,7 @@ export class SimCluster {
   }
 
   activeTasks(node: string, vmid?: number): SimTask[] {
-    return [...this.tasks.values()].filter((t) => t.node === node && t.status === 'running'
-      && (vmid === undefined || t.id === String(vmid)));
+    return [...this.tasks.values()].filter((t) => t.node === node && t.status === 'running' && (vmid === undefined || t.id === String(vmid)));
   }
 
   /** Makes the next `count` tasks of a kind ('create' | 'clone' | 'start') fail, for targeted tests. */
@@ -284,9 +296,9 @@ export class SimCluster {
     const forced = this.forcedFailures.get(kind) ?? 0;
     if (forced > 0) this.forcedFailures.set(kind, forced - 1);
     if (forced > 0 || this.random() < this.faults.taskFailRate) {
-      throw new TaskFailure(kind === 'start'
-        ? `startup for container '${vmid}' failed`
-        : `unable to create CT ${vmid} - command 'lvcreate' failed: got timeout`);
+      throw new TaskFailure(
+        kind === 'start' ? `startup for container '${vmid}' failed` : `unable to create CT ${vmid} - command 'lvcreate' failed: got timeout`,
+      );
     }
   }
 
@@ -298,7 +310,7 @@ export class SimCluster {
 
   private checkVmid(vmid: unknown, key = 'vmid'): number {
     const n = Number(vmid);
-    if (!Number.isInteger(n) || String(vmid).trim() === '') throw paramError({ [key]: 'type check (\'integer\') failed - got \'' + String(vmid) + '\'' });
+    if (!Number.isInteger(n) || String(vmid).trim() === '') throw paramError({ [key]: `type check ('integer') failed - got '${String(vmid)}'` });
     if (n < 100) throw paramError({ [key]: 'value must have a minimum value of 100' });
     if (n > 999999999) throw paramError({ [key]: 'value must have a maximum value of 999999999' });
     return n;
@@ -362,17 +374,39 @@ export class SimCluster {
     this.require(auth, `/storage/${rootStorage}`, 'Datastore.AllocateSpace');
     const unprivileged = p.unprivileged === undefined ? 1 : Number(p.unprivileged);
     if (!unprivileged) this.require(auth, '/', 'Sys.Modify');
-    const cfgKeys = Object.keys(p).filter((k) => !['vmid', 'ostemplate', 'password', 'ssh-public-keys', 'pool', 'start', 'storage', 'force', 'unprivileged', 'restore', 'unique', 'ignore-unpack-errors'].includes(k));
+    const cfgKeys = Object.keys(p).filter(
+      (k) =>
+        ![
+          'vmid',
+          'ostemplate',
+          'password',
+          'ssh-public-keys',
+          'pool',
+          'start',
+          'storage',
+          'force',
+          'unprivileged',
+          'restore',
+          'unique',
+          'ignore-unpack-errors',
+        ].includes(k),
+    );
     this.checkConfigPerms(auth, vmid, cfgKeys, pool);
     this.checkUnused(vmid);
 
     const config: Record<string, string | number> = {
-      arch: 'amd64', ostype: 'debian', hostname: p.hostname ?? `CT${vmid}`,
-      memory: Number(p.memory ?? 512), swap: Number(p.swap ?? 512), cores: Number(p.cores ?? 1),
+      arch: 'amd64',
+      ostype: 'debian',
+      hostname: p.hostname ?? `CT${vmid}`,
+      memory: Number(p.memory ?? 512),
+      swap: Number(p.swap ?? 512),
+      cores: Number(p.cores ?? 1),
       rootfs: `${rootStorage}:vm-${vmid}-disk-0,size=${Number(rootfs.split(':')[1] ?? 4)}G`,
-      unprivileged, lock: 'create',
+      unprivileged,
+      lock: 'create',
     };
-    for (const k of Object.keys(p)) if (/^net\d+$/.test(k) || ['description', 'features', 'onboot', 'nameserver', 'searchdomain', 'cpulimit'].includes(k)) config[k] = p[k]!;
+    for (const k of Object.keys(p))
+      if (/^net\d+$/.test(k) || ['description', 'features', 'onboot', 'nameserver', 'searchdomain', 'cpulimit'].includes(k)) config[k] = p[k]!;
     if (p.tags !== undefined) config.tags = normaliseTags(p.tags);
     const ct = this.addCt(vmid, node.name, config, pool);
     ct.users.set('root', p.password ?? '');
@@ -478,13 +512,18 @@ export class SimCluster {
     ct.ip = staticIp ?? (dhcp ? this.addresses.allocate() : undefined);
     const ip = ct.ip;
     if (!ip || !isLoopback(ip)) return;
-    ct.timers.push(setTimeout(() => {
-      if (ct.status !== 'running' || this.closed) return;
-      void listenRdp(ip, this.rdpPort).then((srv) => {
-        if (ct.status !== 'running' || this.closed || !this.cts.has(ct.vmid)) void closeServer(srv);
-        else ct.rdp = srv;
-      });
-    }, Math.max(this.timings.desktopMs, dhcp ? this.timings.dhcpMs : 0)));
+    ct.timers.push(
+      setTimeout(
+        () => {
+          if (ct.status !== 'running' || this.closed) return;
+          void listenRdp(ip, this.rdpPort).then((srv) => {
+            if (ct.status !== 'running' || this.closed || !this.cts.has(ct.vmid)) void closeServer(srv);
+            else ct.rdp = srv;
+          });
+        },
+        Math.max(this.timings.desktopMs, dhcp ? this.timings.dhcpMs : 0),
+      ),
+    );
   }
 
   private async halt(ct: SimCt): Promise<void> {
@@ -551,7 +590,8 @@ export class SimCluster {
   resize(auth: Auth, nodeName: string, vmid: number, p: Record<string, string>): string {
     const ct = this.ctOn(nodeName, vmid);
     this.checkConfigPerms(auth, vmid, ['rootfs'], ct.pool);
-    if (p.disk !== 'rootfs' && !/^mp\d+$/.test(p.disk ?? '')) throw paramError({ disk: `value '${p.disk ?? ''}' does not have a value in the enumeration 'rootfs, mp0, mp1, …'` });
+    if (p.disk !== 'rootfs' && !/^mp\d+$/.test(p.disk ?? ''))
+      throw paramError({ disk: `value '${p.disk ?? ''}' does not have a value in the enumeration 'rootfs, mp0, mp1, …'` });
     const m = /^(\+)?(\d+)G$/.exec(p.size ?? '');
     if (!m) throw paramError({ size: 'value does not match the regex pattern' });
     this.checkLock(ct);
@@ -573,7 +613,7 @@ export class SimCluster {
     if (p.hostname !== undefined) this.checkHostname(p.hostname);
     for (const k of keys) {
       if (['lock', 'template'].includes(k)) throw paramError({ [k]: 'property is not defined in schema and the schema does not allow additional properties' });
-      ct.config[k] = k === 'tags' ? normaliseTags(p[k]!) : (['memory', 'swap', 'cores'].includes(k) ? Number(p[k]) : p[k]!);
+      ct.config[k] = k === 'tags' ? normaliseTags(p[k]!) : ['memory', 'swap', 'cores'].includes(k) ? Number(p[k]) : p[k]!;
     }
     for (const k of (p.delete ?? '').split(/[,;\s]+/).filter(Boolean)) delete ct.config[k];
     return null;
@@ -594,14 +634,24 @@ export class SimCluster {
     const mac = /hwaddr=([^,]+)/.exec(String(ct.config.net0 ?? ''))?.[1]?.toLowerCase() ?? 'bc:24:11:00:00:01';
     const ll = `fe80::${mac.split(':').slice(3).join('')}:ff:fe00:1`;
     const lo = {
-      name: 'lo', hwaddr: '00:00:00:00:00:00', 'hardware-address': '00:00:00:00:00:00', inet: '127.0.0.1/8', inet6: '::1/128',
-      'ip-addresses': [{ 'ip-address': '127.0.0.1', 'ip-address-type': 'inet', prefix: 8 }, { 'ip-address': '::1', 'ip-address-type': 'inet6', prefix: 128 }],
+      name: 'lo',
+      hwaddr: '00:00:00:00:00:00',
+      'hardware-address': '00:00:00:00:00:00',
+      inet: '127.0.0.1/8',
+      inet6: '::1/128',
+      'ip-addresses': [
+        { 'ip-address': '127.0.0.1', 'ip-address-type': 'inet', prefix: 8 },
+        { 'ip-address': '::1', 'ip-address-type': 'inet6', prefix: 128 },
+      ],
     };
     if (!ct.config.net0) return [lo];
     const dhcp = /(?:^|,)ip=dhcp/.test(String(ct.config.net0));
     const hasV4 = ct.ip && (!dhcp || Date.now() - (ct.startedAt ?? 0) >= this.timings.dhcpMs);
     const eth0: Record<string, unknown> = {
-      name: 'eth0', hwaddr: mac, 'hardware-address': mac, inet6: `${ll}/64`,
+      name: 'eth0',
+      hwaddr: mac,
+      'hardware-address': mac,
+      inet6: `${ll}/64`,
       'ip-addresses': [{ 'ip-address': ll, 'ip-address-type': 'inet6', prefix: 64 }],
     };
     if (hasV4) {
@@ -615,10 +665,21 @@ export class SimCluster {
   statusCurrent(nodeName: string, vmid: number): Record<string, unknown> {
     const ct = this.ctOn(nodeName, vmid);
     const out: Record<string, unknown> = {
-      vmid, status: ct.status, name: ct.config.hostname, type: 'lxc',
-      maxmem: Number(ct.config.memory) * MiB, mem: ct.status === 'running' ? 200 * MiB : 0,
-      maxswap: Number(ct.config.swap) * MiB, maxdisk: 8 * GiB, disk: 0, cpu: 0, cpus: Number(ct.config.cores),
-      uptime: ct.startedAt ? Math.floor((Date.now() - ct.startedAt) / 1000) : 0, netin: 0, netout: 0, ha: { managed: 0 },
+      vmid,
+      status: ct.status,
+      name: ct.config.hostname,
+      type: 'lxc',
+      maxmem: Number(ct.config.memory) * MiB,
+      mem: ct.status === 'running' ? 200 * MiB : 0,
+      maxswap: Number(ct.config.swap) * MiB,
+      maxdisk: 8 * GiB,
+      disk: 0,
+      cpu: 0,
+      cpus: Number(ct.config.cores),
+      uptime: ct.startedAt ? Math.floor((Date.now() - ct.startedAt) / 1000) : 0,
+      netin: 0,
+      netout: 0,
+      ha: { managed: 0 },
     };
     if (ct.config.lock) out.lock = ct.config.lock;
     if (ct.config.tags) out.tags = ct.config.tags;
@@ -632,9 +693,10 @@ export class SimCluster {
     const st = node.storages.get(storage);
     if (!st) throw die(`storage '${storage}' does not exist`);
     this.require(auth, `/storage/${storage}`, 'Datastore.AllocateTemplate');
-    if (!['vztmpl', 'iso'].includes(content)) throw paramError({ content: `value '${content}' does not have a value in the enumeration 'iso, vztmpl, import'` });
+    if (!['vztmpl', 'iso'].includes(content))
+      throw paramError({ content: `value '${content}' does not have a value in the enumeration 'iso, vztmpl, import'` });
     if (!st.content.includes(content)) throw die(`storage '${storage}' does not support '${content}' content`);
-    if (content === 'vztmpl' && !/\.tar\.(gz|xz|zst)$/.test(filename)) throw die("wrong file extension");
+    if (content === 'vztmpl' && !/\.tar\.(gz|xz|zst)$/.test(filename)) throw die('wrong file extension');
     if (!/^[A-Za-z0-9_.+-]+$/.test(filename)) throw die(`invalid filename '${filename}'`);
     return this.fork(nodeName, 'imgcopy', '', auth, async () => {
       await sleep(this.timings.uploadMs);
@@ -648,9 +710,17 @@ export class SimCluster {
   addTemplate(nodeName: string, vmid: number, hostname = 'winux-template', tags = 'winux-template', accounts = ['root', 'winux']): SimCt {
     const node = this.nodes.get(nodeName)!;
     const ct = this.addCt(vmid, node.name, {
-      arch: 'amd64', ostype: 'debian', hostname, memory: 1024, swap: 512, cores: 2,
-      rootfs: `local-lvm:base-${vmid}-disk-0,size=8G`, net0: `name=eth0,bridge=vmbr0,hwaddr=${this.mac()},ip=dhcp,type=veth`,
-      unprivileged: 1, template: 1, tags: normaliseTags(tags),
+      arch: 'amd64',
+      ostype: 'debian',
+      hostname,
+      memory: 1024,
+      swap: 512,
+      cores: 2,
+      rootfs: `local-lvm:base-${vmid}-disk-0,size=8G`,
+      net0: `name=eth0,bridge=vmbr0,hwaddr=${this.mac()},ip=dhcp,type=veth`,
+      unprivileged: 1,
+      template: 1,
+      tags: normaliseTags(tags),
     });
     for (const a of accounts) ct.users.set(a, '');
     return ct;
@@ -659,8 +729,14 @@ export class SimCluster {
   /** Test helper: a CT nobody here created (someone else's VM in our id range). */
   addForeignCt(nodeName: string, vmid: number): SimCt {
     return this.addCt(vmid, nodeName, {
-      arch: 'amd64', ostype: 'debian', hostname: `other-${vmid}`, memory: 512, swap: 512, cores: 1,
-      rootfs: `local-lvm:vm-${vmid}-disk-0,size=4G`, unprivileged: 1,
+      arch: 'amd64',
+      ostype: 'debian',
+      hostname: `other-${vmid}`,
+      memory: 512,
+      swap: 512,
+      cores: 1,
+      rootfs: `local-lvm:vm-${vmid}-disk-0,size=4G`,
+      unprivileged: 1,
     });
   }
 

@@ -2,7 +2,11 @@
 // releases put nothing else in the body), parameter errors come as 400 with an
 // `errors` map, and anything a handler `die`s with is a 500.
 export class PveHttpError extends Error {
-  constructor(readonly status: number, message: string, readonly errors?: Record<string, string>) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly errors?: Record<string, string>,
+  ) {
     super(message);
     this.name = 'PveHttpError';
   }
@@ -10,12 +14,9 @@ export class PveHttpError extends Error {
 
 export const die = (message: string) => new PveHttpError(500, message);
 
-export const paramError = (errors: Record<string, string>) =>
-  new PveHttpError(400, 'Parameter verification failed.', errors);
+export const paramError = (errors: Record<string, string>) => new PveHttpError(400, 'Parameter verification failed.', errors);
 
-export const permError = (path: string, priv: string) =>
-  new PveHttpError(403, `Permission check failed (${path}, ${priv})`);
+export const permError = (path: string, priv: string) => new PveHttpError(403, `Permission check failed (${path}, ${priv})`);
 
 /** The text PVE gives for a guest whose config file is not on the node asked. */
-export const noConfig = (node: string, vmid: number) =>
-  die(`Configuration file 'nodes/${node}/lxc/${vmid}.conf' does not exist`);
+export const noConfig = (node: string, vmid: number) => die(`Configuration file 'nodes/${node}/lxc/${vmid}.conf' does not exist`);

@@ -66,7 +66,8 @@ export function addRule(fw: SimFirewall, p: Record<string, string>): null {
   if (!p.type) throw paramError({ type: 'property is missing and it is not optional' });
   if (!p.action) throw paramError({ action: 'property is missing and it is not optional' });
   if (!['in', 'out', 'group'].includes(p.type)) throw paramError({ type: `value '${p.type}' does not have a value in the enumeration 'in, out, group'` });
-  if (p.type !== 'group' && !actions.includes(p.action)) throw paramError({ action: `value '${p.action}' does not have a value in the enumeration 'ACCEPT, DROP, REJECT'` });
+  if (p.type !== 'group' && !actions.includes(p.action))
+    throw paramError({ action: `value '${p.action}' does not have a value in the enumeration 'ACCEPT, DROP, REJECT'` });
   if (p.enable !== undefined && !/^\d+$/.test(p.enable)) throw paramError({ enable: `type check ('integer') failed - got '${p.enable}'` });
   if ((p.dport || p.sport) && !['tcp', 'udp', '6', '17'].includes(p.proto ?? '')) {
     throw paramError({ proto: 'missing property - protocol required for port' });

@@ -41,138 +41,270 @@ export function createHttpApi(opts: HttpApiOptions) {
   const tickets = new Map<string, { user: string; csrf: string; expires: number }>();
 
   const routes: Array<[string, RegExp, Handler]> = [
-    ['GET', /^\/version$/, () => ({ version: opts.version ?? '8.2.4', release: (opts.version ?? '8.2.4').split('.').slice(0, 2).join('.'), repoid: 'faa83925c9641325' })],
+    [
+      'GET',
+      /^\/version$/,
+      () => ({ version: opts.version ?? '8.2.4', release: (opts.version ?? '8.2.4').split('.').slice(0, 2).join('.'), repoid: 'faa83925c9641325' }),
+    ],
     ['GET', /^\/access\/permissions$/, (a) => permissionsOf(a)],
     ['GET', /^\/cluster\/resources$/, (a, _m, p) => clusterResources(c, a, p.type)],
     ['GET', /^\/cluster\/status$/, () => clusterStatus(c)],
-    ['GET', /^\/cluster\/nextid$/, (_a, _m, p) => {
-      if (p.vmid) {
-        const vmid = Number(p.vmid);
-        if (c.cts.has(vmid)) throw paramError({ vmid: `VM ${vmid} already exists` });
-        return String(vmid);
-      }
-      let id = 100;
-      while (c.cts.has(id)) id++;
-      return String(id);
-    }],
+    [
+      'GET',
+      /^\/cluster\/nextid$/,
+      (_a, _m, p) => {
+        if (p.vmid) {
+          const vmid = Number(p.vmid);
+          if (c.cts.has(vmid)) throw paramError({ vmid: `VM ${vmid} already exists` });
+          return String(vmid);
+        }
+        let id = 100;
+        while (c.cts.has(id)) id++;
+        return String(id);
+      },
+    ],
     ['GET', /^\/pools$/, () => [...c.pools].map((poolid) => ({ poolid }))],
-    ['POST', /^\/pools$/, (a, _m, p) => {
-      c.require(a, `/pool/${p.poolid}`, 'Pool.Allocate');
-      if (c.pools.has(p.poolid!)) throw new PveHttpError(500, `create pool failed: pool '${p.poolid}' already exists`);
-      c.pools.add(p.poolid!);
-      return null;
-    }],
+    [
+      'POST',
+      /^\/pools$/,
+      (a, _m, p) => {
+        c.require(a, `/pool/${p.poolid}`, 'Pool.Allocate');
+        if (c.pools.has(p.poolid!)) throw new PveHttpError(500, `create pool failed: pool '${p.poolid}' already exists`);
+        c.pools.add(p.poolid!);
+        return null;
+      },
+    ],
     ['GET', /^\/nodes$/, (a) => [...c.nodes.values()].map((n) => nodeEntry(c, n, a))],
-    ['GET', /^\/nodes\/([^/]+)\/lxc$/, (a, m) => {
-      c.node(m[1]!);
-      return [...c.cts.values()].filter((ct) => ct.node === m[1] && hasAudit(a, ct.vmid)).map((ct) => ({
-        vmid: ct.vmid, status: ct.status, name: ct.config.hostname, type: 'lxc', tags: ct.config.tags, lock: ct.config.lock,
-        template: ct.config.template, maxmem: Number(ct.config.memory) * 1024 ** 2, cpus: ct.config.cores,
-      }));
-    }],
+    [
+      'GET',
+      /^\/nodes\/([^/]+)\/lxc$/,
+      (a, m) => {
+        c.node(m[1]!);
+        return [...c.cts.values()]
+          .filter((ct) => ct.node === m[1] && hasAudit(a, ct.vmid))
+          .map((ct) => ({
+            vmid: ct.vmid,
+            status: ct.status,
+            name: ct.config.hostname,
+            type: 'lxc',
+            tags: ct.config.tags,
+            lock: ct.config.lock,
+            template: ct.config.template,
+            maxmem: Number(ct.config.memory) * 1024 ** 2,
+            cpus: ct.config.cores,
+          }));
+      },
+    ],
     ['POST', /^\/nodes\/([^/]+)\/lxc$/, (a, m, p) => c.create(a, m[1]!, p)],
-    ['GET', /^\/nodes\/([^/]+)\/lxc\/(\d+)$/, (a, m) => {
-      c.ctOn(m[1]!, Number(m[2]));
-      c.requireVm(a, Number(m[2]), 'VM.Audit');
-      return ['config', 'status', 'interfaces', 'snapshot', 'firewall'].map((subdir) => ({ subdir }));
-    }],
+    [
+      'GET',
+      /^\/nodes\/([^/]+)\/lxc\/(\d+)$/,
+      (a, m) => {
+        c.ctOn(m[1]!, Number(m[2]));
+        c.requireVm(a, Number(m[2]), 'VM.Audit');
+        return ['config', 'status', 'interfaces', 'snapshot', 'firewall'].map((subdir) => ({ subdir }));
+      },
+    ],
     ['DELETE', /^\/nodes\/([^/]+)\/lxc\/(\d+)$/, (a, m, p) => c.destroyCt(a, m[1]!, Number(m[2]), p)],
     ['POST', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/clone$/, (a, m, p) => c.clone(a, m[1]!, Number(m[2]), p)],
-    ['GET', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/config$/, (a, m) => {
-      const ct = c.ctOn(m[1]!, Number(m[2]));
-      c.requireVm(a, ct.vmid, 'VM.Audit');
-      return c.configOf(ct);
-    }],
+    [
+      'GET',
+      /^\/nodes\/([^/]+)\/lxc\/(\d+)\/config$/,
+      (a, m) => {
+        const ct = c.ctOn(m[1]!, Number(m[2]));
+        c.requireVm(a, ct.vmid, 'VM.Audit');
+        return c.configOf(ct);
+      },
+    ],
     ['PUT', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/config$/, (a, m, p) => c.updateConfig(a, m[1]!, Number(m[2]), p)],
     ['PUT', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/resize$/, (a, m, p) => c.resize(a, m[1]!, Number(m[2]), p)],
-    ['GET', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/status\/current$/, (a, m) => {
-      c.ctOn(m[1]!, Number(m[2]));
-      c.requireVm(a, Number(m[2]), 'VM.Audit');
-      return c.statusCurrent(m[1]!, Number(m[2]));
-    }],
+    [
+      'GET',
+      /^\/nodes\/([^/]+)\/lxc\/(\d+)\/status\/current$/,
+      (a, m) => {
+        c.ctOn(m[1]!, Number(m[2]));
+        c.requireVm(a, Number(m[2]), 'VM.Audit');
+        return c.statusCurrent(m[1]!, Number(m[2]));
+      },
+    ],
     ['POST', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/status\/start$/, (a, m) => c.startCt(a, m[1]!, Number(m[2]))],
     ['POST', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/status\/stop$/, (a, m) => c.stopCt(a, m[1]!, Number(m[2]), 'vzstop')],
     ['POST', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/status\/shutdown$/, (a, m) => c.stopCt(a, m[1]!, Number(m[2]), 'vzshutdown')],
-    ['GET', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/interfaces$/, (a, m) => {
-      c.ctOn(m[1]!, Number(m[2]));
-      c.requireVm(a, Number(m[2]), 'VM.Audit');
-      return c.interfaces(m[1]!, Number(m[2]));
-    }],
-    ['GET', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/firewall\/options$/, (a, m) => {
-      const ct = c.ctOn(m[1]!, Number(m[2]));
-      c.requireVm(a, ct.vmid, 'VM.Audit');
-      return { ...ct.firewall.options };
-    }],
-    ['PUT', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/firewall\/options$/, (a, m, p) => {
-      const ct = c.ctOn(m[1]!, Number(m[2]));
-      c.requireVm(a, ct.vmid, 'VM.Config.Network');
-      return setFirewallOptions(ct.firewall, p);
-    }],
-    ['GET', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/firewall\/rules$/, (a, m) => {
-      const ct = c.ctOn(m[1]!, Number(m[2]));
-      c.requireVm(a, ct.vmid, 'VM.Audit');
-      return listFirewallRules(ct.firewall);
-    }],
-    ['POST', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/firewall\/rules$/, (a, m, p) => {
-      const ct = c.ctOn(m[1]!, Number(m[2]));
-      c.requireVm(a, ct.vmid, 'VM.Config.Network');
-      return addFirewallRule(ct.firewall, p);
-    }],
-    ['GET', /^\/cluster\/firewall\/options$/, (a) => {
-      c.require(a, '/', 'Sys.Audit');
-      return { ...c.clusterFirewall };
-    }],
+    [
+      'GET',
+      /^\/nodes\/([^/]+)\/lxc\/(\d+)\/interfaces$/,
+      (a, m) => {
+        c.ctOn(m[1]!, Number(m[2]));
+        c.requireVm(a, Number(m[2]), 'VM.Audit');
+        return c.interfaces(m[1]!, Number(m[2]));
+      },
+    ],
+    [
+      'GET',
+      /^\/nodes\/([^/]+)\/lxc\/(\d+)\/firewall\/options$/,
+      (a, m) => {
+        const ct = c.ctOn(m[1]!, Number(m[2]));
+        c.requireVm(a, ct.vmid, 'VM.Audit');
+        return { ...ct.firewall.options };
+      },
+    ],
+    [
+      'PUT',
+      /^\/nodes\/([^/]+)\/lxc\/(\d+)\/firewall\/options$/,
+      (a, m, p) => {
+        const ct = c.ctOn(m[1]!, Number(m[2]));
+        c.requireVm(a, ct.vmid, 'VM.Config.Network');
+        return setFirewallOptions(ct.firewall, p);
+      },
+    ],
+    [
+      'GET',
+      /^\/nodes\/([^/]+)\/lxc\/(\d+)\/firewall\/rules$/,
+      (a, m) => {
+        const ct = c.ctOn(m[1]!, Number(m[2]));
+        c.requireVm(a, ct.vmid, 'VM.Audit');
+        return listFirewallRules(ct.firewall);
+      },
+    ],
+    [
+      'POST',
+      /^\/nodes\/([^/]+)\/lxc\/(\d+)\/firewall\/rules$/,
+      (a, m, p) => {
+        const ct = c.ctOn(m[1]!, Number(m[2]));
+        c.requireVm(a, ct.vmid, 'VM.Config.Network');
+        return addFirewallRule(ct.firewall, p);
+      },
+    ],
+    [
+      'GET',
+      /^\/cluster\/firewall\/options$/,
+      (a) => {
+        c.require(a, '/', 'Sys.Audit');
+        return { ...c.clusterFirewall };
+      },
+    ],
     ['POST', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/template$/, (a, m) => c.makeTemplate(a, m[1]!, Number(m[2]))],
-    ['GET', /^\/nodes\/([^/]+)\/tasks$/, (a, m, p) => {
-      c.node(m[1]!);
-      const list = [...c.tasks.values()].filter((t) => t.node === m[1]
-        && (p.vmid === undefined || t.id === p.vmid)
-        && (p.source === 'active' ? t.status === 'running' : true)
-        && (t.user === (a.kind === 'user' ? a.user : a.tokenId) || hasSysAudit(a, m[1]!)));
-      return list.map((t) => ({ upid: t.upid, node: t.node, pid: t.pid, pstart: t.pstart, starttime: t.starttime, type: t.type, id: t.id, user: t.user, ...(t.status === 'stopped' ? { status: t.exitstatus, endtime: t.endtime } : {}) }));
-    }],
-    ['GET', /^\/nodes\/([^/]+)\/tasks\/([^/]+)\/status$/, (a, m) => {
-      const t = c.task(m[1]!, decodeURIComponent(m[2]!));
-      checkTaskAccess(a, t.user, m[1]!);
-      const out: Record<string, unknown> = { upid: t.upid, node: t.node, pid: t.pid, pstart: t.pstart, starttime: t.starttime, type: t.type, id: t.id, user: t.user.split('!')[0], status: t.status };
-      if (t.user.includes('!')) out.tokenid = t.user.split('!')[1];
-      if (t.status === 'stopped') out.exitstatus = t.exitstatus;
-      return out;
-    }],
-    ['GET', /^\/nodes\/([^/]+)\/tasks\/([^/]+)\/log$/, (a, m) => {
-      const t = c.task(m[1]!, decodeURIComponent(m[2]!));
-      checkTaskAccess(a, t.user, m[1]!);
-      return t.log.map((line, i) => ({ n: i + 1, t: line }));
-    }],
-    ['GET', /^\/nodes\/([^/]+)\/storage$/, (a, m, p) => {
-      const n = c.node(m[1]!);
-      return [...n.storages.values()].filter((st) => canSeeStorage(a, st.storage) && (!p.content || st.content.includes(p.content))).map((st) => ({
-        storage: st.storage, type: st.type, content: st.content.join(','), active: 1, enabled: 1, shared: st.shared ? 1 : 0,
-        total: st.total, used: st.used, avail: st.total - st.used, used_fraction: st.used / st.total,
-      }));
-    }],
-    ['GET', /^\/nodes\/([^/]+)\/storage\/([^/]+)\/content$/, (a, m, p) => {
-      const n = c.node(m[1]!);
-      if (!n.storages.has(m[2]!)) throw new PveHttpError(500, `storage '${m[2]}' does not exist`);
-      c.require(a, `/storage/${m[2]}`, 'Datastore.Audit');
-      return [...n.volumes.values()].filter((v) => v.volid.startsWith(`${m[2]}:`) && (!p.content || v.content === p.content))
-        .map((v) => ({ volid: v.volid, content: v.content, format: v.format, size: v.size, ctime: 0 }));
-    }],
-    ['POST', /^\/nodes\/([^/]+)\/storage\/([^/]+)\/upload$/, async (a, m, _p, req) => {
-      const form = await new Response(req as unknown as ReadableStream, { headers: { 'content-type': req.headers['content-type'] ?? '' } }).formData()
-        .catch(() => { throw paramError({ filename: 'expected a multipart/form-data upload' }); });
-      const file = form.get('filename');
-      if (!file || typeof file === 'string') throw paramError({ filename: 'property is missing and it is not optional' });
-      const content = String(form.get('content') ?? '');
-      return c.upload(a, m[1]!, m[2]!, content, file.name, file.size);
-    }],
+    [
+      'GET',
+      /^\/nodes\/([^/]+)\/tasks$/,
+      (a, m, p) => {
+        c.node(m[1]!);
+        const list = [...c.tasks.values()].filter(
+          (t) =>
+            t.node === m[1] &&
+            (p.vmid === undefined || t.id === p.vmid) &&
+            (p.source === 'active' ? t.status === 'running' : true) &&
+            (t.user === (a.kind === 'user' ? a.user : a.tokenId) || hasSysAudit(a, m[1]!)),
+        );
+        return list.map((t) => ({
+          upid: t.upid,
+          node: t.node,
+          pid: t.pid,
+          pstart: t.pstart,
+          starttime: t.starttime,
+          type: t.type,
+          id: t.id,
+          user: t.user,
+          ...(t.status === 'stopped' ? { status: t.exitstatus, endtime: t.endtime } : {}),
+        }));
+      },
+    ],
+    [
+      'GET',
+      /^\/nodes\/([^/]+)\/tasks\/([^/]+)\/status$/,
+      (a, m) => {
+        const t = c.task(m[1]!, decodeURIComponent(m[2]!));
+        checkTaskAccess(a, t.user, m[1]!);
+        const out: Record<string, unknown> = {
+          upid: t.upid,
+          node: t.node,
+          pid: t.pid,
+          pstart: t.pstart,
+          starttime: t.starttime,
+          type: t.type,
+          id: t.id,
+          user: t.user.split('!')[0],
+          status: t.status,
+        };
+        if (t.user.includes('!')) out.tokenid = t.user.split('!')[1];
+        if (t.status === 'stopped') out.exitstatus = t.exitstatus;
+        return out;
+      },
+    ],
+    [
+      'GET',
+      /^\/nodes\/([^/]+)\/tasks\/([^/]+)\/log$/,
+      (a, m) => {
+        const t = c.task(m[1]!, decodeURIComponent(m[2]!));
+        checkTaskAccess(a, t.user, m[1]!);
+        return t.log.map((line, i) => ({ n: i + 1, t: line }));
+      },
+    ],
+    [
+      'GET',
+      /^\/nodes\/([^/]+)\/storage$/,
+      (a, m, p) => {
+        const n = c.node(m[1]!);
+        return [...n.storages.values()]
+          .filter((st) => canSeeStorage(a, st.storage) && (!p.content || st.content.includes(p.content)))
+          .map((st) => ({
+            storage: st.storage,
+            type: st.type,
+            content: st.content.join(','),
+            active: 1,
+            enabled: 1,
+            shared: st.shared ? 1 : 0,
+            total: st.total,
+            used: st.used,
+            avail: st.total - st.used,
+            used_fraction: st.used / st.total,
+          }));
+      },
+    ],
+    [
+      'GET',
+      /^\/nodes\/([^/]+)\/storage\/([^/]+)\/content$/,
+      (a, m, p) => {
+        const n = c.node(m[1]!);
+        if (!n.storages.has(m[2]!)) throw new PveHttpError(500, `storage '${m[2]}' does not exist`);
+        c.require(a, `/storage/${m[2]}`, 'Datastore.Audit');
+        return [...n.volumes.values()]
+          .filter((v) => v.volid.startsWith(`${m[2]}:`) && (!p.content || v.content === p.content))
+          .map((v) => ({ volid: v.volid, content: v.content, format: v.format, size: v.size, ctime: 0 }));
+      },
+    ],
+    [
+      'POST',
+      /^\/nodes\/([^/]+)\/storage\/([^/]+)\/upload$/,
+      async (a, m, _p, req) => {
+        const form = await new Response(req as unknown as ReadableStream, { headers: { 'content-type': req.headers['content-type'] ?? '' } })
+          .formData()
+          .catch(() => {
+            throw paramError({ filename: 'expected a multipart/form-data upload' });
+          });
+        const file = form.get('filename');
+        if (!file || typeof file === 'string') throw paramError({ filename: 'property is missing and it is not optional' });
+        const content = String(form.get('content') ?? '');
+        return c.upload(a, m[1]!, m[2]!, content, file.name, file.size);
+      },
+    ],
   ];
 
   function hasAudit(a: Auth, vmid: number): boolean {
-    try { c.requireVm(a, vmid, 'VM.Audit'); return true; } catch { return false; }
+    try {
+      c.requireVm(a, vmid, 'VM.Audit');
+      return true;
+    } catch {
+      return false;
+    }
   }
   function hasSysAudit(a: Auth, node: string): boolean {
-    try { c.require(a, `/nodes/${node}`, 'Sys.Audit'); return true; } catch { return false; }
+    try {
+      c.require(a, `/nodes/${node}`, 'Sys.Audit');
+      return true;
+    } catch {
+      return false;
+    }
   }
   function checkTaskAccess(a: Auth, owner: string, node: string): void {
     const me = a.kind === 'user' ? a.user : a.tokenId;
@@ -205,8 +337,12 @@ export function createHttpApi(opts: HttpApiOptions) {
     const renew = tickets.get(p.password ?? '');
     if (!ok && renew && renew.user === username && renew.expires > Date.now()) ok = true;
     if (!ok) throw new PveHttpError(401, 'authentication failure');
-    const value = `PVE:${username}:${Math.floor(Date.now() / 1000).toString(16).toUpperCase()}::${randomBytes(24).toString('base64')}`;
-    const csrf = `${Math.floor(Date.now() / 1000).toString(16).toUpperCase()}:${randomBytes(16).toString('base64url')}`;
+    const value = `PVE:${username}:${Math.floor(Date.now() / 1000)
+      .toString(16)
+      .toUpperCase()}::${randomBytes(24).toString('base64')}`;
+    const csrf = `${Math.floor(Date.now() / 1000)
+      .toString(16)
+      .toUpperCase()}:${randomBytes(16).toString('base64url')}`;
     tickets.set(value, { user: username, csrf, expires: Date.now() + 2 * 3600_000 });
     return { username, ticket: value, CSRFPreventionToken: csrf, cap: {} };
   }

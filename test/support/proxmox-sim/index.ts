@@ -60,7 +60,7 @@ export async function startProxmoxSim(opts: SimOptions = {}): Promise<ProxmoxSim
 
   const nodeNames = [...cluster.nodes.keys()];
   const templates: Array<{ node: string; vmid: number; hostname?: string; tags?: string }> =
-    opts.templates === false ? [] : opts.templates ?? nodeNames.map((node, i) => ({ node, vmid: 9000 + i }));
+    opts.templates === false ? [] : (opts.templates ?? nodeNames.map((node, i) => ({ node, vmid: 9000 + i })));
   for (const t of templates) cluster.addTemplate(t.node, t.vmid, t.hostname, t.tags);
   if (opts.ostemplate) {
     for (const n of cluster.nodes.values()) {
@@ -85,9 +85,20 @@ export async function startProxmoxSim(opts: SimOptions = {}): Promise<ProxmoxSim
   const main = tokens[0]!;
 
   return {
-    cluster, host: '127.0.0.1', port, url: `https://127.0.0.1:${port}/api2/json`,
-    caFile: cert.certFile, caPem: cert.cert, tokenId: main.id, tokenSecret: main.secret, tokens, users,
-    ssh, sshKeyFile, knownHostsFile, dir,
+    cluster,
+    host: '127.0.0.1',
+    port,
+    url: `https://127.0.0.1:${port}/api2/json`,
+    caFile: cert.certFile,
+    caPem: cert.cert,
+    tokenId: main.id,
+    tokenSecret: main.secret,
+    tokens,
+    users,
+    ssh,
+    sshKeyFile,
+    knownHostsFile,
+    dir,
     env(extra = {}) {
       const e: Record<string, string> = {
         proxmox_api_host: '127.0.0.1',

@@ -11,7 +11,13 @@ export function nodeEntry(c: SimCluster, n: SimNode, auth: Auth): Record<string,
   const e: Record<string, unknown> = { id: `node/${n.name}`, type: 'node', node: n.name, status: n.status, level: '' };
   if (hasPriv(auth, `/nodes/${n.name}`, 'Sys.Audit') && n.status === 'online') {
     Object.assign(e, {
-      cpu: 0.05, maxcpu: n.maxcpu, mem: c.nodeMem(n), maxmem: n.maxmem, disk: 10 * 1024 ** 3, maxdisk: 100 * 1024 ** 3, uptime: 123456,
+      cpu: 0.05,
+      maxcpu: n.maxcpu,
+      mem: c.nodeMem(n),
+      maxmem: n.maxmem,
+      disk: 10 * 1024 ** 3,
+      maxdisk: 100 * 1024 ** 3,
+      uptime: 123456,
     });
   }
   return e;
@@ -22,10 +28,20 @@ function vmEntries(c: SimCluster, auth: Auth): Record<string, unknown>[] {
   for (const ct of c.cts.values()) {
     if (!hasPriv(auth, `/vms/${ct.vmid}`, 'VM.Audit', ct.pool)) continue;
     const e: Record<string, unknown> = {
-      id: `lxc/${ct.vmid}`, type: 'lxc', vmid: ct.vmid, node: ct.node, status: ct.status, name: ct.config.hostname,
-      template: Number(ct.config.template ?? 0), maxcpu: Number(ct.config.cores ?? 1), cpu: 0,
-      maxmem: Number(ct.config.memory ?? 512) * MiB, mem: ct.status === 'running' ? 200 * MiB : 0,
-      maxdisk: 8 * 1024 ** 3, disk: 0, uptime: ct.startedAt ? Math.floor((Date.now() - ct.startedAt) / 1000) : 0,
+      id: `lxc/${ct.vmid}`,
+      type: 'lxc',
+      vmid: ct.vmid,
+      node: ct.node,
+      status: ct.status,
+      name: ct.config.hostname,
+      template: Number(ct.config.template ?? 0),
+      maxcpu: Number(ct.config.cores ?? 1),
+      cpu: 0,
+      maxmem: Number(ct.config.memory ?? 512) * MiB,
+      mem: ct.status === 'running' ? 200 * MiB : 0,
+      maxdisk: 8 * 1024 ** 3,
+      disk: 0,
+      uptime: ct.startedAt ? Math.floor((Date.now() - ct.startedAt) / 1000) : 0,
     };
     if (ct.config.tags) e.tags = ct.config.tags;
     if (ct.config.lock) e.lock = ct.config.lock;
@@ -41,8 +57,16 @@ function storageEntries(c: SimCluster, auth: Auth): Record<string, unknown>[] {
     for (const st of n.storages.values()) {
       if (!canSeeStorage(auth, st.storage)) continue;
       out.push({
-        id: `storage/${n.name}/${st.storage}`, type: 'storage', node: n.name, storage: st.storage, status: n.status === 'online' ? 'available' : 'unknown',
-        plugintype: st.type, content: st.content.join(','), shared: st.shared ? 1 : 0, disk: st.used, maxdisk: st.total,
+        id: `storage/${n.name}/${st.storage}`,
+        type: 'storage',
+        node: n.name,
+        storage: st.storage,
+        status: n.status === 'online' ? 'available' : 'unknown',
+        plugintype: st.type,
+        content: st.content.join(','),
+        shared: st.shared ? 1 : 0,
+        disk: st.used,
+        maxdisk: st.total,
       });
     }
   }
@@ -69,7 +93,14 @@ export function clusterStatus(c: SimCluster): Record<string, unknown>[] {
   return [
     { type: 'cluster', id: 'cluster', name: 'winux-sim', nodes: nodes.length, quorate: 1, version: nodes.length },
     ...nodes.map((n, i) => ({
-      type: 'node', id: `node/${n.name}`, name: n.name, ip: n.ip, nodeid: i + 1, online: n.status === 'online' ? 1 : 0, local: i === 0 ? 1 : 0, level: '',
+      type: 'node',
+      id: `node/${n.name}`,
+      name: n.name,
+      ip: n.ip,
+      nodeid: i + 1,
+      online: n.status === 'online' ? 1 : 0,
+      local: i === 0 ? 1 : 0,
+      level: '',
     })),
   ];
 }

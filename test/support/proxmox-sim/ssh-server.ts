@@ -30,25 +30,47 @@ export function shellWords(line: string): string[] {
     if (ch === "'") {
       const end = line.indexOf("'", i + 1);
       if (end < 0) throw new Error('unterminated quote');
-      cur += line.slice(i + 1, end); i = end; inWord = true;
+      cur += line.slice(i + 1, end);
+      i = end;
+      inWord = true;
     } else if (ch === '"') {
       let j = i + 1;
-      while (j < line.length && line[j] !== '"') { if (line[j] === '\\') j++; cur += line[j]; j++; }
-      i = j; inWord = true;
+      while (j < line.length && line[j] !== '"') {
+        if (line[j] === '\\') j++;
+        cur += line[j];
+        j++;
+      }
+      i = j;
+      inWord = true;
     } else if (ch === '\\') {
-      cur += line[++i] ?? ''; inWord = true;
+      cur += line[++i] ?? '';
+      inWord = true;
     } else if (/\s/.test(ch)) {
-      if (inWord) { out.push(cur); cur = ''; inWord = false; }
-    } else { cur += ch; inWord = true; }
+      if (inWord) {
+        out.push(cur);
+        cur = '';
+        inWord = false;
+      }
+    } else {
+      cur += ch;
+      inWord = true;
+    }
   }
   if (inWord) out.push(cur);
   return out;
 }
 
-interface Exec { stdin: string; write(s: string): void; error(s: string): void }
+interface Exec {
+  stdin: string;
+  write(s: string): void;
+  error(s: string): void;
+}
 
 function runPct(cluster: SimCluster, nodeName: string, argv: string[], io: Exec): number {
-  if (argv[0] !== 'pct') { io.error(`bash: ${argv[0]}: command not found\n`); return 127; }
+  if (argv[0] !== 'pct') {
+    io.error(`bash: ${argv[0]}: command not found\n`);
+    return 127;
+  }
   const sub = argv[1];
   const vmid = Number(argv[2]);
   const ct = cluster.cts.get(vmid);
@@ -56,11 +78,23 @@ function runPct(cluster: SimCluster, nodeName: string, argv: string[], io: Exec)
     io.error(`Configuration file 'nodes/${nodeName}/lxc/${argv[2]}.conf' does not exist\n`);
     return 2;
   }
-  if (sub === 'unlock') { cluster.unlock(vmid); return 0; }
-  if (sub === 'status') { io.write(`status: ${ct.status}\n`); return 0; }
+  if (sub === 'unlock') {
+    cluster.unlock(vmid);
+    return 0;
+  }
+  if (sub === 'status') {
+    io.write(`status: ${ct.status}\n`);
+    return 0;
+  }
   if (sub === 'exec') {
-    if (argv[3] !== '--') { io.error('400 too many arguments\n'); return 255; }
-    if (ct.status !== 'running') { io.error(`CT ${vmid} not running\n`); return 255; }
+    if (argv[3] !== '--') {
+      io.error('400 too many arguments\n');
+      return 255;
+    }
+    if (ct.status !== 'running') {
+      io.error(`CT ${vmid} not running\n`);
+      return 255;
+    }
     return runInCt(ct, argv.slice(4), io);
   }
   io.error(`ERROR: unknown command 'pct ${sub}'\n`);
@@ -77,7 +111,10 @@ function runInCt(ct: SimCt, argv: string[], io: Exec): number {
     for (const [i, line] of lines.entries()) {
       const sep = line.indexOf(':');
       const user = line.slice(0, sep);
-      if (sep < 1 || !ct.users.has(user)) { io.error(`chpasswd: line ${i + 1}: user '${user}' does not exist\n`); return 1; }
+      if (sep < 1 || !ct.users.has(user)) {
+        io.error(`chpasswd: line ${i + 1}: user '${user}' does not exist\n`);
+        return 1;
+      }
       ct.users.set(user, line.slice(sep + 1));
     }
     return 0;
@@ -95,40 +132,46 @@ export async function startSshEndpoints(cluster: SimCluster): Promise<SshEndpoin
   const commands: string[] = [];
   const servers: InstanceType<typeof Server>[] = [];
 
-  const makeServer = (nodeName: string) => new Server({ hostKeys: [hostKey.private] }, (conn) => {
-    conn.on('authentication', (ctx) => {
-      if (ctx.method !== 'publickey' || ctx.username !== 'root') return ctx.reject(['publickey']);
-      const pub = allowed.getPublicSSH();
-      const offered = ctx.key.data;
-      if (ctx.key.algo !== allowed.type || offered.length !== pub.length || !timingSafeEqual(offered, pub)) return ctx.reject(['publickey']);
-      if (!ctx.signature) return ctx.accept();
-      if (allowed.verify(ctx.blob!, ctx.signature, ctx.hashAlgo) === true) return ctx.accept();
-      return ctx.reject(['publickey']);
-    });
-    conn.on('ready', () => {
-      conn.on('session', (accept) => {
-        const session = accept();
-        session.on('exec', (acceptExec, _reject, info) => {
-          const stream = acceptExec();
-          commands.push(info.command);
-          const chunks: Buffer[] = [];
-          stream.on('data', (d: Buffer) => chunks.push(d));
-          stream.on('end', () => {
-            let code: number;
-            const io: Exec = {
-              stdin: Buffer.concat(chunks).toString('utf8'),
-              write: (s) => stream.write(s),
-              error: (s) => stream.stderr.write(s),
-            };
-            try { code = runPct(cluster, nodeName, shellWords(info.command), io); } catch (e) { io.error(`${String(e)}\n`); code = 2; }
-            stream.exit(code);
-            stream.end();
+  const makeServer = (nodeName: string) =>
+    new Server({ hostKeys: [hostKey.private] }, (conn) => {
+      conn.on('authentication', (ctx) => {
+        if (ctx.method !== 'publickey' || ctx.username !== 'root') return ctx.reject(['publickey']);
+        const pub = allowed.getPublicSSH();
+        const offered = ctx.key.data;
+        if (ctx.key.algo !== allowed.type || offered.length !== pub.length || !timingSafeEqual(offered, pub)) return ctx.reject(['publickey']);
+        if (!ctx.signature) return ctx.accept();
+        if (allowed.verify(ctx.blob!, ctx.signature, ctx.hashAlgo) === true) return ctx.accept();
+        return ctx.reject(['publickey']);
+      });
+      conn.on('ready', () => {
+        conn.on('session', (accept) => {
+          const session = accept();
+          session.on('exec', (acceptExec, _reject, info) => {
+            const stream = acceptExec();
+            commands.push(info.command);
+            const chunks: Buffer[] = [];
+            stream.on('data', (d: Buffer) => chunks.push(d));
+            stream.on('end', () => {
+              let code: number;
+              const io: Exec = {
+                stdin: Buffer.concat(chunks).toString('utf8'),
+                write: (s) => stream.write(s),
+                error: (s) => stream.stderr.write(s),
+              };
+              try {
+                code = runPct(cluster, nodeName, shellWords(info.command), io);
+              } catch (e) {
+                io.error(`${String(e)}\n`);
+                code = 2;
+              }
+              stream.exit(code);
+              stream.end();
+            });
           });
         });
       });
+      conn.on('error', () => {});
     });
-    conn.on('error', () => {});
-  });
 
   let port = 0;
   for (const node of cluster.nodes.values()) {

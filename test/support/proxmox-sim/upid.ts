@@ -23,7 +23,12 @@ export function parseUpid(upid: string): UpidParts | null {
   const m = upidRe.exec(upid);
   if (!m) return null;
   return {
-    node: m[1]!, pid: parseInt(m[3]!, 16), pstart: parseInt(m[4]!, 16), starttime: parseInt(m[5]!, 16),
-    type: m[6]!, id: m[7]!, user: m[8]!,
+    node: m[1]!,
+    pid: parseInt(m[3]!, 16),
+    pstart: parseInt(m[4]!, 16),
+    starttime: parseInt(m[5]!, 16),
+    type: m[6]!,
+    id: m[7]!,
+    user: m[8]!,
   };
 }

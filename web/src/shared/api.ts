@@ -14,7 +14,9 @@ export class ApiError extends Error {
   }
 
   /** The server could not be reached or is briefly unavailable: the same call may succeed later. */
-  get retryable(): boolean { return this.code === 'unreachable' || this.code === 'unavailable'; }
+  get retryable(): boolean {
+    return this.code === 'unreachable' || this.code === 'unavailable';
+  }
 }
 
 export type ApiCall = <T = Record<string, unknown>>(method: string, path: string, body?: unknown) => Promise<T>;
@@ -40,7 +42,11 @@ export function createApi(base: string): ApiCall {
       throw new ApiError(0, 'unreachable');
     }
     let data: Record<string, unknown> | null = null;
-    try { data = await res.json(); } catch { /* not JSON: a proxy page or an empty body */ }
+    try {
+      data = await res.json();
+    } catch {
+      /* not JSON: a proxy page or an empty body */
+    }
     if (res.ok) return (data ?? {}) as T;
     const code = typeof data?.error === 'string' ? data.error : res.status >= 500 ? 'unreachable' : `http_${res.status}`;
     const retryAfter = Number(res.headers.get('Retry-After')) || Number(data?.retry_after_seconds) || 0;

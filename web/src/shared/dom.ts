@@ -16,18 +16,26 @@ export const esc = (v: unknown): string => String(v ?? '').replace(/[&<>"']/g, (
 export function say(text: string, assertive = false): void {
   const el = $(assertive ? 'alerter' : 'announcer');
   el.textContent = '';
-  setTimeout(() => { el.textContent = text; }, 60);
+  setTimeout(() => {
+    el.textContent = text;
+  }, 60);
 }
 
 /** localStorage / sessionStorage that never throws (private mode, storage disabled). */
 export const storage = {
   get(key: string, s: Storage = localStorage): string | null {
-    try { return s.getItem(key); } catch { return null; }
+    try {
+      return s.getItem(key);
+    } catch {
+      return null;
+    }
   },
   set(key: string, value: string | null | undefined, s: Storage = localStorage): void {
     try {
       if (value == null) s.removeItem(key);
       else s.setItem(key, value);
-    } catch { /* private mode */ }
+    } catch {
+      /* private mode */
+    }
   },
 };

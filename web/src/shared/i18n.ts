@@ -41,8 +41,12 @@ export function createI18n<T extends Table, L extends string>(tables: Record<L, 
   };
   let current = lang;
   return {
-    get lang() { return current; },
-    setLang(l) { current = l; },
+    get lang() {
+      return current;
+    },
+    setLang(l) {
+      current = l;
+    },
     t: (key, ...args) => lookup(key, args),
     text: (key) => lookup(key, []),
     apply(root: ParentNode = document) {

@@ -17,7 +17,11 @@ export async function copyText(text: string, btn: HTMLElement, label: string): P
     ta.className = 'sr-only';
     document.body.append(ta);
     ta.select();
-    try { ok = document.execCommand('copy'); } catch { ok = false; }
+    try {
+      ok = document.execCommand('copy');
+    } catch {
+      ok = false;
+    }
     ta.remove();
     btn.focus();
   }
@@ -26,5 +30,11 @@ export async function copyText(text: string, btn: HTMLElement, label: string): P
   btn.classList.add('copied');
   say(t('copiedSay', label));
   clearTimeout(resets.get(btn));
-  resets.set(btn, setTimeout(() => { btn.textContent = t('copy'); btn.classList.remove('copied'); }, 2000));
+  resets.set(
+    btn,
+    setTimeout(() => {
+      btn.textContent = t('copy');
+      btn.classList.remove('copied');
+    }, 2000),
+  );
 }

@@ -22,7 +22,9 @@ export function goOffline(fn: () => void): void {
   state.offline = { fn, attempt, at: performance.now() + delay, timer: setTimeout(() => retry(), delay) };
   const first = attempt === 1;
   showBanner({
-    key: 'offline', cls: 'error', announce: first,
+    key: 'offline',
+    cls: 'error',
+    announce: first,
     title: () => t('offline.title'),
     body: () => t('offline.body', state.offline ? Math.max(0, Math.ceil((state.offline.at - performance.now()) / 1000)) : 0),
     action: { label: () => t('retryNow'), fn: () => retry() },
@@ -98,7 +100,11 @@ function follow(id: string): boolean {
     const source = new EventSource(`${API}sessions/${encodeURIComponent(id)}/events`);
     source.addEventListener('session', (e) => {
       let s: Session;
-      try { s = JSON.parse((e as MessageEvent<string>).data); } catch { return; }
+      try {
+        s = JSON.parse((e as MessageEvent<string>).data);
+      } catch {
+        return;
+      }
       if (state.session?.session_id !== s.session_id) return;
       backOnline();
       show(s);
@@ -150,7 +156,13 @@ export async function launch(): Promise<void> {
     // Wait for the old desktop to be gone so the per-visitor limit does not refuse us.
     state.pendingLaunch = true;
     busy(true);
-    setTimeout(() => { if (state.pendingLaunch) { state.pendingLaunch = false; state.session = null; launch(); } }, 20_000);
+    setTimeout(() => {
+      if (state.pendingLaunch) {
+        state.pendingLaunch = false;
+        state.session = null;
+        launch();
+      }
+    }, 20_000);
     return;
   }
   state.pendingLaunch = false;
@@ -182,7 +194,8 @@ async function launchFailed(e: ApiError): Promise<void> {
     if (info?.capacity) Object.assign(info.capacity, { free: 0, next_free_at: nextFreeAt ?? info.capacity.next_free_at });
     renderFacts();
     return showBanner({
-      key: 'capacity', cls: 'warn',
+      key: 'capacity',
+      cls: 'warn',
       title: () => t('capacity.title'),
       body: () => (Number.isNaN(next) ? t('capacity.soon') : t('capacity.when', clock(next), Math.ceil((next - serverNow()) / 60000))),
       action: { label: () => t('retry'), fn: () => launch() },
@@ -193,14 +206,21 @@ async function launchFailed(e: ApiError): Promise<void> {
     try {
       const { sessions = [] } = await api<Sessions>('GET', 'sessions');
       const live = sessions.find(isLive);
-      if (live) { hideBanner(); state.endedReason = null; return show(live); }
-    } catch { /* fall through to the message */ }
+      if (live) {
+        hideBanner();
+        state.endedReason = null;
+        return show(live);
+      }
+    } catch {
+      /* fall through to the message */
+    }
     return showBanner({ key: 'visitor', cls: 'warn', title: () => t('visitor.title'), body: () => t('visitor.body') });
   }
   if (e.code === 'rate_limited') {
     state.rateUntil = performance.now() + (e.retryAfter || 60) * 1000;
     return showBanner({
-      key: 'rate', cls: 'warn',
+      key: 'rate',
+      cls: 'warn',
       title: () => t('rate.title'),
       body: () => t('rate.body', Math.max(0, Math.ceil((state.rateUntil - performance.now()) / 1000))),
     });
@@ -210,7 +230,8 @@ async function launchFailed(e: ApiError): Promise<void> {
 
 function showError(e: ApiError): void {
   showBanner({
-    key: 'error', cls: 'error',
+    key: 'error',
+    cls: 'error',
     title: () => t('error.title'),
     body: () => (e.message && e.message !== e.code ? e.message : t('error.generic')),
   });
@@ -270,15 +291,23 @@ async function loadInfo(): Promise<void> {
   try {
     state.info = await api<Info>('GET', 'info');
     renderFacts();
-  } catch { /* the facts line is a nicety */ }
+  } catch {
+    /* the facts line is a nicety */
+  }
 }
 
 /** First load: what /info says, and the visitor's live (or last) session. */
 export async function boot(): Promise<void> {
   try {
     const [inf, list] = await Promise.all([
-      api<Info>('GET', 'info').catch((e: ApiError) => { if (e.retryable) throw e; return null; }),
-      api<Sessions>('GET', 'sessions').catch((e: ApiError) => { if (e.retryable) throw e; return { sessions: [] } as Sessions; }),
+      api<Info>('GET', 'info').catch((e: ApiError) => {
+        if (e.retryable) throw e;
+        return null;
+      }),
+      api<Sessions>('GET', 'sessions').catch((e: ApiError) => {
+        if (e.retryable) throw e;
+        return { sessions: [] } as Sessions;
+      }),
     ]);
     backOnline();
     state.info = inf;

@@ -2,7 +2,8 @@
 import type { Session } from './types.ts';
 
 /** A duration in minutes as people say it: "30 min", "2 h", "1 h 30". */
-export const dur = (min: number): string => (min % 60 === 0 && min >= 60 ? `${min / 60} h` : min > 60 ? `${Math.floor(min / 60)} h ${String(min % 60).padStart(2, '0')}` : `${min} min`);
+export const dur = (min: number): string =>
+  min % 60 === 0 && min >= 60 ? `${min / 60} h` : min > 60 ? `${Math.floor(min / 60)} h ${String(min % 60).padStart(2, '0')}` : `${min} min`;
 
 /** host:port, with brackets around an IPv6 address. */
 export const hp = (s: Pick<Session, 'host' | 'port'>): string => (String(s.host).includes(':') ? `[${s.host}]:${s.port}` : `${s.host}:${s.port}`);

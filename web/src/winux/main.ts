@@ -17,7 +17,10 @@ $('lang').addEventListener('click', () => {
   applyLang();
 });
 $('launch').addEventListener('click', () => launch());
-$('again').addEventListener('click', () => { hideBanner(); launch(); });
+$('again').addEventListener('click', () => {
+  hideBanner();
+  launch();
+});
 $('extend').addEventListener('click', () => extend());
 const dialog = $<HTMLDialogElement>('confirm');
 $('end').addEventListener('click', () => {

@@ -54,11 +54,13 @@ export function renderCreating(): void {
   const step = s.step === 'ready' ? STEPS.length : Math.max(0, STEPS.indexOf(s.step as (typeof STEPS)[number]));
   // "Waiting in line" only matters while it is the current step.
   const shown = STEPS.filter((name) => name !== 'queued' || step === 0);
-  $('steps').innerHTML = shown.map((name) => {
-    const i = STEPS.indexOf(name);
-    const st = i < step ? 'done' : i === step ? 'current' : 'todo';
-    return `<li class="${st}"${st === 'current' ? ' aria-current="step"' : ''}>${esc(t(`step.${name}`))}</li>`;
-  }).join('');
+  $('steps').innerHTML = shown
+    .map((name) => {
+      const i = STEPS.indexOf(name);
+      const st = i < step ? 'done' : i === step ? 'current' : 'todo';
+      return `<li class="${st}"${st === 'current' ? ' aria-current="step"' : ''}>${esc(t(`step.${name}`))}</li>`;
+    })
+    .join('');
   const pct = Math.round(((step + 0.5) / STEPS.length) * 100);
   const progress = $('progress');
   progress.setAttribute('aria-valuenow', String(pct));
@@ -71,7 +73,10 @@ export function renderCreating(): void {
 export function renderEstimate(): void {
   const est = state.info?.estimated_ready_seconds;
   const started = Date.parse(state.session?.created_at as string);
-  if (!(est! > 0) || Number.isNaN(started)) { $('estimate').textContent = ''; return; }
+  if (!(est! > 0) || Number.isNaN(started)) {
+    $('estimate').textContent = '';
+    return;
+  }
   const elapsed = (serverNow() - started) / 1000;
   const left = est! - elapsed;
   $('estimate').textContent = left > 5 ? t('est.left', Math.ceil(left / 5) * 5) : elapsed < est! * 1.5 + 10 ? t('est.almost') : t('est.slow');
@@ -101,19 +106,36 @@ export function renderReady(): void {
 
 type CredKey = 'host' | 'port' | 'username' | 'password';
 function buildCreds(s: Session): void {
-  const rows: Array<[CredKey, unknown]> = [['host', s.host], ['port', s.port], ['username', s.username], ['password', s.password]];
-  $('creds').innerHTML = rows.map(([k, v]) => `<div class="row"><dt id="k-${k}">${esc(t(k))}</dt>
+  const rows: Array<[CredKey, unknown]> = [
+    ['host', s.host],
+    ['port', s.port],
+    ['username', s.username],
+    ['password', s.password],
+  ];
+  $('creds').innerHTML = rows
+    .map(
+      ([k, v]) => `<div class="row"><dt id="k-${k}">${esc(t(k))}</dt>
 <dd id="v-${k}" translate="no">${esc(v)}</dd>
-<button type="button" class="copy" data-copy="${k}" aria-label="${esc(t('copyLabel', t(k)))}">${esc(t('copy'))}</button></div>`).join('');
+<button type="button" class="copy" data-copy="${k}" aria-label="${esc(t('copyLabel', t(k)))}">${esc(t('copy'))}</button></div>`,
+    )
+    .join('');
 }
 
 function buildHowto(s: Session): void {
   const addr = esc(hp(s));
   const { osTab } = state;
-  $('tabs').innerHTML = OSES.map((os) => `<button type="button" role="tab" id="tab-${os}" aria-controls="panel-${os}" aria-selected="${os === osTab}" tabindex="${os === osTab ? 0 : -1}">${esc(t(`os.${os}`))}</button>`).join('');
-  $('panels').innerHTML = OSES.map((os) => `<div role="tabpanel" id="panel-${os}" aria-labelledby="tab-${os}" tabindex="0"${os === osTab ? '' : ' hidden'}>${t(`howto.${os}`, addr)}${os === 'linux'
-    ? `<div class="cmd"><code id="cmd-linux" translate="no">${esc(xfreerdp(s))}</code><button type="button" class="copy" data-copy="cmd" aria-label="${esc(t('copyLabel', 'xfreerdp'))}">${esc(t('copy'))}</button></div>`
-    : ''}</div>`).join('');
+  $('tabs').innerHTML = OSES.map(
+    (os) =>
+      `<button type="button" role="tab" id="tab-${os}" aria-controls="panel-${os}" aria-selected="${os === osTab}" tabindex="${os === osTab ? 0 : -1}">${esc(t(`os.${os}`))}</button>`,
+  ).join('');
+  $('panels').innerHTML = OSES.map(
+    (os) =>
+      `<div role="tabpanel" id="panel-${os}" aria-labelledby="tab-${os}" tabindex="0"${os === osTab ? '' : ' hidden'}>${t(`howto.${os}`, addr)}${
+        os === 'linux'
+          ? `<div class="cmd"><code id="cmd-linux" translate="no">${esc(xfreerdp(s))}</code><button type="button" class="copy" data-copy="cmd" aria-label="${esc(t('copyLabel', 'xfreerdp'))}">${esc(t('copy'))}</button></div>`
+          : ''
+      }</div>`,
+  ).join('');
 }
 
 export function selectTab(os: Os, focus: boolean): void {
@@ -188,12 +210,19 @@ function setLevel(now: Level, initial: boolean): void {
   // Warn once per level per session, even across reloads; extending re-arms it.
   const key = `winux.warned.${state.session!.session_id}`;
   const warned = (storage.get(key, sessionStorage) || 'ok') as Level;
-  if (now === 'ok') { storage.set(key, null, sessionStorage); return; }
+  if (now === 'ok') {
+    storage.set(key, null, sessionStorage);
+    return;
+  }
   if (LEVELS[now] > LEVELS[warned] && (initial || LEVELS[now] > LEVELS[prev ?? 'ok'])) {
     storage.set(key, now, sessionStorage);
     say(t(`warn.${now}`), true);
     if ('Notification' in window && Notification.permission === 'granted') {
-      try { new Notification(t(`notify.${now}`), { body: t(`notifyBody.${now}`), tag: `winux-${now}`, lang: i18n.lang }); } catch { /* mobile Chrome needs a service worker */ }
+      try {
+        new Notification(t(`notify.${now}`), { body: t(`notifyBody.${now}`), tag: `winux-${now}`, lang: i18n.lang });
+      } catch {
+        /* mobile Chrome needs a service worker */
+      }
     }
   }
 }

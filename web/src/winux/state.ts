@@ -29,7 +29,12 @@ export interface Banner {
   announce?: boolean;
 }
 
-export interface Offline { fn: () => void; attempt: number; at: number; timer: Timer }
+export interface Offline {
+  fn: () => void;
+  attempt: number;
+  at: number;
+  timer: Timer;
+}
 
 export const state = {
   info: null as Info | null,
