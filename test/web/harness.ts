@@ -36,7 +36,7 @@ const steps: CreationStep[] = ['allocating', 'cloning', 'starting', 'network', '
  * next creations stop once they have reported that step, until `release()`.
  */
 export class SteppingProvider implements Provider {
-  readonly name = 'lxc' as const;
+  readonly name = 'stepping';
   readonly machines = new Map<number, ManagedMachine>();
   stepMs = 30;
   failWith: string | null = null;
