@@ -12,6 +12,7 @@ import net from 'node:net';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { tempDir, waitFor } from '../support/server.ts';
+import { makeSelfSignedCert } from '../support/self-signed-cert.ts';
 
 export const deployDir = path.resolve(import.meta.dirname, '..', '..', 'deploy');
 /** The public name the proxies serve in tests; Chromium and Node map it to 127.0.0.1. */
@@ -172,32 +173,10 @@ export async function startNginx(upstream: string): Promise<Proxy> {
   // Workers run as an unprivileged user and must reach the prefix.
   fs.chmodSync(dir, 0o755);
   const [httpPort, httpsPort] = [await freePort(), await freePort()];
-  const cert = path.join(dir, 'cert.pem');
-  const key = path.join(dir, 'key.pem');
-  const made = spawnSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${domain}`,
-      '-addext',
-      `subjectAltName=DNS:${domain}`,
-    ],
-    { encoding: 'utf8' },
-  );
-  if (made.status !== 0) throw new Error(`openssl req failed: ${made.stderr}`);
+  // A test certificate for the name (nginx's master reads it as root, before its workers start).
+  const made = makeSelfSignedCert(domain, `DNS:${domain}`);
+  const { certFile: cert } = made;
+  const key = path.join(made.dir, 'key.pem');
 
   const file = 'deploy/nginx.conf';
   let site = fs.readFileSync(path.join(deployDir, 'nginx.conf'), 'utf8');
@@ -235,12 +214,13 @@ export async function startNginx(upstream: string): Promise<Proxy> {
     kind: 'nginx',
     httpPort,
     httpsPort,
-    ca: fs.readFileSync(cert, 'utf8'),
+    ca: made.cert,
     config: site,
     log: () => proc.output() + (fs.existsSync(errorLog) ? fs.readFileSync(errorLog, 'utf8') : ''),
     async stop() {
       await proc.stop();
       fs.rmSync(dir, { recursive: true, force: true });
+      made.cleanup();
     },
   };
   try {
@@ -520,37 +500,13 @@ function textFrame(text: string): Buffer {
 
 /** An HTTPS server on loopback with a fresh self-signed certificate for the same name that nobody was told to trust. */
 export async function startStrangerHttps(): Promise<{ port: number; requests(): number; close(): Promise<void> }> {
-  const dir = tempDir('winux-stranger-');
-  const made = spawnSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      path.join(dir, 'key.pem'),
-      '-out',
-      path.join(dir, 'cert.pem'),
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${domain}`,
-      '-addext',
-      `subjectAltName=DNS:${domain}`,
-    ],
-    { encoding: 'utf8' },
-  );
-  if (made.status !== 0) throw new Error(`openssl req failed: ${made.stderr}`);
+  const made = makeSelfSignedCert(domain, `DNS:${domain}`);
   let count = 0;
-  const server = https.createServer({ key: fs.readFileSync(path.join(dir, 'key.pem')), cert: fs.readFileSync(path.join(dir, 'cert.pem')) }, (_req, res) => {
+  const server = https.createServer({ key: made.key, cert: made.cert }, (_req, res) => {
     count++;
     res.end('should not be reached');
   });
-  fs.rmSync(dir, { recursive: true, force: true });
+  made.cleanup();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as net.AddressInfo).port,

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { AclEntry } from './acl.ts';
-import { makeSelfSignedCert } from './cert.ts';
+import { makeSelfSignedCert } from '../self-signed-cert.ts';
 import { SimCluster, type ClusterOptions } from './cluster.ts';
 import { createHttpApi, type SimToken } from './http-api.ts';
 import { startSshEndpoints, type SshEndpoint } from './ssh-server.ts';

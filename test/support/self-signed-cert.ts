@@ -1,7 +1,8 @@
-// A throwaway CA-less self-signed certificate for the simulator, made with the
-// system's openssl at test time so no key material is ever committed. Clients
-// trust it by pinning the PEM (undici `ca`, requests' REQUESTS_CA_BUNDLE), which
-// is exactly how a deployment trusts a real Proxmox node's self-signed cert.
+// A throwaway CA-less self-signed certificate (the Proxmox simulator, the
+// proxies in test/deploy), made with the system's openssl at test time so no key
+// material is ever committed. Clients trust it by pinning the PEM (undici `ca`,
+// requests' REQUESTS_CA_BUNDLE, Chromium's SPKI list), which is exactly how a
+// deployment trusts a real Proxmox node's self-signed cert.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -16,8 +17,8 @@ export interface SelfSignedCert {
   cleanup(): void;
 }
 
-export function makeSelfSignedCert(commonName = 'pve-sim.localhost'): SelfSignedCert {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'winux-pve-sim-'));
+export function makeSelfSignedCert(commonName = 'pve-sim.localhost', altNames = 'IP:127.0.0.1,DNS:localhost'): SelfSignedCert {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'winux-cert-'));
   const keyFile = path.join(dir, 'key.pem');
   const certFile = path.join(dir, 'cert.pem');
   execFileSync(
@@ -39,7 +40,7 @@ export function makeSelfSignedCert(commonName = 'pve-sim.localhost'): SelfSigned
       '-subj',
       `/CN=${commonName}`,
       '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      `subjectAltName=${altNames}`,
       '-addext',
       'basicConstraints=critical,CA:TRUE',
     ],
