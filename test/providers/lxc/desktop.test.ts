@@ -1,0 +1,252 @@
+// The browser desktop on real LXC sessions, judged by what a viewer sees:
+// Winux's WebSocket gives the session's XFCE desktop (pixels), the owner's keys
+// land in a terminal inside the container (AltGr characters too), a view-only
+// viewer (a raw RFB client that sends input anyway) changes nothing, an RDP
+// client shows the same windows, foreign credentials and other sites get no
+// stream, and the stream closes when the session ends. The VNC server has no
+// port another session or a host namespace could reach.
+import assert from 'node:assert/strict';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { createLxcProvider } from '../../../src/providers/lxc/index.ts';
+import { run } from '../../../src/providers/lxc/exec.ts';
+import { containerIp, containerName } from '../../../src/providers/lxc/naming.ts';
+import { RfbClient } from '../../support/rfb-client.ts';
+import { startTestServer, waitFor, waitForReady, type TestServer } from '../../support/server.ts';
+import { desktopUser, logger, lxcConfig, prepareHost, startXfreerdp, startXvfb } from './helpers.ts';
+
+const api = '/api/winux';
+const env = {
+  WINUX_PROVIDER: 'lxc',
+  WINUX_CONTAINER_ID_MIN: '30851',
+  WINUX_CONTAINER_ID_MAX: '30856',
+  WINUX_RDP_PORT_MIN: '34751',
+  WINUX_RDP_PORT_MAX: '34756',
+  WINUX_SESSIONS_PER_VISITOR: '0',
+};
+const config = lxcConfig(env);
+const ids = Array.from({ length: 6 }, (_, i) => 30851 + i);
+const outDir = path.resolve(import.meta.dirname, '../../../test-output');
+let server: TestServer;
+let a: { id: string; token: string; containerId: number; password: string; port: number };
+let b: { id: string; token: string; containerId: number };
+
+const wsUrl = (p: string) => `${server.url.replace(/^http/, 'ws')}${api}${p}`;
+const inside = (containerId: number, script: string) =>
+  run('lxc-attach', ['-P', config.lxc.path, '-n', containerName(containerId), '--clear-env', '--', 'sh', '-c', script], { timeoutMs: 30_000 });
+const asUser = (containerId: number, script: string) => inside(containerId, `su - ${desktopUser} -c 'DISPLAY=:10 ${script}'`);
+
+async function cleanAll(): Promise<void> {
+  const provider = createLxcProvider(config, logger);
+  for (const id of ids) await provider.destroy({ containerId: id }).catch(() => {});
+}
+
+async function newSession() {
+  const created = await server.request('POST', `${api}/sessions`, {});
+  assert.equal(created.status, 202, JSON.stringify(created.body));
+  const ready = await waitForReady(server, created.body.session_id, created.body.token, 240_000);
+  return {
+    id: ready.session_id as string,
+    token: created.body.token as string,
+    containerId: ready.container_id as number,
+    password: ready.password as string,
+    port: ready.port as number,
+  };
+}
+
+/** Saves the viewer's framebuffer as a PNG (ImageMagick reads the raw BGRA). */
+async function savePng(client: RfbClient, name: string): Promise<string> {
+  mkdirSync(outDir, { recursive: true });
+  const file = path.join(outDir, name);
+  const raw = `${file}.bgra`;
+  writeFileSync(raw, client.pixels);
+  await run('convert', ['-size', `${client.width}x${client.height}`, '-depth', '8', `bgra:${raw}`, '-alpha', 'off', file]);
+  rmSync(raw);
+  return file;
+}
+
+/** A terminal whose input goes to ~/typed.txt, focused, so keys typed on the desktop can be read back inside. */
+async function openTypingTerminal(containerId: number): Promise<void> {
+  await inside(containerId, `rm -f /home/${desktopUser}/typed.txt`);
+  await asUser(
+    containerId,
+    `setsid xfce4-terminal --disable-server --title=winux-typing --command "sh -c \\"stty -echo; cat > /home/${desktopUser}/typed.txt\\"" >/dev/null 2>&1 &`,
+  );
+  await waitFor(
+    async () => (await inside(containerId, `test -e /home/${desktopUser}/typed.txt && echo yes || true`)).stdout.includes('yes'),
+    30_000,
+    'the terminal',
+  );
+  await new Promise((r) => setTimeout(r, 1500)); // mapped and focused
+}
+const typed = async (containerId: number) => (await inside(containerId, `cat /home/${desktopUser}/typed.txt`)).stdout;
+
+before(
+  async () => {
+    await prepareHost(config);
+    await cleanAll();
+    server = await startTestServer({ provider: createLxcProvider(config, logger), env });
+    a = await newSession();
+    b = await newSession();
+  },
+  { timeout: 45 * 60_000 },
+);
+
+after(async () => {
+  await server?.close();
+  await cleanAll();
+});
+
+test("the owner's WebSocket shows the session's XFCE desktop, and typed keys (AltGr ones too) reach a terminal inside", { timeout: 180_000 }, async () => {
+  const viewer = await RfbClient.connect({ url: wsUrl(`/sessions/${a.id}/desktop`), headers: { authorization: `Bearer ${a.token}` } });
+  try {
+    assert.equal(viewer.width, 1280);
+    assert.equal(viewer.height, 800);
+    await viewer.update(false);
+    const png = await savePng(viewer, 'browser-desktop-lxc.png');
+    assert.ok(viewer.distinctColours() > 200, `only ${viewer.distinctColours()} colours: no desktop drawn (see ${png})`);
+
+    await openTypingTerminal(a.containerId);
+    viewer.type('winux @€# é\n');
+    const text = await waitFor(
+      async () => {
+        const t = await typed(a.containerId);
+        return t.includes('\n') ? t : undefined;
+      },
+      15_000,
+      'the typed line',
+    );
+    assert.equal(text, 'winux @€# é\n');
+  } finally {
+    viewer.close();
+  }
+});
+
+test('a view-only viewer that sends keys, clicks, a paste and a resize anyway changes nothing', { timeout: 120_000 }, async () => {
+  const owner = await RfbClient.connect({ url: wsUrl(`/sessions/${a.id}/desktop`), headers: { authorization: `Bearer ${a.token}` } });
+  const watcher = await RfbClient.connect({ url: wsUrl(`/sessions/${a.id}/desktop?view_only=1`), headers: { authorization: `Bearer ${a.token}` } });
+  try {
+    await openTypingTerminal(a.containerId);
+    const sizeBefore = `${watcher.width}x${watcher.height}`;
+    watcher.type('typed by a viewer\n');
+    watcher.pointer(640, 400, 1);
+    watcher.pointer(640, 400, 0);
+    watcher.clipboard('pasted by a viewer');
+    watcher.resize(800, 600);
+    await watcher.update(false);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(await typed(a.containerId), '', 'a view-only viewer typed into the desktop');
+    const geometry = (await asUser(a.containerId, 'xrandr --current')).stdout.split('\n')[0];
+    assert.match(geometry, /current 1280 x 800/, `a view-only viewer resized the desktop (${geometry})`);
+    assert.equal(`${watcher.width}x${watcher.height}`, sizeBefore);
+    // The owner's keys, sent the same way, do arrive: the check above can fail.
+    owner.type('owner\n');
+    await waitFor(async () => (await typed(a.containerId)).includes('owner\n'), 15_000, 'the owner typing');
+    assert.equal(await typed(a.containerId), 'owner\n');
+  } finally {
+    owner.close();
+    watcher.close();
+  }
+});
+
+test('an RDP client shows the same desktop as the browser, with the same windows', { timeout: 180_000 }, async () => {
+  const screen = await startXvfb('1280x800x24');
+  const client = startXfreerdp(
+    [`/v:127.0.0.1:${a.port}`, `/u:${desktopUser}`, '/cert:ignore', '/size:1280x800', '/bpp:24', '/log-level:ERROR'],
+    a.password,
+    { DISPLAY: screen.display },
+    120_000,
+  );
+  const viewer = await RfbClient.connect({ url: wsUrl(`/sessions/${a.id}/desktop`), headers: { authorization: `Bearer ${a.token}` } });
+  try {
+    mkdirSync(outDir, { recursive: true });
+    const rdpPng = path.join(outDir, 'rdp-same-desktop.png');
+    // Same pixels on both doors: compare the RDP client's screen with the viewer's framebuffer.
+    const diff = await waitFor(
+      async () => {
+        await run('import', ['-display', screen.display, '-window', 'root', rdpPng]);
+        await viewer.update(false);
+        const vncPng = await savePng(viewer, 'browser-same-desktop.png');
+        const { stdout, stderr } = await run('compare', ['-metric', 'AE', '-fuzz', '10%', rdpPng, vncPng, 'null:'], { okCodes: [0, 1, 2] });
+        const differing = Number((stdout || stderr).trim().split(/\s/)[0]);
+        return differing < 1280 * 800 * 0.02 ? differing : undefined;
+      },
+      60_000,
+      'the RDP screen to match the browser desktop',
+    );
+    assert.ok(diff >= 0);
+    const colours = Number((await run('convert', [rdpPng, '-format', '%k', 'info:'])).stdout.trim());
+    assert.ok(colours > 200, `the RDP screen has only ${colours} colours (see ${rdpPng})`);
+  } finally {
+    viewer.close();
+    client.stop();
+    screen.stop();
+  }
+});
+
+test('an RDP login with a wrong password gets no desktop (PAM checks the whole password)', { timeout: 120_000 }, async () => {
+  const screen = await startXvfb('1280x800x24');
+  const logLines = async () => Number((await inside(a.containerId, 'wc -l < /var/log/xrdp.log')).stdout.trim());
+  const since = (await logLines()) + 1;
+  // Same first 8 characters as the real password: VNC authentication alone would accept it.
+  const wrong = `${a.password.slice(0, 8)}${'x'.repeat(12)}`;
+  const client = startXfreerdp([`/v:127.0.0.1:${a.port}`, `/u:${desktopUser}`, '/cert:ignore', '/log-level:ERROR'], wrong, { DISPLAY: screen.display }, 60_000);
+  try {
+    const log = await waitFor(
+      async () => {
+        const { stdout } = await inside(a.containerId, `tail -n +${since} /var/log/xrdp.log`);
+        return /Reply from access control/.test(stdout) ? stdout : undefined;
+      },
+      45_000,
+      'xrdp to answer the login',
+    );
+    assert.match(log, /Reply from access control: Authentication failure/);
+    assert.doesNotMatch(log, /VNC password ok/, 'xrdp reached the desktop with a wrong password');
+  } finally {
+    client.stop();
+    screen.stop();
+  }
+});
+
+test("no stream for another session's token, an unknown id, another site's Origin, or nobody", async () => {
+  const refusals: [string, Record<string, string>][] = [
+    [`/sessions/${a.id}/desktop`, { authorization: `Bearer ${b.token}` }],
+    ['/sessions/winux-aaaaaaaaaaaa/desktop', { authorization: `Bearer ${b.token}` }],
+    [`/sessions/${a.id}/desktop`, { authorization: `Bearer ${a.token}`, origin: 'https://evil.example' }],
+    [`/sessions/${a.id}/desktop`, {}],
+  ];
+  const statuses: number[] = [];
+  for (const [p, headers] of refusals) {
+    const err = await RfbClient.connect({ url: wsUrl(p), headers }).then(
+      (c) => {
+        c.close();
+        return { statusCode: 101 };
+      },
+      (e: { statusCode?: number }) => e,
+    );
+    statuses.push(err.statusCode ?? 0);
+  }
+  // Foreign token and unknown id: the same answer, so ids cannot be probed.
+  assert.deepEqual(statuses, [403, 403, 403, 401]);
+});
+
+test("the VNC server is not reachable from another session or the host's network", async () => {
+  // No TCP port on the session's address (from the host and from session B), only loopback inside.
+  const ip = containerIp(config, a.containerId);
+  const fromB = await inside(b.containerId, `timeout 3 bash -c 'echo > /dev/tcp/${ip}/5900' && echo open || echo closed`);
+  assert.equal(fromB.stdout.trim(), 'closed');
+  const fromHost = await run('bash', ['-c', `timeout 3 bash -c 'echo > /dev/tcp/${ip}/5900' && echo open || echo closed`]);
+  assert.equal(fromHost.stdout.trim(), 'closed');
+  const listening = (await inside(a.containerId, 'ss -Hltn')).stdout;
+  for (const line of listening.split('\n').filter((l) => /:5900\b/.test(l))) assert.match(line, /127\.0\.0\.1:5900|\[::1\]:5900/);
+});
+
+test('the stream closes with 4000 session_ended when the session ends', { timeout: 120_000 }, async () => {
+  const viewer = await RfbClient.connect({ url: wsUrl(`/sessions/${b.id}/desktop`), headers: { authorization: `Bearer ${b.token}` } });
+  const res = await server.request('DELETE', `${api}/sessions/${b.id}`, { token: b.token });
+  assert.equal(res.status, 202);
+  await Promise.race([viewer.closed(), new Promise((r) => setTimeout(r, 15_000))]);
+  assert.equal(viewer.closeCode, 4000);
+  assert.equal(viewer.closeReason, 'session_ended');
+});
