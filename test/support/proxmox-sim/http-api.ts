@@ -39,6 +39,12 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export function createHttpApi(opts: HttpApiOptions) {
   const c = opts.cluster;
   const tickets = new Map<string, { user: string; csrf: string; expires: number }>();
+  /** The CT of a /nodes/{node}/lxc/{vmid}/… route, once it is on that node and the caller holds `privilege` on it. */
+  const ctAllowed = (a: Auth, m: string[], privilege: string) => {
+    const ct = c.ctOn(m[1]!, Number(m[2]));
+    c.requireVm(a, ct.vmid, privilege);
+    return ct;
+  };
 
   const routes: Array<[string, RegExp, Handler]> = [
     [
@@ -100,81 +106,24 @@ export function createHttpApi(opts: HttpApiOptions) {
       'GET',
       /^\/nodes\/([^/]+)\/lxc\/(\d+)$/,
       (a, m) => {
-        c.ctOn(m[1]!, Number(m[2]));
-        c.requireVm(a, Number(m[2]), 'VM.Audit');
+        ctAllowed(a, m, 'VM.Audit');
         return ['config', 'status', 'interfaces', 'snapshot', 'firewall'].map((subdir) => ({ subdir }));
       },
     ],
     ['DELETE', /^\/nodes\/([^/]+)\/lxc\/(\d+)$/, (a, m, p) => c.destroyCt(a, m[1]!, Number(m[2]), p)],
     ['POST', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/clone$/, (a, m, p) => c.clone(a, m[1]!, Number(m[2]), p)],
-    [
-      'GET',
-      /^\/nodes\/([^/]+)\/lxc\/(\d+)\/config$/,
-      (a, m) => {
-        const ct = c.ctOn(m[1]!, Number(m[2]));
-        c.requireVm(a, ct.vmid, 'VM.Audit');
-        return c.configOf(ct);
-      },
-    ],
+    ['GET', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/config$/, (a, m) => c.configOf(ctAllowed(a, m, 'VM.Audit'))],
     ['PUT', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/config$/, (a, m, p) => c.updateConfig(a, m[1]!, Number(m[2]), p)],
     ['PUT', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/resize$/, (a, m, p) => c.resize(a, m[1]!, Number(m[2]), p)],
-    [
-      'GET',
-      /^\/nodes\/([^/]+)\/lxc\/(\d+)\/status\/current$/,
-      (a, m) => {
-        c.ctOn(m[1]!, Number(m[2]));
-        c.requireVm(a, Number(m[2]), 'VM.Audit');
-        return c.statusCurrent(m[1]!, Number(m[2]));
-      },
-    ],
+    ['GET', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/status\/current$/, (a, m) => c.statusCurrent(m[1]!, ctAllowed(a, m, 'VM.Audit').vmid)],
     ['POST', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/status\/start$/, (a, m) => c.startCt(a, m[1]!, Number(m[2]))],
     ['POST', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/status\/stop$/, (a, m) => c.stopCt(a, m[1]!, Number(m[2]), 'vzstop')],
     ['POST', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/status\/shutdown$/, (a, m) => c.stopCt(a, m[1]!, Number(m[2]), 'vzshutdown')],
-    [
-      'GET',
-      /^\/nodes\/([^/]+)\/lxc\/(\d+)\/interfaces$/,
-      (a, m) => {
-        c.ctOn(m[1]!, Number(m[2]));
-        c.requireVm(a, Number(m[2]), 'VM.Audit');
-        return c.interfaces(m[1]!, Number(m[2]));
-      },
-    ],
-    [
-      'GET',
-      /^\/nodes\/([^/]+)\/lxc\/(\d+)\/firewall\/options$/,
-      (a, m) => {
-        const ct = c.ctOn(m[1]!, Number(m[2]));
-        c.requireVm(a, ct.vmid, 'VM.Audit');
-        return { ...ct.firewall.options };
-      },
-    ],
-    [
-      'PUT',
-      /^\/nodes\/([^/]+)\/lxc\/(\d+)\/firewall\/options$/,
-      (a, m, p) => {
-        const ct = c.ctOn(m[1]!, Number(m[2]));
-        c.requireVm(a, ct.vmid, 'VM.Config.Network');
-        return setFirewallOptions(ct.firewall, p);
-      },
-    ],
-    [
-      'GET',
-      /^\/nodes\/([^/]+)\/lxc\/(\d+)\/firewall\/rules$/,
-      (a, m) => {
-        const ct = c.ctOn(m[1]!, Number(m[2]));
-        c.requireVm(a, ct.vmid, 'VM.Audit');
-        return listFirewallRules(ct.firewall);
-      },
-    ],
-    [
-      'POST',
-      /^\/nodes\/([^/]+)\/lxc\/(\d+)\/firewall\/rules$/,
-      (a, m, p) => {
-        const ct = c.ctOn(m[1]!, Number(m[2]));
-        c.requireVm(a, ct.vmid, 'VM.Config.Network');
-        return addFirewallRule(ct.firewall, p);
-      },
-    ],
+    ['GET', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/interfaces$/, (a, m) => c.interfaces(m[1]!, ctAllowed(a, m, 'VM.Audit').vmid)],
+    ['GET', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/firewall\/options$/, (a, m) => ({ ...ctAllowed(a, m, 'VM.Audit').firewall.options })],
+    ['PUT', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/firewall\/options$/, (a, m, p) => setFirewallOptions(ctAllowed(a, m, 'VM.Config.Network').firewall, p)],
+    ['GET', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/firewall\/rules$/, (a, m) => listFirewallRules(ctAllowed(a, m, 'VM.Audit').firewall)],
+    ['POST', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/firewall\/rules$/, (a, m, p) => addFirewallRule(ctAllowed(a, m, 'VM.Config.Network').firewall, p)],
     [
       'GET',
       /^\/cluster\/firewall\/options$/,
