@@ -7,7 +7,7 @@ import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { permissionsOf, type AclEntry, type Auth } from './acl.ts';
-import type { SimCluster } from './cluster.ts';
+import type { SimCluster, SimTask } from './cluster.ts';
 import { paramError, PveHttpError } from './errors.ts';
 import { canSeeStorage, clusterResources, clusterStatus, nodeEntry } from './resources.ts';
 
@@ -35,6 +35,9 @@ type Params = Record<string, string>;
 type Handler = (auth: Auth, m: string[], p: Params, req: IncomingMessage) => unknown | Promise<unknown>;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** What GET /nodes/{node}/tasks and …/tasks/{upid}/status both say of a task (PVE's UPID parts and its upid). */
+const taskFields = (t: SimTask) => ({ upid: t.upid, node: t.node, pid: t.pid, pstart: t.pstart, starttime: t.starttime, type: t.type, id: t.id });
 
 export function createHttpApi(opts: HttpApiOptions) {
   const c = opts.cluster;
@@ -146,13 +149,7 @@ export function createHttpApi(opts: HttpApiOptions) {
             (t.user === (a.kind === 'user' ? a.user : a.tokenId) || hasSysAudit(a, m[1]!)),
         );
         return list.map((t) => ({
-          upid: t.upid,
-          node: t.node,
-          pid: t.pid,
-          pstart: t.pstart,
-          starttime: t.starttime,
-          type: t.type,
-          id: t.id,
+          ...taskFields(t),
           user: t.user,
           ...(t.status === 'stopped' ? { status: t.exitstatus, endtime: t.endtime } : {}),
         }));
@@ -165,13 +162,7 @@ export function createHttpApi(opts: HttpApiOptions) {
         const t = c.task(m[1]!, decodeURIComponent(m[2]!));
         checkTaskAccess(a, t.user, m[1]!);
         const out: Record<string, unknown> = {
-          upid: t.upid,
-          node: t.node,
-          pid: t.pid,
-          pstart: t.pstart,
-          starttime: t.starttime,
-          type: t.type,
-          id: t.id,
+          ...taskFields(t),
           user: t.user.split('!')[0],
           status: t.status,
         };
