@@ -4,12 +4,13 @@
 // supervisor starts is the one that handles SIGTERM, including under `npm start`.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { renderUnit } from '../../src/cli/service.ts';
+import { spawnWatched } from '../support/watched-process.ts';
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '..', '..');
@@ -64,7 +65,7 @@ describe('signals', () => {
   test('SIGTERM to `npm start` reaches the server, which drains and exits', { timeout: 120_000 }, async (t) => {
     const dataDir = path.join(tmp, 'data');
     // --no-prepare: no host setup or first-desktop check; an id range and ports no other test uses.
-    const child = spawn('npm', ['start', '--', '--no-prepare'], {
+    const { child, exited, output, waitForOutput } = spawnWatched('npm', ['start', '--', '--no-prepare'], {
       cwd: root,
       env: {
         ...process.env,
@@ -78,21 +79,8 @@ describe('signals', () => {
         WINUX_RDP_PORT_MIN: '39901',
         WINUX_RDP_PORT_MAX: '39902',
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let output = '';
-    child.stdout.on('data', (c) => {
-      output += c;
-    });
-    child.stderr.on('data', (c) => {
-      output += c;
-    });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const deadline = Date.now() + 90_000;
-    while (!/Winux is serving/.test(output)) {
-      assert.ok(Date.now() < deadline && child.exitCode === null, `the server did not start:\n${output}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitForOutput(/Winux is serving/, 90_000, 'the server did not start');
     const descendants = await descendantsOf(child.pid!);
     assert.ok(descendants.length >= 1, 'npm runs the server');
     t.after(() => {
@@ -100,9 +88,9 @@ describe('signals', () => {
     });
     child.kill('SIGTERM');
     const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 30_000))]);
-    assert.equal(code, 0, `npm start after SIGTERM: ${code}\n${output}`);
-    assert.match(output, /shutting down: finishing in-flight work/);
-    assert.match(output, /"msg":"stopped"|stopped/);
+    assert.equal(code, 0, `npm start after SIGTERM: ${code}\n${output()}`);
+    assert.match(output(), /shutting down: finishing in-flight work/);
+    assert.match(output(), /"msg":"stopped"|stopped/);
     // Every process under npm is gone too (with a shell in between, node would be left running).
     const gone = Date.now() + 15_000;
     while (descendants.some(isAlive)) {
@@ -113,7 +101,7 @@ describe('signals', () => {
 });
 
 test('the server exits on SIGTERM even when nobody reads its output any more (a supervisor or terminal gone)', { timeout: 120_000 }, async (t) => {
-  const child = spawn(process.execPath, [bin, 'serve', '--no-prepare'], {
+  const { child, exited, waitForOutput } = spawnWatched(process.execPath, [bin, 'serve', '--no-prepare'], {
     env: {
       ...process.env,
       WINUX_PROVIDER: 'lxc',
@@ -125,23 +113,14 @@ test('the server exits on SIGTERM even when nobody reads its output any more (a 
       WINUX_RDP_PORT_MIN: '39903',
       WINUX_RDP_PORT_MAX: '39904',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
   t.after(() => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (c) => {
-      output += c;
-      if (/Winux is serving/.test(output)) resolve();
-    });
-    child.on('exit', () => reject(new Error(`the server did not start:\n${output}`)));
-  });
+  await waitForOutput(/Winux is serving/, 90_000, 'the server did not start');
   // Its stdout and stderr now lead nowhere: every log line it writes gets EPIPE.
-  child.stdout.destroy();
-  child.stderr.destroy();
+  child.stdout!.destroy();
+  child.stderr!.destroy();
   child.kill('SIGTERM');
   const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 30_000))]);
   assert.equal(code, 0, 'it drains and exits instead of retrying its last log line forever');

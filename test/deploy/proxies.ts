@@ -258,24 +258,26 @@ export interface Answer {
   json: any;
 }
 
+/** How a browser elsewhere reaches the proxy: TLS to 127.0.0.1 with the public name for SNI and Host, trusting only the proxy's CA; `o.headers` last. */
+function throughProxy(p: Proxy, method: string, urlPath: string, o: ProxyRequestOptions, headers: Record<string, string>): https.RequestOptions {
+  return {
+    host: '127.0.0.1',
+    port: p.httpsPort,
+    servername: domain,
+    ca: p.ca,
+    localAddress: o.from,
+    method,
+    path: urlPath,
+    agent: false,
+    headers: { host: `${domain}:${p.httpsPort}`, ...headers, ...o.headers },
+  };
+}
+
 /** One HTTPS request to the proxy as a browser elsewhere would send it (Host: the public name), trusting only the proxy's CA. */
 export function request(p: Proxy, method: string, urlPath: string, o: ProxyRequestOptions = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const body = o.body === undefined ? undefined : JSON.stringify(o.body);
-    const req = https.request(
-      {
-        host: '127.0.0.1',
-        port: p.httpsPort,
-        servername: domain,
-        ca: p.ca,
-        localAddress: o.from,
-        method,
-        path: urlPath,
-        agent: false,
-        headers: { host: `${domain}:${p.httpsPort}`, ...(body ? { 'content-type': 'application/json' } : {}), ...o.headers },
-      },
-      (res) => collect(res, resolve, reject),
-    );
+    const req = https.request(throughProxy(p, method, urlPath, o, body ? { 'content-type': 'application/json' } : {}), (res) => collect(res, resolve, reject));
     req.on('error', reject);
     req.end(body);
   });
@@ -326,80 +328,67 @@ export function openEvents(
   o: ProxyRequestOptions = {},
 ): Promise<{ res: http.IncomingMessage; ended: () => boolean; next(match: (data: any) => boolean): Promise<any>; close(): void }> {
   return new Promise((resolve, reject) => {
-    const req = https.request(
-      {
-        host: '127.0.0.1',
-        port: p.httpsPort,
-        servername: domain,
-        ca: p.ca,
-        localAddress: o.from,
-        method: 'GET',
-        path: urlPath,
-        agent: false,
-        headers: { host: `${domain}:${p.httpsPort}`, accept: 'text/event-stream', ...o.headers },
-      },
-      (res) => {
-        clearTimeout(headersNet);
-        let buffer = '';
-        let ended = false;
-        const events: any[] = [];
-        const waiters: Array<() => void> = [];
-        const wake = () => {
-          for (const w of waiters.splice(0)) w();
-        };
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          buffer += chunk;
-          let cut: number;
-          while ((cut = buffer.indexOf('\n\n')) >= 0) {
-            const block = buffer.slice(0, cut);
-            buffer = buffer.slice(cut + 2);
-            const data = block
-              .split('\n')
-              .filter((l) => l.startsWith('data: '))
-              .map((l) => l.slice(6))
-              .join('\n');
-            if (/^event: session$/m.test(block) && data) events.push(JSON.parse(data));
-          }
-          wake();
-        });
-        res.on('end', () => {
-          ended = true;
-          wake();
-        });
-        res.on('close', () => {
-          ended = true;
-          wake();
-        });
-        let seen = 0;
-        resolve({
-          res,
-          ended: () => ended,
-          next(match) {
-            return new Promise((ok, fail) => {
-              // Only a safety net so a proxy that holds the stream back fails the test instead of hanging it.
-              const net = setTimeout(() => fail(new Error(`no matching event within ${safetyMs / 1000} s: is the proxy buffering the stream?`)), safetyMs);
-              const look = () => {
-                while (seen < events.length) {
-                  const e = events[seen++];
-                  if (match(e)) {
-                    clearTimeout(net);
-                    return ok(e);
-                  }
-                }
-                if (ended) {
+    const req = https.request(throughProxy(p, 'GET', urlPath, o, { accept: 'text/event-stream' }), (res) => {
+      clearTimeout(headersNet);
+      let buffer = '';
+      let ended = false;
+      const events: any[] = [];
+      const waiters: Array<() => void> = [];
+      const wake = () => {
+        for (const w of waiters.splice(0)) w();
+      };
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buffer += chunk;
+        let cut: number;
+        while ((cut = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, cut);
+          buffer = buffer.slice(cut + 2);
+          const data = block
+            .split('\n')
+            .filter((l) => l.startsWith('data: '))
+            .map((l) => l.slice(6))
+            .join('\n');
+          if (/^event: session$/m.test(block) && data) events.push(JSON.parse(data));
+        }
+        wake();
+      });
+      res.on('end', () => {
+        ended = true;
+        wake();
+      });
+      res.on('close', () => {
+        ended = true;
+        wake();
+      });
+      let seen = 0;
+      resolve({
+        res,
+        ended: () => ended,
+        next(match) {
+          return new Promise((ok, fail) => {
+            // Only a safety net so a proxy that holds the stream back fails the test instead of hanging it.
+            const net = setTimeout(() => fail(new Error(`no matching event within ${safetyMs / 1000} s: is the proxy buffering the stream?`)), safetyMs);
+            const look = () => {
+              while (seen < events.length) {
+                const e = events[seen++];
+                if (match(e)) {
                   clearTimeout(net);
-                  return fail(new Error('the event stream ended before the expected event'));
+                  return ok(e);
                 }
-                waiters.push(look);
-              };
-              look();
-            });
-          },
-          close: () => req.destroy(),
-        });
-      },
-    );
+              }
+              if (ended) {
+                clearTimeout(net);
+                return fail(new Error('the event stream ended before the expected event'));
+              }
+              waiters.push(look);
+            };
+            look();
+          });
+        },
+        close: () => req.destroy(),
+      });
+    });
     // A safety net like next()'s: a buffering proxy may hold back even the response head.
     const headersNet = setTimeout(() => {
       req.destroy();

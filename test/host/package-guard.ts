@@ -243,6 +243,19 @@ export function shellCode(src: string): string {
     const c = src[i]!;
     const top = stack[stack.length - 1]!;
     const blank = (s: string) => s.replace(/[^\n]/g, ' ');
+    /** Blanks from here to the end of `close` and returns the index of its last character. */
+    const blankThrough = (close: string) => {
+      const j = src.indexOf(close, i);
+      out += blank(src.slice(i, j + close.length));
+      return j + close.length - 1;
+    };
+    // $( opens a command substitution in code and inside double quotes alike (in code, $(( is arithmetic: below).
+    if (c === '$' && src[i + 1] === '(' && (top === 'dq' || src[i + 2] !== '(')) {
+      stack.push('sub');
+      out += ' ;';
+      i++;
+      continue;
+    }
     if (top === 'dq') {
       if (c === '\\') {
         out += '  ';
@@ -252,12 +265,6 @@ export function shellCode(src: string): string {
       if (c === '"') {
         stack.pop();
         out += '"';
-        continue;
-      }
-      if (c === '$' && src[i + 1] === '(') {
-        stack.push('sub');
-        out += ' ;';
-        i++;
         continue;
       }
       out += c === '\n' ? '\n' : ' ';
@@ -287,23 +294,11 @@ export function shellCode(src: string): string {
       continue;
     }
     if (c === '$' && src.startsWith('((', i + 1)) {
-      // $(( arithmetic )): no commands
-      const j = src.indexOf('))', i);
-      out += blank(src.slice(i, j + 2));
-      i = j + 1;
-      continue;
-    }
-    if (c === '$' && src[i + 1] === '(') {
-      stack.push('sub');
-      out += ' ;';
-      i++;
+      i = blankThrough('))'); // $(( arithmetic )): no commands
       continue;
     }
     if (c === '$' && src[i + 1] === '{') {
-      // ${…} is a parameter, not a group
-      const j = src.indexOf('}', i);
-      out += blank(src.slice(i, j + 1));
-      i = j;
+      i = blankThrough('}'); // ${…} is a parameter, not a group
       continue;
     }
     if (c === '(') {

@@ -1,11 +1,11 @@
-// Winux's own HTTPS, for real: certificates made here with openssl (a throwaway CA
-// and leaves for localhost/127.0.0.1), a real server from startServer, clients that
-// trust only that CA. Bad files stop start-up naming the variable and never showing
-// key material; renewed files reach new connections without a restart.
+// Winux's own HTTPS, for real: certificates made with openssl at test time (a
+// throwaway CA and its leaves for localhost/127.0.0.1, from test/support), a real
+// server from startServer, clients that trust only that CA. Bad files stop start-up
+// naming the variable and never showing key material; renewed files reach new
+// connections without a restart.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -17,111 +17,11 @@ import { createLogger, silentLogger, type Logger } from '../../src/logger.ts';
 import { readTlsPair, watchTlsFiles } from '../../src/http/tls.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
 import { FakeProvider } from '../support/fake-provider.ts';
+import { makeTestCa } from '../support/self-signed-cert.ts';
 import { tempDir, waitFor } from '../support/server.ts';
 
 const repo = path.resolve(import.meta.dirname, '..', '..');
 const execFileAsync = promisify(execFile);
-
-interface Pair {
-  cert: string;
-  key: string;
-  certPem: string;
-  keyPem: string;
-  fingerprint: string;
-}
-
-/** A CA with `openssl ca`, which (unlike `x509 -req` in OpenSSL 3.0) can issue a certificate that is already expired. */
-function createCa(dir: string): { dir: string; caPem: string; issue(name: string, dates?: { start: string; end: string }): Pair } {
-  fs.mkdirSync(dir, { recursive: true });
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.crt',
-    '-days',
-    '3',
-    '-subj',
-    '/CN=Winux test CA',
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign,cRLSign',
-  );
-  fs.writeFileSync(path.join(dir, 'index.txt'), '');
-  fs.writeFileSync(path.join(dir, 'serial'), '1000\n');
-  fs.writeFileSync(
-    path.join(dir, 'ca.cnf'),
-    [
-      '[ca]',
-      'default_ca = test',
-      '[test]',
-      `dir = ${dir}`,
-      'database = $dir/index.txt',
-      'new_certs_dir = $dir',
-      'serial = $dir/serial',
-      'default_md = sha256',
-      'policy = any',
-      'copy_extensions = copy',
-      'unique_subject = no',
-      'default_days = 2',
-      '[any]',
-      'commonName = supplied',
-      'organizationName = optional',
-      '',
-    ].join('\n'),
-  );
-  return {
-    dir,
-    caPem: fs.readFileSync(path.join(dir, 'ca.crt'), 'utf8'),
-    issue(name, dates) {
-      const key = path.join(dir, `${name}.key`);
-      const cert = path.join(dir, `${name}.crt`);
-      openssl(
-        'req',
-        '-new',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        `${name}.csr`,
-        '-subj',
-        `/CN=localhost/O=${name}`,
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      );
-      openssl(
-        'ca',
-        '-batch',
-        '-notext',
-        '-config',
-        'ca.cnf',
-        '-cert',
-        'ca.crt',
-        '-keyfile',
-        'ca.key',
-        '-in',
-        `${name}.csr`,
-        '-out',
-        cert,
-        ...(dates ? ['-startdate', dates.start, '-enddate', dates.end] : []),
-      );
-      const certPem = fs.readFileSync(cert, 'utf8');
-      return { cert, key, certPem, keyPem: fs.readFileSync(key, 'utf8'), fingerprint: new X509Certificate(certPem).fingerprint256 };
-    },
-  };
-}
 
 /** Lines of base64 from a PEM file: none of them may ever appear in a message or a log. */
 function secretLines(pem: string): string[] {
@@ -237,11 +137,11 @@ function replaceByRename(target: string, content: string): void {
 
 describe('Winux serves HTTPS itself', () => {
   const root = tempDir('winux-tls-ca-');
-  const ca = createCa(path.join(root, 'ca'));
+  const ca = makeTestCa(path.join(root, 'ca'));
   const good = ca.issue('good');
   let server: RunningServer & { dataDir: string };
   before(async () => {
-    server = await start({ WINUX_TLS_CERT: good.cert, WINUX_TLS_KEY: good.key, WINUX_HTTP_REDIRECT_PORT: '0' });
+    server = await start({ WINUX_TLS_CERT: good.certFile, WINUX_TLS_KEY: good.keyFile, WINUX_HTTP_REDIRECT_PORT: '0' });
   });
   after(async () => {
     await server?.close();
@@ -274,14 +174,16 @@ describe('Winux serves HTTPS itself', () => {
           WINUX_HOST: '127.0.0.1',
           WINUX_PORT: port,
           WINUX_TLS_CERT: certFile,
-          WINUX_TLS_KEY: good.key,
+          WINUX_TLS_KEY: good.keyFile,
           WINUX_URL: '',
         },
       });
     // An admin call: the token from the data dir went over the pinned HTTPS connection.
-    assert.match((await cli(good.cert)).stdout, /Ended 0 expired session\(s\)\./);
+    assert.match((await cli(good.certFile)).stdout, /Ended 0 expired session\(s\)\./);
     const other = ca.issue('other');
-    await assert.rejects(cli(other.cert), (e: { stderr: string }) => /answers, but the server's certificate is not the one in WINUX_TLS_CERT/.test(e.stderr));
+    await assert.rejects(cli(other.certFile), (e: { stderr: string }) =>
+      /answers, but the server's certificate is not the one in WINUX_TLS_CERT/.test(e.stderr),
+    );
   });
 
   test('the redirect port answers only with a 308 to the same path on HTTPS', async () => {
@@ -313,8 +215,8 @@ describe('Winux serves HTTPS itself', () => {
     fs.writeFileSync(path.join(webroot, '.well-known', 'acme-challenge', 'Tok3n_-x'), 'Tok3n_-x.thumbprint');
     fs.writeFileSync(path.join(webroot, 'secret.txt'), 'not for the web');
     const s = await start({
-      WINUX_TLS_CERT: good.cert,
-      WINUX_TLS_KEY: good.key,
+      WINUX_TLS_CERT: good.certFile,
+      WINUX_TLS_KEY: good.keyFile,
       WINUX_HTTP_REDIRECT_PORT: '0',
       WINUX_PUBLIC_HOST: 'winux.school.example',
       WINUX_ACME_WEBROOT: webroot,
@@ -343,7 +245,7 @@ describe('Winux serves HTTPS itself', () => {
     const port = String((taken.address() as { port: number }).port);
     try {
       await assert.rejects(
-        start({ WINUX_TLS_CERT: good.cert, WINUX_TLS_KEY: good.key, WINUX_HTTP_REDIRECT_PORT: port }),
+        start({ WINUX_TLS_CERT: good.certFile, WINUX_TLS_KEY: good.keyFile, WINUX_HTTP_REDIRECT_PORT: port }),
         new RegExp(`WINUX_HTTP_REDIRECT_PORT: cannot listen on 127\\.0\\.0\\.1:${port} \\(EADDRINUSE\\)`),
       );
     } finally {
@@ -387,7 +289,7 @@ describe('Winux serves HTTPS itself', () => {
     const truncatedKey = path.join(bad, 'truncated.key');
     fs.writeFileSync(truncatedKey, good.keyPem.slice(0, good.keyPem.length - 40));
     const encryptedKey = path.join(bad, 'encrypted.key');
-    execFileSync('openssl', ['pkey', '-in', good.key, '-out', encryptedKey, '-aes256', '-passout', 'pass:hunter2hunter2']);
+    execFileSync('openssl', ['pkey', '-in', good.keyFile, '-out', encryptedKey, '-aes256', '-passout', 'pass:hunter2hunter2']);
     const secrets = [
       ...secretLines(good.keyPem),
       ...secretLines(other.keyPem),
@@ -397,26 +299,26 @@ describe('Winux serves HTTPS itself', () => {
       'hunter2',
     ];
     const cases: [string, Record<string, string>, RegExp][] = [
-      ['missing certificate file', { WINUX_TLS_CERT: path.join(bad, 'nope.crt'), WINUX_TLS_KEY: good.key }, /WINUX_TLS_CERT: no file at .*nope\.crt/],
-      ['missing key file', { WINUX_TLS_CERT: good.cert, WINUX_TLS_KEY: path.join(bad, 'nope.key') }, /WINUX_TLS_KEY: no file at .*nope\.key/],
-      ['a directory', { WINUX_TLS_CERT: good.cert, WINUX_TLS_KEY: bad }, /WINUX_TLS_KEY: .*bad is a directory; expected a PEM private key file/],
-      ['not PEM', { WINUX_TLS_CERT: notPem, WINUX_TLS_KEY: good.key }, /WINUX_TLS_CERT: .*notes\.txt holds no PEM certificate/],
-      ['key file not PEM', { WINUX_TLS_CERT: good.cert, WINUX_TLS_KEY: notPem }, /WINUX_TLS_KEY: .*notes\.txt holds no PEM private key/],
+      ['missing certificate file', { WINUX_TLS_CERT: path.join(bad, 'nope.crt'), WINUX_TLS_KEY: good.keyFile }, /WINUX_TLS_CERT: no file at .*nope\.crt/],
+      ['missing key file', { WINUX_TLS_CERT: good.certFile, WINUX_TLS_KEY: path.join(bad, 'nope.key') }, /WINUX_TLS_KEY: no file at .*nope\.key/],
+      ['a directory', { WINUX_TLS_CERT: good.certFile, WINUX_TLS_KEY: bad }, /WINUX_TLS_KEY: .*bad is a directory; expected a PEM private key file/],
+      ['not PEM', { WINUX_TLS_CERT: notPem, WINUX_TLS_KEY: good.keyFile }, /WINUX_TLS_CERT: .*notes\.txt holds no PEM certificate/],
+      ['key file not PEM', { WINUX_TLS_CERT: good.certFile, WINUX_TLS_KEY: notPem }, /WINUX_TLS_KEY: .*notes\.txt holds no PEM private key/],
       [
         'swapped',
-        { WINUX_TLS_CERT: good.key, WINUX_TLS_KEY: good.cert },
+        { WINUX_TLS_CERT: good.keyFile, WINUX_TLS_KEY: good.certFile },
         /WINUX_TLS_CERT: .* holds a private key, not a certificate \(are WINUX_TLS_CERT and WINUX_TLS_KEY swapped\?\)/,
       ],
-      ['truncated key', { WINUX_TLS_CERT: good.cert, WINUX_TLS_KEY: truncatedKey }, /WINUX_TLS_KEY: .*truncated\.key/],
-      ['encrypted key', { WINUX_TLS_CERT: good.cert, WINUX_TLS_KEY: encryptedKey }, /WINUX_TLS_KEY: .*encrypted\.key is protected by a passphrase/],
+      ['truncated key', { WINUX_TLS_CERT: good.certFile, WINUX_TLS_KEY: truncatedKey }, /WINUX_TLS_KEY: .*truncated\.key/],
+      ['encrypted key', { WINUX_TLS_CERT: good.certFile, WINUX_TLS_KEY: encryptedKey }, /WINUX_TLS_KEY: .*encrypted\.key is protected by a passphrase/],
       [
         'key of another certificate',
-        { WINUX_TLS_CERT: good.cert, WINUX_TLS_KEY: other.key },
+        { WINUX_TLS_CERT: good.certFile, WINUX_TLS_KEY: other.keyFile },
         /WINUX_TLS_KEY: the private key in .*other\.key does not belong to the certificate in WINUX_TLS_CERT/,
       ],
       [
         'expired certificate',
-        { WINUX_TLS_CERT: expired.cert, WINUX_TLS_KEY: expired.key },
+        { WINUX_TLS_CERT: expired.certFile, WINUX_TLS_KEY: expired.keyFile },
         /WINUX_TLS_CERT: the certificate in .*expired\.crt \([^)]*O=expired[^)]*\) expired on 2020-01-02T00:00:00\.000Z/,
       ],
     ];
@@ -428,15 +330,18 @@ describe('Winux serves HTTPS itself', () => {
 
   test('only one of the pair, or a redirect port without TLS, is a configuration error', () => {
     for (const [env, expected] of [
-      [{ WINUX_TLS_CERT: good.cert }, /WINUX_TLS_KEY: expected the PEM private key file too/],
-      [{ WINUX_TLS_KEY: good.key }, /WINUX_TLS_CERT: expected the PEM certificate file too/],
+      [{ WINUX_TLS_CERT: good.certFile }, /WINUX_TLS_KEY: expected the PEM private key file too/],
+      [{ WINUX_TLS_KEY: good.keyFile }, /WINUX_TLS_CERT: expected the PEM certificate file too/],
       [{ WINUX_HTTP_REDIRECT_PORT: '8080' }, /WINUX_HTTP_REDIRECT_PORT: expected only with WINUX_TLS_CERT and WINUX_TLS_KEY/],
       [
-        { WINUX_TLS_CERT: good.cert, WINUX_TLS_KEY: good.key, WINUX_PORT: '8443', WINUX_HTTP_REDIRECT_PORT: '8443' },
+        { WINUX_TLS_CERT: good.certFile, WINUX_TLS_KEY: good.keyFile, WINUX_PORT: '8443', WINUX_HTTP_REDIRECT_PORT: '8443' },
         /WINUX_HTTP_REDIRECT_PORT: expected a port other than WINUX_PORT/,
       ],
       [{ WINUX_HSTS_MAX_AGE_SECONDS: 'forever' }, /WINUX_HSTS_MAX_AGE_SECONDS/],
-      [{ WINUX_TLS_CERT: good.cert, WINUX_TLS_KEY: good.key, WINUX_ACME_WEBROOT: root }, /WINUX_ACME_WEBROOT: expected only with WINUX_HTTP_REDIRECT_PORT/],
+      [
+        { WINUX_TLS_CERT: good.certFile, WINUX_TLS_KEY: good.keyFile, WINUX_ACME_WEBROOT: root },
+        /WINUX_ACME_WEBROOT: expected only with WINUX_HTTP_REDIRECT_PORT/,
+      ],
     ] as [Record<string, string>, RegExp][]) {
       assert.throws(
         () => loadConfig(env),
@@ -452,12 +357,12 @@ describe('Winux serves HTTPS itself', () => {
     fs.mkdirSync(dir, { mode: 0o755 });
     fs.chmodSync(root, 0o755);
     fs.chmodSync(ca.dir, 0o755);
-    fs.chmodSync(good.cert, 0o644);
+    fs.chmodSync(good.certFile, 0o644);
     const key = path.join(dir, 'locked.key');
     fs.writeFileSync(key, good.keyPem);
     fs.chmodSync(key, 0o000);
     const script = `import { readTlsPair } from ${JSON.stringify(path.join(repo, 'src/http/tls.ts'))};
-      try { readTlsPair({ certFile: ${JSON.stringify(good.cert)}, keyFile: ${JSON.stringify(key)} }); console.log('READ'); }
+      try { readTlsPair({ certFile: ${JSON.stringify(good.certFile)}, keyFile: ${JSON.stringify(key)} }); console.log('READ'); }
       catch (e) { console.log(e.name + ': ' + e.message); }`;
     const run = spawnSync(
       'setpriv',
@@ -472,7 +377,7 @@ describe('Winux serves HTTPS itself', () => {
 
 describe('renewed certificate files are picked up without a restart', () => {
   const root = tempDir('winux-tls-renew-');
-  const ca = createCa(path.join(root, 'ca'));
+  const ca = makeTestCa(path.join(root, 'ca'));
   const first = ca.issue('first');
   const second = ca.issue('second');
   const third = ca.issue('third');
@@ -550,13 +455,13 @@ describe('renewed certificate files are picked up without a restart', () => {
 
 test('a certificate nearing its end without renewal is reported once a day, by a clock driven by hand', () => {
   const root = tempDir('winux-tls-expiry-');
-  const leaf = createCa(path.join(root, 'ca')).issue('leaf');
-  const pair = readTlsPair({ certFile: leaf.cert, keyFile: leaf.key });
+  const leaf = makeTestCa(path.join(root, 'ca')).issue('leaf');
+  const pair = readTlsPair({ certFile: leaf.certFile, keyFile: leaf.keyFile });
   assert.match(pair.warnings.join('\n'), /WINUX_TLS_CERT: the certificate expires in \d day\(s\)/, 'a 2-day certificate is flagged at start');
   const logs = capturingLogger();
   let clock = new Date();
   const watcher = watchTlsFiles({
-    files: { certFile: leaf.cert, keyFile: leaf.key },
+    files: { certFile: leaf.certFile, keyFile: leaf.keyFile },
     logger: logs.logger,
     intervalMs: 3_600_000,
     since: pair.signature,

@@ -16,6 +16,8 @@ import type {
   ProviderCheck,
   ProviderRef,
 } from '../../src/core/provider-port.ts';
+// The Proxmox provider's abortable sleep: the fake's waits end on abort the way a real provider's do.
+import { sleep } from '../../src/providers/proxmox/backoff.ts';
 
 export interface FakeProviderOptions {
   /** Time each creation step takes. */
@@ -204,19 +206,4 @@ export class CrashingProvider extends FakeProvider {
 /** The infrastructure is down: its health checks fail (creation itself is not attempted by them). */
 export class DownProvider extends FakeProvider {
   protected override healthy = false;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason ?? new Error('aborted'));
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal!.reason ?? new Error('aborted'));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

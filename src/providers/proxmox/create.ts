@@ -10,7 +10,7 @@ import type { ProxmoxContext } from './context.ts';
 import { destroyVm } from './destroy.ts';
 import { protectCt } from './firewall.ts';
 import { ContainerIdTakenError } from './errors.ts';
-import { createGuest, ctPath, isManaged, startCt } from './guest-ops.ts';
+import { createFromArchive, createGuest, ctPath, isManaged, startCt } from './guest-ops.ts';
 import { addressFor, staticNetParams } from './ip-pool.ts';
 import { chooseNode } from './placement.ts';
 import { ensurePool } from './pool.ts';
@@ -104,32 +104,22 @@ export async function createMachine(ctx: ProxmoxContext, spec: CreateSpec, cctx:
       await startCt(ctx, node, vmid, signal);
     } else {
       log.info({ node, ostemplate: px.ostemplate }, 'creating from the Winux archive');
-      await createGuest(
+      await createFromArchive(
         ctx,
+        node,
         {
-          path: `/nodes/${encodeURIComponent(node)}/lxc`,
-          node,
           vmid,
-          lockHolder: null,
-          params: {
-            vmid,
-            ostemplate: px.ostemplate,
-            hostname,
-            description,
-            pool: px.pool,
-            tags: sessionTags(spec.sessionId),
-            memory: spec.memoryMb,
-            swap: 512,
-            cores: spec.cores,
-            rootfs: `${px.storage}:${spec.diskGb}`,
-            net0: `name=eth0,bridge=${px.bridge},${ipParams},firewall=1,type=veth`,
-            unprivileged: 1,
-            features: 'nesting=1',
-            // Without SSH this is the only way to give the session a secret (it becomes root's password).
-            password: ctx.sshKey ? undefined : spec.password,
-            // Started by us, once its firewall is in place.
-            start: 0,
-          },
+          ostemplate: px.ostemplate!, // set: mode 'create' needs it
+          hostname,
+          description,
+          pool: px.pool,
+          tags: sessionTags(spec.sessionId),
+          memoryMb: spec.memoryMb,
+          cores: spec.cores,
+          diskGb: spec.diskGb,
+          ipParams,
+          // Without SSH this is the only way to give the session a secret (it becomes root's password).
+          password: ctx.sshKey ? undefined : spec.password,
         },
         signal,
       );

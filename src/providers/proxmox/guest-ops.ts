@@ -120,6 +120,60 @@ export async function deleteCt(ctx: ProxmoxContext, node: string, vmid: number, 
   }
 }
 
+/** What differs between the CTs Winux creates from a vztmpl archive (a session's desktop, the template). */
+export interface ArchiveCt {
+  vmid: number;
+  /** The archive's volid (`local:vztmpl/…`). */
+  ostemplate: string;
+  hostname: string;
+  description: string;
+  tags: string;
+  memoryMb: number;
+  cores: number;
+  diskGb: number;
+  /** `ip=dhcp`, or a static address with its gateway. */
+  ipParams: string;
+  pool?: string;
+  password?: string;
+}
+
+/**
+ * Creates a CT from a vztmpl archive as every Winux desktop is: unprivileged with
+ * nesting, 512 MiB of swap, its disk on the configured storage, one veth on the
+ * configured bridge behind the PVE firewall. It stays stopped: the caller starts
+ * it once its firewall is in place (or makes it a template).
+ */
+export function createFromArchive(ctx: ProxmoxContext, node: string, ct: ArchiveCt, signal?: AbortSignal): Promise<void> {
+  const px = ctx.config.proxmox;
+  return createGuest(
+    ctx,
+    {
+      path: `/nodes/${encodeURIComponent(node)}/lxc`,
+      node,
+      vmid: ct.vmid,
+      lockHolder: null,
+      params: {
+        vmid: ct.vmid,
+        ostemplate: ct.ostemplate,
+        hostname: ct.hostname,
+        description: ct.description,
+        pool: ct.pool,
+        tags: ct.tags,
+        memory: ct.memoryMb,
+        swap: 512,
+        cores: ct.cores,
+        rootfs: `${px.storage}:${ct.diskGb}`,
+        net0: `name=eth0,bridge=${px.bridge},${ct.ipParams},firewall=1,type=veth`,
+        unprivileged: 1,
+        features: 'nesting=1',
+        password: ct.password,
+        start: 0,
+      },
+    },
+    signal,
+  );
+}
+
 /**
  * Creates a guest with a POST that is not safe to repeat blindly (clone or
  * create). After an ambiguous failure it looks whether the guest came to exist:

@@ -13,7 +13,7 @@ import type { Logger } from '../../logger.ts';
 import { pollUntil } from './backoff.ts';
 import { readCluster, tagsOf } from './cluster-view.ts';
 import { createContext } from './context.ts';
-import { createGuest, ctPath } from './guest-ops.ts';
+import { createFromArchive, ctPath } from './guest-ops.ts';
 import { templateTag } from './naming.ts';
 import { waitForTask } from './tasks.ts';
 
@@ -63,31 +63,17 @@ export async function pushTemplate(config: Config, logger: Logger, archivePath: 
 
       const vmid = Number(await client.get<string>('/cluster/nextid'));
       log.info({ vmid }, 'creating the template CT');
-      await createGuest(
-        ctx,
-        {
-          path: `/nodes/${encodeURIComponent(node)}/lxc`,
-          node,
-          vmid,
-          lockHolder: null,
-          params: {
-            vmid,
-            ostemplate: volid,
-            hostname: 'winux-template',
-            tags: templateTag,
-            rootfs: `${px.storage}:${opts.diskGb ?? config.resources.diskGb}`,
-            memory: config.resources.memoryMb,
-            swap: 512,
-            cores: config.resources.cores,
-            net0: `name=eth0,bridge=${px.bridge},ip=dhcp,firewall=1,type=veth`,
-            unprivileged: 1,
-            features: 'nesting=1',
-            start: 0,
-            description: `Winux desktop template from ${filename}, pushed ${new Date().toISOString()}`,
-          },
-        },
-        undefined,
-      );
+      await createFromArchive(ctx, node, {
+        vmid,
+        ostemplate: volid,
+        hostname: 'winux-template',
+        description: `Winux desktop template from ${filename}, pushed ${new Date().toISOString()}`,
+        tags: templateTag,
+        memoryMb: config.resources.memoryMb,
+        cores: config.resources.cores,
+        diskGb: opts.diskGb ?? config.resources.diskGb,
+        ipParams: 'ip=dhcp',
+      });
       // POST …/template forks a worker but discards its UPID: poll the config instead.
       await client.post(`${ctPath(node, vmid)}/template`);
       await pollUntil(async () => (Number((await client.get<{ template?: number }>(`${ctPath(node, vmid)}/config`)).template) === 1 ? true : undefined), {

@@ -114,6 +114,15 @@ function startServerProcess(dataDir: string, port: number): ChildProcess {
   });
 }
 
+/** Waits until the server on `port` answers its health check. */
+function healthy(port: number, what: string) {
+  const answers = () =>
+    fetch(`http://127.0.0.1:${port}${api}/health`)
+      .then((r) => r.ok)
+      .catch(() => false);
+  return waitFor(answers, 60_000, what);
+}
+
 async function api2(port: number, method: string, urlPath: string, token?: string) {
   const res = await fetch(`http://127.0.0.1:${port}${api}${urlPath}`, { method, headers: token ? { authorization: `Bearer ${token}` } : {} });
   return { status: res.status, body: (await res.json().catch(() => null)) as any };
@@ -130,14 +139,7 @@ test('a server killed with SIGKILL during creations leaves nothing once restarte
     await exited;
   };
   try {
-    await waitFor(
-      async () =>
-        await fetch(`http://127.0.0.1:${port}${api}/health`)
-          .then((r) => r.ok)
-          .catch(() => false),
-      60_000,
-      'the server',
-    );
+    await healthy(port, 'the server');
     const sessions: Array<{ id: string; token: string; containerId: number }> = [];
     for (let i = 0; i < 2; i++) {
       const r = await api2(port, 'POST', '/sessions');
@@ -153,14 +155,7 @@ test('a server killed with SIGKILL during creations leaves nothing once restarte
     await run('lxc-copy', ['-P', config.lxc.path, '-n', config.lxc.template, '-N', containerName(30810), '-s', '-B', 'overlayfs']);
 
     child = startServerProcess(dataDir, port);
-    await waitFor(
-      async () =>
-        await fetch(`http://127.0.0.1:${port}${api}/health`)
-          .then((r) => r.ok)
-          .catch(() => false),
-      60_000,
-      'the restarted server',
-    );
+    await healthy(port, 'the restarted server');
     await waitFor(async () => !existsSync(path.join(config.lxc.path, containerName(30810))), 60_000, 'the orphan to be removed');
     // Interrupted creations are resumed (or failed and cleaned): each ends up settled, never stuck.
     for (const s of sessions) {

@@ -4,12 +4,13 @@
 // template whose LXC config includes a file the host does not have.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { templatePaths, templateState } from '../../../src/providers/lxc/template.ts';
+import { spawnWatched } from '../../support/watched-process.ts';
 import { lxcConfig, prepareHost } from './helpers.ts';
 
 const run = promisify(execFile);
@@ -20,29 +21,14 @@ const range = { WINUX_CONTAINER_ID_MIN: '39911', WINUX_CONTAINER_ID_MAX: '39912'
 const brokenTemplate = 'winux-broken-check';
 
 function serve(env: Record<string, string>) {
-  const child = spawn(process.execPath, [bin, 'serve'], {
+  const { child, exited, output, waitForOutput } = spawnWatched(process.execPath, [bin, 'serve'], {
     env: { ...process.env, WINUX_PROVIDER: 'lxc', WINUX_HOST: '127.0.0.1', WINUX_PORT: '0', ...range, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let output = '';
-  child.stdout.on('data', (c) => {
-    output += c;
-  });
-  child.stderr.on('data', (c) => {
-    output += c;
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return {
     exited,
-    output: () => output,
+    output,
     /** Resolves once serving, or rejects with the output if the process ended first. */
-    async serving(): Promise<void> {
-      const deadline = Date.now() + 240_000;
-      while (!/Winux is serving/.test(output)) {
-        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`winux serve did not serve:\n${output}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    },
+    serving: () => waitForOutput(/Winux is serving/, 240_000, 'winux serve did not serve'),
     async stop(): Promise<void> {
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;

@@ -10,6 +10,7 @@ import { run } from '../../../src/providers/lxc/exec.ts';
 import { containerName, vethName } from '../../../src/providers/lxc/naming.ts';
 import { prepareLxcHost } from '../../../src/providers/lxc/setup.ts';
 import { portOpen } from '../../../src/providers/proxmox/readiness.ts';
+import { collectOutput } from '../../support/watched-process.ts';
 
 export const logger = process.env.WINUX_TEST_LOGS ? createLogger('debug') : silentLogger;
 
@@ -33,13 +34,7 @@ export async function prepareHost(config: Config): Promise<void> {
 export function startXfreerdp(args: string[], password: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000) {
   // detached: no controlling terminal, so FreeRDP reads the password from stdin instead of /dev/tty.
   const child = spawn('xfreerdp', [...args, '/from-stdin:force'], { env: { ...process.env, ...env }, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (c) => {
-    output += c;
-  });
-  child.stderr.on('data', (c) => {
-    output += c;
-  });
+  const output = collectOutput(child);
   child.stdin.on('error', () => {});
   child.stdin.end(`${password}\n`);
   const stop = () => {
@@ -54,7 +49,7 @@ export function startXfreerdp(args: string[], password: string, env: NodeJS.Proc
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ code, output });
+      resolve({ code, output: output() });
     });
   });
   return { child, done, stop };

@@ -7,7 +7,7 @@ import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { permissionsOf, type AclEntry, type Auth } from './acl.ts';
-import type { SimCluster } from './cluster.ts';
+import type { SimCluster, SimTask } from './cluster.ts';
 import { paramError, PveHttpError } from './errors.ts';
 import { canSeeStorage, clusterResources, clusterStatus, nodeEntry } from './resources.ts';
 
@@ -36,9 +36,18 @@ type Handler = (auth: Auth, m: string[], p: Params, req: IncomingMessage) => unk
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** What GET /nodes/{node}/tasks and …/tasks/{upid}/status both say of a task (PVE's UPID parts and its upid). */
+const taskFields = (t: SimTask) => ({ upid: t.upid, node: t.node, pid: t.pid, pstart: t.pstart, starttime: t.starttime, type: t.type, id: t.id });
+
 export function createHttpApi(opts: HttpApiOptions) {
   const c = opts.cluster;
   const tickets = new Map<string, { user: string; csrf: string; expires: number }>();
+  /** The CT of a /nodes/{node}/lxc/{vmid}/… route, once it is on that node and the caller holds `privilege` on it. */
+  const ctAllowed = (a: Auth, m: string[], privilege: string) => {
+    const ct = c.ctOn(m[1]!, Number(m[2]));
+    c.requireVm(a, ct.vmid, privilege);
+    return ct;
+  };
 
   const routes: Array<[string, RegExp, Handler]> = [
     [
@@ -100,81 +109,24 @@ export function createHttpApi(opts: HttpApiOptions) {
       'GET',
       /^\/nodes\/([^/]+)\/lxc\/(\d+)$/,
       (a, m) => {
-        c.ctOn(m[1]!, Number(m[2]));
-        c.requireVm(a, Number(m[2]), 'VM.Audit');
+        ctAllowed(a, m, 'VM.Audit');
         return ['config', 'status', 'interfaces', 'snapshot', 'firewall'].map((subdir) => ({ subdir }));
       },
     ],
     ['DELETE', /^\/nodes\/([^/]+)\/lxc\/(\d+)$/, (a, m, p) => c.destroyCt(a, m[1]!, Number(m[2]), p)],
     ['POST', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/clone$/, (a, m, p) => c.clone(a, m[1]!, Number(m[2]), p)],
-    [
-      'GET',
-      /^\/nodes\/([^/]+)\/lxc\/(\d+)\/config$/,
-      (a, m) => {
-        const ct = c.ctOn(m[1]!, Number(m[2]));
-        c.requireVm(a, ct.vmid, 'VM.Audit');
-        return c.configOf(ct);
-      },
-    ],
+    ['GET', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/config$/, (a, m) => c.configOf(ctAllowed(a, m, 'VM.Audit'))],
     ['PUT', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/config$/, (a, m, p) => c.updateConfig(a, m[1]!, Number(m[2]), p)],
     ['PUT', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/resize$/, (a, m, p) => c.resize(a, m[1]!, Number(m[2]), p)],
-    [
-      'GET',
-      /^\/nodes\/([^/]+)\/lxc\/(\d+)\/status\/current$/,
-      (a, m) => {
-        c.ctOn(m[1]!, Number(m[2]));
-        c.requireVm(a, Number(m[2]), 'VM.Audit');
-        return c.statusCurrent(m[1]!, Number(m[2]));
-      },
-    ],
+    ['GET', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/status\/current$/, (a, m) => c.statusCurrent(m[1]!, ctAllowed(a, m, 'VM.Audit').vmid)],
     ['POST', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/status\/start$/, (a, m) => c.startCt(a, m[1]!, Number(m[2]))],
     ['POST', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/status\/stop$/, (a, m) => c.stopCt(a, m[1]!, Number(m[2]), 'vzstop')],
     ['POST', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/status\/shutdown$/, (a, m) => c.stopCt(a, m[1]!, Number(m[2]), 'vzshutdown')],
-    [
-      'GET',
-      /^\/nodes\/([^/]+)\/lxc\/(\d+)\/interfaces$/,
-      (a, m) => {
-        c.ctOn(m[1]!, Number(m[2]));
-        c.requireVm(a, Number(m[2]), 'VM.Audit');
-        return c.interfaces(m[1]!, Number(m[2]));
-      },
-    ],
-    [
-      'GET',
-      /^\/nodes\/([^/]+)\/lxc\/(\d+)\/firewall\/options$/,
-      (a, m) => {
-        const ct = c.ctOn(m[1]!, Number(m[2]));
-        c.requireVm(a, ct.vmid, 'VM.Audit');
-        return { ...ct.firewall.options };
-      },
-    ],
-    [
-      'PUT',
-      /^\/nodes\/([^/]+)\/lxc\/(\d+)\/firewall\/options$/,
-      (a, m, p) => {
-        const ct = c.ctOn(m[1]!, Number(m[2]));
-        c.requireVm(a, ct.vmid, 'VM.Config.Network');
-        return setFirewallOptions(ct.firewall, p);
-      },
-    ],
-    [
-      'GET',
-      /^\/nodes\/([^/]+)\/lxc\/(\d+)\/firewall\/rules$/,
-      (a, m) => {
-        const ct = c.ctOn(m[1]!, Number(m[2]));
-        c.requireVm(a, ct.vmid, 'VM.Audit');
-        return listFirewallRules(ct.firewall);
-      },
-    ],
-    [
-      'POST',
-      /^\/nodes\/([^/]+)\/lxc\/(\d+)\/firewall\/rules$/,
-      (a, m, p) => {
-        const ct = c.ctOn(m[1]!, Number(m[2]));
-        c.requireVm(a, ct.vmid, 'VM.Config.Network');
-        return addFirewallRule(ct.firewall, p);
-      },
-    ],
+    ['GET', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/interfaces$/, (a, m) => c.interfaces(m[1]!, ctAllowed(a, m, 'VM.Audit').vmid)],
+    ['GET', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/firewall\/options$/, (a, m) => ({ ...ctAllowed(a, m, 'VM.Audit').firewall.options })],
+    ['PUT', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/firewall\/options$/, (a, m, p) => setFirewallOptions(ctAllowed(a, m, 'VM.Config.Network').firewall, p)],
+    ['GET', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/firewall\/rules$/, (a, m) => listFirewallRules(ctAllowed(a, m, 'VM.Audit').firewall)],
+    ['POST', /^\/nodes\/([^/]+)\/lxc\/(\d+)\/firewall\/rules$/, (a, m, p) => addFirewallRule(ctAllowed(a, m, 'VM.Config.Network').firewall, p)],
     [
       'GET',
       /^\/cluster\/firewall\/options$/,
@@ -197,13 +149,7 @@ export function createHttpApi(opts: HttpApiOptions) {
             (t.user === (a.kind === 'user' ? a.user : a.tokenId) || hasSysAudit(a, m[1]!)),
         );
         return list.map((t) => ({
-          upid: t.upid,
-          node: t.node,
-          pid: t.pid,
-          pstart: t.pstart,
-          starttime: t.starttime,
-          type: t.type,
-          id: t.id,
+          ...taskFields(t),
           user: t.user,
           ...(t.status === 'stopped' ? { status: t.exitstatus, endtime: t.endtime } : {}),
         }));
@@ -216,13 +162,7 @@ export function createHttpApi(opts: HttpApiOptions) {
         const t = c.task(m[1]!, decodeURIComponent(m[2]!));
         checkTaskAccess(a, t.user, m[1]!);
         const out: Record<string, unknown> = {
-          upid: t.upid,
-          node: t.node,
-          pid: t.pid,
-          pstart: t.pstart,
-          starttime: t.starttime,
-          type: t.type,
-          id: t.id,
+          ...taskFields(t),
           user: t.user.split('!')[0],
           status: t.status,
         };
