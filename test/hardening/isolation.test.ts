@@ -4,15 +4,20 @@
 // misbehaves as a visitor could, as its desktop user: a fork bomb, a memory hog,
 // a CPU burner. Its limits must hold (pids, memory, CPU quota) while a neighbour
 // session's RDP gateway keeps answering and the host keeps running commands.
+// IPv6 is checked the way an attacker with the container's root would go at it:
+// turn IPv6 back on inside, then try the host (a service on [::], one on the
+// bridge's fe80:: address) and the neighbour session.
 // Like every LXC test it needs the host to itself: a Winux server running next to
 // it would remove these containers as orphans (CI runs one test file at a time).
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { after, before, test } from 'node:test';
 import type { CreateSpec } from '../../src/core/provider-port.ts';
 import { createLxcProvider } from '../../src/providers/lxc/index.ts';
 import { run } from '../../src/providers/lxc/exec.ts';
 import { containerName, rdpPort } from '../../src/providers/lxc/naming.ts';
+import { recordFigures } from './support/drill.ts';
 import { desktopUser, logger, lxcConfig, portAccepts, prepareHost, randomPassword } from '../providers/lxc/helpers.ts';
 
 const config = lxcConfig();
@@ -61,6 +66,68 @@ function asVisitor(id: number, script: string, seconds: number) {
     ],
     { okCodes: [1, 2, 124, 126, 137, 143], timeoutMs: (seconds + 30) * 1000 },
   );
+}
+
+/** Runs a command in the session as its root (the visitor's admin), bounded in time. */
+function asRoot(id: number, args: string[], seconds = 20) {
+  return run(
+    'lxc-attach',
+    [
+      '-P',
+      config.lxc.path,
+      '-n',
+      containerName(id),
+      '--clear-env',
+      '--set-var',
+      'PATH=/usr/sbin:/usr/bin:/sbin:/bin',
+      '--',
+      'timeout',
+      '-s',
+      'KILL',
+      String(seconds),
+      ...args,
+    ],
+    { okCodes: [1, 2, 124, 137], timeoutMs: (seconds + 30) * 1000 },
+  );
+}
+
+/** Link-local IPv6 addresses of `dev` (in the host's namespace, or inside session `id`), DAD finished. */
+async function linkLocal(dev: string, id?: number): Promise<string[]> {
+  const args = ['-j', '-6', 'addr', 'show', 'dev', dev, 'scope', 'link'];
+  const r = id === undefined ? await run('ip', args, { okCodes: [1] }) : await asRoot(id, ['ip', ...args]);
+  const [info] = JSON.parse(r.stdout || '[]') as Array<{ addr_info: Array<{ local: string; tentative?: boolean }> }>;
+  return (info?.addr_info ?? []).filter((a) => !a.tentative).map((a) => a.local);
+}
+
+async function waitLinkLocal(dev: string, id?: number): Promise<string> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const [addr] = await linkLocal(dev, id);
+    if (addr) return addr;
+    if (Date.now() > deadline) throw new Error(`no link-local IPv6 address on ${dev}${id ? ` in ${containerName(id)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Can session `id` open a TCP connection to [address%eth0]:port over IPv6? (3 s limit) */
+async function connects6(id: number, address: string, port: number): Promise<boolean> {
+  const py = 'import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3).close()';
+  const r = await asRoot(id, ['python3', '-c', py, `${address}%eth0`, String(port)], 10);
+  return r.code === 0;
+}
+
+/** What the session's root does first: IPv6 back on in its own network namespace. */
+async function reenableIpv6(id: number): Promise<string> {
+  const r = await asRoot(id, ['sysctl', '-w', 'net.ipv6.conf.all.disable_ipv6=0', 'net.ipv6.conf.default.disable_ipv6=0', 'net.ipv6.conf.eth0.disable_ipv6=0']);
+  assert.equal(r.code, 0, `the session's root can turn IPv6 back on (${r.stderr.trim()})`);
+  return waitLinkLocal('eth0', id);
+}
+
+function listen(server: net.Server, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, () => resolve((server.address() as net.AddressInfo).port));
+  });
 }
 
 function cgroupFile(controller: string, v1: string, v2: string): string {
@@ -149,4 +216,79 @@ test('a CPU burner gets at most its quota (1 core of this host)', { timeout: 120
   assert.ok(cores > 0.2, `the burner did run (${cores.toFixed(2)} cores)`);
   t.diagnostic(`CPU burner (4 loops): ${cores.toFixed(2)} cores used, quota ${limits.cores}`);
   await othersResponsive();
+});
+
+test("IPv6: no host service (on [::] or the bridge's fe80:: address) and no other session answers, even with IPv6 turned back on inside", {
+  timeout: 180_000,
+}, async (t) => {
+  const bridge = config.lxc.bridge;
+  const sysctl = `/proc/sys/net/ipv6/conf/${bridge}/disable_ipv6`;
+  // The layers as set up (asserted at the end, after the probes that matter most).
+  const layers = {
+    bridgeAddresses: await linkLocal(bridge),
+    bridgeOff: readFileSync(sysctl, 'utf8').trim(),
+    insideOff: (await asRoot(HOG, ['cat', '/proc/sys/net/ipv6/conf/all/disable_ipv6'])).stdout.trim(),
+    insideAddresses: await linkLocal('eth0', HOG),
+  };
+
+  const hog6 = await reenableIpv6(HOG);
+  const neighbour6 = await reenableIpv6(NEIGHBOUR);
+  let probes = 0;
+  let refused = 0;
+  const probe = async (what: string, address: string, port: number) => {
+    probes++;
+    const reached = await connects6(HOG, address, port);
+    if (!reached) refused++;
+    assert.equal(reached, false, `the session reached ${what} over IPv6`);
+  };
+
+  // Session ↔ session: the neighbour listens on [::]; it reaches itself (control), the hog must not.
+  await asVisitor(
+    NEIGHBOUR,
+    'exec </dev/null >/dev/null 2>&1; python3 -c \'import socket; s = socket.socket(socket.AF_INET6); s.bind(("::", 7777)); s.listen()\nwhile True: s.accept()[0].close()\' &',
+    5,
+  );
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.equal(await connects6(NEIGHBOUR, neighbour6, 7777), true, 'control: the neighbour reaches its own listener over IPv6');
+  assert.equal(await connects6(HOG, hog6, 22), false, 'control: nothing listens on port 22 of the hog itself');
+  await probe('the neighbour session', neighbour6, 7777);
+
+  // The host, with IPv6 turned back on on the bridge too (an admin's or another tool's doing): ip6tables alone must hold.
+  const anyServer = net.createServer((s) => s.end());
+  const linkServer = net.createServer((s) => s.end());
+  writeFileSync(sysctl, '0');
+  try {
+    const bridge6 = await waitLinkLocal(bridge);
+    const anyPort = await listen(anyServer, '::');
+    const linkPort = await listen(linkServer, `${bridge6}%${bridge}`);
+    const hostReaches = (port: number) =>
+      new Promise<boolean>((resolve) => {
+        const c = net.connect({ host: `${bridge6}%${bridge}`, port, timeout: 3000 }, () => {
+          c.destroy();
+          resolve(true);
+        });
+        c.on('error', () => resolve(false));
+        c.on('timeout', () => {
+          c.destroy();
+          resolve(false);
+        });
+      });
+    assert.equal(await hostReaches(anyPort), true, 'control: the [::] service answers on the bridge address');
+    assert.equal(await hostReaches(linkPort), true, 'control: the fe80:: service answers');
+    await probe('a host service on [::] through the bridge (IPv6 on on the bridge)', bridge6, anyPort);
+    await probe("a host service on the bridge's fe80:: address (IPv6 on on the bridge)", bridge6, linkPort);
+    // And as Winux leaves it: IPv6 off on the bridge again; the address it had is gone with it.
+    writeFileSync(sysctl, '1');
+    await probe('a host service on [::] through the address the bridge had', bridge6, anyPort);
+    assert.deepEqual(layers.bridgeAddresses, [], 'the bridge has no IPv6 address the sessions could reach the host on');
+    assert.equal(layers.bridgeOff, '1', 'IPv6 is off on the bridge');
+    assert.equal(layers.insideOff, '1', 'IPv6 is off inside the session');
+    assert.deepEqual(layers.insideAddresses, [], 'the session has no IPv6 address');
+    t.diagnostic(`IPv6 probes refused: ${refused} / ${probes} (host [::], host fe80::, neighbour session)`);
+    recordFigures('ipv6', { probes, refused });
+  } finally {
+    writeFileSync(sysctl, '1');
+    anyServer.close();
+    linkServer.close();
+  }
 });

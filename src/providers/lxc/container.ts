@@ -83,6 +83,9 @@ export function sessionConfig(config: Config, containerId: number, hostname: str
     `lxc.net.0.ipv4.gateway = ${gateway}`,
     // Isolates the bridge port before init runs (see network.ts).
     `lxc.net.0.script.up = ${netHookPath(config)}`,
+    // No IPv6 inside (the host side refuses it anyway, see network.ts): applications never try it first and wait.
+    'lxc.sysctl.net.ipv6.conf.all.disable_ipv6 = 1',
+    'lxc.sysctl.net.ipv6.conf.default.disable_ipv6 = 1',
     ...cg,
     // Logs stay inside the container's directory, so destroying it removes them.
     `lxc.log.file = ${path.join(containerDir(config, name), 'lxc.log')}`,
