@@ -15,6 +15,7 @@ import net from 'node:net';
 import { after, before, test } from 'node:test';
 import type { CreateSpec } from '../../src/core/provider-port.ts';
 import { createLxcProvider } from '../../src/providers/lxc/index.ts';
+import { cgroupVersion, ensureSessionsCgroup, hostMemoryMb, parentCgroupFile, sessionCgroupFile } from '../../src/providers/lxc/cgroups.ts';
 import { run } from '../../src/providers/lxc/exec.ts';
 import { containerName, rdpPort } from '../../src/providers/lxc/naming.ts';
 import { recordFigures } from './support/drill.ts';
@@ -130,9 +131,13 @@ function listen(server: net.Server, host: string): Promise<number> {
   });
 }
 
-function cgroupFile(controller: string, v1: string, v2: string): string {
-  const a = `/sys/fs/cgroup/${controller}/lxc.payload.${containerName(HOG)}/${v1}`;
-  return existsSync(a) ? a : `/sys/fs/cgroup/lxc.payload.${containerName(HOG)}/${v2}`;
+function cgroupFile(controller: string, v1: string, v2: string, id = HOG): string {
+  return sessionCgroupFile(containerName(id), controller, v1, v2);
+}
+/** The kernel's count of OOM kills in a session's cgroup (v2 memory.events, v1 memory.oom_control). */
+function oomKills(id = HOG): number {
+  const text = readFileSync(cgroupFile('memory', 'memory.oom_control', 'memory.events', id), 'utf8');
+  return Number(/^oom_kill (\d+)$/m.exec(text)?.[1] ?? Number.NaN);
 }
 function readNumber(file: string): number {
   // Another Winux server on this host (e.g. test/providers/lxc/api.test.ts running at the same
@@ -193,19 +198,24 @@ test("a memory hog is stopped at the session's memory limit; the neighbour and t
   // `tail -n 1` keeps the last line of its input in memory, and /dev/zero has no newline: it grows until stopped.
   const peakFile = cgroupFile('memory', 'memory.max_usage_in_bytes', 'memory.peak');
   if (peakFile.endsWith('max_usage_in_bytes')) writeFileSync(peakFile, '0');
+  // No swap to spill into: memory.swap.max 0 (v1: memory+swap = memory).
+  if (cgroupVersion() === 2) assert.equal(readNumber(cgroupFile('memory', '', 'memory.swap.max')), config.lxc.swapMb * 2 ** 20);
+  else assert.equal(readNumber(cgroupFile('memory', 'memory.memsw.limit_in_bytes', '')), (limits.memoryMb + config.lxc.swapMb) * 2 ** 20);
+  const killsBefore = oomKills();
   const hog = await asVisitor(HOG, 'head -c 4G /dev/zero | tail -n 1 > /dev/null && echo survived', 90);
   assert.ok(!hog.stdout.includes('survived'), 'the hog was stopped before it got 4 GiB');
+  // Stopped by the memory limit (the kernel's OOM kill in the session's cgroup), not by the test's own `timeout -s KILL`.
+  assert.ok(oomKills() > killsBefore, `the kernel OOM-killed the hog in its cgroup (oom_kill ${killsBefore} → ${oomKills()}; exit ${hog.code})`);
   const peak = readNumber(peakFile);
   assert.ok(peak >= 0.8 * limits.memoryMb * 1024 * 1024, `the hog did push against the limit (peak ${Math.round(peak / 2 ** 20)} MiB)`);
   assert.ok(peak <= limits.memoryMb * 1024 * 1024, `never above the limit (peak ${Math.round(peak / 2 ** 20)} MiB)`);
-  t.diagnostic(`memory hog: stopped at ${Math.round(peak / 2 ** 20)} MiB, limit ${limits.memoryMb} MiB`);
+  t.diagnostic(`memory hog: stopped at ${Math.round(peak / 2 ** 20)} MiB by an OOM kill, limit ${limits.memoryMb} MiB`);
   await othersResponsive();
 });
 
 test('a CPU burner gets at most its quota (1 core of this host)', { timeout: 120_000 }, async (t) => {
-  const usageV1 = `/sys/fs/cgroup/cpuacct/lxc.payload.${containerName(HOG)}/cpuacct.usage`;
-  const usageV2 = `/sys/fs/cgroup/lxc.payload.${containerName(HOG)}/cpu.stat`;
-  const cpuNs = () => (existsSync(usageV1) ? readNumber(usageV1) : Number(/usage_usec (\d+)/.exec(readFileSync(usageV2, 'utf8'))![1]) * 1000);
+  const usage = cgroupFile('cpuacct', 'cpuacct.usage', 'cpu.stat');
+  const cpuNs = () => (cgroupVersion() === 1 ? readNumber(usage) : Number(/usage_usec (\d+)/.exec(readFileSync(usage, 'utf8'))![1]) * 1000);
   const startNs = cpuNs();
   const started = process.hrtime.bigint();
   // Four busy loops: without a quota they would take every core of the host.
@@ -291,4 +301,53 @@ test("IPv6: no host service (on [::] or the bridge's fe80:: address) and no othe
     anyServer.close();
     linkServer.close();
   }
+});
+
+test('sessions live under one parent cgroup: together at their limits they never pass its total; each has an IO weight', { timeout: 240_000 }, async (t) => {
+  for (const id of [HOG, NEIGHBOUR]) {
+    assert.ok(existsSync(cgroupFile('memory', 'memory.limit_in_bytes', 'memory.max', id)), `${containerName(id)} is under the parent cgroup`);
+    const weight = cgroupFile('blkio', 'blkio.bfq.weight', 'io.weight', id);
+    if (existsSync(weight)) assert.match(readFileSync(weight, 'utf8'), new RegExp(`\\b${config.lxc.ioWeight}\\b`), 'the IO weight');
+  }
+  const total = parentCgroupFile('memory.limit_in_bytes', 'memory.max');
+  const peakFile = parentCgroupFile('memory.max_usage_in_bytes', 'memory.peak');
+  // A total below the two sessions' limits together (2 × 384 MiB), so the parent's limit is what must hold.
+  const totalMb = 600;
+  writeFileSync(total, String(totalMb * 2 ** 20));
+  try {
+    if (cgroupVersion() === 1) writeFileSync(peakFile, '0');
+    const hogs = [HOG, NEIGHBOUR].map((id) => asVisitor(id, 'head -c 4G /dev/zero | tail -n 1 > /dev/null && echo survived', 90));
+    let sampledPeak = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        sampledPeak = Math.max(sampledPeak, readNumber(parentCgroupFile('memory.usage_in_bytes', 'memory.current')));
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    const results = await Promise.all(hogs);
+    sampling = false;
+    await sampler;
+    for (const r of results) assert.ok(!r.stdout.includes('survived'), 'a hog got 4 GiB');
+    const peak = Math.max(readNumber(peakFile), sampledPeak);
+    const perSession = [HOG, NEIGHBOUR].map((id) => readNumber(cgroupFile('memory', 'memory.max_usage_in_bytes', 'memory.peak', id)));
+    assert.ok(peak <= totalMb * 2 ** 20, `all sessions together stayed within ${totalMb} MiB (peak ${Math.round(peak / 2 ** 20)} MiB)`);
+    assert.ok(peak >= 0.8 * totalMb * 2 ** 20, `the hogs did push against the total (peak ${Math.round(peak / 2 ** 20)} MiB)`);
+    t.diagnostic(
+      `2 sessions of ${limits.memoryMb} MiB at their limits under a ${totalMb} MiB total: peak ${Math.round(peak / 2 ** 20)} MiB together (${perSession.map((p) => Math.round(p / 2 ** 20)).join(' + ')} MiB each at peak)`,
+    );
+    recordFigures('memory-total', {
+      sessions: 2,
+      session_limit_mb: limits.memoryMb,
+      total_mb: totalMb,
+      peak_mb: Math.round(peak / 2 ** 20),
+      exceeded: peak > totalMb * 2 ** 20 ? 1 : 0,
+    });
+  } finally {
+    // Back to the configured total.
+    await ensureSessionsCgroup(config);
+  }
+  assert.equal(readNumber(total), Math.floor(((config.lxc.sessionsMemoryMb ?? Math.floor(hostMemoryMb() * 0.9)) * 2 ** 20) / 4096) * 4096);
+  const host = await run('true', [], { timeoutMs: 10_000 });
+  assert.equal(host.code, 0, 'the host runs commands');
 });
