@@ -31,6 +31,29 @@ grep -q '^AllowRootLogin=false' /etc/xrdp/sesman.ini
 # TLS only, modern protocols.
 sed -i -e 's/^security_layer=.*/security_layer=tls/' -e 's/^ssl_protocols=.*/ssl_protocols=TLSv1.2, TLSv1.3/' /etc/xrdp/xrdp.ini
 
+# One session type: the desktop that already runs (winux-desktop: Xvnc). xrdp
+# first has sesman check the login with PAM (the whole password, root refused by
+# AllowRootLogin), then connects to Xvnc on the container's loopback with the same
+# password, and to the desktop's chansrv (clipboard). Debian's [Xorg], [Xvnc]
+# (sesman-started) and [neutrinordp-any] entries are removed: unused doors.
+ini=/etc/xrdp/xrdp.ini
+grep -q '^\[Xorg\]' "$ini"
+sed -i '/^\[Xorg\]/,$d' "$ini"
+cat >> "$ini" <<'INI'
+[Winux]
+name=Winux
+lib=libvnc.so
+username=ask
+password=ask
+ip=127.0.0.1
+port=5900
+pamusername=asksame
+pampassword=asksame
+pamsessionmng=127.0.0.1
+chansrvport=DISPLAY(10)
+INI
+grep -q '^\[Winux\]' "$ini" && ! grep -qE '^\[(Xorg|Xvnc|neutrinordp-any)\]' "$ini"
+
 # xrdp starts only once winux-session-init has set the session's password and
 # TLS key, so nobody can reach a login prompt before that.
 systemctl disable xrdp.service xrdp-sesman.service >/dev/null 2>&1 || true

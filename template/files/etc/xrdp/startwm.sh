@@ -1,5 +1,5 @@
 #!/bin/sh
-# Started by xrdp-sesman for each RDP login: the user's XFCE session.
+# The user's XFCE session, started once per session by winux-desktop (inside Xvnc).
 if [ -r /etc/default/locale ]; then
   . /etc/default/locale
   export LANG LANGUAGE
