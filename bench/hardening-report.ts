@@ -3,6 +3,8 @@
 // requests tried, kills survived, containers leaked, sessions stuck.
 //   node --import tsx bench/hardening-report.ts            (runs the suite first, ~2-3 min)
 //   node --import tsx bench/hardening-report.ts --no-run   (prints the last run's figures)
+//   ... --lxc   also runs the LXC isolation test (real containers: IPv6 probes, the
+//               sessions' memory total), under the shared lock /tmp/winux-lxc.lock
 // The numbers come from test-output/hardening/*.json, written by the tests themselves.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -11,12 +13,23 @@ import path from 'node:path';
 const root = path.resolve(import.meta.dirname, '..');
 const dir = path.join(root, 'test-output', 'hardening');
 
+// Figures of the LXC isolation test, kept from its last run unless --lxc runs it again.
+const lxcFigures = ['ipv6.json', 'memory-total.json'];
 if (!process.argv.includes('--no-run')) {
-  fs.rmSync(dir, { recursive: true, force: true });
+  for (const f of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+    if (process.argv.includes('--lxc') || !lxcFigures.includes(f)) fs.rmSync(path.join(dir, f), { force: true });
+  }
   // Everything in test/hardening but the LXC isolation test (real containers, figures of its own).
   const words = ['hardening/abuse', 'hardening/access', 'hardening/secrets', 'hardening/fuzz', 'hardening/drill'];
   const run = spawnSync('bash', ['scripts/test.sh', ...words], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
   if (run.status !== 0) console.log(`(the hardening suite failed: exit ${run.status}; figures below are from the drills that finished)`);
+  if (process.argv.includes('--lxc')) {
+    const lxc = spawnSync('flock', ['/tmp/winux-lxc.lock', 'bash', 'scripts/test.sh', 'hardening/isolation'], {
+      cwd: root,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    if (lxc.status !== 0) console.log(`(the LXC isolation test failed: exit ${lxc.status})`);
+  }
 }
 
 type Figures = Record<string, number | string>;
@@ -50,6 +63,16 @@ const rows: [string, string][] = [
   [
     'database unwritable (SQLite, PostgreSQL down): writes answered 503',
     String(n('database-unwritable', 'refused_with_503') + n('database-postgres-down', 'refused_with_503')),
+  ],
+  [
+    'IPv6 probes from a session refused (host on [::] and fe80::, neighbour)',
+    figures.ipv6 ? `${n('ipv6', 'refused')} / ${n('ipv6', 'probes')}` : 'not run (--lxc)',
+  ],
+  [
+    'host memory never exceeded: sessions together at their limits vs the total',
+    figures['memory-total']
+      ? `peak ${n('memory-total', 'peak_mb')} MiB of ${n('memory-total', 'total_mb')} MiB (${n('memory-total', 'sessions')} × ${n('memory-total', 'session_limit_mb')} MiB), exceeded ${n('memory-total', 'exceeded')} times`
+      : 'not run (--lxc)',
   ],
   [`containers leaked (${drills.length} drills)`, String(leaked)],
   [`sessions stuck (${drills.length} drills)`, String(stuck)],

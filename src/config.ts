@@ -66,6 +66,10 @@ const schema = z.object({
   WINUX_CORES: int(1, 512).default(2),
   WINUX_DISK_GB: int(1, 10_000).default(10),
   WINUX_PIDS_MAX: int(64, 4_194_304).default(2048),
+  WINUX_SWAP_MB: int(0, 1_048_576).default(0),
+  WINUX_IO_WEIGHT: int(1, 1000).default(100),
+  WINUX_SESSIONS_MEMORY_MB: int(256, 1_073_741_824).optional(),
+  WINUX_DISK_ESTIMATE_GB: int(1, 10_000).optional(),
   WINUX_DESKTOP_USER: z
     .string()
     .regex(/^[a-z_][a-z0-9_-]{0,31}$/, { error: 'a Unix user name (lowercase letters, digits, _ or -), not root' })
@@ -146,6 +150,8 @@ export interface Config {
   containerIdMin: number;
   containerIdMax: number;
   maxSessions: number;
+  /** WINUX_MAX_SESSIONS was given: the local provider then keeps it instead of the host's capacity. */
+  maxSessionsSet: boolean;
   sessionsPerVisitor: number;
   createRatePerMinute: number;
   trustedProxies: string[];
@@ -169,6 +175,12 @@ export interface Config {
     rdpPortMax: number;
     cacheDir: string;
     mirror: string;
+    /** Total memory of all sessions together (the parent cgroup's limit); unset = 90 % of the host's. */
+    sessionsMemoryMb?: number;
+    /** Host disk counted per session for the capacity; unset = WINUX_DISK_GB. */
+    diskEstimateGb?: number;
+    swapMb: number;
+    ioWeight: number;
   };
   pool: { size: number; maxAgeMs: number };
   proxmox: {
@@ -269,6 +281,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     containerIdMin: e.WINUX_CONTAINER_ID_MIN,
     containerIdMax: e.WINUX_CONTAINER_ID_MAX,
     maxSessions: Math.min(e.WINUX_MAX_SESSIONS ?? idCount, idCount),
+    maxSessionsSet: e.WINUX_MAX_SESSIONS !== undefined,
     sessionsPerVisitor: e.WINUX_SESSIONS_PER_VISITOR,
     createRatePerMinute: e.WINUX_CREATE_RATE_PER_MINUTE,
     trustedProxies: splitList(e.WINUX_TRUSTED_PROXIES),
@@ -290,6 +303,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       rdpPortMax: e.WINUX_RDP_PORT_MAX,
       cacheDir: e.WINUX_CACHE_DIR,
       mirror: e.WINUX_MIRROR,
+      sessionsMemoryMb: e.WINUX_SESSIONS_MEMORY_MB,
+      diskEstimateGb: e.WINUX_DISK_ESTIMATE_GB,
+      swapMb: e.WINUX_SWAP_MB,
+      ioWeight: e.WINUX_IO_WEIGHT,
     },
     pool: { size: e.WINUX_POOL_SIZE, maxAgeMs: e.WINUX_POOL_MAX_AGE_MINUTES * 60_000 },
     proxmox: {

@@ -13,7 +13,7 @@ export function register(program: Command, ctx: CliContext): void {
     .description('run the Winux server (page, API and background loops)')
     .option('--no-prepare', 'skip host preparation (local LXC: packages, bridge, template)')
     .action(async (opts: { prepare: boolean }) => {
-      const config = ctx.config();
+      let config = ctx.config();
       // Bad certificate files stop start-up before minutes of host preparation, not after.
       if (config.tls) (await import('../http/tls.ts')).readTlsPair(config.tls);
       const { createLogger } = await import('../logger.ts');
@@ -21,6 +21,12 @@ export function register(program: Command, ctx: CliContext): void {
       if (config.provider === 'lxc' && opts.prepare) {
         const { prepareLxcHost } = await import('../providers/lxc/setup.ts');
         await prepareLxcHost(config, logger, (line: string) => process.stderr.write(`${line}\n`));
+      }
+      if (config.provider === 'lxc') {
+        // The default capacity is what this host holds (memory, disk), not the id range.
+        const { withHostCapacity } = await import('../providers/lxc/cgroups.ts');
+        config = withHostCapacity(config);
+        logger.info({ maxSessions: config.maxSessions }, 'capacity');
       }
       const { createProvider } = await import('../providers/index.ts');
       const provider = await createProvider(config, logger);

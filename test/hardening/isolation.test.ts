@@ -4,15 +4,21 @@
 // misbehaves as a visitor could, as its desktop user: a fork bomb, a memory hog,
 // a CPU burner. Its limits must hold (pids, memory, CPU quota) while a neighbour
 // session's RDP gateway keeps answering and the host keeps running commands.
+// IPv6 is checked the way an attacker with the container's root would go at it:
+// turn IPv6 back on inside, then try the host (a service on [::], one on the
+// bridge's fe80:: address) and the neighbour session.
 // Like every LXC test it needs the host to itself: a Winux server running next to
 // it would remove these containers as orphans (CI runs one test file at a time).
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { after, before, test } from 'node:test';
 import type { CreateSpec } from '../../src/core/provider-port.ts';
 import { createLxcProvider } from '../../src/providers/lxc/index.ts';
+import { cgroupVersion, ensureSessionsCgroup, hostMemoryMb, parentCgroupFile, sessionCgroupFile } from '../../src/providers/lxc/cgroups.ts';
 import { run } from '../../src/providers/lxc/exec.ts';
 import { containerName, rdpPort } from '../../src/providers/lxc/naming.ts';
+import { recordFigures } from './support/drill.ts';
 import { desktopUser, logger, lxcConfig, portAccepts, prepareHost, randomPassword } from '../providers/lxc/helpers.ts';
 
 const config = lxcConfig();
@@ -63,9 +69,75 @@ function asVisitor(id: number, script: string, seconds: number) {
   );
 }
 
-function cgroupFile(controller: string, v1: string, v2: string): string {
-  const a = `/sys/fs/cgroup/${controller}/lxc.payload.${containerName(HOG)}/${v1}`;
-  return existsSync(a) ? a : `/sys/fs/cgroup/lxc.payload.${containerName(HOG)}/${v2}`;
+/** Runs a command in the session as its root (the visitor's admin), bounded in time. */
+function asRoot(id: number, args: string[], seconds = 20) {
+  return run(
+    'lxc-attach',
+    [
+      '-P',
+      config.lxc.path,
+      '-n',
+      containerName(id),
+      '--clear-env',
+      '--set-var',
+      'PATH=/usr/sbin:/usr/bin:/sbin:/bin',
+      '--',
+      'timeout',
+      '-s',
+      'KILL',
+      String(seconds),
+      ...args,
+    ],
+    { okCodes: [1, 2, 124, 137], timeoutMs: (seconds + 30) * 1000 },
+  );
+}
+
+/** Link-local IPv6 addresses of `dev` (in the host's namespace, or inside session `id`), DAD finished. */
+async function linkLocal(dev: string, id?: number): Promise<string[]> {
+  const args = ['-j', '-6', 'addr', 'show', 'dev', dev, 'scope', 'link'];
+  const r = id === undefined ? await run('ip', args, { okCodes: [1] }) : await asRoot(id, ['ip', ...args]);
+  const [info] = JSON.parse(r.stdout || '[]') as Array<{ addr_info: Array<{ local: string; tentative?: boolean }> }>;
+  return (info?.addr_info ?? []).filter((a) => !a.tentative).map((a) => a.local);
+}
+
+async function waitLinkLocal(dev: string, id?: number): Promise<string> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const [addr] = await linkLocal(dev, id);
+    if (addr) return addr;
+    if (Date.now() > deadline) throw new Error(`no link-local IPv6 address on ${dev}${id ? ` in ${containerName(id)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Can session `id` open a TCP connection to [address%eth0]:port over IPv6? (3 s limit) */
+async function connects6(id: number, address: string, port: number): Promise<boolean> {
+  const py = 'import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3).close()';
+  const r = await asRoot(id, ['python3', '-c', py, `${address}%eth0`, String(port)], 10);
+  return r.code === 0;
+}
+
+/** What the session's root does first: IPv6 back on in its own network namespace. */
+async function reenableIpv6(id: number): Promise<string> {
+  const r = await asRoot(id, ['sysctl', '-w', 'net.ipv6.conf.all.disable_ipv6=0', 'net.ipv6.conf.default.disable_ipv6=0', 'net.ipv6.conf.eth0.disable_ipv6=0']);
+  assert.equal(r.code, 0, `the session's root can turn IPv6 back on (${r.stderr.trim()})`);
+  return waitLinkLocal('eth0', id);
+}
+
+function listen(server: net.Server, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, () => resolve((server.address() as net.AddressInfo).port));
+  });
+}
+
+function cgroupFile(controller: string, v1: string, v2: string, id = HOG): string {
+  return sessionCgroupFile(containerName(id), controller, v1, v2);
+}
+/** The kernel's count of OOM kills in a session's cgroup (v2 memory.events, v1 memory.oom_control). */
+function oomKills(id = HOG): number {
+  const text = readFileSync(cgroupFile('memory', 'memory.oom_control', 'memory.events', id), 'utf8');
+  return Number(/^oom_kill (\d+)$/m.exec(text)?.[1] ?? Number.NaN);
 }
 function readNumber(file: string): number {
   // Another Winux server on this host (e.g. test/providers/lxc/api.test.ts running at the same
@@ -126,19 +198,24 @@ test("a memory hog is stopped at the session's memory limit; the neighbour and t
   // `tail -n 1` keeps the last line of its input in memory, and /dev/zero has no newline: it grows until stopped.
   const peakFile = cgroupFile('memory', 'memory.max_usage_in_bytes', 'memory.peak');
   if (peakFile.endsWith('max_usage_in_bytes')) writeFileSync(peakFile, '0');
+  // No swap to spill into: memory.swap.max 0 (v1: memory+swap = memory).
+  if (cgroupVersion() === 2) assert.equal(readNumber(cgroupFile('memory', '', 'memory.swap.max')), config.lxc.swapMb * 2 ** 20);
+  else assert.equal(readNumber(cgroupFile('memory', 'memory.memsw.limit_in_bytes', '')), (limits.memoryMb + config.lxc.swapMb) * 2 ** 20);
+  const killsBefore = oomKills();
   const hog = await asVisitor(HOG, 'head -c 4G /dev/zero | tail -n 1 > /dev/null && echo survived', 90);
   assert.ok(!hog.stdout.includes('survived'), 'the hog was stopped before it got 4 GiB');
+  // Stopped by the memory limit (the kernel's OOM kill in the session's cgroup), not by the test's own `timeout -s KILL`.
+  assert.ok(oomKills() > killsBefore, `the kernel OOM-killed the hog in its cgroup (oom_kill ${killsBefore} → ${oomKills()}; exit ${hog.code})`);
   const peak = readNumber(peakFile);
   assert.ok(peak >= 0.8 * limits.memoryMb * 1024 * 1024, `the hog did push against the limit (peak ${Math.round(peak / 2 ** 20)} MiB)`);
   assert.ok(peak <= limits.memoryMb * 1024 * 1024, `never above the limit (peak ${Math.round(peak / 2 ** 20)} MiB)`);
-  t.diagnostic(`memory hog: stopped at ${Math.round(peak / 2 ** 20)} MiB, limit ${limits.memoryMb} MiB`);
+  t.diagnostic(`memory hog: stopped at ${Math.round(peak / 2 ** 20)} MiB by an OOM kill, limit ${limits.memoryMb} MiB`);
   await othersResponsive();
 });
 
 test('a CPU burner gets at most its quota (1 core of this host)', { timeout: 120_000 }, async (t) => {
-  const usageV1 = `/sys/fs/cgroup/cpuacct/lxc.payload.${containerName(HOG)}/cpuacct.usage`;
-  const usageV2 = `/sys/fs/cgroup/lxc.payload.${containerName(HOG)}/cpu.stat`;
-  const cpuNs = () => (existsSync(usageV1) ? readNumber(usageV1) : Number(/usage_usec (\d+)/.exec(readFileSync(usageV2, 'utf8'))![1]) * 1000);
+  const usage = cgroupFile('cpuacct', 'cpuacct.usage', 'cpu.stat');
+  const cpuNs = () => (cgroupVersion() === 1 ? readNumber(usage) : Number(/usage_usec (\d+)/.exec(readFileSync(usage, 'utf8'))![1]) * 1000);
   const startNs = cpuNs();
   const started = process.hrtime.bigint();
   // Four busy loops: without a quota they would take every core of the host.
@@ -149,4 +226,128 @@ test('a CPU burner gets at most its quota (1 core of this host)', { timeout: 120
   assert.ok(cores > 0.2, `the burner did run (${cores.toFixed(2)} cores)`);
   t.diagnostic(`CPU burner (4 loops): ${cores.toFixed(2)} cores used, quota ${limits.cores}`);
   await othersResponsive();
+});
+
+test("IPv6: no host service (on [::] or the bridge's fe80:: address) and no other session answers, even with IPv6 turned back on inside", {
+  timeout: 180_000,
+}, async (t) => {
+  const bridge = config.lxc.bridge;
+  const sysctl = `/proc/sys/net/ipv6/conf/${bridge}/disable_ipv6`;
+  // The layers as set up (asserted at the end, after the probes that matter most).
+  const layers = {
+    bridgeAddresses: await linkLocal(bridge),
+    bridgeOff: readFileSync(sysctl, 'utf8').trim(),
+    insideOff: (await asRoot(HOG, ['cat', '/proc/sys/net/ipv6/conf/all/disable_ipv6'])).stdout.trim(),
+    insideAddresses: await linkLocal('eth0', HOG),
+  };
+
+  const hog6 = await reenableIpv6(HOG);
+  const neighbour6 = await reenableIpv6(NEIGHBOUR);
+  let probes = 0;
+  let refused = 0;
+  const probe = async (what: string, address: string, port: number) => {
+    probes++;
+    const reached = await connects6(HOG, address, port);
+    if (!reached) refused++;
+    assert.equal(reached, false, `the session reached ${what} over IPv6`);
+  };
+
+  // Session ↔ session: the neighbour listens on [::]; it reaches itself (control), the hog must not.
+  await asVisitor(
+    NEIGHBOUR,
+    'exec </dev/null >/dev/null 2>&1; python3 -c \'import socket; s = socket.socket(socket.AF_INET6); s.bind(("::", 7777)); s.listen()\nwhile True: s.accept()[0].close()\' &',
+    5,
+  );
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.equal(await connects6(NEIGHBOUR, neighbour6, 7777), true, 'control: the neighbour reaches its own listener over IPv6');
+  assert.equal(await connects6(HOG, hog6, 22), false, 'control: nothing listens on port 22 of the hog itself');
+  await probe('the neighbour session', neighbour6, 7777);
+
+  // The host, with IPv6 turned back on on the bridge too (an admin's or another tool's doing): ip6tables alone must hold.
+  const anyServer = net.createServer((s) => s.end());
+  const linkServer = net.createServer((s) => s.end());
+  writeFileSync(sysctl, '0');
+  try {
+    const bridge6 = await waitLinkLocal(bridge);
+    const anyPort = await listen(anyServer, '::');
+    const linkPort = await listen(linkServer, `${bridge6}%${bridge}`);
+    const hostReaches = (port: number) =>
+      new Promise<boolean>((resolve) => {
+        const c = net.connect({ host: `${bridge6}%${bridge}`, port, timeout: 3000 }, () => {
+          c.destroy();
+          resolve(true);
+        });
+        c.on('error', () => resolve(false));
+        c.on('timeout', () => {
+          c.destroy();
+          resolve(false);
+        });
+      });
+    assert.equal(await hostReaches(anyPort), true, 'control: the [::] service answers on the bridge address');
+    assert.equal(await hostReaches(linkPort), true, 'control: the fe80:: service answers');
+    await probe('a host service on [::] through the bridge (IPv6 on on the bridge)', bridge6, anyPort);
+    await probe("a host service on the bridge's fe80:: address (IPv6 on on the bridge)", bridge6, linkPort);
+    // And as Winux leaves it: IPv6 off on the bridge again; the address it had is gone with it.
+    writeFileSync(sysctl, '1');
+    await probe('a host service on [::] through the address the bridge had', bridge6, anyPort);
+    assert.deepEqual(layers.bridgeAddresses, [], 'the bridge has no IPv6 address the sessions could reach the host on');
+    assert.equal(layers.bridgeOff, '1', 'IPv6 is off on the bridge');
+    assert.equal(layers.insideOff, '1', 'IPv6 is off inside the session');
+    assert.deepEqual(layers.insideAddresses, [], 'the session has no IPv6 address');
+    t.diagnostic(`IPv6 probes refused: ${refused} / ${probes} (host [::], host fe80::, neighbour session)`);
+    recordFigures('ipv6', { probes, refused });
+  } finally {
+    writeFileSync(sysctl, '1');
+    anyServer.close();
+    linkServer.close();
+  }
+});
+
+test('sessions live under one parent cgroup: together at their limits they never pass its total; each has an IO weight', { timeout: 240_000 }, async (t) => {
+  for (const id of [HOG, NEIGHBOUR]) {
+    assert.ok(existsSync(cgroupFile('memory', 'memory.limit_in_bytes', 'memory.max', id)), `${containerName(id)} is under the parent cgroup`);
+    const weight = cgroupFile('blkio', 'blkio.bfq.weight', 'io.weight', id);
+    if (existsSync(weight)) assert.match(readFileSync(weight, 'utf8'), new RegExp(`\\b${config.lxc.ioWeight}\\b`), 'the IO weight');
+  }
+  const total = parentCgroupFile('memory.limit_in_bytes', 'memory.max');
+  const peakFile = parentCgroupFile('memory.max_usage_in_bytes', 'memory.peak');
+  // A total below the two sessions' limits together (2 × 384 MiB), so the parent's limit is what must hold.
+  const totalMb = 600;
+  writeFileSync(total, String(totalMb * 2 ** 20));
+  try {
+    if (cgroupVersion() === 1) writeFileSync(peakFile, '0');
+    const hogs = [HOG, NEIGHBOUR].map((id) => asVisitor(id, 'head -c 4G /dev/zero | tail -n 1 > /dev/null && echo survived', 90));
+    let sampledPeak = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        sampledPeak = Math.max(sampledPeak, readNumber(parentCgroupFile('memory.usage_in_bytes', 'memory.current')));
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    const results = await Promise.all(hogs);
+    sampling = false;
+    await sampler;
+    for (const r of results) assert.ok(!r.stdout.includes('survived'), 'a hog got 4 GiB');
+    const peak = Math.max(readNumber(peakFile), sampledPeak);
+    const perSession = [HOG, NEIGHBOUR].map((id) => readNumber(cgroupFile('memory', 'memory.max_usage_in_bytes', 'memory.peak', id)));
+    assert.ok(peak <= totalMb * 2 ** 20, `all sessions together stayed within ${totalMb} MiB (peak ${Math.round(peak / 2 ** 20)} MiB)`);
+    assert.ok(peak >= 0.8 * totalMb * 2 ** 20, `the hogs did push against the total (peak ${Math.round(peak / 2 ** 20)} MiB)`);
+    t.diagnostic(
+      `2 sessions of ${limits.memoryMb} MiB at their limits under a ${totalMb} MiB total: peak ${Math.round(peak / 2 ** 20)} MiB together (${perSession.map((p) => Math.round(p / 2 ** 20)).join(' + ')} MiB each at peak)`,
+    );
+    recordFigures('memory-total', {
+      sessions: 2,
+      session_limit_mb: limits.memoryMb,
+      total_mb: totalMb,
+      peak_mb: Math.round(peak / 2 ** 20),
+      exceeded: peak > totalMb * 2 ** 20 ? 1 : 0,
+    });
+  } finally {
+    // Back to the configured total.
+    await ensureSessionsCgroup(config);
+  }
+  assert.equal(readNumber(total), Math.floor(((config.lxc.sessionsMemoryMb ?? Math.floor(hostMemoryMb() * 0.9)) * 2 ** 20) / 4096) * 4096);
+  const host = await run('true', [], { timeoutMs: 10_000 });
+  assert.equal(host.code, 0, 'the host runs commands');
 });

@@ -36,6 +36,7 @@ import {
   sessionContainerNames,
   startContainer,
 } from './container.ts';
+import { diskScheduler, ensureSessionsCgroup, hostCapacity } from './cgroups.ts';
 import { commandExists } from './exec.ts';
 import { hasRootIdMap } from './idmap.ts';
 import { containerIdOf, containerIp, containerName, rdpPort } from './naming.ts';
@@ -125,7 +126,7 @@ export function createLxcProvider(config: Config, logger: Logger): Provider {
       signal.throwIfAborted();
 
       ctx.progress('starting');
-      await (networkReady ??= ensureNetwork(config).catch((err) => {
+      await (networkReady ??= Promise.all([ensureNetwork(config), ensureSessionsCgroup(config)]).catch((err) => {
         networkReady = undefined;
         throw err;
       }));
@@ -219,6 +220,22 @@ export function createLxcProvider(config: Config, logger: Logger): Provider {
     } catch (err) {
       checks.push({ name: 'lxc.template', ok: false, detail: (err as Error).message });
     }
+    const cap = hostCapacity(config);
+    checks.push({
+      name: 'lxc.capacity',
+      ok: cap.max > 0,
+      detail: `${cap.max} sessions of ${cap.sessionMemoryMb} MiB (limited by ${cap.by}: ${cap.ids} ids, ${cap.sessionsMemoryMb} MiB for all sessions, ${cap.diskFreeGb.toFixed(0)} GiB free / ${cap.sessionDiskGb} GiB each)${config.maxSessionsSet ? `; WINUX_MAX_SESSIONS=${config.maxSessions} set` : ''}`,
+    });
+    const scheduler = diskScheduler(config.lxc.path);
+    checks.push({
+      // Not a failure: sessions still run, but one can slow the others' disk down.
+      name: 'lxc.io',
+      ok: true,
+      detail:
+        scheduler === 'bfq'
+          ? "the sessions' disk uses BFQ: IO weights share it"
+          : `the sessions' disk scheduler is ${scheduler ?? 'unknown'}: IO weights take effect with bfq (echo bfq > /sys/block/<disk>/queue/scheduler)`,
+    });
     const ports = config.lxc.rdpPortMax - config.lxc.rdpPortMin + 1;
     const ids = config.containerIdMax - config.containerIdMin + 1;
     checks.push({

@@ -21,6 +21,17 @@
 // link-local (cloud metadata at 169.254.169.254), shared and multicast ranges
 // are dropped, except DNS to the host's own nameservers and the networks an
 // admin lists in WINUX_ALLOWED_NETWORKS.
+//
+// IPv6: sessions get none. Nothing Winux offers needs it, and every IPv4 rule
+// above would need an IPv6 twin kept in step. Three layers, because the
+// container's root is the visitor's: inside the container IPv6 is off
+// (lxc.sysctl in container.ts: the desktop never tries IPv6 first and waits), but
+// its root can turn it back on in its own network namespace, so the host side
+// holds on its own: IPv6 is off on the bridge (no fe80:: address for the host on
+// the sessions' link, and the kernel drops every IPv6 packet arriving on it) and
+// ip6tables drops anything from or to the bridge in INPUT and FORWARD, in case
+// an admin or another tool turns IPv6 on there again.
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../../config.ts';
@@ -29,29 +40,31 @@ import { containerName, subnetPlan } from './naming.ts';
 import { ensureHostLimits } from './host-limits.ts';
 import { localNetworks } from '../local-networks.ts';
 
-const ipt = (args: string[], okCodes?: number[]) => run('iptables', ['-w', '5', ...args], { okCodes });
+type Tables = (args: string[], okCodes?: number[]) => ReturnType<typeof run>;
+const ipt: Tables = (args, okCodes) => run('iptables', ['-w', '5', ...args], { okCodes });
+const ip6t: Tables = (args, okCodes) => run('ip6tables', ['-w', '5', ...args], { okCodes });
 
-async function ensureChain(table: string, chain: string, from: string[]): Promise<void> {
-  await ipt(['-t', table, '-N', chain], [1]); // exit 1: it exists already
+async function ensureChain(table: string, chain: string, from: string[], tool: Tables = ipt): Promise<void> {
+  await tool(['-t', table, '-N', chain], [1]); // exit 1: it exists already
   for (const base of from) {
     const jump = ['-t', table, base, '-j', chain];
-    const present = await ipt(['-t', table, '-C', ...jump.slice(2)], [1]);
-    if (present.code !== 0) await ipt(['-t', table, '-I', ...jump.slice(2)]);
+    const present = await tool(['-t', table, '-C', ...jump.slice(2)], [1]);
+    if (present.code !== 0) await tool(['-t', table, '-I', ...jump.slice(2)]);
   }
 }
 
 /** Makes a chain hold exactly `rules`, touching it only when it differs (a no-op on a prepared host). */
-async function syncChain(table: string, chain: string, rules: string[][]): Promise<void> {
-  const { stdout } = await ipt(['-t', table, '-S', chain]);
+async function syncChain(table: string, chain: string, rules: string[][], tool: Tables = ipt): Promise<void> {
+  const { stdout } = await tool(['-t', table, '-S', chain]);
   const count = stdout.split('\n').filter((l) => l.startsWith('-A ')).length;
   let same = count === rules.length;
   for (const r of rules) {
     if (!same) break;
-    same = (await ipt(['-t', table, '-C', chain, ...r], [1])).code === 0;
+    same = (await tool(['-t', table, '-C', chain, ...r], [1])).code === 0;
   }
   if (same) return;
-  await ipt(['-t', table, '-F', chain]);
-  for (const r of rules) await ipt(['-t', table, '-A', chain, ...r]);
+  await tool(['-t', table, '-F', chain]);
+  for (const r of rules) await tool(['-t', table, '-A', chain, ...r]);
 }
 
 export async function readFile0(file: string): Promise<string | null> {
@@ -98,11 +111,13 @@ function hookPath(config: Config): string {
 const hookScript = `#!/bin/sh
 # Written by Winux (src/providers/lxc/network.ts). LXC runs it on the host when a
 # session's veth joins the bridge, before the container's init starts: isolate
-# the port so sessions cannot talk to each other. If it fails, the start fails.
+# the port so sessions cannot talk to each other, and give the host's end of the
+# veth no IPv6 (see network.ts). If it fails, the start fails.
 set -e
 # LXC passes: name net up veth <bridge> <host-side veth>.
 dev="$6"
 [ -n "$dev" ] || { echo "net-up: no veth name" >&2; exit 1; }
+if [ -e "/proc/sys/net/ipv6/conf/$dev/disable_ipv6" ]; then echo 1 > "/proc/sys/net/ipv6/conf/$dev/disable_ipv6"; fi
 exec bridge link set dev "$dev" isolated on
 `;
 
@@ -133,6 +148,7 @@ export async function ensureNetwork(config: Config): Promise<void> {
   await ensureHostLimits();
   await sysctl(`net.ipv4.conf.${bridge}.route_localnet`, '1');
   await ensureNetHook(config);
+  await closeIpv6(bridge);
 
   const dns = await sessionDns(config);
   if (dns.forwarder) await ensureDnsForwarder(config);
@@ -172,6 +188,29 @@ export async function ensureNetwork(config: Config): Promise<void> {
     ['-s', subnet, '!', '-d', subnet, '-j', 'MASQUERADE'],
     ['-o', bridge, '-s', '127.0.0.0/8', '-j', 'MASQUERADE'],
   ]);
+}
+
+/** True when this kernel has IPv6 at all (booted without `ipv6.disable=1`). */
+export function hasIpv6(): boolean {
+  return existsSync('/proc/sys/net/ipv6/conf/all/disable_ipv6');
+}
+
+/** No IPv6 between sessions and the host: off on the bridge, and dropped by ip6tables (see the top of this file). */
+async function closeIpv6(bridge: string): Promise<void> {
+  if (!hasIpv6()) return;
+  await sysctl(`net.ipv6.conf.${bridge}.disable_ipv6`, '1');
+  await ensureChain('filter', 'WINUX-INPUT6', ['INPUT'], ip6t);
+  await syncChain('filter', 'WINUX-INPUT6', [['-i', bridge, '-j', 'DROP']], ip6t);
+  await ensureChain('filter', 'WINUX-FORWARD6', ['FORWARD'], ip6t);
+  await syncChain(
+    'filter',
+    'WINUX-FORWARD6',
+    [
+      ['-i', bridge, '-j', 'DROP'],
+      ['-o', bridge, '-j', 'DROP'],
+    ],
+    ip6t,
+  );
 }
 
 function dnatRule(containerId: number, port: number, ip: string): string[] {

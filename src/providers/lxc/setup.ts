@@ -11,6 +11,7 @@ import type { Config } from '../../config.ts';
 import type { Logger } from '../../logger.ts';
 import { run } from './exec.ts';
 import { hasRootIdMap } from './idmap.ts';
+import { ensureSessionsCgroup } from './cgroups.ts';
 import { ensureNetwork } from './network.ts';
 import { ensureTemplate, type TemplateProgress } from './template.ts';
 
@@ -102,6 +103,8 @@ export async function prepareLxcHost(config: Config, logger: Logger, print: Setu
 
   onProgress({ step: 'network', detail: `bridge ${config.lxc.bridge} ${config.lxc.subnet}` });
   await ensureNetwork(config);
+  onProgress({ step: 'cgroup', detail: "parent cgroup winux with the sessions' total memory" });
+  await ensureSessionsCgroup(config);
 
   onProgress({ step: 'template' });
   const progress: TemplateProgress = (e) => onProgress({ step: `template:${e.step}`, detail: e.detail });

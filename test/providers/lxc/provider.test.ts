@@ -12,6 +12,7 @@ import { after, before, test } from 'node:test';
 import type { CreationStep } from '../../../src/core/session.ts';
 import type { CreateSpec } from '../../../src/core/provider-port.ts';
 import { createLxcProvider } from '../../../src/providers/lxc/index.ts';
+import { sessionCgroupFile } from '../../../src/providers/lxc/cgroups.ts';
 import { run } from '../../../src/providers/lxc/exec.ts';
 import { containerIp, containerName, rdpPort } from '../../../src/providers/lxc/naming.ts';
 import { ensureNetwork as ensureNetworkFor, sessionDns } from '../../../src/providers/lxc/network.ts';
@@ -142,13 +143,9 @@ test('the session container is unprivileged, limited, named after the session, a
   assert.deepEqual(uidMap, ['0', '100000', '65536']);
   assert.equal((await attach(A, ['hostname'])).stdout.trim(), `winux-test-${A}`);
 
-  const cg = `/sys/fs/cgroup/memory/lxc.payload.${containerName(A)}/memory.limit_in_bytes`;
-  const cg2 = `/sys/fs/cgroup/lxc.payload.${containerName(A)}/memory.max`;
-  const limit = Number(readFileSync(existsSync(cg) ? cg : cg2, 'utf8'));
+  const limit = Number(readFileSync(sessionCgroupFile(containerName(A), 'memory', 'memory.limit_in_bytes', 'memory.max'), 'utf8'));
   assert.equal(limit, config.resources.memoryMb * 1024 * 1024);
-  const pids = existsSync(`/sys/fs/cgroup/pids/lxc.payload.${containerName(A)}/pids.max`)
-    ? readFileSync(`/sys/fs/cgroup/pids/lxc.payload.${containerName(A)}/pids.max`, 'utf8')
-    : readFileSync(`/sys/fs/cgroup/lxc.payload.${containerName(A)}/pids.max`, 'utf8');
+  const pids = readFileSync(sessionCgroupFile(containerName(A), 'pids', 'pids.max', 'pids.max'), 'utf8');
   assert.equal(Number(pids), config.resources.pidsMax);
 
   // xrdp and sesman run in the foreground: daemonised, xrdp 0.9 sleeps before
