@@ -7,6 +7,15 @@ import type { SessionService } from '../core/service.ts';
 import type { SessionStore } from '../core/store-port.ts';
 import type { Logger } from '../logger.ts';
 import type { Check } from './health.ts';
+import type { AdminStore } from '../core/admin-port.ts';
+import type { AuditLog } from '../core/audit-port.ts';
+import type { Metrics } from './metrics.ts';
+
+/** The warm pool as the console sees it (reaper/pool.ts implements it). */
+export interface PoolControl {
+  readonly targetSize: number;
+  setSize(size: number): void;
+}
 
 export interface AppServices {
   config: Config;
@@ -15,6 +24,10 @@ export interface AppServices {
   provider: Provider;
   clock: Clock;
   logger: Logger;
+  /** Console sign-ins, settings, blocks. */
+  admin: AdminStore;
+  audit: AuditLog;
+  pool: PoolControl;
 }
 
 export interface AppContext extends AppServices {
@@ -22,4 +35,6 @@ export interface AppContext extends AppServices {
   createRateLimit: false | { max: number; timeWindow: number };
   providerHealth(): Promise<Check>;
   storeHealth(): Promise<Check>;
+  /** This app's own Prometheus registry (several apps may live in one process). */
+  metrics: Metrics;
 }

@@ -13,12 +13,23 @@ import { runningStatuses, unendedStatuses } from '../core/session.ts';
 import type { AllocationRefusal, AllocationRules, NewSession, SessionFilter, SessionPatch, SessionStore } from '../core/store-port.ts';
 import type { Database, SessionsTable } from './schema.ts';
 import { migrationProvider } from './migrations.ts';
+import type { AdminStore } from '../core/admin-port.ts';
+import type { AuditLog } from '../core/audit-port.ts';
+import { AdminTables } from './admin-store.ts';
+import { AuditStore } from './audit-store.ts';
 
 export class Store implements SessionStore {
+  /** The audit log and the console's tables, on the same database (and outages translated the same way). */
+  readonly audit: AuditLog;
+  readonly admin: AdminStore;
+
   private constructor(
     readonly db: Kysely<Database>,
     readonly dialect: 'sqlite' | 'postgres',
-  ) {}
+  ) {
+    this.audit = translatingOutages(new AuditStore(db));
+    this.admin = translatingOutages(new AdminTables(db));
+  }
 
   /** Opens (creating if needed) the database at `url` and brings its schema up to date. */
   static async open(url: string): Promise<Store> {
