@@ -184,10 +184,17 @@ function wire(): void {
     const id = button.dataset.id!;
     if (button.dataset.act === 'end') {
       void confirmed(t('confirm.end', id)).then(async (ok) => {
-        if (ok) await act(async () => (await call('DELETE', `sessions/${id}`), t('endedOne', id)));
+        if (ok)
+          await act(async () => {
+            await call('DELETE', `sessions/${id}`);
+            return t('endedOne', id);
+          });
       });
     } else {
-      void act(async () => (await call('POST', `sessions/${id}/extend`, {}), t('extended', id)));
+      void act(async () => {
+        await call('POST', `sessions/${id}/extend`, {});
+        return t('extended', id);
+      });
     }
   });
   $('end-expired').addEventListener('click', () => {
@@ -223,7 +230,11 @@ function wire(): void {
   });
   $('blocks').addEventListener('click', (e) => {
     const id = (e.target as HTMLElement).closest<HTMLElement>('[data-unblock]')?.dataset.unblock;
-    if (id) void act(async () => (await call('DELETE', `admin/blocks/${id}`), t('block.removed')));
+    if (id)
+      void act(async () => {
+        await call('DELETE', `admin/blocks/${id}`);
+        return t('block.removed');
+      });
   });
 }
 
