@@ -100,6 +100,9 @@ const schema = z.object({
 
   WINUX_POOL_SIZE: int(0, 1000).default(0),
   WINUX_POOL_MAX_AGE_MINUTES: int(1, 100_000).default(240),
+  WINUX_AUDIT_DAYS: int(1, 36_500).default(90),
+  WINUX_METRICS_TOKEN: z.string().min(16, { error: 'at least 16 characters' }).optional(),
+  WINUX_ADMIN_SIGN_IN_HOURS: int(1, 720).default(12),
 
   // The seed's Proxmox names, kept as they were.
   proxmox_api_host: hostName.optional(),
@@ -183,6 +186,12 @@ export interface Config {
     ioWeight: number;
   };
   pool: { size: number; maxAgeMs: number };
+  /** Audit rows older than this are purged by the reconciler. */
+  auditDays: number;
+  /** A bearer token that may read /metrics only (a scraper should not hold admin rights). */
+  metricsToken?: string;
+  /** How long a console sign-in lasts. */
+  adminSignInMs: number;
   proxmox: {
     host?: string;
     port: number;
@@ -309,6 +318,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       ioWeight: e.WINUX_IO_WEIGHT,
     },
     pool: { size: e.WINUX_POOL_SIZE, maxAgeMs: e.WINUX_POOL_MAX_AGE_MINUTES * 60_000 },
+    auditDays: e.WINUX_AUDIT_DAYS,
+    metricsToken: e.WINUX_METRICS_TOKEN,
+    adminSignInMs: e.WINUX_ADMIN_SIGN_IN_HOURS * 3600_000,
     proxmox: {
       host: e.proxmox_api_host,
       port: e.proxmox_api_port,

@@ -16,6 +16,7 @@ import type { Provider } from './core/provider-port.ts';
 import { Reaper } from './reaper/reaper.ts';
 import { WarmPool } from './reaper/pool.ts';
 import { Store } from './store/store.ts';
+import { poolSizeSetting } from './http/routes/admin-pool.ts';
 
 export interface ServerOptions {
   config: Config;
@@ -54,19 +55,31 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   ensureDataDir(config);
   const adminToken = loadOrCreateAdminToken(config, logger);
   const store = await Store.open(config.databaseUrl);
-  const service = new SessionService({ config, store, provider, logger, clock });
+  const service = new SessionService({ config, store, provider, logger, clock, audit: store.audit });
   const stats = await service.reconcile({ startup: true }).catch(async (error: Error) => {
     await store.close();
     throw new Error(`The ${provider.name} provider is not working (${error.message}). Run "winux doctor" to see what to fix.`, { cause: error });
   });
   logger.info(stats, 'reconciled sessions with the provider');
   const reaper = new Reaper({ service, store, clock, logger, sweepIntervalMs: config.sweepIntervalMs });
-  const pool = new WarmPool({ service, store, clock, logger, size: config.pool.size, maxAgeMs: config.pool.maxAgeMs, intervalMs: config.sweepIntervalMs });
-  if (options.reaper !== false) {
+  // A size set from the console outlives restarts (a settings row); WINUX_POOL_SIZE is the default.
+  const poolSize = Number((await store.admin.getSetting(poolSizeSetting)) ?? config.pool.size);
+  const pool = new WarmPool({ service, store, clock, logger, size: poolSize, maxAgeMs: config.pool.maxAgeMs, intervalMs: config.sweepIntervalMs });
+  const timers = options.reaper !== false;
+  if (timers) {
     reaper.start();
-    if (config.pool.size > 0) pool.start();
+    if (poolSize > 0) pool.start();
   }
-  const app = await createApp({ config, service, store, provider, clock, logger, adminToken, tls });
+  const poolControl = {
+    get targetSize() {
+      return pool.targetSize;
+    },
+    setSize(size: number) {
+      pool.setSize(size);
+      if (timers && size > 0 && !pool.started) pool.start();
+    },
+  };
+  const app = await createApp({ config, service, store, provider, clock, logger, adminToken, tls, admin: store.admin, audit: store.audit, pool: poolControl });
   const address = await app.listen({ host: config.host, port: config.port });
   const url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '[::1]');
   // Renewed files reach new connections; open ones keep the certificate they shook hands with.

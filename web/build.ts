@@ -18,8 +18,14 @@ export const distDir = path.join(webDir, 'dist');
 /** Written last: a build is complete when it exists, and fresh when no source is newer. */
 const stampFile = path.join(distDir, '.built');
 
-/** The pages: an HTML file, its entry module and its style sheet, all named after the page. */
-const pages = [{ html: 'index.html', entry: 'src/winux/main.ts', script: 'winux.js', style: 'winux.css' }];
+/** The pages: an HTML file, its entry module and its style sheet (paths under web/ and web/dist alike). */
+const pages = [
+  { html: 'index.html', entry: 'src/winux/main.ts', script: 'winux.js', style: 'winux.css' },
+  // The admin console, served at /winux/admin/.
+  { html: 'admin/index.html', entry: 'src/admin/main.ts', script: 'admin/admin.js', style: 'admin/admin.css' },
+];
+/** Folders of web/dist a page lives in (kept by the clean-up of stale files). */
+const pageDirs = ['admin'];
 const copied = /\.svg$/;
 const compressible = /\.(html|js|css|svg)$/;
 
@@ -45,13 +51,15 @@ export async function buildWeb(): Promise<BuildResult> {
       legalComments: 'none',
       logLevel: 'silent',
     });
-    for (const f of js.outputFiles) out.set(path.basename(f.path), Buffer.from(f.contents));
+    for (const f of js.outputFiles) out.set(path.relative(distDir, f.path), Buffer.from(f.contents));
     const css = await esbuild.transform(fs.readFileSync(path.join(webDir, page.style), 'utf8'), { loader: 'css', minify: true, target: 'chrome100' });
     out.set(page.style, Buffer.from(css.code));
     // Cache busting: the HTML is revalidated on every load, the files it names carry their content's hash.
     let html = fs.readFileSync(path.join(webDir, page.html), 'utf8');
-    for (const name of [page.script, page.style]) {
-      const hash = createHash('sha256').update(out.get(name)!).digest('base64url').slice(0, 10);
+    for (const file of [page.script, page.style]) {
+      const hash = createHash('sha256').update(out.get(file)!).digest('base64url').slice(0, 10);
+      // The HTML names its files relative to itself.
+      const name = path.basename(file);
       const before = html;
       html = html.replace(new RegExp(`(src|href)="${name.replace('.', '\\.')}"`), `$1="${name}?v=${hash}"`);
       if (html === before) throw new Error(`web/${page.html} does not reference ${name}`);
@@ -71,8 +79,13 @@ export async function buildWeb(): Promise<BuildResult> {
   }
   // Files a previous build made that this one did not (a renamed page or asset).
   const keep = new Set([...out.keys()].flatMap((n) => (compressible.test(n) ? [n, `${n}.br`, `${n}.gz`] : [n])));
-  for (const name of fs.readdirSync(distDir))
-    if (!keep.has(name) && !name.startsWith('.') && !name.endsWith('.tmp')) fs.rmSync(path.join(distDir, name), { force: true, recursive: true });
+  for (const dir of ['', ...pageDirs]) {
+    for (const entry of fs.readdirSync(path.join(distDir, dir))) {
+      const name = path.join(dir, entry);
+      if (pageDirs.includes(name) || keep.has(name) || entry.startsWith('.') || entry.endsWith('.tmp')) continue;
+      fs.rmSync(path.join(distDir, name), { force: true, recursive: true });
+    }
+  }
   writeAtomically('.built', Buffer.from(`${new Date().toISOString()}\n`));
   return { ms: performance.now() - started, files };
 }
@@ -80,6 +93,7 @@ export async function buildWeb(): Promise<BuildResult> {
 /** Several processes may build at once (test runs side by side): each file is replaced whole. */
 function writeAtomically(name: string, body: Buffer): void {
   const file = path.join(distDir, name);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   fs.writeFileSync(tmp, body);
   fs.renameSync(tmp, file);

@@ -13,6 +13,9 @@ import { withTimeout } from './concurrency.ts';
 import { ContainerIdTakenError } from './errors.ts';
 import { sessionMoves, type Moves } from './moves.ts';
 import type { CreationStep, SessionRecord } from './session.ts';
+import type { Actor } from './audit-port.ts';
+import { systemActor, type Audit } from './audit.ts';
+import { errorCode, type TelemetryEvent } from './telemetry.ts';
 
 /** How long an id found occupied by a foreign machine is skipped. */
 const foreignIdQuarantineMs = 60 * 60_000;
@@ -27,6 +30,10 @@ export interface LifecycleOptions {
   clock: Clock;
   /** Called after every change of a session's status (`step` false) or creation step (`step` true). */
   changed(sessionId: string, step: boolean): void;
+  /** Called with what metrics count (creation and removal times, provider errors). */
+  report?(event: TelemetryEvent): void;
+  /** Records failures in the audit log. */
+  audit?: Audit;
 }
 
 export class MachineLifecycle {
@@ -37,6 +44,8 @@ export class MachineLifecycle {
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly changed: (sessionId: string, step: boolean) => void;
+  private readonly report: (event: TelemetryEvent) => void;
+  private readonly audit: Audit;
   /** Creations running in this process, so a delete can stop one and wait for it. */
   private readonly creating = new Map<string, { abort: AbortController; done: Promise<void> }>();
   private readonly destroying = new Map<string, Promise<void>>();
@@ -52,6 +61,8 @@ export class MachineLifecycle {
     this.log = options.logger;
     this.clock = options.clock;
     this.changed = options.changed;
+    this.report = options.report ?? (() => {});
+    this.audit = options.audit ?? (async () => {});
   }
 
   isCreating(id: string): boolean {
@@ -102,11 +113,18 @@ export class MachineLifecycle {
   }
 
   /** Marks a session failed (unless it has ended) and removes its machine. */
-  async fail(session: SessionRecord, message: string): Promise<void> {
+  async fail(session: SessionRecord, message: string, by: Actor = systemActor): Promise<void> {
     const now = this.clock.now();
     const failed = await this.moves.fail(session.id, { error: message, endedAt: now }, now);
     if (failed) {
       sessionLog(this.log, session).warn({ status: 'failed', error: message }, 'session failed');
+      if (session.status === 'creating') this.report({ type: 'creation', ok: false, seconds: (now - session.createdAt) / 1000 });
+      await this.audit('session.failed', {
+        actor: by,
+        sessionId: session.id,
+        outcome: 'failed',
+        detail: { was: session.status, step: session.step, pooled: session.pooled },
+      });
       this.changed(session.id, false);
     }
     const current = failed ?? (await this.store.get(session.id));
@@ -166,6 +184,7 @@ export class MachineLifecycle {
         }
         const message = signal.aborted ? 'Creation did not finish in time.' : describe(error, session);
         log.error({ err: redactError(error, session) }, 'creation failed');
+        this.report({ type: 'provider_error', operation: 'create', code: signal.aborted ? 'timeout' : errorCode(error) });
         const current = await this.store.get(session.id);
         if (current) await this.fail(current, `Could not prepare the desktop: ${message}`);
         return;
@@ -205,6 +224,7 @@ export class MachineLifecycle {
       now,
     );
     if (ready) {
+      this.report({ type: 'creation', ok: true, seconds: (now - session.createdAt) / 1000 });
       this.recentReadyMs.push(now - session.createdAt);
       if (this.recentReadyMs.length > 20) this.recentReadyMs.shift();
       log.info({ status: 'ready', seconds: (now - session.createdAt) / 1000 }, 'session ready');
@@ -232,15 +252,26 @@ export class MachineLifecycle {
       const now = this.clock.now();
       // The container is confirmed gone: only now may its id be given to someone else.
       const ended = await this.moves.markDestroyed(id, { holdsContainer: false, step: session.step }, now);
-      if (ended) log.info({ status: 'destroyed' }, 'session destroyed');
-      else await this.store.update(id, { holdsContainer: false }, now);
+      if (ended) {
+        log.info({ status: 'destroyed' }, 'session destroyed');
+        this.report({ type: 'removal', ok: true, seconds: (now - session.statusChangedAt) / 1000 });
+      } else await this.store.update(id, { holdsContainer: false }, now);
       this.changed(id, false);
     } catch (error) {
       await this.store.noteCleanupAttempt(id, this.clock.now());
       log.error({ err: redactError(error, session), attempts: session.cleanupAttempts + 1 }, 'could not remove container; will retry');
+      const code = errorCode(error);
+      this.report({ type: 'provider_error', operation: 'destroy', code });
+      await this.audit('session.remove_failed', {
+        actor: systemActor,
+        sessionId: id,
+        outcome: 'failed',
+        detail: { code, attempts: session.cleanupAttempts + 1, will_retry: true },
+      });
       const now = this.clock.now();
       if (session.status === 'destroying' && now - session.statusChangedAt > this.config.destroyTimeoutMs) {
-        await this.moves.fail(id, { error: `Could not remove the desktop: ${describe(error, session)}` }, now);
+        const failed = await this.moves.fail(id, { error: `Could not remove the desktop: ${describe(error, session)}` }, now);
+        if (failed) this.report({ type: 'removal', ok: false, seconds: (now - session.statusChangedAt) / 1000 });
       }
     }
   }

@@ -8,6 +8,9 @@ import type { SessionStore } from './store-port.ts';
 import type { Clock } from './clock.ts';
 import { forEachBounded, providerConcurrency, withTimeout } from './concurrency.ts';
 import { sessionLog, type MachineLifecycle } from './lifecycle.ts';
+import type { AuditLog } from './audit-port.ts';
+import type { Audit } from './audit.ts';
+import { errorCode, type TelemetryEvent } from './telemetry.ts';
 
 export interface ReconcileStats {
   checked: number;
@@ -27,6 +30,10 @@ export interface ReconcilerOptions {
   logger: Logger;
   clock: Clock;
   lifecycle: MachineLifecycle;
+  /** The audit log, purged here after `config.auditDays`. */
+  audit?: AuditLog;
+  record?: Audit;
+  report?(event: TelemetryEvent): void;
 }
 
 /** Finished sessions are kept this long for the record, then purged. */
@@ -52,9 +59,11 @@ export class Reconciler {
     const stats: ReconcileStats = { checked: 0, resumed: 0, failed: 0, destroyed: 0, orphans: 0, orphansRemoved: 0 };
     const sessions = await store.needingAttention();
     // Only this Winux's id range: another Winux on the same host or cluster owns the rest.
-    const machines = (await withTimeout(provider.list(), listTimeoutMs, 'listing machines timed out')).filter(
-      (m) => m.containerId >= config.containerIdMin && m.containerId <= config.containerIdMax,
-    );
+    const listed = await withTimeout(provider.list(), listTimeoutMs, 'listing machines timed out').catch((error: unknown) => {
+      this.o.report?.({ type: 'provider_error', operation: 'list', code: errorCode(error) });
+      throw error;
+    });
+    const machines = listed.filter((m) => m.containerId >= config.containerIdMin && m.containerId <= config.containerIdMax);
     const machineById = new Map(machines.map((m) => [m.containerId, m]));
     const now = clock.now();
     for (const session of sessions) {
@@ -63,7 +72,7 @@ export class Reconciler {
         if (session.status === 'creating') {
           if (lifecycle.isCreating(session.id)) continue;
           if (now - session.statusChangedAt > config.createTimeoutMs || session.expiresAt <= now) {
-            await lifecycle.fail(session, 'Creation did not finish in time.');
+            await lifecycle.fail(session, 'Creation did not finish in time.', { kind: 'reconciler' });
             stats.failed++;
           } else if (options.startup) {
             sessionLog(logger, session).info('resuming interrupted creation');
@@ -73,7 +82,7 @@ export class Reconciler {
         } else if (session.status === 'ready') {
           const machine = machineById.get(session.containerId);
           if (machine?.state !== 'running') {
-            await lifecycle.fail(session, machine ? 'The desktop stopped unexpectedly.' : 'The desktop disappeared unexpectedly.');
+            await lifecycle.fail(session, machine ? 'The desktop stopped unexpectedly.' : 'The desktop disappeared unexpectedly.', { kind: 'reconciler' });
             stats.failed++;
           }
         } else if (session.status === 'destroying' || session.holdsContainer) {
@@ -96,6 +105,7 @@ export class Reconciler {
     if (options.startup) lifecycle.track(removal);
     else await removal;
     await store.purgeEnded(now - keepEndedMs);
+    await this.o.audit?.purge(now - config.auditDays * 24 * 3600_000);
     return stats;
   }
 
@@ -113,8 +123,15 @@ export class Reconciler {
         await withTimeout(provider.destroy(machine.ref), config.destroyTimeoutMs, 'destroy timed out');
         await store.release(machine.containerId);
         removed++;
+        await this.o.record?.('orphan.removed', { actor: { kind: 'reconciler' }, detail: { container_id: machine.containerId } });
       } catch (error) {
         logger.error({ err: error, container_id: machine.containerId }, 'could not remove orphan container');
+        this.o.report?.({ type: 'provider_error', operation: 'destroy', code: errorCode(error) });
+        await this.o.record?.('orphan.removed', {
+          actor: { kind: 'reconciler' },
+          outcome: 'failed',
+          detail: { container_id: machine.containerId, code: errorCode(error) },
+        });
       } finally {
         this.removingOrphans.delete(machine.containerId);
       }
@@ -129,7 +146,7 @@ export class Reconciler {
     let touched = 0;
     for (const session of await store.stuck(now - config.createTimeoutMs, 200)) {
       if (session.status === 'creating' && !lifecycle.isCreating(session.id)) {
-        await lifecycle.fail(session, 'Creation did not finish in time.');
+        await lifecycle.fail(session, 'Creation did not finish in time.', { kind: 'reconciler' });
         touched++;
       } else if (
         (session.status === 'destroying' || (session.status === 'failed' && session.holdsContainer)) &&

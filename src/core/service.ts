@@ -17,6 +17,9 @@ import { Reconciler, type ReconcileStats } from './reconciler.ts';
 import { sessionMoves, type Moves } from './moves.ts';
 import type { SessionRecord } from './session.ts';
 import { isRunning, runningStatuses } from './session.ts';
+import { noAudit, type Actor, type AuditLog } from './audit-port.ts';
+import { createAudit, systemActor, type Audit, type AuditNote } from './audit.ts';
+import { errorCode, type TelemetryEvent } from './telemetry.ts';
 
 export interface SessionServiceOptions {
   config: Config;
@@ -24,12 +27,23 @@ export interface SessionServiceOptions {
   provider: Provider;
   logger: Logger;
   clock: Clock;
+  /** Where actions are recorded (the database's audit log); none by default. */
+  audit?: AuditLog;
 }
 
 export interface CreateRequest {
-  /** Who asks: the client address (behind trusted proxies), used for the per-visitor limit. */
+  /** Who asks: the browser or the client address (behind trusted proxies), used for the per-visitor limit. */
   visitor: string;
+  /** The client address, for the audit log. */
+  address?: string;
   durationMinutes?: number;
+}
+
+export interface EndOptions {
+  /** Wait for the container to be removed. */
+  wait?: boolean;
+  /** Who ends it (the audit log); Winux itself by default. */
+  by?: Actor;
 }
 
 export interface Capacity {
@@ -54,6 +68,7 @@ export class SessionService extends EventEmitter {
   private readonly clock: Clock;
   private readonly lifecycle: MachineLifecycle;
   private readonly reconciler: Reconciler;
+  private readonly record: Audit;
   private closing = false;
 
   constructor(options: SessionServiceOptions) {
@@ -64,10 +79,16 @@ export class SessionService extends EventEmitter {
     this.provider = options.provider;
     this.log = options.logger;
     this.clock = options.clock;
-    this.lifecycle = new MachineLifecycle({ ...options, changed: (id, step) => this.announce(id, step) });
+    this.record = createAudit(options.audit ?? noAudit, options.clock, options.logger);
+    this.lifecycle = new MachineLifecycle({
+      ...options,
+      changed: (id, step) => this.announce(id, step),
+      report: (event) => this.report(event),
+      audit: this.record,
+    });
     // One listener per open event stream (GET /sessions/{id}/events): no fixed ceiling.
     this.setMaxListeners(0);
-    this.reconciler = new Reconciler({ ...options, lifecycle: this.lifecycle });
+    this.reconciler = new Reconciler({ ...options, lifecycle: this.lifecycle, record: this.record, report: (event) => this.report(event) });
   }
 
   get providerName(): string {
@@ -85,14 +106,34 @@ export class SessionService extends EventEmitter {
     if (!Number.isInteger(minutes) || minutes < 1 || minutes > this.config.maxSessionMinutes) {
       throw errors.badRequest(`duration_minutes must be a whole number from 1 to ${this.config.maxSessionMinutes}.`);
     }
-    if (this.config.pool.size > 0) {
-      const claimed = await this.claimFromPool(request.visitor, minutes);
-      if (claimed) return claimed;
+    const by: Actor = { kind: 'visitor', address: request.address };
+    try {
+      const created = await this.createFor(request.visitor, minutes);
+      await this.record('session.create', {
+        actor: by,
+        sessionId: created.session.id,
+        detail: { duration_minutes: minutes, from_pool: created.session.status === 'ready', container_id: created.session.containerId },
+      });
+      return created;
+    } catch (error) {
+      if (error instanceof WinuxError) {
+        if (error.code === 'visitor_limit' || error.code === 'capacity_exhausted') {
+          this.report({ type: 'refused', reason: error.code === 'visitor_limit' ? 'visitor_limit' : 'capacity' });
+        }
+        await this.record('session.create', { actor: by, outcome: 'refused', detail: { code: error.code } });
+      }
+      throw error;
     }
-    let result = await this.insertAndStart({ visitor: request.visitor, minutes, pooled: false });
+  }
+
+  private async createFor(visitor: string, minutes: number): Promise<{ session: SessionRecord; token: string }> {
+    // Ready pool members are handed out first (there may be some even at size 0: the pool was just shrunk).
+    const claimed = await this.claimFromPool(visitor, minutes);
+    if (claimed) return claimed;
+    let result = await this.insertAndStart({ visitor, minutes, pooled: false });
     if ('refused' in result && result.refused === 'capacity' && (await this.shrinkPoolForVisitor())) {
       // The pool gave a container back: a visitor's need comes before a warm spare.
-      result = await this.insertAndStart({ visitor: request.visitor, minutes, pooled: false });
+      result = await this.insertAndStart({ visitor, minutes, pooled: false });
     }
     if ('refused' in result) {
       if (result.refused === 'visitor_limit') throw errors.visitorLimit(this.config.sessionsPerVisitor);
@@ -189,7 +230,8 @@ export class SessionService extends EventEmitter {
       } catch (error) {
         // A member we cannot re-key is not handed out: end it and build a fresh desktop instead.
         log.error({ err: redactError(error, claimed) }, 'could not set credentials on a pool member');
-        await this.destroy(claimed.id, 'pool member could not be re-keyed');
+        this.report({ type: 'provider_error', operation: 'set_credentials', code: errorCode(error) });
+        await this.destroy(claimed.id, 'pool member could not be re-keyed', { by: { kind: 'pool' } });
         return undefined;
       }
     }
@@ -202,7 +244,7 @@ export class SessionService extends EventEmitter {
   private async shrinkPoolForVisitor(): Promise<boolean> {
     const [member] = await this.store.list({ pooled: true, statuses: runningStatuses, limit: 1 });
     if (!member) return false;
-    const after = await this.destroy(member.id, 'pool shrinks for a visitor', { wait: true });
+    const after = await this.destroy(member.id, 'pool shrinks for a visitor', { wait: true, by: { kind: 'pool' } });
     return !after.holdsContainer;
   }
 
@@ -220,12 +262,13 @@ export class SessionService extends EventEmitter {
    * Ends a session: `destroying` is written first, then the container is removed in
    * the background (or awaited with `wait`). Ending an ended session is a no-op.
    */
-  async destroy(id: string, reason: string, options: { wait?: boolean } = {}): Promise<SessionRecord> {
+  async destroy(id: string, reason: string, options: EndOptions = {}): Promise<SessionRecord> {
     const now = this.clock.now();
     const moved = await this.moves.beginDestroy(id, { endedAt: now }, now);
     const session = moved ?? (await this.get(id));
     if (moved) {
       sessionLog(this.log, moved).info({ status: 'destroying', reason }, 'session ending');
+      await this.record('session.end', { actor: options.by ?? systemActor, sessionId: id, detail: { reason, pooled: moved.pooled } });
       this.announce(id, false);
     }
     const work = session.status === 'destroying' ? this.lifecycle.startDestruction(session) : undefined;
@@ -234,7 +277,24 @@ export class SessionService extends EventEmitter {
   }
 
   /** Moves `expires_at` later by `minutes` (default: the standard duration), up to the maximum lifetime. */
-  async extend(id: string, minutes?: number): Promise<SessionRecord> {
+  async extend(id: string, minutes?: number, by: Actor = systemActor): Promise<SessionRecord> {
+    try {
+      const after = await this.extendNow(id, minutes);
+      await this.record('session.extend', {
+        actor: by,
+        sessionId: id,
+        detail: { minutes: minutes ?? this.config.sessionMinutes, expires_at: new Date(after.expiresAt).toISOString() },
+      });
+      return after;
+    } catch (error) {
+      if (error instanceof WinuxError && error.status < 500) {
+        await this.record('session.extend', { actor: by, sessionId: id, outcome: 'refused', detail: { code: error.code } });
+      }
+      throw error;
+    }
+  }
+
+  private async extendNow(id: string, minutes?: number): Promise<SessionRecord> {
     const session = await this.get(id);
     if (!isRunning(session.status)) {
       throw errors.conflict(`This session is ${session.status}; only a running session can be extended.`);
@@ -277,7 +337,7 @@ export class SessionService extends EventEmitter {
     // A few at a time: each may wait on the provider (bounded by the destroy timeout).
     await forEachBounded(due, providerConcurrency, async (session) => {
       try {
-        const after = await this.destroy(session.id, 'expired', { wait: options.wait });
+        const after = await this.destroy(session.id, 'expired', { wait: options.wait, by: { kind: 'expiry' } });
         if (after.status !== 'failed') ended.push(session.id);
       } catch (error) {
         sessionLog(this.log, session).error({ err: error }, 'could not end expired session');
@@ -298,13 +358,31 @@ export class SessionService extends EventEmitter {
   }
 
   /** See Reconciler.reconcile: run before serving, and after a crash or restart. */
-  reconcile(options: { startup?: boolean } = {}): Promise<ReconcileStats> {
-    return this.reconciler.reconcile(options);
+  async reconcile(options: { startup?: boolean } = {}): Promise<ReconcileStats> {
+    const started = performance.now();
+    try {
+      return await this.reconciler.reconcile(options);
+    } finally {
+      this.report({ type: 'reconcile', seconds: (performance.now() - started) / 1000 });
+    }
   }
 
   /** See Reconciler.retryStuck: the reaper's sweep calls it. */
   retryStuck(): Promise<number> {
     return this.reconciler.retryStuck();
+  }
+
+  /**
+   * Records an action in the audit log (never throws: a failed write is logged).
+   * The HTTP layer calls it for sign-ins and admin actions, shares for theirs.
+   */
+  audit(action: string, note: AuditNote): Promise<void> {
+    return this.record(action, note);
+  }
+
+  /** Tells listeners something worth a metric happened ('telemetry'). */
+  private report(event: TelemetryEvent): void {
+    this.emit('telemetry', event);
   }
 
   /**

@@ -21,6 +21,14 @@ import { providerHealth, storeHealth } from './health.ts';
 import { desktopRoutes } from './routes/desktop.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { systemRoutes } from './routes/system.ts';
+import { markSignedInAdmins } from './admin-auth.ts';
+import { createMetrics } from './metrics.ts';
+import { adminBlockRoutes } from './routes/admin-blocks.ts';
+import { adminConsoleRoutes } from './routes/admin-console.ts';
+import { adminPoolRoutes } from './routes/admin-pool.ts';
+import { adminSessionRoutes } from './routes/admin-session.ts';
+import { auditRoutes } from './routes/audit.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { hstsValue, isHttps } from './tls.ts';
 import { ensureVisitorCookie } from './visitor.ts';
 import { distDir, ensureWebBuilt } from '../../web/build.ts';
@@ -58,7 +66,10 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     storeHealth: storeHealth(options.store, options.clock, logger),
     shares: new ShareService(options.store, options.clock, { linksPerSession: config.share.linksPerSession }),
     desktops: new DesktopHub(),
+    metrics: createMetrics(options),
   };
+  app.addHook('onResponse', ctx.metrics.onResponse);
+  app.addHook('onClose', async () => ctx.metrics.close());
   // A session that stops being ready closes its desktop streams at once (the page says why).
   const onSessionChange = (id: string) => {
     if (!ctx.desktops.sessionIds().has(id)) return;
@@ -114,7 +125,8 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(fastifyRateLimit, {
     global: false,
     keyGenerator: (request) => request.ip,
-    errorResponseBuilder: (_request, context) => {
+    errorResponseBuilder: (request, context) => {
+      if (request.method === 'POST' && request.routeOptions.url === `${apiPrefix}/sessions`) ctx.metrics.refused('rate_limited');
       const seconds = Math.max(1, Math.ceil(context.ttl / 1000));
       const e = errors.rateLimited(seconds);
       return { statusCode: 429, error: e.code, message: e.message, retry_after_seconds: seconds };
@@ -153,9 +165,17 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
       api.addHook('onSend', async (_request, reply) => {
         if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
       });
+      // The console's cookie is looked up once per request, before any route's checks.
+      api.addHook('onRequest', markSignedInAdmins(ctx));
       sessionRoutes(api, ctx);
       desktopRoutes(api, ctx);
       systemRoutes(api, ctx);
+      adminSessionRoutes(api, ctx);
+      adminConsoleRoutes(api, ctx);
+      adminPoolRoutes(api, ctx);
+      adminBlockRoutes(api, ctx);
+      auditRoutes(api, ctx);
+      metricsRoutes(api, ctx);
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },
     { prefix: apiPrefix },

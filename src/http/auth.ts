@@ -1,9 +1,10 @@
-// Who is calling: the admin (Authorization: Bearer $WINUX_ADMIN_TOKEN), a session
-// owner (Bearer <session token>, or the page's HttpOnly cookie), or nobody.
+// Who is calling: the admin (Authorization: Bearer $WINUX_ADMIN_TOKEN, or the
+// console's sign-in cookie: admin-auth.ts), a session owner (Bearer <session token>, or the page's HttpOnly cookie), or nobody.
 import type { FastifyRequest } from 'fastify';
 import { secretMatches, sessionIdOfToken } from '../core/credentials.ts';
 import { errors } from '../core/errors.ts';
 import type { SessionRecord } from '../core/session.ts';
+import { isSignedInAdmin } from './admin-auth.ts';
 
 export const tokenCookie = 'winux_token';
 /** Header the page sends on writes: a cross-site form cannot set it, so cookie-authenticated writes need it. */
@@ -23,6 +24,8 @@ export function readCaller(request: FastifyRequest, adminTokenHash: string): Cal
   const header = request.headers.authorization;
   const bearer = header?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
   if (bearer && secretMatches(bearer, adminTokenHash)) return { admin: true, tokens: [], viaCookie: false, presented: true };
+  // The console's sign-in cookie (looked up by admin-auth.ts's hook): cookie-authenticated, so writes need the CSRF header.
+  if (isSignedInAdmin(request)) return { admin: true, tokens: [], viaCookie: true, presented: true };
   if (bearer) return { admin: false, tokens: [bearer], viaCookie: false, presented: true };
   const cookie = request.cookies?.[tokenCookie];
   if (cookie) return { admin: false, tokens: [cookie], viaCookie: true, presented: true };

@@ -10,6 +10,15 @@ import type { SessionStore } from '../core/store-port.ts';
 import type { DesktopHub } from '../desktop/hub.ts';
 import type { Logger } from '../logger.ts';
 import type { Check } from './health.ts';
+import type { AdminStore } from '../core/admin-port.ts';
+import type { AuditLog } from '../core/audit-port.ts';
+import type { Metrics } from './metrics.ts';
+
+/** The warm pool as the console sees it (reaper/pool.ts implements it). */
+export interface PoolControl {
+  readonly targetSize: number;
+  setSize(size: number): void;
+}
 
 export interface AppServices {
   config: Config;
@@ -18,6 +27,10 @@ export interface AppServices {
   provider: Provider;
   clock: Clock;
   logger: Logger;
+  /** Console sign-ins, settings, blocks. */
+  admin: AdminStore;
+  audit: AuditLog;
+  pool: PoolControl;
 }
 
 export interface AppContext extends AppServices {
@@ -29,4 +42,6 @@ export interface AppContext extends AppServices {
   shares: ShareService;
   /** This process's open desktop streams (closed when their session ends). */
   desktops: DesktopHub;
+  /** This app's own Prometheus registry (several apps may live in one process). */
+  metrics: Metrics;
 }

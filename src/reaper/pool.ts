@@ -24,6 +24,8 @@ export interface PoolStats {
   members: number;
   created: number;
   recycled: number;
+  /** Members ended because the pool was made smaller. */
+  shrunk: number;
   /** True when recent members failed and refilling waits (back-off). */
   backingOff: boolean;
 }
@@ -36,8 +38,27 @@ export class WarmPool {
   private running = false;
   private stopped = true;
   private readonly onChange = () => this.soon();
+  private size: number;
 
-  constructor(private readonly options: WarmPoolOptions) {}
+  constructor(private readonly options: WarmPoolOptions) {
+    this.size = options.size;
+  }
+
+  /** True between start() and stop(). */
+  get started(): boolean {
+    return !this.stopped;
+  }
+
+  /** The number of ready members wanted now. */
+  get targetSize(): number {
+    return this.size;
+  }
+
+  /** Changes the size at run time (the console; the caller persists it): the pool grows or shrinks on its next pass, started now. */
+  setSize(size: number): void {
+    this.size = size;
+    this.soon();
+  }
 
   start(): void {
     this.stopped = false;
@@ -54,20 +75,28 @@ export class WarmPool {
   }
 
   async runOnce(): Promise<PoolStats> {
-    const { service, store, clock, size, maxAgeMs, logger } = this.options;
-    const stats: PoolStats = { members: 0, created: 0, recycled: 0, backingOff: false };
+    const { service, store, clock, maxAgeMs, logger } = this.options;
+    const size = this.size;
+    const stats: PoolStats = { members: 0, created: 0, recycled: 0, shrunk: 0, backingOff: false };
     if (this.running) return stats;
     this.running = true;
     try {
       const now = clock.now();
       const members = await store.list({ pooled: true, statuses: runningStatuses });
+      const kept = [];
       for (const m of members) {
         if (m.status === 'ready' && now - m.createdAt > maxAgeMs) {
-          await service.destroy(m.id, 'pool member recycled');
+          await service.destroy(m.id, 'pool member recycled', { by: { kind: 'pool' } });
           stats.recycled++;
-        }
+        } else kept.push(m);
       }
-      stats.members = members.length - stats.recycled;
+      // Made smaller: members still being built go first, then the newest ready ones.
+      kept.sort((a, b) => Number(a.status === 'ready') - Number(b.status === 'ready') || b.createdAt - a.createdAt);
+      for (const m of kept.slice(0, Math.max(0, kept.length - size))) {
+        await service.destroy(m.id, 'pool made smaller', { by: { kind: 'pool' } });
+        stats.shrunk++;
+      }
+      stats.members = kept.length - stats.shrunk;
       const waitUntil = await this.backoffUntil();
       if (waitUntil > now) {
         stats.backingOff = true;
@@ -80,7 +109,7 @@ export class WarmPool {
         stats.created++;
         stats.members++;
       }
-      if (stats.created || stats.recycled) logger.info(stats, 'warm pool');
+      if (stats.created || stats.recycled || stats.shrunk) logger.info(stats, 'warm pool');
     } catch (error) {
       logger.error({ err: error }, 'warm pool pass failed');
     } finally {

@@ -68,7 +68,49 @@ const migrations: Record<string, Migration> = {
       await db.insertInto('health_probe').values({ id: 1, checked_at: 0 }).execute();
     },
   },
-  '0005_shares': {
+  '0005_admin': {
+    async up(db: Kysely<any>) {
+      // Row ids that count up by themselves: SQLite's INTEGER PRIMARY KEY does, PostgreSQL needs a sequence.
+      const serial = db.getExecutor().adapter.constructor.name === 'PostgresAdapter' ? 'bigserial' : 'integer';
+      // Who did what, when, from where (never a secret: see core/audit-port.ts).
+      await db.schema
+        .createTable('audit_log')
+        .addColumn('id', serial, (c) => c.primaryKey())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('actor', 'varchar(16)', (c) => c.notNull())
+        .addColumn('action', 'varchar(64)', (c) => c.notNull())
+        .addColumn('outcome', 'varchar(16)', (c) => c.notNull())
+        .addColumn('address', 'varchar(64)')
+        .addColumn('session_id', 'varchar(64)')
+        .addColumn('detail', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('audit_log_at').on('audit_log').column('at').execute();
+      await db.schema.createIndex('audit_log_session').on('audit_log').columns(['session_id', 'id']).execute();
+      // Console sign-ins: the SHA-256 of the cookie's secret, never the secret.
+      await db.schema
+        .createTable('admin_sign_ins')
+        .addColumn('secret_hash', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('address', 'varchar(64)')
+        .execute();
+      await db.schema
+        .createTable('settings')
+        .addColumn('key', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('blocks')
+        .addColumn('id', serial, (c) => c.primaryKey())
+        .addColumn('network', 'varchar(64)', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint')
+        .execute();
+    },
+  },
+  '0006_shares': {
     async up(db: Kysely<any>) {
       // View-only links to a session's desktop (only the secret's SHA-256 is kept).
       await db.schema

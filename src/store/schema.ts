@@ -1,5 +1,7 @@
 // Table shapes as Kysely sees them. Times are epoch milliseconds (BIGINT), so
 // both SQLite and PostgreSQL compare them exactly and the core never parses dates.
+import type { Generated } from 'kysely';
+
 export interface SessionsTable {
   id: string;
   status: string;
@@ -49,9 +51,49 @@ export interface SharesTable {
   revoked_at: number | null;
 }
 
+/** What was done, by whom, to which session (core/audit-port.ts). `detail` is JSON. */
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: number;
+  actor: string;
+  action: string;
+  outcome: string;
+  address: string | null;
+  session_id: string | null;
+  detail: string;
+}
+
+/** Console sign-ins: the SHA-256 of each cookie's secret. */
+export interface AdminSignInsTable {
+  secret_hash: string;
+  created_at: number;
+  expires_at: number;
+  address: string | null;
+}
+
+/** Run-time settings the console changes (e.g. pool_size). */
+export interface SettingsTable {
+  key: string;
+  value: string;
+  updated_at: number;
+}
+
+/** Blocked client networks; `expires_at` null = for good. */
+export interface BlocksTable {
+  id: Generated<number>;
+  network: string;
+  reason: string;
+  created_at: number;
+  expires_at: number | null;
+}
+
 export interface Database {
   sessions: SessionsTable;
   shares: SharesTable;
   reserved_ids: ReservedIdsTable;
   health_probe: HealthProbeTable;
+  audit_log: AuditLogTable;
+  admin_sign_ins: AdminSignInsTable;
+  settings: SettingsTable;
+  blocks: BlocksTable;
 }

@@ -14,12 +14,23 @@ import type { AllocationRefusal, AllocationRules, NewSession, SessionFilter, Ses
 import type { ShareRecord, ShareStore } from '../core/share-port.ts';
 import type { Database, SessionsTable, SharesTable } from './schema.ts';
 import { migrationProvider } from './migrations.ts';
+import type { AdminStore } from '../core/admin-port.ts';
+import type { AuditLog } from '../core/audit-port.ts';
+import { AdminTables } from './admin-store.ts';
+import { AuditStore } from './audit-store.ts';
 
 export class Store implements SessionStore, ShareStore {
+  /** The audit log and the console's tables, on the same database (and outages translated the same way). */
+  readonly audit: AuditLog;
+  readonly admin: AdminStore;
+
   private constructor(
     readonly db: Kysely<Database>,
     readonly dialect: 'sqlite' | 'postgres',
-  ) {}
+  ) {
+    this.audit = translatingOutages(new AuditStore(db));
+    this.admin = translatingOutages(new AdminTables(db));
+  }
 
   /** Opens (creating if needed) the database at `url` and brings its schema up to date. */
   static async open(url: string): Promise<Store> {

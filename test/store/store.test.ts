@@ -145,5 +145,56 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const back = await store.get(r.id);
       assert.deepEqual(back, r);
     });
+
+    test('the audit log: ids count up, filters, paging, purge; a detail named like a secret is refused', async () => {
+      const entry = (at: number, sessionId: string | null, action = 'session.create') => ({
+        at,
+        actor: 'visitor' as const,
+        action,
+        outcome: 'ok' as const,
+        address: '2001:db8::1',
+        sessionId,
+        detail: { minutes: 5, from_pool: false },
+      });
+      for (let i = 1; i <= 5; i++) await store.audit.record(entry(i * 1000, i % 2 ? 'winux-aaaaaaaaaaaa' : null));
+      const all = await store.audit.query({ limit: 10 });
+      assert.equal(all.length, 5);
+      assert.ok(all[0]!.id > all[4]!.id, 'newest first');
+      assert.deepEqual(all[0]!.detail, { minutes: 5, from_pool: false });
+      assert.equal((await store.audit.query({ sessionId: 'winux-aaaaaaaaaaaa', limit: 10 })).length, 3);
+      assert.equal((await store.audit.query({ sessionIds: ['winux-aaaaaaaaaaaa'], limit: 10 })).length, 3);
+      assert.equal((await store.audit.query({ since: 2000, until: 4000, limit: 10 })).length, 2);
+      assert.deepEqual(
+        (await store.audit.query({ before: all[1]!.id, limit: 2 })).map((r) => r.id),
+        [all[2]!.id, all[3]!.id],
+      );
+      await assert.rejects(store.audit.record({ ...entry(6000, null), detail: { password: 'x' } }), /looks like a secret/);
+      assert.equal(await store.audit.purge(3000), 2);
+      assert.equal((await store.audit.query({ limit: 10 })).length, 3);
+    });
+
+    test('admin tables: sign-ins expire, a setting is overwritten, blocks expire or last', async () => {
+      await store.admin.addSignIn({ secretHash: 'a'.repeat(64), createdAt: 0, expiresAt: 1000, address: null });
+      assert.ok(await store.admin.findSignIn('a'.repeat(64), 999));
+      assert.equal(await store.admin.findSignIn('a'.repeat(64), 1000), undefined);
+      assert.equal(await store.admin.purgeSignIns(1000), 1);
+      await store.admin.setSetting('pool_size', '2', 1);
+      await store.admin.setSetting('pool_size', '3', 2);
+      assert.equal(await store.admin.getSetting('pool_size'), '3');
+      assert.equal(await store.admin.getSetting('nothing'), undefined);
+      const brief = await store.admin.addBlock({ network: '10.0.0.0/8', reason: '', createdAt: 0, expiresAt: 500 });
+      const forever = await store.admin.addBlock({ network: '2001:db8::/64', reason: 'r', createdAt: 0, expiresAt: null });
+      assert.notEqual(brief.id, forever.id);
+      assert.deepEqual(
+        (await store.admin.activeBlocks(100)).map((b) => b.network),
+        ['10.0.0.0/8', '2001:db8::/64'],
+      );
+      assert.deepEqual(
+        (await store.admin.activeBlocks(600)).map((b) => b.network),
+        ['2001:db8::/64'],
+      );
+      assert.equal(await store.admin.removeBlock(forever.id), true);
+      assert.equal(await store.admin.removeBlock(forever.id), false);
+    });
   });
 }

@@ -129,6 +129,7 @@ export function desktopRoutes(app: FastifyInstance, ctx: AppContext): void {
         const { who, session } = await loadOwned(request, id);
         readySession(session);
         const viewOnly = who.admin || Boolean((request.query as { view_only?: string }).view_only);
+        if (who.admin) await service.audit('desktop.look', { actor: { kind: 'admin', address: request.ip }, sessionId: session.id, outcome: 'ok' });
         admitted.set(request, { session, mode: viewOnly ? 'view-only' : 'interactive' });
       },
     },
@@ -185,6 +186,12 @@ export function desktopRoutes(app: FastifyInstance, ctx: AppContext): void {
       requireCsrfSafe(request, who);
       readySession(session);
       const { share, secret } = await shares.create(session);
+      await service.audit('share.create', {
+        actor: { kind: who.admin ? 'admin' : 'visitor', address: request.ip },
+        sessionId: session.id,
+        outcome: 'ok',
+        detail: { share_id: share.id },
+      });
       const url = `${request.protocol}://${request.host}/winux/share/#${share.id}.${secret}`;
       return reply.code(201).send(present(share, session, url));
     },
@@ -221,6 +228,12 @@ export function desktopRoutes(app: FastifyInstance, ctx: AppContext): void {
       requireCsrfSafe(request, who);
       await shares.revoke(session.id, request.params.share_id);
       desktops.revokeShare(request.params.share_id);
+      await service.audit('share.revoke', {
+        actor: { kind: who.admin ? 'admin' : 'visitor', address: request.ip },
+        sessionId: session.id,
+        outcome: 'ok',
+        detail: { share_id: request.params.share_id },
+      });
       return reply.code(204).send(null);
     },
   );

@@ -12,6 +12,8 @@ import { ensureVisitorCookie, visitorKey } from '../visitor.ts';
 import { rdpFile } from '../rdp-file.ts';
 import { CreateBody, CreatedSession, ErrorBody, ExtendBody, ListQuery, Session, SessionIdParams, SessionList } from '../schemas.ts';
 import type { AppContext } from '../context.ts';
+import type { Actor } from '../../core/audit-port.ts';
+import { refuseBlocked } from '../blocks.ts';
 
 const errorResponses = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 429: ErrorBody, 503: ErrorBody };
 
@@ -49,7 +51,8 @@ export function sessionRoutes(app: FastifyInstance, ctx: AppContext): void {
       config: { rateLimit: ctx.createRateLimit },
     },
     async (request, reply) => {
-      const { session, token } = await service.create({ visitor: visitorKey(request), durationMinutes: request.body?.duration_minutes });
+      await refuseBlocked(request, ctx);
+      const { session, token } = await service.create({ visitor: visitorKey(request), address: request.ip, durationMinutes: request.body?.duration_minutes });
       reply.setCookie(tokenCookie, token, {
         httpOnly: true,
         sameSite: 'strict',
@@ -120,7 +123,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: AppContext): void {
       const { who, session } = await load(request, request.params.id);
       requireCsrfSafe(request, who);
       const wasRunning = isRunning(session.status);
-      const after = await service.destroy(session.id, who.admin ? 'ended by admin' : 'ended by owner');
+      const after = await service.destroy(session.id, who.admin ? 'ended by admin' : 'ended by owner', { by: actorOf(request, who) });
       return reply.code(wasRunning ? 202 : 200).send(show(request, after, true));
     },
   );
@@ -140,7 +143,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: AppContext): void {
     async (request) => {
       const { who, session } = await load(request, request.params.id);
       requireCsrfSafe(request, who);
-      return show(request, await service.extend(session.id, request.body?.minutes), true);
+      return show(request, await service.extend(session.id, request.body?.minutes, actorOf(request, who)), true);
     },
   );
 
@@ -166,6 +169,11 @@ export function sessionRoutes(app: FastifyInstance, ctx: AppContext): void {
         .send(rdpFile(shown.host, shown.port, session.username));
     },
   );
+}
+
+/** Who acts, for the audit log: the admin or the session's visitor, from their address. */
+export function actorOf(request: FastifyRequest, who: Caller): Actor {
+  return { kind: who.admin ? 'admin' : 'visitor', address: request.ip };
 }
 
 /** The host part of the request's Host header (what the visitor typed), without the port. */

@@ -74,6 +74,7 @@ export function systemRoutes(app: FastifyInstance, ctx: AppContext): void {
     async (request) => {
       requireAdmin(readCaller(request, ctx.adminTokenHash));
       const ids = await service.cleanupExpired({ wait: true });
+      await service.audit('admin.cleanup', { actor: { kind: 'admin', address: request.ip }, detail: { ended: ids.length } });
       return { destroyed: ids.length, sessions: ids };
     },
   );

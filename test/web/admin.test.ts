@@ -1,0 +1,173 @@
+// The admin console in a real Chromium against the real server (stepping fake
+// provider): sign-in, a live list that updates when a session is created
+// elsewhere, extend, end, end all, pool resize, blocks, at 1280 px and 390 px;
+// a visitor's browser sees only the sign-in form and no data.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchBrowser, openPage, shot, startWinux, until, type Winux } from './harness.ts';
+
+let browser: Browser;
+before(async () => {
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+});
+
+const api = '/api/winux';
+const rowOf = (page: Page, id: string) => page.locator(`#sessions-body tr[data-session="${id}"]`);
+/** Script errors, without the browser's note of each refused request (the wrong-token try, the first "am I signed in?"). */
+function jsErrors(page: Page): string[] {
+  return (page as unknown as { jsErrors: string[] }).jsErrors.filter((e) => !/status of 401/.test(e));
+}
+
+async function signIn(page: Page, w: Winux): Promise<void> {
+  await page.goto(`${w.url}/winux/admin/`);
+  await page.locator('#token').waitFor({ state: 'visible' });
+  await page.locator('#token').fill(w.adminToken);
+  await page.keyboard.press('Enter');
+  await page.locator('#view-console').waitFor({ state: 'visible' });
+}
+
+for (const width of [1280, 390]) {
+  describe(`the admin console at ${width} px`, () => {
+    let w: Winux;
+    let context: BrowserContext;
+    let page: Page;
+    before(async () => {
+      w = await startWinux({ WINUX_SESSIONS_PER_VISITOR: '0', WINUX_MAX_SESSIONS: '6' });
+      ({ context, page } = await openPage(browser, w.url, { width, height: 900, locale: width === 390 ? 'en-GB' : 'fr-FR', mobile: width === 390 }));
+    });
+    after(async () => {
+      await context?.close();
+      await w?.close();
+    });
+
+    test('a wrong token is refused; the right one signs in, and the token stays nowhere in the page', async () => {
+      await page.goto(`${w.url}/winux/admin/`);
+      await page.locator('#token').fill('definitely-not-the-token');
+      await page.locator('#signin').click();
+      await page.locator('#signin-error').waitFor({ state: 'visible' });
+      assert.equal(await page.locator('#view-console').isVisible(), false);
+      await signIn(page, w);
+      assert.ok(!page.url().includes(w.adminToken));
+      const traces = await page.evaluate(() =>
+        JSON.stringify({ l: { ...localStorage }, s: { ...sessionStorage }, c: document.cookie, h: document.documentElement.outerHTML }),
+      );
+      assert.ok(!traces.includes(w.adminToken), 'the token is not in storage, a readable cookie or the DOM');
+      const cookie = (await context.cookies()).find((c) => c.name === 'winux_admin');
+      assert.ok(cookie?.httpOnly && cookie.sameSite === 'Strict');
+    });
+
+    test('the list updates live when a session is created elsewhere, then extend and end from the row', async () => {
+      const created = await w.request('POST', `${api}/sessions`, {});
+      const id = created.body.session_id as string;
+      // No reload: the server-sent events bring it.
+      await rowOf(page, id).waitFor({ state: 'visible' });
+      await until(async () => (await rowOf(page, id).innerText()).includes('ready'), 'the row to show ready');
+      assert.match(await rowOf(page, id).innerText(), /127\.0\.0\.1/, 'the visitor address');
+      const look = await rowOf(page, id)
+        .locator('a[href*="view/?session="]')
+        .evaluate((a) => (a as HTMLAnchorElement).href);
+      assert.equal(new URL(look).pathname + new URL(look).search, `/winux/view/?session=${id}`, 'a look link to the viewer');
+
+      const before = (await w.store.get(id))!.expiresAt;
+      await rowOf(page, id).locator('button[data-act="extend"]').click();
+      await until(async () => (await w.store.get(id))!.expiresAt > before, 'the session to be extended');
+      await until(async () => (await page.locator('#notice').innerText()).includes(id), 'a notice about the extension');
+
+      // Keyboard: the end button is reached and pressed without a mouse; the dialog confirms.
+      await rowOf(page, id).locator('button[data-act="end"]').focus();
+      await page.keyboard.press('Enter');
+      await page.locator('#confirm').waitFor({ state: 'visible' });
+      await page.locator('#confirm button[value="ok"]').click();
+      await until(async () => (await rowOf(page, id).count()) === 0, 'the ended session to leave the list');
+      const audit = (await w.request('GET', `${api}/audit?session_id=${id}`, { token: w.adminToken })).body.entries.map((e: any) => `${e.action}:${e.actor}`);
+      assert.deepEqual(audit.reverse(), ['session.create:visitor', 'session.extend:admin', 'session.end:admin']);
+    });
+
+    test('sort and filter work on the whole set; end all ends every visitor session', async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) ids.push((await w.request('POST', `${api}/sessions`, {})).body.session_id);
+      await until(async () => (await page.locator('#sessions-body tr[data-session]').count()) === 3, 'three rows');
+      await page.locator('#filter').fill(ids[1]!.slice(-6));
+      await until(async () => (await page.locator('#sessions-body tr[data-session]').count()) === 1, 'one row after filtering');
+      await page.locator('#filter').fill('');
+      await page.locator('button[data-sort="session_id"]').click();
+      const shown = await page.locator('#sessions-body tr[data-session]').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.session));
+      assert.deepEqual(shown, [...ids].sort());
+      await page.locator('button[data-sort="session_id"]').click();
+      const reversed = await page.locator('#sessions-body tr[data-session]').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.session));
+      assert.deepEqual(reversed, [...ids].sort().reverse());
+      await shot(page, `admin-${width}-sessions`);
+      await page.locator('#end-all').click();
+      await page.locator('#confirm button[value="ok"]').click();
+      await until(async () => (await page.locator('#sessions-body tr[data-session]').count()) === 0, 'every row gone');
+      for (const id of ids) assert.notEqual((await w.store.get(id))!.status, 'ready');
+    });
+
+    test('the pool size is changed from the console and its members appear', async () => {
+      await page.locator('#pool-size').fill('1');
+      await page.locator('#pool-save').click();
+      await until(async () => (await page.locator('#pool-members li .mono').count()) === 1, 'a pool member listed');
+      assert.equal((await w.request('GET', `${api}/admin/pool`, { token: w.adminToken })).body.size, 1);
+      await page.locator('#pool-size').fill('0');
+      await page.locator('#pool-save').click();
+      await until(async () => (await page.locator('#pool-members li .mono').count()) === 0, 'the pool emptied');
+    });
+
+    test('a network is blocked and unblocked; the charts and panels are drawn; nothing overflows the width', async () => {
+      await page.locator('#block-network').fill('2001:db8:42::/64');
+      await page.locator('#block-add').click();
+      await page.locator('#blocks li', { hasText: '2001:db8:42::/64' }).waitFor();
+      await page.locator('#blocks button[data-unblock]').first().click();
+      await until(async () => (await page.locator('#blocks li').count()) === 0, 'the block removed');
+      assert.equal(await page.locator('#charts svg').count(), 4);
+      assert.ok((await page.locator('#charts rect.bar').count()) > 0, 'bars for today');
+      assert.ok((await page.locator('#audit tr').count()) > 0);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `the page is ${overflow} px wider than the window`);
+      await shot(page, `admin-${width}-panels`);
+      assert.deepEqual(jsErrors(page), []);
+    });
+
+    test('sign out: the console empties and the cookie no longer works', async () => {
+      await page.locator('#signout').click();
+      await page.locator('#view-signin').waitFor({ state: 'visible' });
+      assert.equal(await page.locator('#sessions-body tr').count(), 0);
+      const status = await page.evaluate(async () => (await fetch('/api/winux/admin/overview')).status);
+      assert.equal(status, 401);
+    });
+  });
+}
+
+describe("a visitor's browser", () => {
+  test('sees only the sign-in form: the admin data is refused and nothing is shown', async () => {
+    const w = await startWinux({ WINUX_SESSIONS_PER_VISITOR: '0' });
+    const { context, page } = await openPage(browser, w.url);
+    try {
+      await w.request('POST', `${api}/sessions`, {});
+      await page.goto(`${w.url}/winux/`);
+      // The visitor starts a session: the page's token cookie is set.
+      await page.locator('#launch').click();
+      await until(async () => (await context.cookies()).some((c) => c.name === 'winux_token'), 'the visitor cookie');
+      await page.goto(`${w.url}/winux/admin/`);
+      await page.locator('#view-signin').waitFor({ state: 'visible' });
+      assert.equal(await page.locator('#view-console').isVisible(), false);
+      assert.equal(await page.locator('#sessions-body tr').count(), 0);
+      const statuses = await page.evaluate(async () => {
+        const out: number[] = [];
+        for (const path of ['admin/overview', 'admin/events', 'audit', 'metrics', 'admin/pool']) out.push((await fetch(`/api/winux/${path}`)).status);
+        return out;
+      });
+      assert.ok(
+        statuses.every((s) => s === 401 || s === 403),
+        String(statuses),
+      );
+    } finally {
+      await context.close();
+      await w.close();
+    }
+  });
+});
