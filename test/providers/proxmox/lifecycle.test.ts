@@ -40,14 +40,15 @@ describe('proxmox provider lifecycle', () => {
     assert.match(String(ct.config.rootfs), /base-9000-disk-0\/vm-30001-disk-0/, 'linked clone of the template');
     assert.match(String(ct.config.rootfs), /,size=10G/, "grown from the template's 8G to WINUX_DISK_GB");
     assert.equal(ct.users.get('winux'), 'pw-30001-Secret!');
-    // Its own firewall: RDP in only, DNS and the internet out, no local network (PVE evaluates top-down).
-    assert.deepEqual(ct.firewall.options, { enable: 1, policy_in: 'DROP', policy_out: 'ACCEPT', dhcp: 1, ipfilter: 0, macfilter: 1 });
-    const rules = ct.firewall.rules.map((r) => [r.type, r.action, r.proto ?? '', r.dport ?? '', r.dest ?? '', r.enable]);
+    // Its own firewall: RDP in only, DNS and the IPv4 internet out, no local network, no IPv6 (PVE evaluates top-down).
+    assert.deepEqual(ct.firewall.options, { enable: 1, policy_in: 'DROP', policy_out: 'DROP', dhcp: 1, ipfilter: 0, macfilter: 1, ndp: 0, radv: 0 });
+    const rules = ct.firewall.rules.map((r) => [r.type, r.action, r.proto ?? '', r.dport ?? '', r.source ?? r.dest ?? '', r.enable]);
     assert.deepEqual(rules, [
-      ['in', 'ACCEPT', 'tcp', String(sim.cluster.rdpPort), '', 1],
-      ['out', 'ACCEPT', 'udp', '53', '', 1],
-      ['out', 'ACCEPT', 'tcp', '53', '', 1],
+      ['in', 'ACCEPT', 'tcp', String(sim.cluster.rdpPort), '0.0.0.0/0', 1],
+      ['out', 'ACCEPT', 'udp', '53', '0.0.0.0/0', 1],
+      ['out', 'ACCEPT', 'tcp', '53', '0.0.0.0/0', 1],
       ['out', 'DROP', '', '', '10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,169.254.0.0/16,224.0.0.0/4,240.0.0.0/4', 1],
+      ['out', 'ACCEPT', '', '', '0.0.0.0/0', 1],
     ]);
     assert.deepEqual(steps, ['allocating', 'cloning', 'starting', 'network', 'desktop', 'ready']);
     // The password travelled on stdin only.

@@ -5,7 +5,7 @@
 // whole life, `start=1` forking a second task, tags normalised, and
 // `/interfaces` returning null while stopped and only lo + link-local until a
 // DHCP delay has passed.
-import { emptyFirewall, type SimFirewall } from './firewall.ts';
+import { emptyFirewall, type Packet, type SimFirewall, verdict } from './firewall.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import type net from 'node:net';
 import { authName, hasPriv, type Auth } from './acl.ts';
@@ -632,7 +632,7 @@ export class SimCluster {
     const ct = this.ctOn(nodeName, vmid);
     if (ct.status !== 'running') return null;
     const mac = /hwaddr=([^,]+)/.exec(String(ct.config.net0 ?? ''))?.[1]?.toLowerCase() ?? 'bc:24:11:00:00:01';
-    const ll = `fe80::${mac.split(':').slice(3).join('')}:ff:fe00:1`;
+    const ll = linkLocalOf(mac);
     const lo = {
       name: 'lo',
       hwaddr: '00:00:00:00:00:00',
@@ -706,6 +706,14 @@ export class SimCluster {
     });
   }
 
+  /** What pve-firewall would do with `packet` on CT `vmid`'s eth0 (see firewall.ts `verdict`). */
+  packetVerdict(vmid: number, packet: Packet): 'ACCEPT' | 'DROP' | 'REJECT' {
+    const ct = this.cts.get(vmid);
+    if (!ct) throw new Error(`no CT ${vmid}`);
+    const nic = /(?:^|,)firewall=1(?:,|$)/.test(String(ct.config.net0 ?? ''));
+    return verdict(ct.firewall, { cluster: Number(this.clusterFirewall.enable ?? 0) === 1, nic }, packet);
+  }
+
   /** Test helper: a CT template that already exists, as `winux template push` would leave it. */
   addTemplate(nodeName: string, vmid: number, hostname = 'winux-template', tags = 'winux-template', accounts = ['root', 'winux']): SimCt {
     const node = this.nodes.get(nodeName)!;
@@ -768,6 +776,14 @@ export class SimCluster {
     this.closed = true;
     await Promise.all([...this.cts.values()].map((ct) => this.halt(ct)));
   }
+}
+
+/** The EUI-64 link-local address a NIC with this MAC gets (RFC 4291 appendix A). */
+function linkLocalOf(mac: string): string {
+  const b = mac.split(':').map((x) => Number.parseInt(x, 16));
+  const eui = [b[0]! ^ 0x02, b[1]!, b[2]!, 0xff, 0xfe, b[3]!, b[4]!, b[5]!];
+  const groups = [0, 2, 4, 6].map((i) => ((eui[i]! << 8) | eui[i + 1]!).toString(16));
+  return `fe80::${groups.join(':')}`;
 }
 
 /** Thrown inside a worker to model a worker process killed mid-way (locks stay). */
