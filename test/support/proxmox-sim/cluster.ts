@@ -46,7 +46,7 @@ export interface SimNodeSpec {
   /** Bytes in use before any container runs. */
   mem?: number;
   maxcpu?: number;
-  status?: 'online' | 'offline';
+  status?: 'online' | 'offline' | 'unknown';
 }
 
 export interface SimStorage {
@@ -70,7 +70,12 @@ export interface SimNode {
   maxmem: number;
   baseMem: number;
   maxcpu: number;
-  status: 'online' | 'offline';
+  /**
+   * `unknown`: the node stopped reporting (pvestatd, corosync) as a node briefly
+   * does; its guests stay in the cluster-wide vmlist (so /cluster/resources and
+   * nextid still know them) but calls proxied to it fail like an offline node's.
+   */
+  status: 'online' | 'offline' | 'unknown';
   ip: string;
   storages: Map<string, SimStorage>;
   volumes: Map<string, SimVolume>;
