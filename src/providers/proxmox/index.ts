@@ -9,14 +9,16 @@ import { createContext, type ProxmoxContext, type ProxmoxTuning } from './contex
 import { createMachine } from './create.ts';
 import { destroyVm, InvisibleCtError, vmidFree } from './destroy.ts';
 import { runChecks } from './doctor.ts';
-import { isNotFound } from './errors.ts';
+import { isNotFound, noSshKeyMessage } from './errors.ts';
 import { ctPath, findVm, isManaged } from './guest-ops.ts';
 import { setPasswordInCt } from './ssh-pct.ts';
 
-export { ContainerIdTakenError, PveApiError, PveTaskError } from './errors.ts';
+export { ContainerIdTakenError, noSshKeyMessage, PveApiError, PveTaskError } from './errors.ts';
 export type { ProxmoxTuning } from './context.ts';
 
+/** Refused without an SSH key: see `noSshKeyMessage`. */
 export function createProxmoxProvider(config: Config, logger: Logger, tuning: Partial<ProxmoxTuning> = {}): Provider {
+  if (!config.proxmox.sshPrivateKey && !config.proxmox.sshKeyPath) throw new ProviderError(noSshKeyMessage);
   const ctx = createContext(config, logger.child({ provider: 'proxmox' }), tuning);
   return makeProvider(ctx);
 }

@@ -96,6 +96,14 @@ export interface SimCt {
   users: Map<string, string>;
   /** Its firewall (<vmid>.fw): removed with the CT, copied by a clone. */
   firewall: SimFirewall;
+  /**
+   * A Winux image (the template, its clones, the Winux vztmpl archive): it has
+   * /usr/local/sbin/winux-session-init and keeps xrdp disabled at boot, so RDP
+   * answers only once session-init has run in this boot (template/configure.sh).
+   */
+  winuxImage: boolean;
+  /** xrdp started in this boot (by winux-session-init); a plain image starts it at boot. */
+  xrdpStarted?: boolean;
 }
 
 /** A task: the fields its UPID encodes, plus its state. */
@@ -415,6 +423,8 @@ export class SimCluster {
     if (p.tags !== undefined) config.tags = normaliseTags(p.tags);
     const ct = this.addCt(vmid, node.name, config, pool);
     ct.users.set('root', p.password ?? '');
+    // Every archive in the simulator stands for the Winux desktop archive (`winux template build --format proxmox`).
+    ct.winuxImage = true;
 
     return this.fork(node.name, 'vzcreate', String(vmid), auth, async (task) => {
       try {
@@ -475,6 +485,7 @@ export class SimCluster {
     for (const [u, pw] of src.users) ct.users.set(u, pw);
     // pve-container clones the source's firewall config along (PVE::Firewall::clone_vmfw_conf).
     ct.firewall = structuredClone(src.firewall);
+    ct.winuxImage = src.winuxImage;
 
     return this.fork(nodeName, 'vzclone', String(srcVmid), auth, async () => {
       try {
@@ -512,23 +523,56 @@ export class SimCluster {
   private boot(ct: SimCt): void {
     ct.status = 'running';
     ct.startedAt = Date.now();
+    ct.xrdpStarted = !ct.winuxImage;
     const staticIp = /(?:^|,)ip=(\d+\.\d+\.\d+\.\d+)\//.exec(String(ct.config.net0 ?? ''))?.[1];
     const dhcp = /(?:^|,)ip=dhcp/.test(String(ct.config.net0 ?? ''));
     ct.ip = staticIp ?? (dhcp ? this.addresses.allocate() : undefined);
+    if (ct.xrdpStarted) this.startDesktop(ct);
+  }
+
+  /** The desktop answers on RDP once the CT has booted far enough (and has its address), from now on. */
+  private startDesktop(ct: SimCt): void {
     const ip = ct.ip;
-    if (!ip || !isLoopback(ip)) return;
+    if (!ip || !isLoopback(ip) || ct.status !== 'running') return;
+    const dhcp = /(?:^|,)ip=dhcp/.test(String(ct.config.net0 ?? ''));
+    const readyAt = (ct.startedAt ?? Date.now()) + Math.max(this.timings.desktopMs, dhcp ? this.timings.dhcpMs : 0);
     ct.timers.push(
       setTimeout(
         () => {
-          if (ct.status !== 'running' || this.closed) return;
+          if (ct.status !== 'running' || this.closed || ct.rdp) return;
           void listenRdp(ip, this.rdpPort).then((srv) => {
-            if (ct.status !== 'running' || this.closed || !this.cts.has(ct.vmid)) void closeServer(srv);
+            if (ct.status !== 'running' || this.closed || !this.cts.has(ct.vmid) || ct.rdp) void closeServer(srv);
             else ct.rdp = srv;
           });
         },
-        Math.max(this.timings.desktopMs, dhcp ? this.timings.dhcpMs : 0),
+        Math.max(0, readyAt - Date.now()),
       ),
     );
+  }
+
+  /**
+   * `winux-session-init` inside a running CT (template/files/usr/local/sbin):
+   * "user:password" on stdin, never root; creates the user, sets the password,
+   * then starts xrdp. Returns its exit code.
+   */
+  sessionInit(ct: SimCt, stdin: string, stderr: (s: string) => void): number {
+    const creds = stdin.split('\n')[0] ?? '';
+    const sep = creds.indexOf(':');
+    const user = sep < 0 ? creds : creds.slice(0, sep);
+    if (!user || user === 'root' || /[^a-z0-9_-]/.test(user)) {
+      stderr("winux-session-init: expected 'user:password' on stdin, user not root\n");
+      return 2;
+    }
+    if (sep < 0 || sep === creds.length - 1) {
+      stderr('winux-session-init: empty password\n');
+      return 2;
+    }
+    ct.users.set(user, creds.slice(sep + 1));
+    if (!ct.xrdpStarted) {
+      ct.xrdpStarted = true;
+      this.startDesktop(ct);
+    }
+    return 0;
   }
 
   private async halt(ct: SimCt): Promise<void> {
@@ -736,6 +780,7 @@ export class SimCluster {
       tags: normaliseTags(tags),
     });
     for (const a of accounts) ct.users.set(a, '');
+    ct.winuxImage = true;
     return ct;
   }
 
@@ -754,7 +799,7 @@ export class SimCluster {
   }
 
   private addCt(vmid: number, node: string, config: Record<string, string | number>, pool?: string): SimCt {
-    const ct: SimCt = { vmid, node, status: 'stopped', config, pool, timers: [], users: new Map(), firewall: emptyFirewall() };
+    const ct: SimCt = { vmid, node, status: 'stopped', config, pool, timers: [], users: new Map(), firewall: emptyFirewall(), winuxImage: false };
     this.cts.set(vmid, ct);
     return ct;
   }
