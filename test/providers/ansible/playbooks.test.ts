@@ -13,6 +13,7 @@ import { createAnsibleProvider } from '../../../src/providers/ansible/index.ts';
 import { sessionFirewallOptions, sessionRules } from '../../../src/providers/proxmox/firewall.ts';
 import { createProxmoxProvider } from '../../../src/providers/proxmox/index.ts';
 import { portOpen } from '../../../src/providers/proxmox/readiness.ts';
+import { allPrivileges } from '../../support/proxmox-sim/acl.ts';
 import { startProxmoxSim, type ProxmoxSim } from '../../support/proxmox-sim/index.ts';
 import { fastTuning } from '../proxmox/sim-config.ts';
 
@@ -106,6 +107,22 @@ describe('Ansible playbooks against the simulator', () => {
     assert.notEqual(r.code, 0);
     assert.match(r.out, /not a Winux session/);
     assert.ok(sim.cluster.cts.has(30009));
+  });
+
+  it('destroy refuses to call a CT gone that the token cannot see (lost VM.Audit), so its id is not reused', async () => {
+    const ct = sim.cluster.addForeignCt('pve1', 30008);
+    ct.config.tags = 'winux;winux-session-hidden';
+    const blind = sim.addToken('winux@pve!blind', [{ path: '/', privs: allPrivileges.filter((p) => p !== 'VM.Audit') }]);
+    const r = await playbook(sim, ['ansible/destroy-winux-session.yml', '-e', 'container_id=30008'], {
+      proxmox_api_user: blind.id,
+      proxmox_api_token_secret: blind.secret,
+    });
+    assert.notEqual(r.code, 0, r.out);
+    assert.match(r.out, /CT 30008 still exists in the cluster/);
+    assert.ok(sim.cluster.cts.has(30008));
+    const d = await playbook(sim, ['ansible/destroy-winux-session.yml', '-e', 'container_id=30008']);
+    assert.equal(d.code, 0, d.out);
+    assert.equal(sim.cluster.cts.has(30008), false);
   });
 
   it('without an SSH key, refuses and says what to set (nothing else could start the desktop)', async () => {
