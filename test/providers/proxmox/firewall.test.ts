@@ -10,6 +10,7 @@ import { createProxmoxProvider, PveApiError } from '../../../src/providers/proxm
 import type { Provider } from '../../../src/core/provider-port.ts';
 import { startProxmoxSim, type ProxmoxSim } from '../../support/proxmox-sim/index.ts';
 import type { Packet } from '../../support/proxmox-sim/firewall.ts';
+import { recordFigures } from '../../hardening/support/drill.ts';
 import { ctxFor, fastTuning, simConfig, spec } from './sim-config.ts';
 
 describe('proxmox session firewall', () => {
@@ -50,6 +51,8 @@ describe('proxmox session firewall', () => {
       ['DNS over IPv6', { direction: 'out', peer: 'fd00::53', proto: 'udp', dport: 53 }],
       ['RDP reached over IPv6', tcp('in', 'fe80::2', 3389)],
     ];
+    const refused = ipv6Probes.filter(([, p]) => v(p) === 'DROP').length;
+    recordFigures('proxmox-ipv6', { ipv6_probes: ipv6Probes.length, ipv6_refused: refused });
     for (const [what, p] of ipv6Probes) assert.equal(v(p), 'DROP', `IPv6 ${what} must be dropped`);
     // Session ↔ session over IPv6, seen from the receiving side too.
     assert.equal(sim.cluster.packetVerdict(b.ref.containerId, tcp('in', 'fe80::abcd:1', 22)), 'DROP');
