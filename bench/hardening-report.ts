@@ -1,5 +1,6 @@
 // The hardening figures for the README: runs the hardening suite (fuzzing and
-// failure drills, test/hardening, without the LXC isolation test) and prints what the drills recorded: hostile
+// failure drills, test/hardening, without the LXC isolation test; the Proxmox session firewall against the
+// simulator) and prints what the drills recorded: hostile
 // requests tried, kills survived, containers leaked, sessions stuck.
 //   node --import tsx bench/hardening-report.ts            (runs the suite first, ~2-3 min)
 //   node --import tsx bench/hardening-report.ts --no-run   (prints the last run's figures)
@@ -20,7 +21,7 @@ if (!process.argv.includes('--no-run')) {
     if (process.argv.includes('--lxc') || !lxcFigures.includes(f)) fs.rmSync(path.join(dir, f), { force: true });
   }
   // Everything in test/hardening but the LXC isolation test (real containers, figures of its own).
-  const words = ['hardening/abuse', 'hardening/access', 'hardening/secrets', 'hardening/fuzz', 'hardening/drill'];
+  const words = ['hardening/abuse', 'hardening/access', 'hardening/secrets', 'hardening/fuzz', 'hardening/drill', 'providers/proxmox/firewall'];
   const run = spawnSync('bash', ['scripts/test.sh', ...words], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
   if (run.status !== 0) console.log(`(the hardening suite failed: exit ${run.status}; figures below are from the drills that finished)`);
   if (process.argv.includes('--lxc')) {
@@ -73,6 +74,10 @@ const rows: [string, string][] = [
     figures['memory-total']
       ? `peak ${n('memory-total', 'peak_mb')} MiB of ${n('memory-total', 'total_mb')} MiB (${n('memory-total', 'sessions')} × ${n('memory-total', 'session_limit_mb')} MiB), exceeded ${n('memory-total', 'exceeded')} times`
       : 'not run (--lxc)',
+  ],
+  [
+    'Proxmox session: IPv6 probes refused (host fe80::, ULA, LAN prefix, other session)',
+    figures['proxmox-ipv6'] ? `${n('proxmox-ipv6', 'ipv6_refused')} / ${n('proxmox-ipv6', 'ipv6_probes')}` : 'not run',
   ],
   [`containers leaked (${drills.length} drills)`, String(leaked)],
   [`sessions stuck (${drills.length} drills)`, String(stuck)],

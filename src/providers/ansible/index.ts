@@ -46,6 +46,8 @@ export function createAnsibleProvider(config: Config, logger: Logger, tuning: Pa
     WINUX_PROXMOX_BRIDGE: config.proxmox.bridge,
     WINUX_PROXMOX_POOL: config.proxmox.pool,
     WINUX_DESKTOP_USER: config.desktopUser,
+    // The session firewall the playbook sets, as the Proxmox provider's.
+    WINUX_ALLOWED_NETWORKS: config.allowedNetworks.join(','),
     ...(config.proxmox.caFile ? { proxmox_api_ca_file: config.proxmox.caFile } : {}),
     ...(config.proxmox.template ? { WINUX_PROXMOX_TEMPLATE: config.proxmox.template } : {}),
     ...(config.proxmox.ostemplate ? { WINUX_PROXMOX_OSTEMPLATE: config.proxmox.ostemplate } : {}),
@@ -82,6 +84,10 @@ export function createAnsibleProvider(config: Config, logger: Logger, tuning: Pa
         },
       });
       if (result.container_id !== spec.containerId) throw new ProviderError(`The playbook created container ${result.container_id}, not ${spec.containerId}`);
+      // The account the playbook gave the session's password to: the one to log in as.
+      if (typeof result.username !== 'string' || !/^[a-z_][a-z0-9_-]{0,31}$/.test(result.username) || result.username === 'root') {
+        throw new ProviderError(`The playbook answered an unusable user name for the session (${JSON.stringify(result.username)?.slice(0, 40)})`);
+      }
       log.info({ vmid: result.container_id, node: result.node }, 'session created by ansible');
       cctx.progress('ready');
       return {
@@ -89,6 +95,7 @@ export function createAnsibleProvider(config: Config, logger: Logger, tuning: Pa
         node: result.node,
         ip: result.ip,
         endpoint: { host: result.ip, port: result.port },
+        username: result.username,
       };
     },
     async destroy(ref) {

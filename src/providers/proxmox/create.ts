@@ -9,7 +9,7 @@ import { readCluster, tagsOf } from './cluster-view.ts';
 import type { ProxmoxContext } from './context.ts';
 import { destroyVm } from './destroy.ts';
 import { protectCt } from './firewall.ts';
-import { ContainerIdTakenError } from './errors.ts';
+import { ContainerIdTakenError, noSshKeyMessage } from './errors.ts';
 import { createFromArchive, createGuest, ctPath, isManaged, startCt } from './guest-ops.ts';
 import { addressFor, staticNetParams } from './ip-pool.ts';
 import { chooseNode } from './placement.ts';
@@ -45,12 +45,10 @@ export async function createMachine(ctx: ProxmoxContext, spec: CreateSpec, cctx:
   }
 
   const templates = templatesByNode(view.vms, px.template);
-  const mode = templates.size && ctx.sshKey ? 'clone' : px.ostemplate ? 'create' : null;
+  const mode = templates.size ? 'clone' : px.ostemplate ? 'create' : null;
   if (!mode) {
     throw new ProviderError(
-      ctx.sshKey
-        ? 'No Winux CT template found on the Proxmox nodes: run `winux template push`, or set WINUX_PROXMOX_TEMPLATE / WINUX_PROXMOX_OSTEMPLATE'
-        : 'Without an SSH key (proxmox_ssh_key_path) the session password can only be set at creation: set WINUX_PROXMOX_OSTEMPLATE to the Winux vztmpl archive',
+      'No Winux CT template found on the Proxmox nodes: run `winux template push`, or set WINUX_PROXMOX_TEMPLATE / WINUX_PROXMOX_OSTEMPLATE',
     );
   }
   const node = chooseNode({
@@ -118,8 +116,6 @@ export async function createMachine(ctx: ProxmoxContext, spec: CreateSpec, cctx:
           cores: spec.cores,
           diskGb: spec.diskGb,
           ipParams,
-          // Without SSH this is the only way to give the session a secret (it becomes root's password).
-          password: ctx.sshKey ? undefined : spec.password,
         },
         signal,
       );
@@ -139,24 +135,23 @@ async function finish(ctx: ProxmoxContext, node: string, spec: CreateSpec, cctx:
   cctx.progress('network');
   const ip = staticIp ?? (await waitForAddress(ctx, node, vmid, signal));
   const target = await ctx.sshTarget(node, signal);
-  if (target) {
-    await pollUntil(
-      async () => {
-        try {
-          await setPasswordInCt(target, vmid, spec.username, spec.password, signal);
-          return true;
-        } catch (e) {
-          // Right after start the container's init may not accept attach yet.
-          if (e instanceof ProviderError && e.retryable) {
-            ctx.logger.debug({ vmid, err: e.message }, 'pct exec not ready yet');
-            return undefined;
-          }
-          throw e;
+  if (!target) throw new ProviderError(noSshKeyMessage);
+  await pollUntil(
+    async () => {
+      try {
+        await setPasswordInCt(target, vmid, spec.username, spec.password, signal);
+        return true;
+      } catch (e) {
+        // Right after start the container's init may not accept attach yet.
+        if (e instanceof ProviderError && e.retryable) {
+          ctx.logger.debug({ vmid, err: e.message }, 'pct exec not ready yet');
+          return undefined;
         }
-      },
-      { timeoutMs: 60_000, startMs: ctx.tuning.pollMs, maxMs: 3000, signal, what: `pct exec in CT ${vmid}` },
-    );
-  }
+        throw e;
+      }
+    },
+    { timeoutMs: 60_000, startMs: ctx.tuning.pollMs, maxMs: 3000, signal, what: `pct exec in CT ${vmid}` },
+  );
   cctx.progress('desktop');
   await waitForPort(ip, ctx.tuning.rdpPort, { timeoutMs: ctx.tuning.readyTimeoutMs, pollMs: ctx.tuning.pollMs, signal });
   cctx.progress('ready');

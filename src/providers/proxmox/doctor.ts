@@ -7,7 +7,7 @@ import type { ProviderCheck } from '../../core/provider-port.ts';
 import { readCluster, type ClusterView } from './cluster-view.ts';
 import { clusterFirewallEnabled } from './firewall.ts';
 import type { ProxmoxContext } from './context.ts';
-import { PveApiError } from './errors.ts';
+import { noSshKeyMessage, PveApiError } from './errors.ts';
 import { runRemote } from './ssh-pct.ts';
 import { templatesByNode } from './templates.ts';
 
@@ -159,13 +159,7 @@ export async function runChecks(ctx: ProxmoxContext): Promise<ProviderCheck[]> {
     );
 
     if (!ctx.sshKey) {
-      checks.push({
-        name: 'proxmox-ssh',
-        ok: Boolean(px.ostemplate),
-        detail:
-          'no SSH key (proxmox_ssh_key_path / proxmox_ssh_private_key): the per-session password cannot be set with pct exec, so sessions are created from WINUX_PROXMOX_OSTEMPLATE with the password given at creation' +
-          (px.ostemplate ? '' : ' — and WINUX_PROXMOX_OSTEMPLATE is not set, so no session can be created'),
-      });
+      checks.push({ name: 'proxmox-ssh', ok: false, detail: noSshKeyMessage });
     } else {
       const node = online[0];
       const target = node ? await ctx.sshTarget(node).catch(() => null) : null;

@@ -60,3 +60,14 @@ export const isAlreadyExists = (e: unknown) => e instanceof PveApiError && /alre
 /** A 5xx or transport failure where we cannot know whether PVE acted on the request. */
 export const isAmbiguous = (e: unknown) =>
   e instanceof PveApiError && (e.status === 0 || e.status >= 502 || (e.status === 500 && /timeout|timed out/i.test(e.reason) && !lockOf(e)));
+
+/**
+ * Refused without an SSH key. The Proxmox API has no call that runs a command
+ * inside a container (PROXMOX.md lists none), and the Winux template keeps xrdp
+ * off until winux-session-init, run with `pct exec`, has set the session's
+ * password; the only secret the API can set, `password` at creation, is root's,
+ * which xrdp refuses. Without SSH a session would never get a working desktop.
+ */
+export const noSshKeyMessage =
+  "Proxmox sessions need SSH to the nodes: set proxmox_ssh_key_path (or proxmox_ssh_private_key) to a private key whose public half is in root's authorized_keys on each node. " +
+  'Winux runs `pct exec <ct> -- winux-session-init` there to set the session password and start xrdp (the Proxmox API cannot run anything inside a container, and the template keeps xrdp off until then).';

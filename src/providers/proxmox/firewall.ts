@@ -1,10 +1,21 @@
 // Each session CT's own firewall (PROXMOX.md §4, pve-firewall's Rules.pm), set
 // before the CT first starts:
-//   in:  only RDP (tcp 3389) reaches the desktop; policy_in DROP.
-//   out: DNS anywhere, the networks an admin allows (WINUX_ALLOWED_NETWORKS),
-//        then nothing on local networks (private, link-local with the cloud
-//        metadata address, shared, multicast); the internet stays open.
+//   in:  only RDP (tcp 3389, over IPv4) reaches the desktop; policy_in DROP.
+//   out: DNS, the networks an admin allows (WINUX_ALLOWED_NETWORKS), then
+//        nothing on local networks (private, link-local with the cloud metadata
+//        address, shared, multicast), then the IPv4 internet; policy_out DROP.
 // Sessions therefore cannot reach each other, the nodes or the school's LAN.
+//
+// IPv6 is closed entirely rather than filtered by range. pve-firewall builds one
+// ruleset per IP version, and a rule holding IPv4 addresses only applies to IPv4
+// (Firewall.pm `ruleset_generate_vm_rules`: `next if $rule->{ipversion} &&
+// $rule->{ipversion} != $ipversion`), so with the IPv4 rules alone every IPv6
+// packet met policy_out ACCEPT: the node's `fe80::` address on the bridge, ULAs,
+// and the LAN's own global prefix, which Winux cannot know, were all open. Every
+// rule here carries an IPv4 address (0.0.0.0/0 where it means "anywhere"), so
+// IPv6 meets the DROP policies, and `ndp=0` stops neighbour discovery too.
+// Sessions are given IPv4 addresses only (DHCP or WINUX_PROXMOX_IP_POOL), so
+// nothing they need travels over IPv6.
 //
 // Two traps from the source: POST …/firewall/rules puts the new rule FIRST, so
 // rules are posted bottom-up; and a rule posted without `enable` is stored
@@ -17,16 +28,35 @@ import { localNetworks } from '../local-networks.ts';
 
 export const ruleComment = 'winux session isolation';
 
+/** IPv4 anywhere: a rule with it applies to IPv4 only. */
+const anyIpv4 = '0.0.0.0/0';
+
 /** The CT's rules, top to bottom (the order PVE evaluates them in). */
 export function sessionRules(allowedNetworks: readonly string[], rdpPort: number): Params[] {
   const rule = (p: Params): Params => ({ enable: 1, comment: ruleComment, ...p });
   return [
-    rule({ type: 'in', action: 'ACCEPT', proto: 'tcp', dport: String(rdpPort) }),
-    rule({ type: 'out', action: 'ACCEPT', proto: 'udp', dport: '53' }),
-    rule({ type: 'out', action: 'ACCEPT', proto: 'tcp', dport: '53' }),
+    rule({ type: 'in', action: 'ACCEPT', proto: 'tcp', dport: String(rdpPort), source: anyIpv4 }),
+    rule({ type: 'out', action: 'ACCEPT', proto: 'udp', dport: '53', dest: anyIpv4 }),
+    rule({ type: 'out', action: 'ACCEPT', proto: 'tcp', dport: '53', dest: anyIpv4 }),
     ...(allowedNetworks.length ? [rule({ type: 'out', action: 'ACCEPT', dest: allowedNetworks.join(',') })] : []),
     rule({ type: 'out', action: 'DROP', dest: localNetworks.join(',') }),
+    rule({ type: 'out', action: 'ACCEPT', dest: anyIpv4 }),
   ];
+}
+
+/** The CT's firewall options: both policies DROP (IPv6 has no rule that accepts it), no NDP. */
+export function sessionFirewallOptions(dhcp: boolean): Params {
+  return {
+    enable: 1,
+    policy_in: 'DROP',
+    policy_out: 'DROP',
+    // With a DROP policy a DHCP client needs this; a static address is enforced instead (no spoofing).
+    dhcp: dhcp ? 1 : 0,
+    ipfilter: dhcp ? 0 : 1,
+    macfilter: 1,
+    ndp: 0,
+    radv: 0,
+  };
 }
 
 /**
@@ -42,19 +72,7 @@ export async function protectCt(ctx: ProxmoxContext, node: string, vmid: number,
     // lost, it is stored twice, next to itself — the same verdict for every packet.
     await ctx.client.post(`${base}/rules`, rule, { signal, retry: true });
   }
-  await ctx.client.put(
-    `${base}/options`,
-    {
-      enable: 1,
-      policy_in: 'DROP',
-      policy_out: 'ACCEPT',
-      // With a DROP policy a DHCP client needs this; a static address is enforced instead (no spoofing).
-      dhcp: dhcp ? 1 : 0,
-      ipfilter: dhcp ? 0 : 1,
-      macfilter: 1,
-    },
-    { signal },
-  );
+  await ctx.client.put(`${base}/options`, sessionFirewallOptions(dhcp), { signal });
 }
 
 /** Is the datacenter firewall on? Without it no CT rule applies. `null` when the token may not read it. */

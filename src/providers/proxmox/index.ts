@@ -7,16 +7,18 @@ import type { ManagedMachine, MachineState, Provider, ProviderRef } from '../../
 import { readCluster } from './cluster-view.ts';
 import { createContext, type ProxmoxContext, type ProxmoxTuning } from './context.ts';
 import { createMachine } from './create.ts';
-import { destroyVm } from './destroy.ts';
+import { destroyVm, InvisibleCtError, vmidFree } from './destroy.ts';
 import { runChecks } from './doctor.ts';
-import { isNotFound } from './errors.ts';
+import { isNotFound, noSshKeyMessage } from './errors.ts';
 import { ctPath, findVm, isManaged } from './guest-ops.ts';
 import { setPasswordInCt } from './ssh-pct.ts';
 
-export { ContainerIdTakenError, PveApiError, PveTaskError } from './errors.ts';
+export { ContainerIdTakenError, noSshKeyMessage, PveApiError, PveTaskError } from './errors.ts';
 export type { ProxmoxTuning } from './context.ts';
 
+/** Refused without an SSH key: see `noSshKeyMessage`. */
 export function createProxmoxProvider(config: Config, logger: Logger, tuning: Partial<ProxmoxTuning> = {}): Provider {
+  if (!config.proxmox.sshPrivateKey && !config.proxmox.sshKeyPath) throw new ProviderError(noSshKeyMessage);
   const ctx = createContext(config, logger.child({ provider: 'proxmox' }), tuning);
   return makeProvider(ctx);
 }
@@ -38,9 +40,13 @@ function makeProvider(ctx: ProxmoxContext): Provider {
           if (!isNotFound(e)) throw e;
         }
       }
-      // Not where we left it: migrated, or gone.
+      // Not where we left it: migrated, or gone — but only the vmlist can say gone (see destroy.ts).
       const vm = await findVm(ctx, ref.containerId);
-      if (!vm || !isManaged(vm)) return 'missing';
+      if (!vm) {
+        if (await vmidFree(ctx, ref.containerId)) return 'missing';
+        throw new InvisibleCtError(ref.containerId);
+      }
+      if (!isManaged(vm)) return 'missing';
       return vm.status === 'running' ? 'running' : 'stopped';
     },
 

@@ -5,6 +5,9 @@ import { after, before, describe, it } from 'node:test';
 import { silentLogger } from '../../../src/logger.ts';
 import { ContainerIdTakenError, createProxmoxProvider } from '../../../src/providers/proxmox/index.ts';
 import { portOpen } from '../../../src/providers/proxmox/readiness.ts';
+import { PveClient } from '../../../src/providers/proxmox/api.ts';
+import { waitForTask } from '../../../src/providers/proxmox/tasks.ts';
+import { createAnsibleProvider } from '../../../src/providers/ansible/index.ts';
 import type { Provider } from '../../../src/core/provider-port.ts';
 import { startProxmoxSim, type ProxmoxSim } from '../../support/proxmox-sim/index.ts';
 import { ctxFor, fastTuning, simConfig, spec } from './sim-config.ts';
@@ -40,14 +43,15 @@ describe('proxmox provider lifecycle', () => {
     assert.match(String(ct.config.rootfs), /base-9000-disk-0\/vm-30001-disk-0/, 'linked clone of the template');
     assert.match(String(ct.config.rootfs), /,size=10G/, "grown from the template's 8G to WINUX_DISK_GB");
     assert.equal(ct.users.get('winux'), 'pw-30001-Secret!');
-    // Its own firewall: RDP in only, DNS and the internet out, no local network (PVE evaluates top-down).
-    assert.deepEqual(ct.firewall.options, { enable: 1, policy_in: 'DROP', policy_out: 'ACCEPT', dhcp: 1, ipfilter: 0, macfilter: 1 });
-    const rules = ct.firewall.rules.map((r) => [r.type, r.action, r.proto ?? '', r.dport ?? '', r.dest ?? '', r.enable]);
+    // Its own firewall: RDP in only, DNS and the IPv4 internet out, no local network, no IPv6 (PVE evaluates top-down).
+    assert.deepEqual(ct.firewall.options, { enable: 1, policy_in: 'DROP', policy_out: 'DROP', dhcp: 1, ipfilter: 0, macfilter: 1, ndp: 0, radv: 0 });
+    const rules = ct.firewall.rules.map((r) => [r.type, r.action, r.proto ?? '', r.dport ?? '', r.source ?? r.dest ?? '', r.enable]);
     assert.deepEqual(rules, [
-      ['in', 'ACCEPT', 'tcp', String(sim.cluster.rdpPort), '', 1],
-      ['out', 'ACCEPT', 'udp', '53', '', 1],
-      ['out', 'ACCEPT', 'tcp', '53', '', 1],
+      ['in', 'ACCEPT', 'tcp', String(sim.cluster.rdpPort), '0.0.0.0/0', 1],
+      ['out', 'ACCEPT', 'udp', '53', '0.0.0.0/0', 1],
+      ['out', 'ACCEPT', 'tcp', '53', '0.0.0.0/0', 1],
       ['out', 'DROP', '', '', '10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,169.254.0.0/16,224.0.0.0/4,240.0.0.0/4', 1],
+      ['out', 'ACCEPT', '', '', '0.0.0.0/0', 1],
     ]);
     assert.deepEqual(steps, ['allocating', 'cloning', 'starting', 'network', 'desktop', 'ready']);
     // The password travelled on stdin only.
@@ -128,26 +132,24 @@ describe('proxmox provider lifecycle', () => {
   });
 });
 
-describe('proxmox provider without an SSH key', () => {
+describe('proxmox provider without a template (the Winux archive)', () => {
   let sim: ProxmoxSim;
   let provider: Provider;
   before(async () => {
-    sim = await startProxmoxSim({ ostemplate: true });
-    provider = createProxmoxProvider(
-      simConfig(sim, { proxmox_ssh_key_path: '', WINUX_PROXMOX_OSTEMPLATE: 'local:vztmpl/winux-desktop.tar.zst' }),
-      silentLogger,
-      fastTuning(sim),
-    );
+    sim = await startProxmoxSim({ ostemplate: true, templates: false });
+    provider = createProxmoxProvider(simConfig(sim, { WINUX_PROXMOX_OSTEMPLATE: 'local:vztmpl/winux-desktop.tar.zst' }), silentLogger, fastTuning(sim));
   });
   after(async () => {
     await provider.close?.();
     await sim.close();
   });
 
-  it('creates from the archive with the password at creation and start=1 (start runs as a second task)', async () => {
+  it('creates from the archive, then winux-session-init over SSH sets the password and starts the desktop', async () => {
     const m = await provider.create(spec(30011), ctxFor());
     const ct = sim.cluster.cts.get(30011)!;
-    assert.equal(ct.users.get('root'), 'pw-30011-Secret!');
+    assert.equal(ct.users.get('winux'), 'pw-30011-Secret!');
+    assert.equal(ct.users.get('root'), '', 'no root password: xrdp refuses root anyway');
+    assert.equal(ct.xrdpStarted, true);
     assert.equal(ct.config.tags, 'winux;winux-session-s-30011');
     assert.equal(ct.config.unprivileged, 1);
     assert.match(String(ct.config.rootfs), /^local-lvm:vm-30011-disk-0,size=10G/);
@@ -158,13 +160,54 @@ describe('proxmox provider without an SSH key', () => {
     assert.equal(sim.cluster.cts.has(30011), false);
   });
 
-  it('a start task that fails after create start=1 is retried', async () => {
+  it('a start task that fails after create is retried', async () => {
     sim.cluster.failNext('start');
     const m = await provider.create(spec(30012), ctxFor());
     const starts = [...sim.cluster.tasks.values()].filter((t) => t.id === '30012' && t.type === 'vzstart');
     assert.equal(starts.length, 2, 'the failed start was followed by one of ours');
     assert.match(starts[0]!.exitstatus!, /startup for container '30012' failed/);
     await provider.destroy(m.ref);
+  });
+});
+
+describe('proxmox provider without an SSH key', () => {
+  it('is refused at start with what to configure: nothing but pct exec can start a Winux desktop', async () => {
+    const sim = await startProxmoxSim({ ostemplate: true });
+    try {
+      const config = simConfig(sim, { proxmox_ssh_key_path: '', WINUX_PROXMOX_OSTEMPLATE: 'local:vztmpl/winux-desktop.tar.zst' });
+      assert.throws(() => createProxmoxProvider(config, silentLogger, fastTuning(sim)), /set proxmox_ssh_key_path \(or proxmox_ssh_private_key\)/);
+      assert.throws(() => createAnsibleProvider({ ...config, provider: 'ansible' }, silentLogger, fastTuning(sim)), /set proxmox_ssh_key_path/);
+      assert.equal(sim.cluster.cts.size, 1, 'nothing created (only the template)');
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it('the simulated Winux image keeps xrdp off until winux-session-init runs: a CT started without it never answers RDP', async () => {
+    const sim = await startProxmoxSim({ timings: { dhcpMs: 50, desktopMs: 80 } });
+    const client = new PveClient({ host: sim.host, port: sim.port, tokenId: sim.tokenId, tokenSecret: sim.tokenSecret, ca: sim.caPem });
+    try {
+      const upid = await client.post<string>('/nodes/pve1/lxc/9000/clone', { newid: 30013, full: 0 });
+      await waitForTask(client, upid, { pollMs: 25 });
+      await waitForTask(client, await client.post<string>('/nodes/pve1/lxc/30013/status/start'), { pollMs: 25 });
+      await new Promise((r) => setTimeout(r, 400));
+      const ct = sim.cluster.cts.get(30013)!;
+      assert.equal(await portOpen(ct.ip!, sim.cluster.rdpPort), false, 'no desktop without session init');
+      // Root's password (all the API can set) is not a way in: session-init refuses root.
+      assert.equal(
+        sim.cluster.sessionInit(ct, 'root:secret-pw\n', () => {}),
+        2,
+      );
+      assert.equal(
+        sim.cluster.sessionInit(ct, 'winux:secret-pw\n', () => {}),
+        0,
+      );
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(await portOpen(ct.ip!, sim.cluster.rdpPort), true, 'the desktop answers once session-init ran');
+    } finally {
+      await client.close();
+      await sim.close();
+    }
   });
 });
 

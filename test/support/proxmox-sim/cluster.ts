@@ -5,7 +5,7 @@
 // whole life, `start=1` forking a second task, tags normalised, and
 // `/interfaces` returning null while stopped and only lo + link-local until a
 // DHCP delay has passed.
-import { emptyFirewall, type SimFirewall } from './firewall.ts';
+import { emptyFirewall, type Packet, type SimFirewall, verdict } from './firewall.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import type net from 'node:net';
 import { authName, hasPriv, type Auth } from './acl.ts';
@@ -46,7 +46,7 @@ export interface SimNodeSpec {
   /** Bytes in use before any container runs. */
   mem?: number;
   maxcpu?: number;
-  status?: 'online' | 'offline';
+  status?: 'online' | 'offline' | 'unknown';
 }
 
 export interface SimStorage {
@@ -70,7 +70,12 @@ export interface SimNode {
   maxmem: number;
   baseMem: number;
   maxcpu: number;
-  status: 'online' | 'offline';
+  /**
+   * `unknown`: the node stopped reporting (pvestatd, corosync) as a node briefly
+   * does; its guests stay in the cluster-wide vmlist (so /cluster/resources and
+   * nextid still know them) but calls proxied to it fail like an offline node's.
+   */
+  status: 'online' | 'offline' | 'unknown';
   ip: string;
   storages: Map<string, SimStorage>;
   volumes: Map<string, SimVolume>;
@@ -91,6 +96,14 @@ export interface SimCt {
   users: Map<string, string>;
   /** Its firewall (<vmid>.fw): removed with the CT, copied by a clone. */
   firewall: SimFirewall;
+  /**
+   * A Winux image (the template, its clones, the Winux vztmpl archive): it has
+   * /usr/local/sbin/winux-session-init and keeps xrdp disabled at boot, so RDP
+   * answers only once session-init has run in this boot (template/configure.sh).
+   */
+  winuxImage: boolean;
+  /** xrdp started in this boot (by winux-session-init); a plain image starts it at boot. */
+  xrdpStarted?: boolean;
 }
 
 /** A task: the fields its UPID encodes, plus its state. */
@@ -410,6 +423,8 @@ export class SimCluster {
     if (p.tags !== undefined) config.tags = normaliseTags(p.tags);
     const ct = this.addCt(vmid, node.name, config, pool);
     ct.users.set('root', p.password ?? '');
+    // Every archive in the simulator stands for the Winux desktop archive (`winux template build --format proxmox`).
+    ct.winuxImage = true;
 
     return this.fork(node.name, 'vzcreate', String(vmid), auth, async (task) => {
       try {
@@ -470,6 +485,7 @@ export class SimCluster {
     for (const [u, pw] of src.users) ct.users.set(u, pw);
     // pve-container clones the source's firewall config along (PVE::Firewall::clone_vmfw_conf).
     ct.firewall = structuredClone(src.firewall);
+    ct.winuxImage = src.winuxImage;
 
     return this.fork(nodeName, 'vzclone', String(srcVmid), auth, async () => {
       try {
@@ -507,23 +523,56 @@ export class SimCluster {
   private boot(ct: SimCt): void {
     ct.status = 'running';
     ct.startedAt = Date.now();
+    ct.xrdpStarted = !ct.winuxImage;
     const staticIp = /(?:^|,)ip=(\d+\.\d+\.\d+\.\d+)\//.exec(String(ct.config.net0 ?? ''))?.[1];
     const dhcp = /(?:^|,)ip=dhcp/.test(String(ct.config.net0 ?? ''));
     ct.ip = staticIp ?? (dhcp ? this.addresses.allocate() : undefined);
+    if (ct.xrdpStarted) this.startDesktop(ct);
+  }
+
+  /** The desktop answers on RDP once the CT has booted far enough (and has its address), from now on. */
+  private startDesktop(ct: SimCt): void {
     const ip = ct.ip;
-    if (!ip || !isLoopback(ip)) return;
+    if (!ip || !isLoopback(ip) || ct.status !== 'running') return;
+    const dhcp = /(?:^|,)ip=dhcp/.test(String(ct.config.net0 ?? ''));
+    const readyAt = (ct.startedAt ?? Date.now()) + Math.max(this.timings.desktopMs, dhcp ? this.timings.dhcpMs : 0);
     ct.timers.push(
       setTimeout(
         () => {
-          if (ct.status !== 'running' || this.closed) return;
+          if (ct.status !== 'running' || this.closed || ct.rdp) return;
           void listenRdp(ip, this.rdpPort).then((srv) => {
-            if (ct.status !== 'running' || this.closed || !this.cts.has(ct.vmid)) void closeServer(srv);
+            if (ct.status !== 'running' || this.closed || !this.cts.has(ct.vmid) || ct.rdp) void closeServer(srv);
             else ct.rdp = srv;
           });
         },
-        Math.max(this.timings.desktopMs, dhcp ? this.timings.dhcpMs : 0),
+        Math.max(0, readyAt - Date.now()),
       ),
     );
+  }
+
+  /**
+   * `winux-session-init` inside a running CT (template/files/usr/local/sbin):
+   * "user:password" on stdin, never root; creates the user, sets the password,
+   * then starts xrdp. Returns its exit code.
+   */
+  sessionInit(ct: SimCt, stdin: string, stderr: (s: string) => void): number {
+    const creds = stdin.split('\n')[0] ?? '';
+    const sep = creds.indexOf(':');
+    const user = sep < 0 ? creds : creds.slice(0, sep);
+    if (!user || user === 'root' || /[^a-z0-9_-]/.test(user)) {
+      stderr("winux-session-init: expected 'user:password' on stdin, user not root\n");
+      return 2;
+    }
+    if (sep < 0 || sep === creds.length - 1) {
+      stderr('winux-session-init: empty password\n');
+      return 2;
+    }
+    ct.users.set(user, creds.slice(sep + 1));
+    if (!ct.xrdpStarted) {
+      ct.xrdpStarted = true;
+      this.startDesktop(ct);
+    }
+    return 0;
   }
 
   private async halt(ct: SimCt): Promise<void> {
@@ -632,7 +681,7 @@ export class SimCluster {
     const ct = this.ctOn(nodeName, vmid);
     if (ct.status !== 'running') return null;
     const mac = /hwaddr=([^,]+)/.exec(String(ct.config.net0 ?? ''))?.[1]?.toLowerCase() ?? 'bc:24:11:00:00:01';
-    const ll = `fe80::${mac.split(':').slice(3).join('')}:ff:fe00:1`;
+    const ll = linkLocalOf(mac);
     const lo = {
       name: 'lo',
       hwaddr: '00:00:00:00:00:00',
@@ -706,6 +755,14 @@ export class SimCluster {
     });
   }
 
+  /** What pve-firewall would do with `packet` on CT `vmid`'s eth0 (see firewall.ts `verdict`). */
+  packetVerdict(vmid: number, packet: Packet): 'ACCEPT' | 'DROP' | 'REJECT' {
+    const ct = this.cts.get(vmid);
+    if (!ct) throw new Error(`no CT ${vmid}`);
+    const nic = /(?:^|,)firewall=1(?:,|$)/.test(String(ct.config.net0 ?? ''));
+    return verdict(ct.firewall, { cluster: Number(this.clusterFirewall.enable ?? 0) === 1, nic }, packet);
+  }
+
   /** Test helper: a CT template that already exists, as `winux template push` would leave it. */
   addTemplate(nodeName: string, vmid: number, hostname = 'winux-template', tags = 'winux-template', accounts = ['root', 'winux']): SimCt {
     const node = this.nodes.get(nodeName)!;
@@ -723,6 +780,7 @@ export class SimCluster {
       tags: normaliseTags(tags),
     });
     for (const a of accounts) ct.users.set(a, '');
+    ct.winuxImage = true;
     return ct;
   }
 
@@ -741,7 +799,7 @@ export class SimCluster {
   }
 
   private addCt(vmid: number, node: string, config: Record<string, string | number>, pool?: string): SimCt {
-    const ct: SimCt = { vmid, node, status: 'stopped', config, pool, timers: [], users: new Map(), firewall: emptyFirewall() };
+    const ct: SimCt = { vmid, node, status: 'stopped', config, pool, timers: [], users: new Map(), firewall: emptyFirewall(), winuxImage: false };
     this.cts.set(vmid, ct);
     return ct;
   }
@@ -768,6 +826,14 @@ export class SimCluster {
     this.closed = true;
     await Promise.all([...this.cts.values()].map((ct) => this.halt(ct)));
   }
+}
+
+/** The EUI-64 link-local address a NIC with this MAC gets (RFC 4291 appendix A). */
+function linkLocalOf(mac: string): string {
+  const b = mac.split(':').map((x) => Number.parseInt(x, 16));
+  const eui = [b[0]! ^ 0x02, b[1]!, b[2]!, 0xff, 0xfe, b[3]!, b[4]!, b[5]!];
+  const groups = [0, 2, 4, 6].map((i) => ((eui[i]! << 8) | eui[i + 1]!).toString(16));
+  return `fe80::${groups.join(':')}`;
 }
 
 /** Thrown inside a worker to model a worker process killed mid-way (locks stay). */

@@ -10,6 +10,20 @@
 //  - GET /cluster/firewall/options: the datacenter switch (enable defaults to 0);
 //    a CT's rules only apply when it, the CT's `enable` and the NIC's firewall=1 are on.
 // The rules live with the CT (its <vmid>.fw), so destroying the CT removes them.
+//
+// `verdict()` says what pve-firewall would do with one packet on the CT's NIC
+// (src/PVE/Firewall.pm: ruleset_create_vm_chain, ruleset_generate_vm_rules,
+// ruleset_add_chain_policy), so tests can probe a session's isolation:
+//  - one ruleset per IP version (iptables and ip6tables): a rule whose source or
+//    dest holds addresses of one version applies to that version only
+//    (`next if $rule->{ipversion} && $rule->{ipversion} != $ipversion`); a rule
+//    without addresses applies to both;
+//  - DHCPv4 (when `dhcp`) and NDP (unless `ndp=0`) are accepted before the rules;
+//  - rules are evaluated top-down, enabled ones only, the first match decides;
+//  - then the policy: policy_out defaults to ACCEPT, policy_in to DROP;
+//  - nothing is filtered unless the datacenter firewall, the CT's `enable` and
+//    the NIC's firewall=1 are all on.
+import net from 'node:net';
 import { paramError } from './errors.ts';
 
 export interface SimFirewall {
@@ -22,7 +36,6 @@ const policyOptions = ['policy_in', 'policy_out'];
 const logOptions = ['log_level_in', 'log_level_out'];
 const actions = ['ACCEPT', 'DROP', 'REJECT'];
 const ruleKeys = ['type', 'action', 'enable', 'proto', 'dport', 'sport', 'dest', 'source', 'comment', 'macro', 'iface', 'log', 'pos', 'digest', 'icmp-type'];
-const ipv4OrCidr = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(\/(\d{1,2}))?$/;
 
 export function emptyFirewall(): SimFirewall {
   return { options: {}, rules: [] };
@@ -50,13 +63,98 @@ export function setOptions(fw: SimFirewall, p: Record<string, string>): null {
   return null;
 }
 
+/** An address or CIDR network, v4 or v6: its version, or 0 when it is neither. */
+function addressVersion(part: string): 0 | 4 | 6 {
+  const [addr, prefix, extra] = part.trim().split('/');
+  const version = net.isIP(addr ?? '');
+  if (!version || extra !== undefined) return 0;
+  if (prefix !== undefined && (!/^\d{1,3}$/.test(prefix) || Number(prefix) > (version === 4 ? 32 : 128))) return 0;
+  return version as 4 | 6;
+}
+
+/** pve-firewall's parse_address_list: each element a valid address or network, one IP version per list. */
 function checkAddressList(field: string, value: string): void {
+  const versions = new Set<number>();
   for (const part of value.split(',')) {
-    const m = ipv4OrCidr.exec(part.trim());
-    if (!m || m.slice(1, 5).some((o) => Number(o) > 255) || (m[6] !== undefined && Number(m[6]) > 32)) {
-      throw paramError({ [field]: 'invalid IP address: value does not look like a valid IP address or CIDR network' });
-    }
+    const version = addressVersion(part);
+    if (!version) throw paramError({ [field]: 'invalid IP address: value does not look like a valid IP address or CIDR network' });
+    versions.add(version);
   }
+  // The API's own description of source/dest: "Please do not mix IPv4 and IPv6 addresses inside such lists."
+  if (versions.size > 1) throw paramError({ [field]: "you can't mix IPv4 and IPv6 addresses in one list" });
+}
+
+/** The IP version a rule is limited to by its addresses (0: both). */
+function ruleVersion(rule: Record<string, string | number>): 0 | 4 | 6 {
+  for (const key of ['dest', 'source']) {
+    const value = rule[key];
+    if (typeof value === 'string' && value) return addressVersion(value.split(',')[0]!);
+  }
+  return 0;
+}
+
+function inList(list: string, address: string, family: 4 | 6): boolean {
+  const block = new net.BlockList();
+  for (const part of list.split(',')) {
+    const [addr, prefix] = part.trim().split('/');
+    if (addressVersion(addr!) !== family) continue;
+    block.addSubnet(addr!, prefix === undefined ? (family === 4 ? 32 : 128) : Number(prefix), family === 4 ? 'ipv4' : 'ipv6');
+  }
+  return block.check(address, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+function portMatches(spec: string, port: number | undefined): boolean {
+  if (port === undefined) return false;
+  return spec.split(',').some((item) => {
+    const [lo, hi] = item.split(':').map(Number);
+    return hi === undefined ? port === lo : port >= lo! && port <= hi;
+  });
+}
+
+export interface Packet {
+  /** out: the CT sends it; in: it is sent to the CT. */
+  direction: 'in' | 'out';
+  /** The other end: the destination of an outgoing packet, the source of an incoming one. */
+  peer: string;
+  proto: 'tcp' | 'udp' | 'icmp' | 'ipv6-icmp';
+  dport?: number;
+  sport?: number;
+  /** An ICMPv6 neighbour discovery message. */
+  ndp?: boolean;
+}
+
+export interface FirewallSwitches {
+  /** The datacenter firewall (cluster.fw `enable`). */
+  cluster: boolean;
+  /** The NIC's own `firewall=1` in netN. */
+  nic: boolean;
+}
+
+export function verdict(fw: SimFirewall, switches: FirewallSwitches, p: Packet): 'ACCEPT' | 'DROP' | 'REJECT' {
+  const o = fw.options;
+  if (!switches.cluster || !switches.nic) return 'ACCEPT';
+  const family = net.isIP(p.peer) as 4 | 6;
+  if (!family) throw new Error(`not an IP address: ${p.peer}`);
+  if (p.direction === 'out' && family === 4 && Number(o.dhcp ?? 0) === 1 && p.proto === 'udp' && p.sport === 68 && p.dport === 67) return 'ACCEPT';
+  if (family === 6 && p.ndp && Number(o.ndp ?? 1) !== 0) return 'ACCEPT';
+  if (Number(o.enable ?? 0) !== 1) return 'ACCEPT';
+  for (const rule of fw.rules) {
+    if (Number(rule.enable ?? 0) !== 1 || rule.type !== p.direction) continue;
+    const version = ruleVersion(rule);
+    if (version && version !== family) continue;
+    if (rule.proto !== undefined && !protoMatches(String(rule.proto), p.proto)) continue;
+    if (rule.dport !== undefined && !portMatches(String(rule.dport), p.dport)) continue;
+    if (rule.sport !== undefined && !portMatches(String(rule.sport), p.sport)) continue;
+    const addressKey = p.direction === 'out' ? 'dest' : 'source';
+    if (rule[addressKey] !== undefined && !inList(String(rule[addressKey]), p.peer, family)) continue;
+    return rule.action as 'ACCEPT' | 'DROP' | 'REJECT';
+  }
+  return (p.direction === 'out' ? (o.policy_out ?? 'ACCEPT') : (o.policy_in ?? 'DROP')) as 'ACCEPT' | 'DROP' | 'REJECT';
+}
+
+function protoMatches(ruleProto: string, proto: Packet['proto']): boolean {
+  const numbers: Record<string, string> = { tcp: '6', udp: '17', icmp: '1', 'ipv6-icmp': '58' };
+  return ruleProto === proto || ruleProto === numbers[proto] || (ruleProto === 'icmpv6' && proto === 'ipv6-icmp');
 }
 
 export function addRule(fw: SimFirewall, p: Record<string, string>): null {

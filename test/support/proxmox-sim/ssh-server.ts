@@ -95,15 +95,25 @@ function runPct(cluster: SimCluster, nodeName: string, argv: string[], io: Exec)
       io.error(`CT ${vmid} not running\n`);
       return 255;
     }
-    return runInCt(ct, argv.slice(4), io);
+    return runInCt(cluster, ct, argv.slice(4), io);
   }
   io.error(`ERROR: unknown command 'pct ${sub}'\n`);
   return 255;
 }
 
+const sessionInitPath = '/usr/local/sbin/winux-session-init';
+
 /** A model of the few commands run inside a container, not a shell. */
-function runInCt(ct: SimCt, argv: string[], io: Exec): number {
+function runInCt(cluster: SimCluster, ct: SimCt, argv: string[], io: Exec): number {
   const script = argv[0] === 'sh' || argv[0] === '/bin/sh' ? (argv[2] ?? '') : argv.join(' ');
+  // `winux-session-init` run directly, or `[ -x …/winux-session-init ] && exec …` as the providers do: only a Winux image has it.
+  const direct = argv[0] === sessionInitPath;
+  const guarded = script.includes(`[ -x ${sessionInitPath} ]`) && script.includes(`exec ${sessionInitPath}`);
+  if (direct && !ct.winuxImage) {
+    io.error(`lxc-attach: ${ct.vmid}: attach.c: No such file or directory - Failed to exec "${sessionInitPath}"\n`);
+    return 255;
+  }
+  if ((direct || guarded) && ct.winuxImage) return cluster.sessionInit(ct, io.stdin, io.error);
   const useradd = /useradd\b[^;|&]*?\s([a-z_][a-z0-9_-]*)\s*(?:;|\|\||&&|$)/.exec(script);
   if (useradd && !ct.users.has(useradd[1]!)) ct.users.set(useradd[1]!, '');
   if (/\bchpasswd\b/.test(script)) {
