@@ -84,8 +84,19 @@ export const containerPrograms: Record<string, string> = {
   passwd: 'passwd',
   hostname: 'hostname',
   'xrdp-keygen': 'xrdp',
-  xset: 'x11-xserver-utils', // startwm.sh
+  xset: 'x11-xserver-utils', // startwm.sh, winux-desktop
   startxfce4: 'xfce4-session',
+  // the desktop (winux-desktop) and winux-session-init
+  Xtigervnc: 'tigervnc-standalone-server',
+  tigervncpasswd: 'tigervnc-tools',
+  xauth: 'xauth',
+  mcookie: 'util-linux',
+  'xrdp-chansrv': 'xrdp',
+  'dbus-launch': 'dbus-x11',
+  getent: 'libc-bin',
+  cut: 'coreutils',
+  mv: 'coreutils',
+  pgrep: 'procps',
 };
 
 /** Paths the code names on purpose without using them (tests of what happens when they are missing). */

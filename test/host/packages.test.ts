@@ -50,7 +50,7 @@ test('the scanner finds the usages it must (lxc.include, literal calls, shell co
   assert.ok(has('host', 'program', 'lxc-copy'));
   assert.ok(has('host', 'program', 'debootstrap'), 'template/build.sh is scanned');
   assert.ok(has('host', 'program', 'apt-get'), 'scripts/setup-host.sh is scanned');
-  assert.ok(has('container', 'program', '/usr/sbin/chpasswd'), 'lxc-attach commands are container-side');
+  assert.ok(has('container', 'program', '/usr/local/sbin/winux-session-init'), 'lxc-attach commands are container-side');
   assert.ok(has('container', 'program', 'locale-gen'), 'template/configure.sh is container-side');
   assert.ok(!has('host', 'program', 'locale-gen'), 'container commands are not required on the host');
   assert.ok(found.usages.length > 50, `only ${found.usages.length} usages found`);
