@@ -138,7 +138,9 @@ export function abortAfter(ms: number): AbortSignal {
  * A real RDP login with FreeRDP, judged by the server. xrdp 0.9 has no NLA, so
  * FreeRDP's `/auth-only` stops after the TLS and capability exchange — before
  * xrdp ever checks the password — and exits 0 for any password. Here the client
- * connects fully and xrdp's own log says whether PAM accepted the login.
+ * connects fully and xrdp's own log says whether the login got the desktop: PAM
+ * accepted the name and the whole password (sesman's access control), then the
+ * desktop's Xvnc accepted the same password.
  */
 export async function rdpLogin(
   config: Config,
@@ -156,8 +158,12 @@ export async function rdpLogin(
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       const { stdout } = await attach(['tail', '-n', `+${before + 1}`, '/var/log/xrdp.log']);
-      if (new RegExp(`login successful for user ${user}\\b`).test(stdout)) return 'accepted';
-      if (new RegExp(`login failed for user ${user}\\b`).test(stdout)) return 'refused';
+      if (!stdout.includes(`access control for ${user}`)) {
+        await new Promise((r) => setTimeout(r, 250));
+        continue;
+      }
+      if (/Reply from access control: Success/.test(stdout) && /VNC password ok/.test(stdout)) return 'accepted';
+      if (/Reply from access control: (?!Success)/.test(stdout) || /VNC password failed/.test(stdout)) return 'refused';
       await new Promise((r) => setTimeout(r, 250));
     }
     throw new Error(`xrdp logged no login result for ${user} within ${timeoutMs / 1000} s`);
