@@ -5,8 +5,13 @@
 import type { Duplex } from 'node:stream';
 import type { CreationStep } from './session.ts';
 
-/** The provider's own description of a machine; the store keeps it verbatim. Always carries the container id. */
-export type ProviderRef = { containerId: number } & Record<string, unknown>;
+/**
+ * The provider's own description of a machine; the store keeps it verbatim. Always
+ * carries the container id; `certSha256`, when the provider read it, is the SHA-256
+ * fingerprint of the desktop's RDP (TLS) certificate, shown so a careful user can
+ * check what their client is told to accept.
+ */
+export type ProviderRef = { containerId: number; certSha256?: string } & Record<string, unknown>;
 
 export interface CreateSpec {
   sessionId: string;

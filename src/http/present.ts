@@ -29,6 +29,7 @@ export function presentSession(s: SessionRecord, o: PresentOptions): SessionJson
     ip: s.ip,
     host: hasEndpoint ? (s.endpointHost ?? o.publicHost) : null,
     port: s.port,
+    certificate_sha256: typeof s.providerRef?.certSha256 === 'string' ? s.providerRef.certSha256 : null,
     username: s.username,
     password: o.withSecrets && running ? s.password : undefined,
     created_at: iso(s.createdAt),

@@ -27,6 +27,9 @@ export const Session = Type.Object(
     ip: nullable(Type.String()),
     host: nullable(Type.String({ description: 'where an RDP client connects' })),
     port: nullable(Type.Integer()),
+    certificate_sha256: nullable(
+      Type.String({ description: "SHA-256 fingerprint of the desktop's RDP certificate (AB:CD:…), to compare with what the RDP client shows" }),
+    ),
     username: Type.String(),
     password: Type.Optional(Type.String({ description: 'owner or admin only, while the session is live' })),
     created_at: Type.String({ format: 'date-time' }),

@@ -1,6 +1,7 @@
 // LXC operations on one session container: clone, configure, start, initialise,
 // inspect, destroy. Each is a thin wrapper over the lxc-* tools (no liblxc
 // bindings to build), run without a shell.
+import { X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -236,16 +237,26 @@ export async function setPassword(config: Config, name: string, username: string
   );
 }
 
-/**
- * Where the host reaches the desktop's VNC socket: through the container's init
- * process's root (/proc/PID/root), so Xvnc needs no TCP port anyone else could
- * reach. Only root on the host can open it (the socket is 0600 in a 0700 directory).
- */
-export async function desktopSocketPath(config: Config, name: string): Promise<string> {
+/** The SHA-256 fingerprint of the session's RDP certificate (made by winux-session-init), read through the container's root. */
+export async function rdpCertificateSha256(config: Config, name: string): Promise<string> {
+  return new X509Certificate(await readFile(path.join(await containerRoot(config, name), 'etc', 'xrdp', 'cert.pem'))).fingerprint256;
+}
+
+/** The running container's root directory as the host sees it: its init process's /proc/PID/root (crosses its mount namespace). */
+async function containerRoot(config: Config, name: string): Promise<string> {
   const { stdout } = await run('lxc-info', [...P(config), '-n', name, '-p', '-H'], { timeoutMs: 10_000 });
   const pid = Number(stdout.trim());
   if (!Number.isInteger(pid) || pid <= 1) throw new Error(`${name} is not running`);
-  return `/proc/${pid}/root/run/winux-desktop/vnc.sock`;
+  return `/proc/${pid}/root`;
+}
+
+/**
+ * Where the host reaches the desktop's VNC socket: through the container's root,
+ * so Xvnc needs no TCP port anyone else could reach. Only root on the host can
+ * open it (the socket is 0600 in a 0700 directory of the session's user).
+ */
+export async function desktopSocketPath(config: Config, name: string): Promise<string> {
+  return `${await containerRoot(config, name)}/run/winux-desktop/vnc.sock`;
 }
 
 /** Stops (hard: the session is over) and removes the container with its overlay, config and logs. "Not found" is success. */

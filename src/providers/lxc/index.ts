@@ -27,6 +27,7 @@ import type {
 import {
   cloneFromTemplate,
   desktopSocketPath,
+  rdpCertificateSha256,
   destroyContainer,
   initSession,
   lxcState,
@@ -142,8 +143,10 @@ export function createLxcProvider(config: Config, logger: Logger): Provider {
       ctx.progress('desktop');
       // Through the gateway, as a client would come: proves the forwarding too.
       await waitForRdp('127.0.0.1', port, signal, desktopTimeoutMs);
+      // Shown on the page and in the API, so a careful user can check what their RDP client is told to accept.
+      const certSha256 = await rdpCertificateSha256(config, name);
       slog.info({ ip, port }, 'desktop ready');
-      return { ref, node: os.hostname(), ip, endpoint: { host: null, port } };
+      return { ref: { ...ref, certSha256 }, node: os.hostname(), ip, endpoint: { host: null, port } };
     } catch (err) {
       if (signal.aborted) throw new ProviderError(`Creating ${name} was cancelled`, false, { cause: err });
       if (err instanceof ProviderError) throw err; // includes ContainerIdTakenError

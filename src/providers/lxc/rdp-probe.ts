@@ -38,8 +38,11 @@ export function parseConnectionConfirm(buf: Buffer): void {
   if ((value & PROTOCOL_SSL) === 0) throw new RdpProbeError(`server selected protocol ${value}, not TLS`);
 }
 
-/** Resolves when host:port completes X.224 + TLS negotiation within `timeoutMs`; rejects otherwise. */
-export function probeRdp(host: string, port: number, timeoutMs = 3000): Promise<void> {
+/**
+ * Resolves when host:port completes X.224 + TLS negotiation within `timeoutMs`, with
+ * the SHA-256 fingerprint of the certificate it presented; rejects otherwise.
+ */
+export function probeRdp(host: string, port: number, timeoutMs = 3000): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     let done = false;
     const socket = net.connect({ host, port });
@@ -48,10 +51,11 @@ export function probeRdp(host: string, port: number, timeoutMs = 3000): Promise<
       if (done) return;
       done = true;
       clearTimeout(timer);
+      const fingerprint = err ? undefined : secure?.getPeerX509Certificate()?.fingerprint256;
       secure?.destroy();
       socket.destroy();
       if (err) reject(err);
-      else resolve();
+      else resolve(fingerprint);
     };
     const timer = setTimeout(() => finish(new RdpProbeError(`no RDP answer from ${host}:${port} within ${timeoutMs} ms`)), timeoutMs);
     socket.on('error', (err) => finish(err));

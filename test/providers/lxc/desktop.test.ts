@@ -12,6 +12,7 @@ import { after, before, test } from 'node:test';
 import { createLxcProvider } from '../../../src/providers/lxc/index.ts';
 import { run } from '../../../src/providers/lxc/exec.ts';
 import { containerIp, containerName } from '../../../src/providers/lxc/naming.ts';
+import { probeRdp } from '../../../src/providers/lxc/rdp-probe.ts';
 import { RfbClient } from '../../support/rfb-client.ts';
 import { startTestServer, waitFor, waitForReady, type TestServer } from '../../support/server.ts';
 import { desktopUser, logger, lxcConfig, prepareHost, startXfreerdp, startXvfb } from './helpers.ts';
@@ -170,12 +171,12 @@ test('an RDP client shows the same desktop as the browser, with the same windows
         const vncPng = await savePng(viewer, 'browser-same-desktop.png');
         const { stdout, stderr } = await run('compare', ['-metric', 'AE', '-fuzz', '10%', rdpPng, vncPng, 'null:'], { okCodes: [0, 1, 2] });
         const differing = Number((stdout || stderr).trim().split(/\s/)[0]);
-        return differing < 1280 * 800 * 0.02 ? differing : undefined;
+        return differing < 1280 * 800 * 0.02 ? { differing } : undefined; // an object: 0 differing pixels is a match, not "not yet"
       },
       60_000,
       'the RDP screen to match the browser desktop',
     );
-    assert.ok(diff >= 0);
+    assert.ok(diff.differing < 1280 * 800 * 0.02);
     const colours = Number((await run('convert', [rdpPng, '-format', '%k', 'info:'])).stdout.trim());
     assert.ok(colours > 200, `the RDP screen has only ${colours} colours (see ${rdpPng})`);
   } finally {
@@ -207,6 +208,13 @@ test('an RDP login with a wrong password gets no desktop (PAM checks the whole p
     client.stop();
     screen.stop();
   }
+});
+
+test("the API shows the SHA-256 fingerprint of the certificate the session's RDP port presents", async () => {
+  const shown = await server.request('GET', `${api}/sessions/${a.id}`, { token: a.token });
+  const presented = await probeRdp('127.0.0.1', a.port);
+  assert.match(String(shown.body.certificate_sha256), /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+  assert.equal(shown.body.certificate_sha256, presented);
 });
 
 test("no stream for another session's token, an unknown id, another site's Origin, or nobody", async () => {
