@@ -45,7 +45,8 @@ export const dynamicCallSites: Record<string, string[]> = {
   "test/hardening/support/postgres-outage.ts: path.join(bin, 'pg_ctl')": ['pg_ctl'],
   'test/providers/lxc/provider.test.ts: ...command': [], // inside the container (lxc-attach): see containerPrograms
   'test/providers/lxc/helpers.ts: ...args': [], // inside the container (lxc-attach)
-  'test/deploy/proxies.ts: command': ['caddy', 'nginx'], // its run() wrapper; the callers pass literals, scanned
+  'test/deploy/proxies.ts: command': ['caddy', 'nginx'],
+  'test/support/vnc-desktop.ts: program': ['xev'], // VncDesktop.client(): X clients on the test desktop // its run() wrapper; the callers pass literals, scanned
 };
 
 /**

@@ -78,6 +78,7 @@ export function openDesktop(hooks: DesktopHooks): void {
   // The browser's Back button closes the desktop rather than leaving the page.
   history.pushState({ winuxDesktop: id }, '');
   relabelDesktop();
+  renderDesktopBar($('timer').textContent ?? '', state.level);
   say(dt('state.connecting'));
 }
 
