@@ -135,6 +135,10 @@ describe('the ready page leads to the browser desktop', () => {
     // The countdown and the phone keyboard button are in the toolbar.
     assert.match(await text(page, '#dt-timer'), /^\d+:\d\d$/);
     assert.ok(await page.locator('#dt-osk').count());
+    // No desktop behind this session: the view says it is trying again, with a countdown and a button to retry now.
+    await page.locator('#dt-msg').waitFor();
+    assert.match(await text(page, '#dt-msg'), /nouvel essai dans \d+ s|Reconnexion/);
+    assert.ok(await page.getByRole('button', { name: 'Réessayer maintenant' }).isVisible());
     await shot(page, 'desktop-phone');
     await page.click('#dt-close');
     await page.locator('#desktop').waitFor({ state: 'hidden' });
@@ -172,6 +176,11 @@ describe('view-only pages without a usable link', () => {
     await page.goto(`${w.url}/winux/share/#aaaaaaaaaaaa.bbbbbbbbbbbbbbbbbbbbbbbb`);
     await page.locator('#viewer-msg').waitFor({ timeout: 20_000 });
     assert.match(await text(page, '#msg-body'), /does not work/);
+    // noVNC's chunk loaded and ran (its top-level await included): only the refused sockets were complained about.
+    const errors = (page as unknown as { jsErrors: string[] }).jsErrors.filter(
+      (e) => !/WebSocket connection to .* failed|Failed when connecting: Connection closed/.test(e),
+    );
+    assert.deepEqual(errors, []);
     await context.close();
   });
 
