@@ -16,7 +16,7 @@ export class VncDesktop {
   private x: ChildProcess | null = null;
 
   /** Starts Xtigervnc with `password` as its VNC password; resolves once the socket accepts connections. */
-  async start(password: string, geometry = '1024x768'): Promise<this> {
+  async start(password: string, geometry = '1024x768', security: 'VncAuth' | 'None' = 'VncAuth'): Promise<this> {
     // Through stdin, never argv: the password stays out of the process list.
     const made = spawnSync('tigervncpasswd', ['-f'], { input: `${password}\n` });
     if (made.status !== 0) throw new Error(`tigervncpasswd failed: ${String(made.stderr)}`);
@@ -34,7 +34,7 @@ export class VncDesktop {
           '-rfbport',
           '-1',
           '-SecurityTypes',
-          'VncAuth',
+          security,
           '-PasswordFile',
           path.join(this.dir, 'passwd'),
           '-geometry',

@@ -85,6 +85,7 @@ export function openStream(o: StreamOptions): DesktopStream {
     ws.addEventListener('close', (e) => {
       close = e;
     });
+    holdEarlyMessages(ws);
     const r = new RFB(o.screen, ws, { shared: true });
     rfb = r;
     r.viewOnly = o.viewOnly;
@@ -161,6 +162,34 @@ export function openStream(o: StreamOptions): DesktopStream {
   };
   attempt();
   return stream;
+}
+
+/**
+ * noVNC attaches to a socket it is given one task after its constructor, by setting
+ * `onmessage`; a server that speaks first (RFB does: "RFB 003.008") may be heard
+ * before that, and the message would be lost. Messages are held until noVNC's
+ * handler is set, then handed to it, in order, once its attach has finished.
+ */
+function holdEarlyMessages(ws: WebSocket): void {
+  const early: MessageEvent[] = [];
+  const hold = (e: MessageEvent) => early.push(e);
+  let handler: ((this: WebSocket, e: MessageEvent) => unknown) | null = null;
+  ws.addEventListener('message', hold);
+  ws.addEventListener('message', (e) => {
+    if (early.length === 0 || !early.includes(e)) handler?.call(ws, e);
+  });
+  Object.defineProperty(ws, 'onmessage', {
+    configurable: true,
+    get: () => handler,
+    set: (h: typeof handler) => {
+      handler = h;
+      // A microtask: after noVNC's attach (and its "socket open" step) completes, before any other message event.
+      queueMicrotask(() => {
+        ws.removeEventListener('message', hold);
+        for (const e of early.splice(0)) h?.call(ws, e);
+      });
+    },
+  });
 }
 
 /** A same-origin WebSocket URL for an API path (ws: or wss: as the page is served). */

@@ -1,0 +1,181 @@
+// The pages' side of the desktop stream, at the protocol boundary: Chromium's
+// WebSocket is routed (Playwright's routeWebSocket) to a real Xtigervnc with
+// security type None, which is what Winux's proxy hands the page. The test plays
+// the server's closes: a blip (reconnect with a visible state), 4001 share_revoked
+// and 4000 session_ended (no reconnection). The server's own proxy, auth and
+// view-only enforcement are tested on the server side.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, BrowserContext, Page, WebSocketRoute } from 'playwright-core';
+import { VncDesktop } from '../support/vnc-desktop.ts';
+import { launchBrowser, openPage, outDir, startWinux, until, type Winux } from './harness.ts';
+
+let browser: Browser;
+let w: Winux;
+let vnc: VncDesktop;
+before(async () => {
+  browser = await launchBrowser();
+  w = await startWinux();
+  vnc = await new VncDesktop().start('unused', '1024x768', 'None');
+});
+after(async () => {
+  await browser?.close();
+  await w?.close();
+  await vnc?.stop();
+});
+
+const text = (page: Page, selector: string) => page.locator(selector).innerText();
+const shot = (page: Page, name: string) => page.screenshot({ path: path.join(outDir, `${name}.png`) });
+
+/** Routes the page's desktop sockets to the VNC server; records each connection. */
+async function bridge(context: BrowserContext, pattern: RegExp): Promise<{ sockets: WebSocketRoute[]; urls: string[]; protocols: string[] }> {
+  const seen = { sockets: [] as WebSocketRoute[], urls: [] as string[], protocols: [] as string[] };
+  await context.routeWebSocket(pattern, (ws) => {
+    seen.sockets.push(ws);
+    seen.urls.push(ws.url());
+    const vncSocket = net.connect(vnc.socketPath);
+    vncSocket.on('data', (d) => ws.send(d));
+    vncSocket.on('close', () => ws.close({ code: 1011, reason: 'desktop unavailable' }).catch(() => {}));
+    ws.onMessage((m) => vncSocket.write(typeof m === 'string' ? Buffer.from(m) : m));
+    ws.onClose(() => vncSocket.destroy());
+  });
+  // Playwright's stand-in WebSocket keeps its methods one prototype further up than the
+  // browser's; noVNC checks the socket it is given has them on its own prototype.
+  await context.addInitScript({
+    content: `(() => { const W = window.WebSocket; let p = Object.getPrototypeOf(W.prototype);
+      while (p && p !== EventTarget.prototype) {
+        for (const k of Object.getOwnPropertyNames(p)) if (!Object.prototype.hasOwnProperty.call(W.prototype, k)) Object.defineProperty(W.prototype, k, Object.getOwnPropertyDescriptor(p, k));
+        p = Object.getPrototypeOf(p);
+      } })();`,
+  });
+  return seen;
+}
+
+async function canvasColours(page: Page): Promise<number> {
+  return page.locator('#desktop canvas').evaluate((c: HTMLCanvasElement) => {
+    const ctx = c.getContext('2d');
+    if (!ctx || !c.width || !c.height) return 0;
+    const data = ctx.getImageData(0, 0, c.width, c.height).data;
+    const seen = new Set<number>();
+    for (let i = 0; i < data.length; i += 4 * 97) seen.add(data[i] * 65536 + data[i + 1] * 256 + data[i + 2]);
+    return seen.size;
+  });
+}
+
+describe('the visitor page on a desktop stream', () => {
+  let context: BrowserContext;
+  let page: Page;
+  let seen: Awaited<ReturnType<typeof bridge>>;
+  before(async () => {
+    ({ context, page } = await openPage(browser, w.url));
+    seen = await bridge(context, /\/api\/winux\/sessions\/[^/]+\/desktop$/);
+  });
+  after(async () => {
+    await context?.close();
+  });
+
+  test('the canvas shows the desktop; keys reach the X server', async () => {
+    await page.goto(`${w.url}/winux/`);
+    await page.click('#launch');
+    await page.locator('#view-ready').waitFor();
+    await page.getByRole('button', { name: 'Ouvrir dans le navigateur', exact: true }).click();
+    await page.locator('#desktop[data-state="connected"]').waitFor();
+    const [session] = await w.service.list({ statuses: ['ready'] });
+    assert.equal(new URL(seen.urls[0]).pathname, `/api/winux/sessions/${session.id}/desktop`);
+    assert.equal(new URL(seen.urls[0]).protocol, 'ws:');
+    await until(async () => (await canvasColours(page)) > 1, 'a desktop frame on the canvas');
+    await shot(page, 'stream-desktop');
+    // The desktop took the window's size (noVNC's resizeSession; Xtigervnc accepts SetDesktopSize).
+    const want = await page.locator('#desktop .dt-screen').evaluate((e) => `${e.clientWidth}x${e.clientHeight}`);
+    const xSize = () =>
+      /dimensions:\s+(\d+x\d+)/.exec(spawnSync('xdpyinfo', [], { env: { ...process.env, DISPLAY: `:${vnc.display}` }, encoding: 'utf8' }).stdout)?.[1];
+    await until(() => xSize() === want, `the X screen at ${want} (is ${xSize()})`);
+    await page.setViewportSize({ width: 1000, height: 700 });
+    const smaller = await page.locator('#desktop .dt-screen').evaluate((e) => `${e.clientWidth}x${e.clientHeight}`);
+    await until(() => xSize() === smaller, `the X screen following the window to ${smaller} (is ${xSize()})`);
+    const xev = vnc.client('xev', ['-root', '-event', 'keyboard']);
+    let out = '';
+    xev.stdout?.on('data', (d) => {
+      out += d;
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      await page.locator('#desktop canvas').click();
+      await page.keyboard.type('abc');
+      await until(() => /keysym 0x61, a[\s\S]*keysym 0x62, b[\s\S]*keysym 0x63, c/.test(out), 'a b c on the X server');
+      await page.click('#dt-keys');
+      await page.getByRole('menuitem', { name: 'Esc' }).click();
+      await until(() => /keysym 0xff1b, Escape/.test(out), 'Escape from the keys menu');
+      // The phone keyboard's hidden field forwards what is typed into it.
+      await page.click('#dt-osk');
+      assert.equal(await page.evaluate(() => document.activeElement?.id), 'dt-osk-input');
+      await page.keyboard.type('é');
+      await until(() => /keysym 0xe9, eacute/.test(out), 'é from the on-screen keyboard field');
+    } finally {
+      xev.kill();
+    }
+  });
+
+  test('after a network blip it says so and reconnects by itself', async () => {
+    const before = seen.sockets.length;
+    await seen.sockets.at(-1)!.close({ code: 4999, reason: 'blip' });
+    await page.locator('#desktop[data-state="reconnecting"]').waitFor();
+    assert.match(await text(page, '#dt-msg'), /Connexion perdue|Reconnexion/);
+    await page.locator('#desktop[data-state="connected"]').waitFor();
+    assert.equal(seen.sockets.length, before + 1);
+    await until(async () => (await canvasColours(page)) > 1, 'the desktop back on the canvas');
+  });
+
+  test('4000 session_ended: the canvas closes, no reconnection, and the page says why', async () => {
+    const [session] = await w.service.list({ statuses: ['ready'] });
+    const before = seen.sockets.length;
+    await w.service.destroy(session.id, 'expired', { wait: true });
+    await seen.sockets.at(-1)!.close({ code: 4000, reason: 'session_ended' });
+    await page.locator('#desktop').waitFor({ state: 'hidden' });
+    await page.locator('#view-ended').waitFor();
+    assert.equal(await page.locator('#desktop canvas').count(), 0);
+    assert.match(await text(page, '#ended-title'), /expiré|introuvable|terminée/);
+    // The first retry would come within ~1.2 s: none comes.
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.equal(seen.sockets.length, before);
+  });
+});
+
+describe('a share link viewer on a desktop stream', () => {
+  test('view-only, the secret as a subprotocol; 4001 share_revoked ends it without reconnecting', async () => {
+    const { context, page } = await openPage(browser, w.url, { locale: 'en-US' });
+    const seen = await bridge(context, /\/api\/winux\/shares\/[^/]+\/desktop$/);
+    await page.goto(`${w.url}/winux/share/#shr_abcdef123.s3cretS3cretS3cretS3cret`);
+    await page.locator('#desktop[data-state="connected"]').waitFor();
+    assert.deepEqual(seen.sockets[0].protocols(), ['binary', 'winux-share.s3cretS3cretS3cretS3cret']);
+    assert.equal(new URL(seen.urls[0]).pathname, '/api/winux/shares/shr_abcdef123/desktop');
+    assert.ok(!seen.urls[0].includes('s3cret'), 'the secret is not in the URL');
+    assert.equal(await text(page, '#dt-viewonly'), 'View only');
+    assert.equal(await page.locator('#dt-keys, #dt-clip, #dt-osk').count(), 0);
+    await until(async () => (await canvasColours(page)) > 1, 'the shared desktop');
+    await shot(page, 'stream-share-viewer');
+    // noVNC's viewOnly: a click and keys send nothing (the server enforces it anyway).
+    const xev = vnc.client('xev', ['-root', '-event', 'keyboard']);
+    let out = '';
+    xev.stdout?.on('data', (d) => {
+      out += d;
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    await page.locator('#desktop canvas').click();
+    await page.keyboard.type('zz');
+    await new Promise((r) => setTimeout(r, 500));
+    xev.kill();
+    assert.doesNotMatch(out, /KeyPress/);
+    await seen.sockets[0].close({ code: 4001, reason: 'share_revoked' });
+    await page.locator('#viewer-msg').waitFor();
+    assert.match(await text(page, '#msg-body'), /revoked/);
+    assert.equal(await page.locator('#desktop canvas').count(), 0);
+    await shot(page, 'stream-share-revoked');
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.equal(seen.sockets.length, 1);
+    await context.close();
+  });
+});
