@@ -179,3 +179,24 @@ describe('a share link viewer on a desktop stream', () => {
     await context.close();
   });
 });
+
+describe('the admin viewer on a desktop stream', () => {
+  test('opens the session view-only (?view_only=1) and says so; a session that ended is explained', async () => {
+    const { context, page } = await openPage(browser, w.url, { locale: 'fr-FR' });
+    const seen = await bridge(context, /\/api\/winux\/sessions\/[^/]+\/desktop\?view_only=1$/);
+    const id = 'winux-abcdefgh2345'; // the stream is the bridge's: no session needed
+    await page.goto(`${w.url}/winux/view/?session=${encodeURIComponent(id)}`);
+    await page.locator('#desktop[data-state="connected"]').waitFor();
+    assert.equal(new URL(seen.urls[0]).pathname, `/api/winux/sessions/${id}/desktop`);
+    assert.equal(new URL(seen.urls[0]).search, '?view_only=1');
+    assert.equal(await text(page, '#dt-viewonly'), 'Lecture seule');
+    assert.match(await text(page, '#viewer-title'), /Vue administrateur/);
+    assert.equal(await page.locator('#dt-keys, #dt-clip, #dt-osk').count(), 0);
+    await until(async () => (await canvasColours(page)) > 1, 'the desktop on the admin viewer');
+    await shot(page, 'stream-admin-viewer');
+    await seen.sockets[0].close({ code: 4000, reason: 'session_ended' });
+    await page.locator('#viewer-msg').waitFor();
+    assert.match(await text(page, '#msg-body'), /session est terminée/);
+    await context.close();
+  });
+});
