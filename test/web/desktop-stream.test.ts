@@ -5,7 +5,7 @@
 // and 4000 session_ended (no reconnection). The server's own proxy, auth and
 // view-only enforcement are tested on the server side.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -70,7 +70,7 @@ describe('the visitor page on a desktop stream', () => {
   let page: Page;
   let seen: Awaited<ReturnType<typeof bridge>>;
   before(async () => {
-    ({ context, page } = await openPage(browser, w.url));
+    ({ context, page } = await openPage(browser, w.url, { permissions: ['clipboard-read', 'clipboard-write'] }));
     seen = await bridge(context, /\/api\/winux\/sessions\/[^/]+\/desktop$/);
   });
   after(async () => {
@@ -117,6 +117,29 @@ describe('the visitor page on a desktop stream', () => {
     } finally {
       xev.kill();
     }
+  });
+
+  test('the clipboard goes both ways: the panel, and the browser clipboard where allowed', async () => {
+    const env = { ...process.env, DISPLAY: `:${vnc.display}` };
+    // Copied on the desktop (xclip owns the X clipboard): it shows in the panel and the browser's clipboard.
+    const owner = spawn('xclip', ['-quiet', '-selection', 'clipboard', '-i'], { env, stdio: ['pipe', 'ignore', 'ignore'] });
+    owner.stdin.end('copié sur le bureau');
+    try {
+      await until(async () => (await page.locator('#dt-clip-text').inputValue()) === 'copié sur le bureau', 'the desktop clipboard in the panel');
+      await until(async () => (await page.evaluate(() => navigator.clipboard.readText())) === 'copié sur le bureau', 'the desktop clipboard in the browser');
+    } finally {
+      owner.kill();
+    }
+    // Written in the panel and sent: the desktop's clipboard holds it (AltGr-style characters included).
+    await page.click('#dt-clip');
+    await page.fill('#dt-clip-text', 'du navigateur : @ € #');
+    await page.click('#dt-clip-send');
+    const xClipboard = () => {
+      const r = spawnSync('xclip', ['-selection', 'clipboard', '-o'], { env, encoding: 'utf8', timeout: 8000 });
+      return r.stdout + (r.stderr ? ` [${r.stderr.trim()}]` : '');
+    };
+    await until(() => xClipboard() === 'du navigateur : @ € #', `the text in the X clipboard (is ${JSON.stringify(xClipboard())})`);
+    assert.ok(await page.locator('#dt-clip-panel').isHidden());
   });
 
   test('after a network blip it says so and reconnects by itself', async () => {

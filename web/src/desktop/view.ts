@@ -155,7 +155,9 @@ export function createDesktopView(o: ViewOptions): DesktopView {
   let lastRemote = '';
   let lastLocal = '';
   const onClipboard = (text: string) => {
+    // Also what the browser's clipboard now holds: coming back to the desktop must not send it back.
     lastRemote = text;
+    lastLocal = text;
     clipText.value = text;
     if (document.hasFocus()) navigator.clipboard?.writeText(text).catch(() => {});
   };
