@@ -119,6 +119,40 @@ describe('the visitor page on a desktop stream', () => {
     }
   });
 
+  test('characters typed with a French AZERTY layout arrive as typed, AltGr ones included', async () => {
+    // What Chromium reports on an AZERTY keyboard: the key pressed is where US has 0, 2 or 3, the character is @, € or #.
+    const cdp = await context.newCDPSession(page);
+    const key = (type: 'keyDown' | 'keyUp', k: string, code: string, vk: number, text?: string) =>
+      cdp.send('Input.dispatchKeyEvent', { type, key: k, code, windowsVirtualKeyCode: vk, nativeVirtualKeyCode: vk, ...(text ? { text } : {}) });
+    const xev = vnc.client('xev', ['-root', '-event', 'keyboard']);
+    let out = '';
+    xev.stdout?.on('data', (d) => {
+      out += d;
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      await page.locator('#desktop canvas').click();
+      for (const [ch, code, vk] of [
+        ['@', 'Digit0', 48],
+        ['€', 'KeyE', 69],
+        ['#', 'Digit3', 51],
+      ] as const) {
+        await key('keyDown', 'AltGraph', 'AltRight', 225);
+        await key('keyDown', ch, code, vk, ch);
+        await key('keyUp', ch, code, vk);
+        await key('keyUp', 'AltGraph', 'AltRight', 225);
+      }
+      const typed = () =>
+        [...out.matchAll(/KeyPress event[\s\S]*?keysym 0x[0-9a-f]+, (\w+)\)/g)]
+          .map((m) => m[1])
+          .filter((k) => !/^(ISO_Level3_Shift|Alt_R|Mode_switch|Shift_L|Shift_R)$/.test(k));
+      await until(() => typed().join(' ') === 'at EuroSign numbersign', `@ € # on the X server (got ${typed().join(' ')})`);
+    } finally {
+      xev.kill();
+      await cdp.detach();
+    }
+  });
+
   test('the clipboard goes both ways: the panel, and the browser clipboard where allowed', async () => {
     const env = { ...process.env, DISPLAY: `:${vnc.display}` };
     // Copied on the desktop (xclip owns the X clipboard): it shows in the panel and the browser's clipboard.
