@@ -201,6 +201,45 @@ describe('the visitor page on a desktop stream', () => {
   });
 });
 
+describe('the desktop on a phone', () => {
+  test('a tap clicks on the desktop, the page does not scroll away, full screen works', async () => {
+    for (const s of await w.service.list({ statuses: ['creating', 'ready'] })) await w.service.destroy(s.id, 'test', { wait: true });
+    const { context, page } = await openPage(browser, w.url, { width: 390, height: 844, mobile: true });
+    await bridge(context, /\/api\/winux\/sessions\/[^/]+\/desktop$/);
+    await page.goto(`${w.url}/winux/`);
+    await page.click('#launch');
+    await page.locator('#view-ready').waitFor();
+    await page.getByRole('button', { name: 'Ouvrir dans le navigateur', exact: true }).tap();
+    await page.locator('#desktop[data-state="connected"]').waitFor();
+    await until(async () => (await canvasColours(page)) > 1, 'the desktop on the phone');
+    const xev = vnc.client('xev', ['-root', '-event', 'button']);
+    let out = '';
+    xev.stdout?.on('data', (d) => {
+      out += d;
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const scrolled = await page.evaluate(() => window.scrollY);
+      const box = (await page.locator('#desktop canvas').boundingBox())!;
+      await page.touchscreen.tap(box.x + box.width / 2, box.y + box.height / 2);
+      await until(() => /ButtonPress event/.test(out), 'the tap as a click on the X server');
+      // The view is fixed to the window and the page under it does not move.
+      assert.equal(await page.evaluate(() => window.scrollY), scrolled);
+      const view = (await page.locator('#desktop').boundingBox())!;
+      assert.deepEqual([view.x, view.y, view.width, view.height], [0, 0, 390, 844]);
+    } finally {
+      xev.kill();
+    }
+    await shot(page, 'stream-phone');
+    await page.click('#dt-full');
+    await until(() => page.evaluate(() => document.fullscreenElement?.id === 'desktop'), 'the desktop in full screen');
+    assert.equal(await page.locator('#dt-full').innerText(), 'Quitter le plein écran');
+    await page.click('#dt-full');
+    await until(() => page.evaluate(() => document.fullscreenElement === null), 'full screen left');
+    await context.close();
+  });
+});
+
 describe('a share link viewer on a desktop stream', () => {
   test('view-only, the secret as a subprotocol; 4001 share_revoked ends it without reconnecting', async () => {
     const { context, page } = await openPage(browser, w.url, { locale: 'en-US' });

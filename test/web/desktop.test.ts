@@ -127,8 +127,13 @@ describe('the ready page leads to the browser desktop', () => {
     });
     assert.equal(Math.round(box.view.width), 390);
     assert.equal(Math.round(box.view.height), 844);
-    assert.ok(box.bar.height <= 56, `toolbar ${box.bar.height}px high`);
-    assert.ok(box.screen.height >= 844 - 56, `desktop area ${box.screen.height}px high`);
+    // Two rows at most on a phone, every control in sight (none scrolled off the side).
+    assert.ok(box.bar.height <= 100, `toolbar ${box.bar.height}px high`);
+    assert.ok(box.screen.height >= 844 - 100, `desktop area ${box.screen.height}px high`);
+    const offside = await page
+      .locator('#desktop .dt-bar button:visible')
+      .evaluateAll((els) => els.filter((e) => e.getBoundingClientRect().right > 390).map((e) => e.id));
+    assert.deepEqual(offside, []);
     assert.ok(box.scrollW <= 390, `page ${box.scrollW}px wide`);
     assert.equal(box.bodyOverflow, 'hidden');
     assert.equal(box.touchAction, 'none');

@@ -112,7 +112,9 @@ export function renderDesktopBar(text: string, level: Level | null): void {
   const ext = document.getElementById('dt-extend');
   if (ext) {
     ext.hidden = main.hidden;
-    ext.textContent = main.textContent;
+    ext.textContent = main.dataset.short ?? main.textContent;
+    ext.title = main.textContent ?? '';
+    ext.setAttribute('aria-label', main.textContent ?? '');
   }
 }
 

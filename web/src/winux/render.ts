@@ -101,6 +101,8 @@ export function renderReady(): void {
     const room = Math.floor((Date.parse(s.max_expires_at!) - Date.parse(s.expires_at!)) / 60000);
     const m = Math.min(state.info?.session_minutes ?? Infinity, Number.isNaN(room) ? Infinity : room);
     ext.textContent = Number.isFinite(m) && m > 0 ? t('extend', m) : t('extendPlain');
+    // The desktop toolbar's short form ("+30 min").
+    ext.dataset.short = Number.isFinite(m) && m > 0 ? `+${m} min` : t('extendPlain');
   }
   renderNotify();
 }
