@@ -176,6 +176,49 @@ describe('the visitor page on a desktop stream', () => {
     assert.ok(await page.locator('#dt-clip-panel').isHidden());
   });
 
+  test('the share panel speaks the documented shares API: create, copy, count viewers, revoke', async () => {
+    // The API as documented (issue 13), played at the HTTP boundary until the server has it.
+    const calls: string[] = [];
+    const shares: Array<{ share_id: string; url?: string; expires_at: string; viewers: number }> = [];
+    const expires = new Date(Date.now() + 30 * 60_000).toISOString();
+    await page.route(/\/api\/winux\/sessions\/[^/]+\/shares(\/[^/]+)?$/, async (route) => {
+      const r = route.request();
+      calls.push(`${r.method()} ${new URL(r.url()).pathname.replace(/sessions\/[^/]+/, 'sessions/ID')} ${r.headers()['x-requested-with'] ?? '-'}`);
+      if (r.method() === 'POST') {
+        const share = { share_id: 'shr_one', url: `${w.url}/winux/share/#shr_one.secretsecretsecretsecret`, expires_at: expires, viewers: 0 };
+        shares.push(share);
+        return route.fulfill({ status: 201, json: { share_id: share.share_id, url: share.url, expires_at: share.expires_at } });
+      }
+      if (r.method() === 'DELETE') {
+        shares.splice(0);
+        return route.fulfill({ status: 204, body: '' });
+      }
+      return route.fulfill({ json: { shares: shares.map(({ url: _url, ...rest }) => rest) } });
+    });
+    try {
+      await page.click('#dt-share');
+      await page.locator('#dt-share-panel').waitFor();
+      assert.match(await text(page, '#dt-share-panel'), /Aucun lien actif/);
+      await page.click('#share-create');
+      const input = page.locator('#dt-share-panel input');
+      await until(async () => (await input.count()) === 1, 'the new link in the list');
+      assert.equal(await input.inputValue(), `${w.url}/winux/share/#shr_one.secretsecretsecretsecret`);
+      assert.equal(await page.evaluate(() => navigator.clipboard.readText()), `${w.url}/winux/share/#shr_one.secretsecretsecretsecret`);
+      // The list does not repeat the secret; the page keeps the link it made. Viewers are counted as they come.
+      shares[0].viewers = 2;
+      await until(async () => /2 personnes regardent/.test(await text(page, '#dt-share-panel')), 'two viewers', 8000);
+      assert.equal(await input.inputValue(), `${w.url}/winux/share/#shr_one.secretsecretsecretsecret`);
+      await page.getByRole('button', { name: 'Révoquer' }).click();
+      await until(async () => /Aucun lien actif/.test(await text(page, '#dt-share-panel')), 'the link gone');
+      assert.ok(calls.includes('POST /api/winux/sessions/ID/shares winux'), calls.join('; '));
+      assert.ok(calls.includes('DELETE /api/winux/sessions/ID/shares/shr_one winux'), calls.join('; '));
+      await page.click('#dt-share');
+      assert.ok(await page.locator('#dt-share-panel').isHidden());
+    } finally {
+      await page.unroute(/\/api\/winux\/sessions\/[^/]+\/shares(\/[^/]+)?$/);
+    }
+  });
+
   test('after a network blip it says so and reconnects by itself', async () => {
     const before = seen.sockets.length;
     await seen.sockets.at(-1)!.close({ code: 4999, reason: 'blip' });
