@@ -5,7 +5,8 @@ import { apiBase } from '../shared/api.ts';
 import { wsUrl } from '../desktop/connection.ts';
 import { startViewerPage } from '../desktop/viewer-page.ts';
 
-const link = /^#([A-Za-z0-9_-]{6,64})\.([A-Za-z0-9_-]{16,128})$/.exec(location.hash);
+// <share_id>.<secret>: split at the first dot; both must be valid in a subprotocol token.
+const link = /^#([A-Za-z0-9_-]{1,128})\.([A-Za-z0-9_.~-]{8,512})$/.exec(location.hash);
 
 startViewerPage({
   title: 'viewer.share',
