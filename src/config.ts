@@ -59,6 +59,8 @@ const schema = z.object({
   WINUX_CREATE_TIMEOUT_SECONDS: int(5, 3600).default(300),
   WINUX_DESTROY_TIMEOUT_SECONDS: int(5, 3600).default(120),
   WINUX_SWEEP_SECONDS: int(1, 3600).default(15),
+  WINUX_SHARE_LINKS: int(0, 100).default(5),
+  WINUX_SHARE_VIEWERS: int(1, 1000).default(10),
 
   WINUX_MEMORY_MB: int(128, 1_048_576).default(1024),
   WINUX_CORES: int(1, 512).default(2),
@@ -152,6 +154,8 @@ export interface Config {
   createTimeoutMs: number;
   destroyTimeoutMs: number;
   sweepIntervalMs: number;
+  /** View-only links: how many per session, how many viewers per link. */
+  share: { linksPerSession: number; viewersPerLink: number };
   resources: { memoryMb: number; cores: number; diskGb: number; pidsMax: number };
   desktopUser: string;
   /** Private networks sessions may reach anyway (a school's file server); the rest of the LAN is blocked. */
@@ -273,6 +277,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     createTimeoutMs: e.WINUX_CREATE_TIMEOUT_SECONDS * 1000,
     destroyTimeoutMs: e.WINUX_DESTROY_TIMEOUT_SECONDS * 1000,
     sweepIntervalMs: e.WINUX_SWEEP_SECONDS * 1000,
+    share: { linksPerSession: e.WINUX_SHARE_LINKS, viewersPerLink: e.WINUX_SHARE_VIEWERS },
     resources: { memoryMb: e.WINUX_MEMORY_MB, cores: e.WINUX_CORES, diskGb: e.WINUX_DISK_GB, pidsMax: e.WINUX_PIDS_MAX },
     desktopUser: e.WINUX_DESKTOP_USER,
     allowedNetworks: splitList(e.WINUX_ALLOWED_NETWORKS),

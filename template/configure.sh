@@ -32,9 +32,11 @@ grep -q '^AllowRootLogin=false' /etc/xrdp/sesman.ini
 sed -i -e 's/^security_layer=.*/security_layer=tls/' -e 's/^ssl_protocols=.*/ssl_protocols=TLSv1.2, TLSv1.3/' /etc/xrdp/xrdp.ini
 
 # One session type: the desktop that already runs (winux-desktop: Xvnc). xrdp
-# first has sesman check the login with PAM (the whole password, root refused by
-# AllowRootLogin), then connects to Xvnc on the container's loopback with the same
-# password, and to the desktop's chansrv (clipboard). Debian's [Xorg], [Xvnc]
+# first has sesman check the login with PAM ("same": the user name and password
+# the client gave; the whole password, root refused by AllowRootLogin), then
+# connects to Xvnc on the container's loopback with that password (VNC
+# authentication alone would look at its first 8 characters only), and to the
+# desktop's chansrv (clipboard). Debian's [Xorg], [Xvnc]
 # (sesman-started) and [neutrinordp-any] entries are removed: unused doors.
 ini=/etc/xrdp/xrdp.ini
 grep -q '^\[Xorg\]' "$ini"
@@ -47,8 +49,8 @@ username=ask
 password=ask
 ip=127.0.0.1
 port=5900
-pamusername=asksame
-pampassword=asksame
+pamusername=same
+pampassword=same
 pamsessionmng=127.0.0.1
 chansrvport=DISPLAY(10)
 INI

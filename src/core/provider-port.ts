@@ -2,6 +2,7 @@
 // edge states are documented. Names are derived from the container id
 // (`winux-30001`), so `create` adopts what already exists and `destroy` treats
 // "not found" as done.
+import type { Duplex } from 'node:stream';
 import type { CreationStep } from './session.ts';
 
 /** The provider's own description of a machine; the store keeps it verbatim. Always carries the container id. */
@@ -69,5 +70,12 @@ export interface Provider {
   check(): Promise<ProviderCheck[]>;
   /** Re-applies per-session credentials on an existing machine (warm pool claims). */
   setCredentials?(ref: ProviderRef, username: string, password: string): Promise<void>;
+  /**
+   * A connected stream to the machine's VNC server (the desktop the session runs
+   * from its start), for the browser viewer. The server asks for VNC
+   * authentication with the session password; the core does that handshake.
+   * Absent: the provider offers no browser desktop.
+   */
+  openDesktop?(ref: ProviderRef, signal?: AbortSignal): Promise<Duplex>;
   close?(): Promise<void>;
 }

@@ -9,12 +9,16 @@ import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
+import fastifyWebsocket from '@fastify/websocket';
 import { createHmac } from 'node:crypto';
 import { hashSecret } from '../core/credentials.ts';
 import { WinuxError, errors } from '../core/errors.ts';
+import { ShareService } from '../core/shares.ts';
+import { DesktopHub } from '../desktop/hub.ts';
 import { version } from '../version.ts';
 import type { AppContext, AppServices } from './context.ts';
 import { providerHealth, storeHealth } from './health.ts';
+import { desktopRoutes } from './routes/desktop.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { systemRoutes } from './routes/system.ts';
 import { hstsValue, isHttps } from './tls.ts';
@@ -52,7 +56,30 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     createRateLimit: config.createRatePerMinute > 0 ? { max: config.createRatePerMinute, timeWindow: 60_000 } : false,
     providerHealth: providerHealth(options.provider),
     storeHealth: storeHealth(options.store, options.clock, logger),
+    shares: new ShareService(options.store, options.clock, { linksPerSession: config.share.linksPerSession }),
+    desktops: new DesktopHub(),
   };
+  // A session that stops being ready closes its desktop streams at once (the page says why).
+  const onSessionChange = (id: string) => {
+    if (!ctx.desktops.sessionIds().has(id)) return;
+    void options.store.get(id).then(
+      (s) => s?.status === 'ready' || ctx.desktops.endSession(id),
+      () => {},
+    );
+  };
+  options.service.on('session', onSessionChange);
+  app.addHook('onClose', async () => {
+    options.service.off('session', onSessionChange);
+    ctx.desktops.closeAll();
+  });
+  // WebSocket upgrades (the browser desktop); a viewer's messages are small, screen updates go the other way.
+  await app.register(fastifyWebsocket, {
+    options: {
+      maxPayload: 1024 * 1024,
+      // noVNC asks for "binary"; a share link's secret rides as a second sub-protocol and is never echoed.
+      handleProtocols: (protocols: Set<string>) => (protocols.has('binary') ? 'binary' : false),
+    },
+  });
 
   // Signing key for the visitor cookie, derived from the admin token: stable across restarts, nothing new to store.
   await app.register(fastifyCookie, { secret: createHmac('sha256', options.adminToken).update('winux visitor cookie').digest('base64url') });
@@ -127,6 +154,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
         if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
       });
       sessionRoutes(api, ctx);
+      desktopRoutes(api, ctx);
       systemRoutes(api, ctx);
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     },

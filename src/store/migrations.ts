@@ -68,6 +68,20 @@ const migrations: Record<string, Migration> = {
       await db.insertInto('health_probe').values({ id: 1, checked_at: 0 }).execute();
     },
   },
+  '0005_shares': {
+    async up(db: Kysely<any>) {
+      // View-only links to a session's desktop (only the secret's SHA-256 is kept).
+      await db.schema
+        .createTable('shares')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('session_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('secret_hash', 'varchar(128)', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('revoked_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('shares_session').on('shares').columns(['session_id']).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

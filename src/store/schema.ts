@@ -40,8 +40,18 @@ export interface HealthProbeTable {
   checked_at: number;
 }
 
+/** View-only links to a session's desktop (core/share-port.ts). */
+export interface SharesTable {
+  id: string;
+  session_id: string;
+  secret_hash: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
 export interface Database {
   sessions: SessionsTable;
+  shares: SharesTable;
   reserved_ids: ReservedIdsTable;
   health_probe: HealthProbeTable;
 }

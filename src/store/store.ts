@@ -11,10 +11,11 @@ import { StoreUnavailableError } from '../core/errors.ts';
 import type { SessionRecord, SessionStatus, CreationStep } from '../core/session.ts';
 import { runningStatuses, unendedStatuses } from '../core/session.ts';
 import type { AllocationRefusal, AllocationRules, NewSession, SessionFilter, SessionPatch, SessionStore } from '../core/store-port.ts';
-import type { Database, SessionsTable } from './schema.ts';
+import type { ShareRecord, ShareStore } from '../core/share-port.ts';
+import type { Database, SessionsTable, SharesTable } from './schema.ts';
 import { migrationProvider } from './migrations.ts';
 
-export class Store implements SessionStore {
+export class Store implements SessionStore, ShareStore {
   private constructor(
     readonly db: Kysely<Database>,
     readonly dialect: 'sqlite' | 'postgres',
@@ -332,8 +333,54 @@ export class Store implements SessionStore {
       .where('holds_container', '=', 0)
       .where('updated_at', '<', before)
       .executeTakeFirst();
+    // Their share links go with them.
+    await this.db.deleteFrom('shares').where('session_id', 'not in', this.db.selectFrom('sessions').select('id')).execute();
     return Number(result.numDeletedRows);
   }
+
+  async insertShare(share: ShareRecord): Promise<void> {
+    await this.db
+      .insertInto('shares')
+      .values({ id: share.id, session_id: share.sessionId, secret_hash: share.secretHash, created_at: share.createdAt, revoked_at: share.revokedAt })
+      .execute();
+  }
+
+  async getShare(id: string): Promise<ShareRecord | undefined> {
+    const row = await this.db.selectFrom('shares').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && shareOf(row);
+  }
+
+  async activeShares(sessionId: string): Promise<ShareRecord[]> {
+    const rows = await this.db
+      .selectFrom('shares')
+      .selectAll()
+      .where('session_id', '=', sessionId)
+      .where('revoked_at', 'is', null)
+      .orderBy('created_at')
+      .execute();
+    return rows.map(shareOf);
+  }
+
+  async revokeShare(sessionId: string, id: string, now: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('shares')
+      .set({ revoked_at: now })
+      .where('id', '=', id)
+      .where('session_id', '=', sessionId)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+}
+
+function shareOf(row: SharesTable): ShareRecord {
+  return {
+    id: row.id,
+    sessionId: row.session_id,
+    secretHash: row.secret_hash,
+    createdAt: Number(row.created_at),
+    revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
+  };
 }
 
 /**

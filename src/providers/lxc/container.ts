@@ -208,18 +208,40 @@ export async function initSession(config: Config, name: string, username: string
 }
 
 /**
- * Sets a running session's password (warm-pool claims): chpasswd only, the
- * secret on stdin. SHA-512 crypt rather than Debian's yescrypt default: half
+ * Sets a running session's password (warm-pool claims): winux-session-init
+ * --rekey changes the login password and the desktop's VNC one, the secret on stdin. SHA-512 crypt rather than Debian's yescrypt default: half
  * the time (60 vs 115 ms here, on every claim and every login), and a slow hash
  * adds nothing to a random 20-character password (~115 bits) that lives for hours.
- * The rest of winux-session-init (keys, xrdp) already ran.
+ * The rest of winux-session-init (keys, xrdp, the desktop) already ran.
  */
 export async function setPassword(config: Config, name: string, username: string, password: string): Promise<void> {
   await run(
     'lxc-attach',
-    [...P(config), '-n', name, '--clear-env', '--set-var', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', '--', '/usr/sbin/chpasswd', '-c', 'SHA512'],
+    [
+      ...P(config),
+      '-n',
+      name,
+      '--clear-env',
+      '--set-var',
+      'PATH=/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin',
+      '--',
+      '/usr/local/sbin/winux-session-init',
+      '--rekey',
+    ],
     { input: `${username}:${password}\n`, timeoutMs: 30_000 },
   );
+}
+
+/**
+ * Where the host reaches the desktop's VNC socket: through the container's init
+ * process's root (/proc/PID/root), so Xvnc needs no TCP port anyone else could
+ * reach. Only root on the host can open it (the socket is 0600 in a 0700 directory).
+ */
+export async function desktopSocketPath(config: Config, name: string): Promise<string> {
+  const { stdout } = await run('lxc-info', [...P(config), '-n', name, '-p', '-H'], { timeoutMs: 10_000 });
+  const pid = Number(stdout.trim());
+  if (!Number.isInteger(pid) || pid <= 1) throw new Error(`${name} is not running`);
+  return `/proc/${pid}/root/run/winux-desktop/vnc.sock`;
 }
 
 /** Stops (hard: the session is over) and removes the container with its overlay, config and logs. "Not found" is success. */

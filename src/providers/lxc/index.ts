@@ -8,7 +8,9 @@
 //
 // Everything is derived from the container id (name, address, port), so create
 // adopts a half-made container and destroy needs nothing but the id.
+import net from 'node:net';
 import os from 'node:os';
+import type { Duplex } from 'node:stream';
 import type { Config } from '../../config.ts';
 import type { Logger } from '../../logger.ts';
 import { ContainerIdTakenError, ProviderError } from '../../core/errors.ts';
@@ -24,6 +26,7 @@ import type {
 } from '../../core/provider-port.ts';
 import {
   cloneFromTemplate,
+  desktopSocketPath,
   destroyContainer,
   initSession,
   lxcState,
@@ -71,6 +74,25 @@ async function waitForRdp(host: string, port: number, signal: AbortSignal, timeo
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new ProviderError(`The desktop did not answer an RDP handshake within ${timeoutMs / 1000} s (${(last as Error)?.message ?? 'no answer'})`, true);
+}
+
+/** Resolves with the socket once connected; an abort or a refusal rejects (and closes it). */
+function connectStream(socket: net.Socket, signal: AbortSignal | undefined, name: string): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    const fail = (err: Error) => {
+      socket.destroy();
+      reject(new ProviderError(`The desktop of ${name} did not answer: ${err.message}`, true, { cause: err }));
+    };
+    if (signal?.aborted) return fail(new Error('aborted'));
+    const onAbort = () => fail(new Error('timed out'));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    socket.once('error', fail);
+    socket.once('connect', () => {
+      socket.off('error', fail);
+      signal?.removeEventListener('abort', onAbort);
+      resolve(socket);
+    });
+  });
 }
 
 export function createLxcProvider(config: Config, logger: Logger): Provider {
@@ -214,5 +236,13 @@ export function createLxcProvider(config: Config, logger: Logger): Provider {
     await setPassword(config, containerName(idOf(ref)), username, password);
   }
 
-  return { name: 'lxc', create, destroy, status, list, check, setCredentials };
+  async function openDesktop(ref: ProviderRef, signal?: AbortSignal): Promise<Duplex> {
+    const name = containerName(idOf(ref));
+    const socketPath = await desktopSocketPath(config, name).catch((err: Error) => {
+      throw new ProviderError(`The desktop of ${name} cannot be reached: ${err.message}`, true, { cause: err });
+    });
+    return connectStream(net.connect({ path: socketPath }), signal, name);
+  }
+
+  return { name: 'lxc', create, destroy, status, list, check, setCredentials, openDesktop };
 }
