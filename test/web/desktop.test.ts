@@ -67,12 +67,6 @@ function xScreenSize(w: Winux, containerId: number): string {
   return /dimensions:\s+(\d+x\d+)/.exec(r.stdout)?.[1] ?? '';
 }
 
-/** True once the server has the desktop WebSocket route (an unknown route gets the generic 404 "Nothing at …"). */
-async function serverHasDesktopRoute(w: Winux): Promise<boolean> {
-  const r = await w.request('GET', '/api/winux/sessions/00000000/desktop');
-  return !(r.status === 404 && /Nothing at/.test(String(r.body?.message)));
-}
-
 describe('the ready page leads to the browser desktop', () => {
   let w: Winux;
   before(async () => {
@@ -203,20 +197,17 @@ describe('the desktop through Winux (real Xtigervnc behind the fake provider)', 
   let w: Winux;
   let context: BrowserContext;
   let page: Page;
-  let routed = false;
   before(async () => {
     w = await startWinux();
     w.stepper.withDesktops();
-    routed = await serverHasDesktopRoute(w);
     ({ context, page } = await openPage(browser, w.url, { permissions: ['clipboard-read', 'clipboard-write'] }));
   });
   after(async () => {
     await context?.close();
     await w?.close();
   });
-  const needsServer = () => (routed ? false : "the server's desktop WebSocket is not there yet");
 
-  test('clicking the button shows the desktop on a canvas, not a blank one', { skip: needsServer() }, async () => {
+  test('clicking the button shows the desktop on a canvas, not a blank one', async () => {
     await launchToReady(page, w);
     await page.getByRole('button', { name: 'Ouvrir dans le navigateur', exact: true }).click();
     await page.locator('#desktop[data-state="connected"]').waitFor({ timeout: 20_000 });
@@ -229,7 +220,7 @@ describe('the desktop through Winux (real Xtigervnc behind the fake provider)', 
     await shot(page, 'desktop-browser');
   });
 
-  test('typing on the canvas reaches the X server', { skip: needsServer() }, async () => {
+  test('typing on the canvas reaches the X server', async () => {
     const s = await liveSession(w);
     const keys = watchKeys(w, s.containerId);
     try {
@@ -249,14 +240,14 @@ describe('the desktop through Winux (real Xtigervnc behind the fake provider)', 
     }
   });
 
-  test('the desktop follows the window size', { skip: needsServer() }, async () => {
+  test('the desktop follows the window size', async () => {
     const s = await liveSession(w);
     await page.setViewportSize({ width: 1000, height: 700 });
     const want = await page.locator('#desktop .dt-screen').evaluate((e) => `${Math.floor(e.clientWidth)}x${Math.floor(e.clientHeight)}`);
     await until(() => xScreenSize(w, s.containerId) === want, `the X screen resized to ${want} (is ${xScreenSize(w, s.containerId)})`);
   });
 
-  test('a view-only share link shows the desktop live; revoking it closes the viewer', { skip: needsServer() }, async () => {
+  test('a view-only share link shows the desktop live; revoking it closes the viewer', async () => {
     await page.click('#dt-share');
     await page.click('#share-create');
     const url = await until(() => page.locator('#dt-share-panel input').first().inputValue(), 'a share link');
@@ -279,7 +270,7 @@ describe('the desktop through Winux (real Xtigervnc behind the fake provider)', 
     await viewer.context.close();
   });
 
-  test('when the session ends the canvas closes and the page says why', { skip: needsServer() }, async () => {
+  test('when the session ends the canvas closes and the page says why', async () => {
     if ((await page.locator('#dt-share-panel').isVisible()) === true) await page.click('#dt-share');
     const s = await liveSession(w);
     await w.service.destroy(s.id, 'expired', { wait: true });
