@@ -18,11 +18,17 @@ export const distDir = path.join(webDir, 'dist');
 /** Written last: a build is complete when it exists, and fresh when no source is newer. */
 const stampFile = path.join(distDir, '.built');
 
-/** The pages: an HTML file, its entry module and its style sheet (paths under web/ and web/dist alike). */
+/**
+ * The pages: an HTML file, its entry module and its style sheets (paths under web/
+ * and web/dist alike). share.html and view.html sit flat in web/dist; src/http
+ * serves them at /winux/share/ and /winux/view/ (they name their files as
+ * ../share.js etc.). The admin console lives in admin/, served at /winux/admin/.
+ */
 const pages = [
-  { html: 'index.html', entry: 'src/winux/main.ts', script: 'winux.js', style: 'winux.css' },
-  // The admin console, served at /winux/admin/.
-  { html: 'admin/index.html', entry: 'src/admin/main.ts', script: 'admin/admin.js', style: 'admin/admin.css' },
+  { html: 'index.html', entry: 'src/winux/main.ts', script: 'winux.js', styles: ['winux.css', 'desktop.css'] },
+  { html: 'share.html', entry: 'src/share/main.ts', script: 'share.js', styles: ['winux.css', 'desktop.css'] },
+  { html: 'view.html', entry: 'src/view/main.ts', script: 'view.js', styles: ['winux.css', 'desktop.css'] },
+  { html: 'admin/index.html', entry: 'src/admin/main.ts', script: 'admin/admin.js', styles: ['admin/admin.css'] },
 ];
 /** Folders of web/dist a page lives in (kept by the clean-up of stale files). */
 const pageDirs = ['admin'];
@@ -38,30 +44,38 @@ export async function buildWeb(): Promise<BuildResult> {
   const started = performance.now();
   const esbuild = await import('esbuild');
   const out = new Map<string, Buffer>();
+  // One build for every page, split: noVNC (large, and only needed once a desktop opens)
+  // lands in a chunk the pages load with import() when they connect, so the visitor
+  // page's first load stays small. noVNC 1.7 uses top-level await: es2022 output.
+  const js = await esbuild.build({
+    entryPoints: Object.fromEntries(pages.map((p) => [p.script.replace(/\.js$/, ''), path.join(webDir, p.entry)])),
+    bundle: true,
+    splitting: true,
+    minify: true,
+    format: 'esm',
+    target: 'es2022',
+    sourcemap: 'linked',
+    outdir: distDir,
+    entryNames: '[dir]/[name]',
+    chunkNames: 'chunk-[hash]',
+    write: false,
+    legalComments: 'none',
+    logLevel: 'silent',
+  });
+  for (const f of js.outputFiles) out.set(path.relative(distDir, f.path), Buffer.from(f.contents));
+  for (const style of new Set(pages.flatMap((p) => p.styles))) {
+    const css = await esbuild.transform(fs.readFileSync(path.join(webDir, style), 'utf8'), { loader: 'css', minify: true, target: 'chrome100' });
+    out.set(style, Buffer.from(css.code));
+  }
   for (const page of pages) {
-    const js = await esbuild.build({
-      entryPoints: [path.join(webDir, page.entry)],
-      bundle: true,
-      minify: true,
-      format: 'esm',
-      target: 'es2020',
-      sourcemap: 'linked',
-      outfile: path.join(distDir, page.script),
-      write: false,
-      legalComments: 'none',
-      logLevel: 'silent',
-    });
-    for (const f of js.outputFiles) out.set(path.relative(distDir, f.path), Buffer.from(f.contents));
-    const css = await esbuild.transform(fs.readFileSync(path.join(webDir, page.style), 'utf8'), { loader: 'css', minify: true, target: 'chrome100' });
-    out.set(page.style, Buffer.from(css.code));
     // Cache busting: the HTML is revalidated on every load, the files it names carry their content's hash.
     let html = fs.readFileSync(path.join(webDir, page.html), 'utf8');
-    for (const file of [page.script, page.style]) {
+    for (const file of [page.script, ...page.styles]) {
       const hash = createHash('sha256').update(out.get(file)!).digest('base64url').slice(0, 10);
       // The HTML names its files relative to itself.
-      const name = path.basename(file);
+      const name = path.relative(path.dirname(page.html), file);
       const before = html;
-      html = html.replace(new RegExp(`(src|href)="${name.replace('.', '\\.')}"`), `$1="${name}?v=${hash}"`);
+      html = html.replace(new RegExp(`(src|href)="((?:\\.\\./)?)${name.replace('.', '\\.')}"`), `$1="$2${name}?v=${hash}"`);
       if (html === before) throw new Error(`web/${page.html} does not reference ${name}`);
     }
     out.set(page.html, Buffer.from(html));

@@ -198,9 +198,9 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     index: ['index.html'],
     // web/build.ts writes a brotli and a gzip copy of each file, at the highest level.
     preCompressed: true,
-    // The HTML is revalidated on each load; the files it names carry their content's hash (?v=).
+    // The HTML is revalidated on each load; the files it names carry their content's hash (?v=, chunk-<hash>.js).
     setHeaders: (reply: FastifyReply) => {
-      if (/[?&]v=/.test(reply.request.url)) reply.header('cache-control', 'public, max-age=31536000, immutable');
+      if (/[?&]v=|\/chunk-[A-Z0-9]+\.js$/.test(reply.request.url)) reply.header('cache-control', 'public, max-age=31536000, immutable');
     },
   });
   // The visitor cookie comes with the page itself: the page's first API calls go out
@@ -209,6 +209,16 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     if (request.method === 'GET' && reply.statusCode === 200 && /^\/winux\/(index\.html)?(\?|$)/.test(request.url)) ensureVisitorCookie(request, reply);
   });
   app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/winux/'));
+  // The viewer pages at their own addresses (share links, the admin console's links); their files sit in web/dist with the rest.
+  for (const [page, file] of [
+    ['/winux/share/', 'share.html'],
+    ['/winux/view/', 'view.html'],
+  ]) {
+    app.get(page, { schema: { hide: true } }, async (_request, reply) => reply.sendFile(file));
+    app.get(page.slice(0, -1), { schema: { hide: true } }, async (request, reply) =>
+      reply.redirect(page + (request.url.split('?')[1] ? `?${request.url.split('?')[1]}` : '')),
+    );
+  }
 
   return app as unknown as FastifyInstance;
 }

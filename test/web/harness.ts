@@ -7,7 +7,9 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import type { Clock } from '../../src/core/clock.ts';
 import type { CreationStep } from '../../src/core/session.ts';
 import type { CreatedMachine, CreateContext, CreateSpec, ManagedMachine, Provider, ProviderRef } from '../../src/core/provider-port.ts';
+import type { Duplex } from 'node:stream';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { VncDesktop } from '../support/vnc-desktop.ts';
 
 export const outDir = path.resolve(import.meta.dirname, '..', '..', 'test-output', 'web');
 fs.mkdirSync(outDir, { recursive: true });
@@ -43,6 +45,13 @@ export class SteppingProvider implements Provider {
   private hold: CreationStep | null = null;
   private waiting: Array<() => void> = [];
   reached = new Set<CreationStep>();
+  /** With `desktops`, each machine gets a real Xtigervnc (VNC auth by the session's password), reached by `openDesktop`. */
+  desktops: Map<number, VncDesktop> | null = null;
+
+  withDesktops(): this {
+    this.desktops ??= new Map();
+    return this;
+  }
 
   holdAt(step: CreationStep | null): void {
     this.hold = step;
@@ -61,12 +70,31 @@ export class SteppingProvider implements Provider {
       if (ctx.signal.aborted) throw new Error('aborted');
     }
     if (this.failWith) throw new Error(this.failWith);
+    if (this.desktops) this.desktops.set(spec.containerId, await new VncDesktop().start(spec.password));
     const ref: ProviderRef = { containerId: spec.containerId, name: spec.hostname };
     this.machines.set(spec.containerId, { containerId: spec.containerId, ref, state: 'running' });
     return { ref, node: 'local', ip: `10.217.0.${(spec.containerId % 250) + 2}`, endpoint: { host: null, port: 33890 + (spec.containerId % 1000) } };
   }
   async destroy(ref: ProviderRef): Promise<void> {
     this.machines.delete(ref.containerId);
+    await this.desktops?.get(ref.containerId)?.stop();
+    this.desktops?.delete(ref.containerId);
+  }
+  /** A connected stream to the session's VNC server (the provider port's openDesktop). */
+  async openDesktop(ref: ProviderRef, signal?: AbortSignal): Promise<Duplex> {
+    const d = this.desktops?.get(ref.containerId);
+    if (!d) throw new Error(`no desktop for ${ref.containerId}`);
+    return d.connect(signal);
+  }
+  /** The desktop of the one machine with one (tests run one session at a time). */
+  desktopOf(containerId: number): VncDesktop {
+    const d = this.desktops?.get(containerId);
+    if (!d) throw new Error(`no desktop for ${containerId}`);
+    return d;
+  }
+  async stopDesktops(): Promise<void> {
+    for (const d of this.desktops?.values() ?? []) await d.stop();
+    this.desktops?.clear();
   }
   async status(ref: ProviderRef) {
     return this.machines.has(ref.containerId) ? ('running' as const) : ('missing' as const);
@@ -86,7 +114,10 @@ export interface Winux extends Omit<TestServer, 'close'> {
 }
 
 /** The real Winux server from test/support, around the stepping provider and a movable clock. */
-export async function startWinux(env: Record<string, string> = {}, again?: { stepper: SteppingProvider; dataDir: string; keepData?: boolean }): Promise<Winux> {
+export async function startWinux(
+  env: Record<string, string> = {},
+  again?: { stepper?: SteppingProvider; dataDir?: string; keepData?: boolean },
+): Promise<Winux> {
   const stepper = again?.stepper ?? new SteppingProvider();
   const clock = shiftedClock();
   const server = await startTestServer({
@@ -102,6 +133,7 @@ export async function startWinux(env: Record<string, string> = {}, again?: { ste
     async close(options: { keepData?: boolean } = {}) {
       stepper.release();
       await close();
+      await stepper.stopDesktops();
       if (!options.keepData) fs.rmSync(server.dataDir, { recursive: true, force: true });
     },
   });

@@ -118,6 +118,11 @@ describe('accessibility', () => {
     await shot(page, 'desktop-focus');
     await page.keyboard.press('Enter');
     await page.locator('#view-ready').waitFor();
+    // The main action comes first: the desktop in the browser; then the RDP details.
+    await page.keyboard.press('Tab');
+    const open = await focused();
+    assert.equal(open.id, 'open-desktop');
+    assert.ok(open.visible && open.outline !== 'none' && open.width >= 2);
     await page.keyboard.press('Tab');
     const copy = await focused();
     assert.equal(copy.cls, 'copy');

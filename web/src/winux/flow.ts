@@ -3,6 +3,7 @@
 import { ApiError } from '../shared/api.ts';
 import { $, say, storage } from '../shared/dom.ts';
 import { hideBanner, renderBanner, showBanner } from './banner.ts';
+import { closeDesktop } from './desktop.ts';
 import { clock, t } from './i18n/index.ts';
 import { renderCreating, renderEnded, renderFacts, renderIdle, renderReady, tick, busy } from './render.ts';
 import { api, API, FAST_POLL_MS, POLL_MS, RESYNC_MS, SAFETY_POLL_MS, remaining, serverNow, state } from './state.ts';
@@ -134,6 +135,8 @@ function show(s: Session): void {
     const left = remaining() * 1000;
     schedule(left > 0 ? Math.min(RESYNC_MS, left + 500) : 2000);
   } else {
+    // The session is over: the canvas closes and the ended view says why.
+    closeDesktop();
     if (s.status === 'failed') state.endedReason = 'failed';
     else if (!state.endedReason) state.endedReason = (storage.get('winux.reason') || 'expired') as EndedReason;
     renderEnded();

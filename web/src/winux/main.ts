@@ -4,6 +4,7 @@ import { $, say, storage } from '../shared/dom.ts';
 import { copyText } from './copy.ts';
 import { boot, endSession, extend, launch, sync } from './flow.ts';
 import { hideBanner } from './banner.ts';
+import { openDesktop } from './desktop.ts';
 import { xfreerdp } from './format.ts';
 import { i18n, t } from './i18n/index.ts';
 import { applyLang, renderNotify, selectTab } from './render.ts';
@@ -22,6 +23,7 @@ $('again').addEventListener('click', () => {
   launch();
 });
 $('extend').addEventListener('click', () => extend());
+$('open-desktop').addEventListener('click', () => openDesktop({ extend, sync }));
 const dialog = $<HTMLDialogElement>('confirm');
 $('end').addEventListener('click', () => {
   dialog.returnValue = '';

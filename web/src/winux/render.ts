@@ -1,6 +1,7 @@
 // Rendering of the visitor page's views from the state; the page's one clock (tick).
 import { $, esc, say, storage } from '../shared/dom.ts';
 import { hideBanner, renderBanner } from './banner.ts';
+import { relabelDesktop, renderDesktopBar } from './desktop.ts';
 import { fmt, hp, xfreerdp } from './format.ts';
 import { clock, i18n, t } from './i18n/index.ts';
 import { API, DANGER_AT, LEVELS, OSES, STEPS, WARN_AT, remaining, serverNow, state } from './state.ts';
@@ -100,6 +101,8 @@ export function renderReady(): void {
     const room = Math.floor((Date.parse(s.max_expires_at!) - Date.parse(s.expires_at!)) / 60000);
     const m = Math.min(state.info?.session_minutes ?? Infinity, Number.isNaN(room) ? Infinity : room);
     ext.textContent = Number.isFinite(m) && m > 0 ? t('extend', m) : t('extendPlain');
+    // The desktop toolbar's short form ("+30 min").
+    ext.dataset.short = Number.isFinite(m) && m > 0 ? `+${m} min` : t('extendPlain');
   }
   renderNotify();
 }
@@ -184,6 +187,7 @@ export function tick(): void {
       if (state.lastMinute !== null && rem > 0 && !(now !== 'ok' && (minute === 5 || minute === 1))) say(t('minutesLeft', minute));
       state.lastMinute = minute;
     }
+    renderDesktopBar(text, state.level);
   } else if (state.view === 'creating') {
     renderEstimate();
   }
@@ -248,5 +252,6 @@ export function applyLang(): void {
   }
   if (view === 'ended') renderEnded();
   renderBanner();
+  relabelDesktop();
   tick();
 }
