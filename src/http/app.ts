@@ -17,6 +17,7 @@ import type { AppContext, AppServices } from './context.ts';
 import { providerHealth, storeHealth } from './health.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { systemRoutes } from './routes/system.ts';
+import { crossSiteError, crossSiteReason } from './same-origin.ts';
 import { hstsValue, isHttps } from './tls.ts';
 import { ensureVisitorCookie } from './visitor.ts';
 import { distDir, ensureWebBuilt } from '../../web/build.ts';
@@ -122,6 +123,11 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(
     async (api) => {
+      // Every change (POST, DELETE…) from another site's page is refused here, once for all routes.
+      api.addHook('onRequest', async (request) => {
+        const reason = crossSiteReason(request, { allowedOrigins: config.corsOrigins });
+        if (reason) throw crossSiteError(reason);
+      });
       // Answers carry passwords and tokens: no browser or school proxy may keep a copy.
       api.addHook('onSend', async (_request, reply) => {
         if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
