@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Provider, ProviderRef } from './provider-port.ts';
-import type { AllocationRefusal, SessionFilter, SessionStore } from './store-port.ts';
+import type { AllocationRefusal, MoveGuard, SessionFilter, SessionStore } from './store-port.ts';
 import type { Clock } from './clock.ts';
 import { forEachBounded, providerConcurrency, withTimeout } from './concurrency.ts';
 import { newPassword, newSessionId, newSessionToken, hashSecret } from './credentials.ts';
@@ -198,12 +198,24 @@ export class SessionService extends EventEmitter {
     return { session: (await this.store.get(claimed.id)) ?? claimed, token };
   }
 
-  /** Ends one pool member to make room for a visitor. True when a container was given back. */
+  /**
+   * Ends one pool member to make room for a visitor. True when a container was given back.
+   * Guarded on `pooled`: a member claimed by another visitor since the list is not ended.
+   */
   private async shrinkPoolForVisitor(): Promise<boolean> {
-    const [member] = await this.store.list({ pooled: true, statuses: runningStatuses, limit: 1 });
-    if (!member) return false;
-    const after = await this.destroy(member.id, 'pool shrinks for a visitor', { wait: true });
-    return !after.holdsContainer;
+    for (const member of await this.store.list({ pooled: true, statuses: runningStatuses, limit: 3 })) {
+      const after = await this.endIf(member.id, 'pool shrinks for a visitor', { pooled: true }, { wait: true });
+      if (after) return !after.holdsContainer;
+    }
+    return false;
+  }
+
+  /**
+   * Recycles a pool member older than `createdBefore`; false when it was claimed (or
+   * ended) since the pool read it: the claim resets `pooled` and `created_at`.
+   */
+  async recyclePoolMember(id: string, createdBefore: number): Promise<boolean> {
+    return Boolean(await this.endIf(id, 'pool member recycled', { pooled: true, createdAtOrBefore: createdBefore }));
   }
 
   async get(id: string): Promise<SessionRecord> {
@@ -224,13 +236,28 @@ export class SessionService extends EventEmitter {
     const now = this.clock.now();
     const moved = await this.moves.beginDestroy(id, { endedAt: now }, now);
     const session = moved ?? (await this.get(id));
+    return this.afterBeginDestroy(session, Boolean(moved), reason, options);
+  }
+
+  /**
+   * Ends a session only if `guard` still holds in the same UPDATE (compare-and-set on
+   * what the caller read). Undefined when it no longer does: nothing was changed.
+   */
+  private async endIf(id: string, reason: string, guard: MoveGuard, options: { wait?: boolean } = {}): Promise<SessionRecord | undefined> {
+    const now = this.clock.now();
+    const moved = await this.moves.beginDestroy(id, { endedAt: now }, now, guard);
+    if (!moved) return undefined;
+    return this.afterBeginDestroy(moved, true, reason, options);
+  }
+
+  private async afterBeginDestroy(session: SessionRecord, moved: boolean, reason: string, options: { wait?: boolean }): Promise<SessionRecord> {
     if (moved) {
-      sessionLog(this.log, moved).info({ status: 'destroying', reason }, 'session ending');
-      this.announce(id, false);
+      sessionLog(this.log, session).info({ status: 'destroying', reason }, 'session ending');
+      this.announce(session.id, false);
     }
     const work = session.status === 'destroying' ? this.lifecycle.startDestruction(session) : undefined;
     if (options.wait && work) await work;
-    return options.wait ? this.get(id) : session;
+    return options.wait ? this.get(session.id) : session;
   }
 
   /** Moves `expires_at` later by `minutes` (default: the standard duration), up to the maximum lifetime. */
@@ -253,8 +280,13 @@ export class SessionService extends EventEmitter {
     const expiresAt = Math.min(session.expiresAt + step * 60_000, limit);
     const durationMinutes = Math.round((expiresAt - session.createdAt) / 60_000);
     const now = this.clock.now();
-    const updated = await this.store.update(id, { expiresAt, durationMinutes }, now, runningStatuses);
-    if (!updated) throw errors.conflict('This session ended while it was being extended.');
+    // Compare-and-set on the expiry read above: a concurrent extension is not overwritten.
+    const updated = await this.store.update(id, { expiresAt, durationMinutes }, now, runningStatuses, { expiresAt: session.expiresAt });
+    if (!updated) {
+      const after = await this.get(id);
+      if (!isRunning(after.status)) throw errors.conflict('This session ended while it was being extended.');
+      throw errors.conflict('This session was extended by another request at the same moment; check its new expiry and try again.');
+    }
     sessionLog(this.log, session).info({ expires_at: new Date(expiresAt).toISOString() }, 'session extended');
     this.announce(id, false);
     return this.get(id);
@@ -272,13 +304,15 @@ export class SessionService extends EventEmitter {
 
   /** Ends every session whose time is up, now. Returns the ids it ended. */
   async cleanupExpired(options: { wait?: boolean; limit?: number } = {}): Promise<string[]> {
-    const due = await this.store.dueForExpiry(this.clock.now(), options.limit ?? 1000);
+    const now = this.clock.now();
+    const due = await this.store.dueForExpiry(now, options.limit ?? 1000);
     const ended: string[] = [];
     // A few at a time: each may wait on the provider (bounded by the destroy timeout).
     await forEachBounded(due, providerConcurrency, async (session) => {
       try {
-        const after = await this.destroy(session.id, 'expired', { wait: options.wait });
-        if (after.status !== 'failed') ended.push(session.id);
+        // Still due in the same UPDATE: an extension committed since the read keeps the session.
+        const after = await this.endIf(session.id, 'expired', { expiresAtOrBefore: now, pooled: false }, { wait: options.wait });
+        if (after && after.status !== 'failed') ended.push(session.id);
       } catch (error) {
         sessionLog(this.log, session).error({ err: error }, 'could not end expired session');
       }

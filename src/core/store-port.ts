@@ -28,6 +28,21 @@ export interface SessionFilter {
   limit?: number;
 }
 
+/**
+ * Conditions besides the status that a move depends on, checked in the same UPDATE
+ * (compare-and-set): what the caller read before deciding must still hold when it writes.
+ */
+export interface MoveGuard {
+  /** Still due: `expires_at <= expiresAtOrBefore` (an extension committed since makes the move a no-op). */
+  expiresAtOrBefore?: number;
+  /** `expires_at` unchanged since it was read (two extensions do not overwrite each other). */
+  expiresAt?: number;
+  /** Still (or not) an unclaimed warm-pool member. */
+  pooled?: boolean;
+  /** `created_at <= createdAtOrBefore` (a pool member still old; a claim resets it). */
+  createdAtOrBefore?: number;
+}
+
 export type SessionPatch = Partial<
   Pick<
     SessionRecord,
@@ -82,9 +97,16 @@ export interface SessionStore {
    * it was not in one of `from` (someone else moved it first): the caller must then not act.
    * The core calls it only through the named moves of session.ts.
    */
-  transition(id: string, from: readonly SessionStatus[], to: SessionStatus, patch: SessionPatch, now: number): Promise<SessionRecord | undefined>;
-  /** Updates fields without changing the status; `onlyIn` guards against racing a transition. */
-  update(id: string, patch: SessionPatch, now: number, onlyIn?: readonly SessionStatus[]): Promise<boolean>;
+  transition(
+    id: string,
+    from: readonly SessionStatus[],
+    to: SessionStatus,
+    patch: SessionPatch,
+    now: number,
+    guard?: MoveGuard,
+  ): Promise<SessionRecord | undefined>;
+  /** Updates fields without changing the status; `onlyIn` and `guard` guard against racing another move. */
+  update(id: string, patch: SessionPatch, now: number, onlyIn?: readonly SessionStatus[], guard?: MoveGuard): Promise<boolean>;
   setStep(id: string, step: CreationStep, now: number): Promise<void>;
   noteCleanupAttempt(id: string, now: number): Promise<void>;
 

@@ -6,11 +6,11 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Transaction, type UpdateQueryBuilder, type UpdateResult } from 'kysely';
 import { StoreUnavailableError } from '../core/errors.ts';
 import type { SessionRecord, SessionStatus, CreationStep } from '../core/session.ts';
 import { runningStatuses, unendedStatuses } from '../core/session.ts';
-import type { AllocationRefusal, AllocationRules, NewSession, SessionFilter, SessionPatch, SessionStore } from '../core/store-port.ts';
+import type { AllocationRefusal, AllocationRules, MoveGuard, NewSession, SessionFilter, SessionPatch, SessionStore } from '../core/store-port.ts';
 import type { Database, SessionsTable } from './schema.ts';
 import { migrationProvider } from './migrations.ts';
 
@@ -221,23 +221,35 @@ export class Store implements SessionStore {
    * updated session, or undefined when it was not in one of `from` (someone else
    * moved it first): the caller must then not act.
    */
-  async transition(id: string, from: readonly SessionStatus[], to: SessionStatus, patch: SessionPatch, now: number): Promise<SessionRecord | undefined> {
-    const result = await this.db
-      .updateTable('sessions')
-      .set({ ...toRowPatch(patch), status: to, status_changed_at: now, updated_at: now })
-      .where('id', '=', id)
-      .where('status', 'in', [...from])
-      .executeTakeFirst();
+  async transition(
+    id: string,
+    from: readonly SessionStatus[],
+    to: SessionStatus,
+    patch: SessionPatch,
+    now: number,
+    guard?: MoveGuard,
+  ): Promise<SessionRecord | undefined> {
+    const result = await guarded(
+      this.db
+        .updateTable('sessions')
+        .set({ ...toRowPatch(patch), status: to, status_changed_at: now, updated_at: now })
+        .where('id', '=', id)
+        .where('status', 'in', [...from]),
+      guard,
+    ).executeTakeFirst();
     if (Number(result.numUpdatedRows) === 0) return undefined;
     return this.get(id);
   }
 
   /** Updates fields without changing the status; `onlyIn` guards against racing a transition. */
-  async update(id: string, patch: SessionPatch, now: number, onlyIn?: readonly SessionStatus[]): Promise<boolean> {
-    let q = this.db
-      .updateTable('sessions')
-      .set({ ...toRowPatch(patch), updated_at: now })
-      .where('id', '=', id);
+  async update(id: string, patch: SessionPatch, now: number, onlyIn?: readonly SessionStatus[], guard?: MoveGuard): Promise<boolean> {
+    let q = guarded(
+      this.db
+        .updateTable('sessions')
+        .set({ ...toRowPatch(patch), updated_at: now })
+        .where('id', '=', id),
+      guard,
+    );
     if (onlyIn) q = q.where('status', 'in', [...onlyIn]);
     const result = await q.executeTakeFirst();
     return Number(result.numUpdatedRows) > 0;
@@ -375,6 +387,17 @@ function isOutage(error: unknown): boolean {
   if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH'].includes(code)) return true;
   const message = typeof e?.message === 'string' ? e.message : '';
   return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(message);
+}
+
+/** Adds a move's extra conditions to its UPDATE, so they are checked in the same statement that writes. */
+function guarded<Q extends UpdateQueryBuilder<Database, 'sessions', 'sessions', UpdateResult>>(q: Q, guard: MoveGuard | undefined): Q {
+  if (!guard) return q;
+  let out = q as UpdateQueryBuilder<Database, 'sessions', 'sessions', UpdateResult>;
+  if (guard.expiresAtOrBefore !== undefined) out = out.where('expires_at', '<=', guard.expiresAtOrBefore);
+  if (guard.expiresAt !== undefined) out = out.where('expires_at', '=', guard.expiresAt);
+  if (guard.pooled !== undefined) out = out.where('pooled', '=', guard.pooled ? 1 : 0);
+  if (guard.createdAtOrBefore !== undefined) out = out.where('created_at', '<=', guard.createdAtOrBefore);
+  return out as Q;
 }
 
 function lowestFree(held: number[], min: number, max: number): number | undefined {
