@@ -75,6 +75,7 @@ export class MachineLifecycle {
       idMax: this.config.containerIdMax,
       maxSessions: this.config.maxSessions,
       perVisitor: this.config.sessionsPerVisitor,
+      perAddress: this.config.sessionsPerAddress,
     };
   }
 

@@ -29,6 +29,8 @@ export interface SessionServiceOptions {
 export interface CreateRequest {
   /** Who asks: the client address (behind trusted proxies), used for the per-visitor limit. */
   visitor: string;
+  /** The client address, an IPv6 address as its /64 (WINUX_SESSIONS_PER_ADDRESS); defaults to none. */
+  address?: string;
   durationMinutes?: number;
 }
 
@@ -86,16 +88,18 @@ export class SessionService extends EventEmitter {
       throw errors.badRequest(`duration_minutes must be a whole number from 1 to ${this.config.maxSessionMinutes}.`);
     }
     if (this.config.pool.size > 0) {
-      const claimed = await this.claimFromPool(request.visitor, minutes);
+      const claimed = await this.claimFromPool(request.visitor, request.address ?? '', minutes);
       if (claimed) return claimed;
     }
-    let result = await this.insertAndStart({ visitor: request.visitor, minutes, pooled: false });
+    const ask = { visitor: request.visitor, address: request.address ?? '', minutes, pooled: false };
+    let result = await this.insertAndStart(ask);
     if ('refused' in result && result.refused === 'capacity' && (await this.shrinkPoolForVisitor())) {
       // The pool gave a container back: a visitor's need comes before a warm spare.
-      result = await this.insertAndStart({ visitor: request.visitor, minutes, pooled: false });
+      result = await this.insertAndStart(ask);
     }
     if ('refused' in result) {
       if (result.refused === 'visitor_limit') throw errors.visitorLimit(this.config.sessionsPerVisitor);
+      if (result.refused === 'address_limit') throw errors.addressLimit(this.config.sessionsPerAddress);
       const { nextFreeAt } = await this.capacity();
       throw errors.capacityExhausted(nextFreeAt ? new Date(nextFreeAt).toISOString() : undefined);
     }
@@ -105,12 +109,13 @@ export class SessionService extends EventEmitter {
   /** Adds one warm-pool member (the pool manager calls this); undefined when there is no room. */
   async createPoolMember(): Promise<SessionRecord | undefined> {
     if (this.closing) return undefined;
-    const result = await this.insertAndStart({ visitor: poolVisitor, minutes: Math.ceil(this.config.pool.maxAgeMs / 60_000), pooled: true });
+    const result = await this.insertAndStart({ visitor: poolVisitor, address: '', minutes: Math.ceil(this.config.pool.maxAgeMs / 60_000), pooled: true });
     return 'refused' in result ? undefined : result.session;
   }
 
   private async insertAndStart(o: {
     visitor: string;
+    address: string;
     minutes: number;
     pooled: boolean;
   }): Promise<{ session: SessionRecord; token: string } | AllocationRefusal> {
@@ -131,6 +136,7 @@ export class SessionService extends EventEmitter {
         password: newPassword(),
         tokenHash: hashSecret(token),
         visitor: o.visitor,
+        clientAddress: o.address,
         providerRef: null,
         createdAt: now,
         readyAt: null,
@@ -155,7 +161,7 @@ export class SessionService extends EventEmitter {
    * Hands a ready pool member to a visitor: new token, new expiry, and (where the
    * provider can) a new password, so nothing set before the claim is reused.
    */
-  private async claimFromPool(visitor: string, minutes: number): Promise<{ session: SessionRecord; token: string } | undefined> {
+  private async claimFromPool(visitor: string, clientAddress: string, minutes: number): Promise<{ session: SessionRecord; token: string } | undefined> {
     const now = this.clock.now();
     const claimedId = await this.store.peekPooledReady();
     if (!claimedId) return undefined;
@@ -163,8 +169,7 @@ export class SessionService extends EventEmitter {
     const password = newPassword();
     const claimed = await this.store.claimPooled(
       claimedId,
-      visitor,
-      this.config.sessionsPerVisitor,
+      { visitor, clientAddress, perVisitor: this.config.sessionsPerVisitor, perAddress: this.config.sessionsPerAddress },
       {
         tokenHash: hashSecret(token),
         createdAt: now,
@@ -175,7 +180,9 @@ export class SessionService extends EventEmitter {
       now,
     );
     if (!claimed) return undefined;
-    if ('refused' in claimed) throw errors.visitorLimit(this.config.sessionsPerVisitor);
+    if ('refused' in claimed) {
+      throw claimed.refused === 'address_limit' ? errors.addressLimit(this.config.sessionsPerAddress) : errors.visitorLimit(this.config.sessionsPerVisitor);
+    }
     const log = sessionLog(this.log, claimed);
     if (this.provider.setCredentials && claimed.providerRef) {
       try {

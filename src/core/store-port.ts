@@ -12,12 +12,24 @@ export interface AllocationRules {
   maxSessions: number;
   /** 0 = no limit. */
   perVisitor: number;
+  /** Running sessions per client address, whatever cookies say (0 = no limit). */
+  perAddress?: number;
+}
+
+/** Who claims a pool member, and the limits the claim must respect. */
+export interface Claimant {
+  visitor: string;
+  clientAddress: string;
+  perVisitor: number;
+  perAddress: number;
 }
 
 /** What `insertWithContainer` could not do, for the service to turn into a person's message. */
-export type AllocationRefusal = { refused: 'capacity' | 'visitor_limit' };
+export type AllocationRefusal = { refused: 'capacity' | 'visitor_limit' | 'address_limit' };
 
-export type NewSession = Omit<SessionRecord, 'containerId' | 'holdsContainer' | 'updatedAt' | 'statusChangedAt' | 'cleanupAttempts'>;
+export type NewSession = Omit<SessionRecord, 'containerId' | 'holdsContainer' | 'updatedAt' | 'statusChangedAt' | 'cleanupAttempts' | 'clientAddress'> & {
+  clientAddress?: string;
+};
 
 export interface SessionFilter {
   statuses?: readonly SessionStatus[];
@@ -88,7 +100,7 @@ export interface SessionStore {
   /** The oldest ready warm-pool member, if any (a candidate: `claimPooled` decides). */
   peekPooledReady(): Promise<string | undefined>;
   /** Gives pool member `id` to `visitor`; undefined when another request claimed it first. */
-  claimPooled(id: string, visitor: string, perVisitor: number, patch: SessionPatch, now: number): Promise<SessionRecord | AllocationRefusal | undefined>;
+  claimPooled(id: string, claimant: Claimant, patch: SessionPatch, now: number): Promise<SessionRecord | AllocationRefusal | undefined>;
 
   get(id: string): Promise<SessionRecord | undefined>;
   list(filter?: SessionFilter): Promise<SessionRecord[]>;

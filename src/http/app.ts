@@ -5,7 +5,6 @@ import fastifyCompress from '@fastify/compress';
 import fastifyCookie from '@fastify/cookie';
 import fastifyCors from '@fastify/cors';
 import fastifyHelmet from '@fastify/helmet';
-import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
@@ -17,6 +16,7 @@ import type { AppContext, AppServices } from './context.ts';
 import { providerHealth, storeHealth } from './health.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { systemRoutes } from './routes/system.ts';
+import { createBudget } from './create-budget.ts';
 import { crossSiteError, crossSiteReason } from './same-origin.ts';
 import { hstsValue, isHttps } from './tls.ts';
 import { ensureVisitorCookie } from './visitor.ts';
@@ -50,7 +50,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   const ctx: AppContext = {
     ...options,
     adminTokenHash: hashSecret(options.adminToken),
-    createRateLimit: config.createRatePerMinute > 0 ? { max: config.createRatePerMinute, timeWindow: 60_000 } : false,
+    createBudget: createBudget({ ratePerMinute: config.createRatePerMinute, burst: config.createBurst, clock: options.clock }),
     providerHealth: providerHealth(options.provider),
     storeHealth: storeHealth(options.store, options.clock, logger),
   };
@@ -85,15 +85,6 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   if (config.corsOrigins.length) {
     await app.register(fastifyCors, { origin: config.corsOrigins, credentials: true, methods: ['GET', 'POST', 'DELETE'] });
   }
-  await app.register(fastifyRateLimit, {
-    global: false,
-    keyGenerator: (request) => request.ip,
-    errorResponseBuilder: (_request, context) => {
-      const seconds = Math.max(1, Math.ceil(context.ttl / 1000));
-      const e = errors.rateLimited(seconds);
-      return { statusCode: 429, error: e.code, message: e.message, retry_after_seconds: seconds };
-    },
-  });
   await app.register(fastifySwagger, {
     openapi: {
       info: { title: 'Winux API', version, description: 'Temporary Linux desktops on demand.' },

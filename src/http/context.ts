@@ -6,6 +6,7 @@ import type { Provider } from '../core/provider-port.ts';
 import type { SessionService } from '../core/service.ts';
 import type { SessionStore } from '../core/store-port.ts';
 import type { Logger } from '../logger.ts';
+import type { CreateBudget } from './create-budget.ts';
 import type { Check } from './health.ts';
 
 export interface AppServices {
@@ -19,7 +20,8 @@ export interface AppServices {
 
 export interface AppContext extends AppServices {
   adminTokenHash: string;
-  createRateLimit: false | { max: number; timeWindow: number };
+  /** Creations per client address (undefined: WINUX_CREATE_RATE_PER_MINUTE=0, no limit). */
+  createBudget: CreateBudget | undefined;
   providerHealth(): Promise<Check>;
   storeHealth(): Promise<Check>;
 }

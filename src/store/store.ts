@@ -10,7 +10,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Transaction
 import { StoreUnavailableError } from '../core/errors.ts';
 import type { SessionRecord, SessionStatus, CreationStep } from '../core/session.ts';
 import { runningStatuses, unendedStatuses } from '../core/session.ts';
-import type { AllocationRefusal, AllocationRules, MoveGuard, NewSession, SessionFilter, SessionPatch, SessionStore } from '../core/store-port.ts';
+import type { AllocationRefusal, AllocationRules, Claimant, MoveGuard, NewSession, SessionFilter, SessionPatch, SessionStore } from '../core/store-port.ts';
 import type { Database, SessionsTable } from './schema.ts';
 import { migrationProvider } from './migrations.ts';
 
@@ -94,6 +94,9 @@ export class Store implements SessionStore {
           .executeTakeFirstOrThrow();
         if (Number(mine.n) >= rules.perVisitor) return { refused: 'visitor_limit' as const };
       }
+      if (rules.perAddress && !session.pooled && session.clientAddress) {
+        if ((await countAtAddress(trx, session.clientAddress)) >= rules.perAddress) return { refused: 'address_limit' as const };
+      }
       const containerId = lowestFree(
         [...held, ...reserved].map((r) => Number(r.container_id)),
         rules.idMin,
@@ -102,6 +105,7 @@ export class Store implements SessionStore {
       if (containerId === undefined) return { refused: 'capacity' as const };
       const record: SessionRecord = {
         ...session,
+        clientAddress: session.clientAddress ?? '',
         containerId,
         holdsContainer: true,
         statusChangedAt: session.createdAt,
@@ -171,9 +175,11 @@ export class Store implements SessionStore {
    * Gives pool member `id` to `visitor`, atomically with the visitor's limit. Undefined
    * when another request claimed it first (the caller then builds a fresh desktop).
    */
-  async claimPooled(id: string, visitor: string, perVisitor: number, patch: SessionPatch, now: number): Promise<SessionRecord | AllocationRefusal | undefined> {
+  async claimPooled(id: string, claimant: Claimant, patch: SessionPatch, now: number): Promise<SessionRecord | AllocationRefusal | undefined> {
+    const { visitor, perVisitor, perAddress, clientAddress } = claimant;
     return this.db.transaction().execute(async (trx) => {
       if (this.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(73019)`.execute(trx);
+      if (perAddress > 0 && clientAddress && (await countAtAddress(trx, clientAddress)) >= perAddress) return { refused: 'address_limit' as const };
       if (perVisitor > 0) {
         const mine = await trx
           .selectFrom('sessions')
@@ -185,7 +191,7 @@ export class Store implements SessionStore {
       }
       const result = await trx
         .updateTable('sessions')
-        .set({ ...toRowPatch(patch), pooled: 0, visitor, updated_at: now })
+        .set({ ...toRowPatch(patch), pooled: 0, visitor, client_address: clientAddress, updated_at: now })
         .where('id', '=', id)
         .where('pooled', '=', 1)
         .where('status', '=', 'ready')
@@ -389,6 +395,18 @@ function isOutage(error: unknown): boolean {
   return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(message);
 }
 
+/** Running visitor sessions asked from one client address (pool members not counted). */
+async function countAtAddress(trx: Transaction<Database>, clientAddress: string): Promise<number> {
+  const row = await trx
+    .selectFrom('sessions')
+    .select(sql<number>`count(*)`.as('n'))
+    .where('client_address', '=', clientAddress)
+    .where('status', 'in', [...runningStatuses])
+    .where('pooled', '=', 0)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
 /** Adds a move's extra conditions to its UPDATE, so they are checked in the same statement that writes. */
 function guarded<Q extends UpdateQueryBuilder<Database, 'sessions', 'sessions', UpdateResult>>(q: Q, guard: MoveGuard | undefined): Q {
   if (!guard) return q;
@@ -430,6 +448,7 @@ const columns: { [K in keyof SessionRecord]-?: readonly [keyof SessionsTable, Co
   password: ['password', 'as-is'],
   tokenHash: ['token_hash', 'as-is'],
   visitor: ['visitor', 'as-is'],
+  clientAddress: ['client_address', 'as-is'],
   providerRef: ['provider_ref', 'json'],
   createdAt: ['created_at', 'number'],
   readyAt: ['ready_at', 'number-or-null'],

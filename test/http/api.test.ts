@@ -362,7 +362,7 @@ describe('limits', () => {
   });
 
   test('creation rate limit per address → 429 with Retry-After', async () => {
-    const s = await startTestServer({ env: { WINUX_SESSIONS_PER_VISITOR: '0', WINUX_CREATE_RATE_PER_MINUTE: '3' } });
+    const s = await startTestServer({ env: { WINUX_SESSIONS_PER_VISITOR: '0', WINUX_CREATE_RATE_PER_MINUTE: '3', WINUX_CREATE_BURST: '3' } });
     try {
       for (let i = 0; i < 3; i++) assert.equal((await s.request('POST', `${api}/sessions`)).status, 202);
       const r = await s.request('POST', `${api}/sessions`);
