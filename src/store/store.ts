@@ -13,18 +13,58 @@ import { runningStatuses, unendedStatuses } from '../core/session.ts';
 import type { AllocationRefusal, AllocationRules, Claimant, MoveGuard, NewSession, SessionFilter, SessionPatch, SessionStore } from '../core/store-port.ts';
 import type { Database, SessionsTable } from './schema.ts';
 import { migrationProvider } from './migrations.ts';
+import { noSecretBox, secretBox, type SecretBox } from './secret-box.ts';
 
 export class Store implements SessionStore {
+  private box: SecretBox = noSecretBox;
+
   private constructor(
     readonly db: Kysely<Database>,
     readonly dialect: 'sqlite' | 'postgres',
   ) {}
 
-  /** Opens (creating if needed) the database at `url` and brings its schema up to date. */
-  static async open(url: string): Promise<Store> {
+  /**
+   * Opens (creating if needed) the database at `url` and brings its schema up to date.
+   * `secretKey` encrypts session passwords (src/secret-key.ts); rows written in clear
+   * before are sealed now. Without it (winux doctor) passwords are neither read nor written.
+   */
+  static async open(url: string, options: { secretKey?: Buffer } = {}): Promise<Store> {
     const store = url.startsWith('postgres') ? Store.openPostgres(url) : await Store.openSqlite(url);
     await store.migrate();
+    if (options.secretKey) {
+      store.box = secretBox(options.secretKey);
+      await store.sealPasswords().catch(async (error) => {
+        await store.close();
+        throw error;
+      });
+    }
     return translatingOutages(store);
+  }
+
+  /**
+   * Encrypts passwords still stored in clear (written before encryption existed), and
+   * checks that the key opens the ones already sealed: a replica or a restore with
+   * another secret.key stops here, not at the first visitor's login.
+   */
+  private async sealPasswords(): Promise<void> {
+    // Only live sessions matter: an ended one's password is shown nowhere (and a rotated key cannot open it).
+    const sealedOne = await this.db
+      .selectFrom('sessions')
+      .select('password')
+      .where('password', 'like', 'enc:v1:%')
+      .where('status', 'in', [...unendedStatuses])
+      .limit(1)
+      .executeTakeFirst();
+    if (sealedOne) this.box.open(sealedOne.password);
+    const clear = await this.db.selectFrom('sessions').select(['id', 'password']).where('password', 'not like', 'enc:v1:%').execute();
+    for (const row of clear) {
+      await this.db
+        .updateTable('sessions')
+        .set({ password: this.box.seal(row.password) })
+        .where('id', '=', row.id)
+        .where('password', '=', row.password)
+        .execute();
+    }
   }
 
   private static async openSqlite(url: string): Promise<Store> {
@@ -37,6 +77,8 @@ export class Store implements SessionStore {
     database.pragma('journal_mode = WAL');
     database.pragma('busy_timeout = 5000');
     database.pragma('synchronous = NORMAL');
+    // Freed space is zeroed: a password sealed in place (rows from before encryption) leaves no clear copy behind.
+    database.pragma('secure_delete = ON');
     return new Store(new Kysely<Database>({ dialect: new SqliteDialect({ database }) }), 'sqlite');
   }
 
@@ -112,7 +154,7 @@ export class Store implements SessionStore {
         cleanupAttempts: 0,
         updatedAt: session.createdAt,
       };
-      await trx.insertInto('sessions').values(toRow(record)).execute();
+      await trx.insertInto('sessions').values(toRow(record, this.box)).execute();
       return record;
     });
   }
@@ -143,7 +185,7 @@ export class Store implements SessionStore {
       if (next === undefined) return undefined;
       await trx.updateTable('sessions').set({ container_id: next, provider_ref: null, updated_at: now }).where('id', '=', id).execute();
       const row = await trx.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-      return fromRow(row);
+      return fromRow(row, this.box);
     });
   }
 
@@ -191,20 +233,20 @@ export class Store implements SessionStore {
       }
       const result = await trx
         .updateTable('sessions')
-        .set({ ...toRowPatch(patch), pooled: 0, visitor, client_address: clientAddress, updated_at: now })
+        .set({ ...toRowPatch(patch, this.box), pooled: 0, visitor, client_address: clientAddress, updated_at: now })
         .where('id', '=', id)
         .where('pooled', '=', 1)
         .where('status', '=', 'ready')
         .executeTakeFirst();
       if (Number(result.numUpdatedRows) === 0) return undefined;
       const row = await trx.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-      return fromRow(row);
+      return fromRow(row, this.box);
     });
   }
 
   async get(id: string): Promise<SessionRecord | undefined> {
     const row = await this.db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
-    return row && fromRow(row);
+    return row && fromRow(row, this.box);
   }
 
   async list(filter: SessionFilter = {}): Promise<SessionRecord[]> {
@@ -219,7 +261,7 @@ export class Store implements SessionStore {
     if (filter.pooled !== undefined) q = q.where('pooled', '=', filter.pooled ? 1 : 0);
     q = q.orderBy('created_at', 'desc');
     if (filter.limit) q = q.limit(filter.limit);
-    return (await q.execute()).map(fromRow);
+    return (await q.execute()).map((r) => fromRow(r, this.box));
   }
 
   /**
@@ -238,7 +280,7 @@ export class Store implements SessionStore {
     const result = await guarded(
       this.db
         .updateTable('sessions')
-        .set({ ...toRowPatch(patch), status: to, status_changed_at: now, updated_at: now })
+        .set({ ...toRowPatch(patch, this.box), status: to, status_changed_at: now, updated_at: now })
         .where('id', '=', id)
         .where('status', 'in', [...from]),
       guard,
@@ -252,7 +294,7 @@ export class Store implements SessionStore {
     let q = guarded(
       this.db
         .updateTable('sessions')
-        .set({ ...toRowPatch(patch), updated_at: now })
+        .set({ ...toRowPatch(patch, this.box), updated_at: now })
         .where('id', '=', id),
       guard,
     );
@@ -280,7 +322,7 @@ export class Store implements SessionStore {
       .orderBy('expires_at')
       .limit(limit)
       .execute();
-    return rows.map(fromRow);
+    return rows.map((r) => fromRow(r, this.box));
   }
 
   /** The next time a session is due, or undefined when none is live. */
@@ -317,7 +359,7 @@ export class Store implements SessionStore {
       .where((eb) => eb.or([eb('status', 'in', [...unendedStatuses]), eb('holds_container', '=', 1)]))
       .orderBy('created_at')
       .execute();
-    return rows.map(fromRow);
+    return rows.map((r) => fromRow(r, this.box));
   }
 
   /**
@@ -339,7 +381,7 @@ export class Store implements SessionStore {
       .orderBy('updated_at')
       .limit(limit)
       .execute();
-    return rows.map(fromRow);
+    return rows.map((r) => fromRow(r, this.box));
   }
 
   /** Finished sessions older than `before` are deleted so the table does not grow forever. */
@@ -430,7 +472,7 @@ function requirePg(): typeof import('pg').default {
 }
 
 /** How a field is kept: booleans as 0/1, the provider's ref as JSON text, times and numbers as BIGINT/INTEGER. */
-type Codec = 'as-is' | 'number' | 'number-or-null' | 'boolean' | 'json';
+type Codec = 'as-is' | 'number' | 'number-or-null' | 'boolean' | 'json' | 'secret';
 
 /** The one map between a session's fields and its columns; rows are read and written only through it. */
 const columns: { [K in keyof SessionRecord]-?: readonly [keyof SessionsTable, Codec] } = {
@@ -445,7 +487,7 @@ const columns: { [K in keyof SessionRecord]-?: readonly [keyof SessionsTable, Co
   endpointHost: ['endpoint_host', 'as-is'],
   port: ['port', 'number-or-null'],
   username: ['username', 'as-is'],
-  password: ['password', 'as-is'],
+  password: ['password', 'secret'],
   tokenHash: ['token_hash', 'as-is'],
   visitor: ['visitor', 'as-is'],
   clientAddress: ['client_address', 'as-is'],
@@ -461,14 +503,21 @@ const columns: { [K in keyof SessionRecord]-?: readonly [keyof SessionsTable, Co
   updatedAt: ['updated_at', 'number'],
 };
 
-function encode(codec: Codec, value: unknown): unknown {
+function encode(codec: Codec, value: unknown, box: SecretBox): unknown {
   if (codec === 'boolean') return value ? 1 : 0;
+  if (codec === 'secret') return box.seal(String(value));
   if (codec === 'json') return value ? JSON.stringify(value) : null;
   return value;
 }
 
-function decode(codec: Codec, value: unknown): unknown {
+function decode(codec: Codec, value: unknown, box: SecretBox): unknown {
   switch (codec) {
+    case 'secret':
+      try {
+        return box.open(String(value ?? ''));
+      } catch {
+        return ''; // an ended session's, sealed under a key since rotated: start-up checked the live ones
+      }
     case 'number':
       return Number(value);
     case 'number-or-null':
@@ -482,23 +531,23 @@ function decode(codec: Codec, value: unknown): unknown {
   }
 }
 
-function toRowPatch(patch: Partial<SessionRecord>): Partial<SessionsTable> {
+function toRowPatch(patch: Partial<SessionRecord>, box: SecretBox): Partial<SessionsTable> {
   const row: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(patch) as [keyof SessionRecord, unknown][]) {
     if (value === undefined) continue;
     const [column, codec] = columns[key];
-    row[column] = encode(codec, value);
+    row[column] = encode(codec, value, box);
   }
   return row as Partial<SessionsTable>;
 }
 
-function toRow(s: SessionRecord): SessionsTable {
-  return toRowPatch(s) as SessionsTable;
+function toRow(s: SessionRecord, box: SecretBox): SessionsTable {
+  return toRowPatch(s, box) as SessionsTable;
 }
 
-function fromRow(r: SessionsTable): SessionRecord {
+function fromRow(r: SessionsTable, box: SecretBox): SessionRecord {
   const record: Record<string, unknown> = {};
-  for (const [field, [column, codec]] of Object.entries(columns)) record[field] = decode(codec, r[column]);
+  for (const [field, [column, codec]] of Object.entries(columns)) record[field] = decode(codec, r[column], box);
   return record as unknown as SessionRecord;
 }
 

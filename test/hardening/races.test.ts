@@ -3,6 +3,7 @@
 // its write, and runs the competing move (an extension, a pool claim) right there.
 // Every move is a compare-and-set on what it read, so the loser must change nothing.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { loadConfig } from '../../src/config.ts';
 import { SessionService } from '../../src/core/service.ts';
@@ -43,7 +44,7 @@ function pausingStore(store: SessionStore): { store: SessionStore; arm(interleav
 
 async function build(env: Record<string, string> = {}) {
   const config = loadConfig({ WINUX_SESSIONS_PER_VISITOR: '0', WINUX_DATA_DIR: '/nonexistent-not-used', ...env });
-  const real = await Store.open('sqlite::memory:');
+  const real = await Store.open('sqlite::memory:', { secretKey: randomBytes(32) });
   const { store, arm } = pausingStore(real);
   const clock = new ManualClock(Date.now());
   const service = new SessionService({ config, store, provider: new FakeProvider(), logger: silentLogger, clock });
