@@ -176,7 +176,7 @@ describe('session API', () => {
   });
 
   test('health, info, OpenAPI and docs', async () => {
-    const health = await s.request('GET', `${api}/health`);
+    const health = await s.request('GET', `${api}/health`, { token: s.adminToken });
     assert.equal(health.status, 200);
     assert.equal(health.body.status, 'ok');
     assert.equal(health.body.store.ok, true);
@@ -378,7 +378,7 @@ describe('limits', () => {
   test('health is 503 when the provider is down', async () => {
     const s = await startTestServer({ provider: new DownProvider() });
     try {
-      const r = await s.request('GET', `${api}/health`);
+      const r = await s.request('GET', `${api}/health`, { token: s.adminToken });
       assert.equal(r.status, 503);
       assert.equal(r.body.status, 'degraded');
       assert.equal(r.body.provider.ok, false);
