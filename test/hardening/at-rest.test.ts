@@ -11,6 +11,7 @@ import { describe, test } from 'node:test';
 import SQLite from 'better-sqlite3';
 import { createLogger } from '../../src/logger.ts';
 import { startTestServer, tempDir } from '../support/server.ts';
+import { recordFigures } from './support/drill.ts';
 
 const api = '/api/winux';
 
@@ -61,6 +62,7 @@ describe('session passwords at rest', () => {
     raw.close();
     assert.equal(stored.length, 3);
     for (const row of stored) assert.match(row.password, /^enc:v1:[A-Za-z0-9_-]+$/);
+    recordFigures('at-rest', { passwords_created: passwords.length, passwords_found_in_database_files: passwords.filter((p) => bytes.includes(p)).length });
     const keyFile = path.join(dataDir, 'secret.key');
     assert.equal(fs.statSync(keyFile).mode & 0o777, 0o600);
     const key = fs.readFileSync(keyFile, 'utf8').trim();

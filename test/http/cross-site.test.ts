@@ -2,6 +2,7 @@
 // its visitors' browsers start or end desktops, while curl and API clients keep working.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { recordFigures } from '../hardening/support/drill.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
 const api = '/api/winux';
@@ -13,7 +14,13 @@ describe('state-changing requests from other sites are refused', () => {
     s = await startTestServer({ env: { WINUX_SESSIONS_PER_VISITOR: '0', WINUX_CORS_ORIGINS: 'https://school.example' } });
     own = new URL(s.url).origin;
   });
-  after(() => s.close());
+  let refused = 0;
+  let tried = 0;
+  after(async () => {
+    recordFigures('cross-site', { cross_site_tried: tried, cross_site_refused: refused, cross_site_created: createdByForeign });
+    await s.close();
+  });
+  let createdByForeign = 0;
 
   const count = async () => (await s.store.list({})).length;
 
@@ -38,6 +45,9 @@ describe('state-changing requests from other sites are refused', () => {
     ];
     for (const headers of cases) {
       const r = await s.request('POST', `${api}/sessions`, { headers });
+      tried++;
+      if (r.status === 403) refused++;
+      if (r.status === 202) createdByForeign++;
       assert.equal(r.status, 403, JSON.stringify(headers));
       assert.equal(r.body.error, 'cross_site_request');
     }
