@@ -1,7 +1,8 @@
 // The hardening figures for the README: runs the hardening suite (fuzzing and
 // failure drills, test/hardening, without the LXC isolation test; the Proxmox session firewall against the
-// simulator) and prints what the drills recorded: hostile
-// requests tried, kills survived, containers leaked, sessions stuck.
+// simulator) and prints what the drills recorded: hostile requests tried, kills survived, containers leaked,
+// sessions stuck; and (issue 14) cross-site requests refused, the per-address cap under a cookie-cycling
+// script, interleaved extend/expiry and claim/recycle runs with none wrongly ended, passwords at rest.
 //   node --import tsx bench/hardening-report.ts            (runs the suite first, ~2-3 min)
 //   node --import tsx bench/hardening-report.ts --no-run   (prints the last run's figures)
 //   ... --lxc   also runs the LXC isolation test (real containers: IPv6 probes, the
@@ -21,7 +22,17 @@ if (!process.argv.includes('--no-run')) {
     if (process.argv.includes('--lxc') || !lxcFigures.includes(f)) fs.rmSync(path.join(dir, f), { force: true });
   }
   // Everything in test/hardening but the LXC isolation test (real containers, figures of its own).
-  const words = ['hardening/abuse', 'hardening/access', 'hardening/secrets', 'hardening/fuzz', 'hardening/drill', 'providers/proxmox/firewall'];
+  const words = [
+    'hardening/abuse',
+    'hardening/access',
+    'hardening/secrets',
+    'hardening/fuzz',
+    'hardening/drill',
+    'hardening/races',
+    'hardening/at-rest',
+    'http/cross-site',
+    'providers/proxmox/firewall',
+  ];
   const run = spawnSync('bash', ['scripts/test.sh', ...words], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
   if (run.status !== 0) console.log(`(the hardening suite failed: exit ${run.status}; figures below are from the drills that finished)`);
   if (process.argv.includes('--lxc')) {
@@ -78,6 +89,30 @@ const rows: [string, string][] = [
   [
     'Proxmox session: IPv6 probes refused (host fe80::, ULA, LAN prefix, other session)',
     figures['proxmox-ipv6'] ? `${n('proxmox-ipv6', 'ipv6_refused')} / ${n('proxmox-ipv6', 'ipv6_probes')}` : 'not run',
+  ],
+  [
+    'cross-site browser requests refused (403 cross_site_request) / sessions they created',
+    figures['cross-site']
+      ? `${n('cross-site', 'cross_site_refused')} of ${n('cross-site', 'cross_site_tried')} / ${n('cross-site', 'cross_site_created')}`
+      : 'not run',
+  ],
+  [
+    'cookie-cycling script from one address: accepted / tried (cap WINUX_SESSIONS_PER_ADDRESS), running at the end',
+    figures.abuse
+      ? `${n('abuse', 'cookie_cycling_accepted')} / ${n('abuse', 'cookie_cycling_attempts')} (cap ${n('abuse', 'cookie_cycling_cap')}), ${n('abuse', 'cookie_cycling_running')} running`
+      : 'not run',
+  ],
+  [
+    'extend committed between expiry read and write: runs / wrongly ended',
+    figures.races ? `${n('races', 'extend_expiry_runs')} / ${n('races', 'extend_expiry_wrongly_ended')}` : 'not run',
+  ],
+  [
+    'pool claim between recycle read and write: runs / wrongly ended',
+    figures.races ? `${n('races', 'claim_recycle_runs')} / ${n('races', 'claim_recycle_wrongly_ended')}` : 'not run',
+  ],
+  [
+    'session passwords found in the raw database files',
+    figures['at-rest'] ? `${n('at-rest', 'passwords_found_in_database_files')} of ${n('at-rest', 'passwords_created')}` : 'not run',
   ],
   [`containers leaked (${drills.length} drills)`, String(leaked)],
   [`sessions stuck (${drills.length} drills)`, String(stuck)],

@@ -52,7 +52,9 @@ const schema = z.object({
   WINUX_CONTAINER_ID_MAX: int(100, 999_999_999).default(30999),
   WINUX_MAX_SESSIONS: int(1, 1_000_000).optional(),
   WINUX_SESSIONS_PER_VISITOR: int(0, 1000).default(1),
+  WINUX_SESSIONS_PER_ADDRESS: int(0, 1_000_000).default(30),
   WINUX_CREATE_RATE_PER_MINUTE: int(0, 100_000).default(10),
+  WINUX_CREATE_BURST: int(1, 100_000).default(30),
   WINUX_TRUSTED_PROXIES: z.string().default('127.0.0.1,::1'),
   WINUX_CORS_ORIGINS: z.string().default(''),
   WINUX_PUBLIC_HOST: hostName.optional(),
@@ -156,7 +158,12 @@ export interface Config {
   /** WINUX_MAX_SESSIONS was given: the local provider then keeps it instead of the host's capacity. */
   maxSessionsSet: boolean;
   sessionsPerVisitor: number;
+  /** Running sessions per client address (IPv6: per /64), however many cookies it shows; 0 = no limit. */
+  sessionsPerAddress: number;
+  /** Token bucket per client address: refilled at this many creations a minute… */
   createRatePerMinute: number;
+  /** …holding at most this many (a classroom behind one NAT address starting together). */
+  createBurst: number;
   trustedProxies: string[];
   corsOrigins: string[];
   publicHost?: string;
@@ -292,7 +299,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     maxSessions: Math.min(e.WINUX_MAX_SESSIONS ?? idCount, idCount),
     maxSessionsSet: e.WINUX_MAX_SESSIONS !== undefined,
     sessionsPerVisitor: e.WINUX_SESSIONS_PER_VISITOR,
+    sessionsPerAddress: e.WINUX_SESSIONS_PER_ADDRESS,
     createRatePerMinute: e.WINUX_CREATE_RATE_PER_MINUTE,
+    createBurst: e.WINUX_CREATE_BURST,
     trustedProxies: splitList(e.WINUX_TRUSTED_PROXIES),
     corsOrigins: splitList(e.WINUX_CORS_ORIGINS),
     publicHost: e.WINUX_PUBLIC_HOST,

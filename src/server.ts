@@ -6,6 +6,7 @@ import type http from 'node:http';
 import type https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { ensureDataDir, loadOrCreateAdminToken } from './admin-token.ts';
+import { loadOrCreateSecretKey } from './secret-key.ts';
 import type { Config } from './config.ts';
 import { systemClock, type Clock } from './core/clock.ts';
 import { SessionService } from './core/service.ts';
@@ -54,7 +55,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
   ensureDataDir(config);
   const adminToken = loadOrCreateAdminToken(config, logger);
-  const store = await Store.open(config.databaseUrl);
+  const store = await Store.open(config.databaseUrl, { secretKey: loadOrCreateSecretKey(config, logger) });
   const service = new SessionService({ config, store, provider, logger, clock, audit: store.audit });
   const stats = await service.reconcile({ startup: true }).catch(async (error: Error) => {
     await store.close();

@@ -11,6 +11,7 @@ import { adminTokenPath, readAdminToken } from '../admin-token.ts';
 interface Check {
   name: string;
   ok: boolean;
+  unknown?: boolean;
   detail: string;
 }
 
@@ -52,8 +53,9 @@ export function register(program: Command, ctx: CliContext): void {
         checks.push({ name: `provider ${config.provider}`, ok: false, detail: (error as Error).message });
       }
       if (ctx.json()) ctx.print(JSON.stringify(checks, null, 2));
-      else for (const c of checks) ctx.print(`${c.ok ? '✓' : '✗'} ${c.name}: ${c.detail}`);
-      const failed = checks.filter((c) => !c.ok).length;
+      // '?': the check could not tell (e.g. permissions unreadable): not counted as a problem.
+      else for (const c of checks) ctx.print(`${c.ok ? '✓' : c.unknown ? '?' : '✗'} ${c.name}: ${c.detail}`);
+      const failed = checks.filter((c) => !c.ok && !c.unknown).length;
       if (!ctx.json()) ctx.print(failed ? `\n${failed} problem(s) to fix.` : '\nAll checks passed.');
       process.exitCode = failed ? 1 : 0;
     });

@@ -26,6 +26,13 @@ export const errors = {
       `You already have ${limit === 1 ? 'a session' : `${limit} sessions`} running. End it or wait until it expires before starting another.`,
       { limit },
     ),
+  addressLimit: (limit: number) =>
+    new WinuxError(
+      'address_limit',
+      429,
+      `${limit} desktops are already running for your network address, the most one address may have. Please wait until one of them ends.`,
+      { limit },
+    ),
   rateLimited: (retryAfterSeconds: number) =>
     new WinuxError('rate_limited', 429, `Too many new sessions from your address. Try again in ${retryAfterSeconds} s.`, {
       retry_after_seconds: retryAfterSeconds,

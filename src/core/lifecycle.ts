@@ -10,7 +10,7 @@ import type { CreatedMachine, CreateSpec, Provider, ProviderRef } from './provid
 import type { AllocationRules, SessionStore } from './store-port.ts';
 import type { Clock } from './clock.ts';
 import { withTimeout } from './concurrency.ts';
-import { ContainerIdTakenError } from './errors.ts';
+import { ContainerIdTakenError, ProviderError } from './errors.ts';
 import { sessionMoves, type Moves } from './moves.ts';
 import type { CreationStep, SessionRecord } from './session.ts';
 import type { Actor } from './audit-port.ts';
@@ -86,6 +86,7 @@ export class MachineLifecycle {
       idMax: this.config.containerIdMax,
       maxSessions: this.config.maxSessions,
       perVisitor: this.config.sessionsPerVisitor,
+      perAddress: this.config.sessionsPerAddress,
     };
   }
 
@@ -249,6 +250,7 @@ export class MachineLifecycle {
     const ref: ProviderRef = { ...(session.providerRef ?? {}), containerId: session.containerId };
     try {
       await withTimeout(this.provider.destroy(ref), this.config.destroyTimeoutMs, 'destroy timed out');
+      await this.confirmGone(ref);
       const now = this.clock.now();
       // The container is confirmed gone: only now may its id be given to someone else.
       const ended = await this.moves.markDestroyed(id, { holdsContainer: false, step: session.step }, now);
@@ -274,6 +276,16 @@ export class MachineLifecycle {
         if (failed) this.report({ type: 'removal', ok: false, seconds: (now - session.statusChangedAt) / 1000 });
       }
     }
+  }
+
+  /**
+   * After a destroy, the provider must say the machine is gone before its id is given to
+   * anyone else: a destroy that "succeeded" on a machine it could not see would otherwise
+   * hand a live machine's id to a new session. Throws (the removal is retried) otherwise.
+   */
+  async confirmGone(ref: ProviderRef): Promise<void> {
+    const state = await withTimeout(this.provider.status(ref), this.config.destroyTimeoutMs, 'status after destroy timed out');
+    if (state !== 'missing') throw new ProviderError(`container ${ref.containerId} is still there (${state}) after its removal`, true);
   }
 
   /** Runs `promise` as background work: logged if it fails, awaited by drain() and idle(). */

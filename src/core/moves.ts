@@ -4,7 +4,7 @@
 // not in an allowed status (someone else moved it first), and the caller must not act.
 import type { SessionRecord, SessionStatus } from './session.ts';
 import { allowedFrom } from './session.ts';
-import type { SessionPatch, SessionStore } from './store-port.ts';
+import type { MoveGuard, SessionPatch, SessionStore } from './store-port.ts';
 
 const targets = {
   /** The machine answers RDP: creating → ready. */
@@ -18,13 +18,13 @@ const targets = {
 } as const satisfies Record<string, SessionStatus>;
 
 export type MoveName = keyof typeof targets;
-export type Move = (id: string, patch: SessionPatch, now: number) => Promise<SessionRecord | undefined>;
+export type Move = (id: string, patch: SessionPatch, now: number, guard?: MoveGuard) => Promise<SessionRecord | undefined>;
 export type Moves = Record<MoveName, Move>;
 
 export function sessionMoves(store: Pick<SessionStore, 'transition'>): Moves {
   const move = (to: SessionStatus): Move => {
     const from = allowedFrom(to);
-    return (id, patch, now) => store.transition(id, from, to, patch, now);
+    return (id, patch, now, guard) => store.transition(id, from, to, patch, now, guard);
   };
   return {
     markReady: move(targets.markReady),

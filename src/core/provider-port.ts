@@ -56,6 +56,11 @@ export interface ManagedMachine {
 export interface ProviderCheck {
   name: string;
   ok: boolean;
+  /**
+   * The check could not tell (e.g. the token's permissions cannot be read): reported as
+   * "unknown", not as a failure, and it does not make /health answer 503 by itself.
+   */
+  unknown?: boolean;
   /** What was found, or what to fix when not ok. */
   detail: string;
 }

@@ -14,6 +14,8 @@ import { errorCode, type TelemetryEvent } from './telemetry.ts';
 
 export interface ReconcileStats {
   checked: number;
+  /** Ready sessions not seen running this pass, kept until enough passes (and a status check) agree. */
+  unseen: number;
   resumed: number;
   failed: number;
   destroyed: number;
@@ -42,9 +44,19 @@ const keepEndedMs = 7 * 24 * 3600_000;
 /** Listing every managed machine is one API call or one directory read. */
 const listTimeoutMs = 60_000;
 
+/**
+ * A ready session is failed only after this many consecutive passes without its machine
+ * running in `list()`, and then only if a direct `status()` agrees: one listing can miss a
+ * live machine (a Proxmox node briefly "unknown", a token that lost VM.Audit).
+ */
+export const missesBeforeFailing = 3;
+const statusTimeoutMs = 30_000;
+
 export class Reconciler {
   /** Orphans being removed now, so an overlapping pass does not remove one twice. */
   private readonly removingOrphans = new Set<number>();
+  /** Ready sessions not seen running, by id: consecutive passes that missed them. */
+  private readonly misses = new Map<string, number>();
 
   constructor(private readonly o: ReconcilerOptions) {}
 
@@ -56,7 +68,7 @@ export class Reconciler {
    */
   async reconcile(options: { startup?: boolean } = {}): Promise<ReconcileStats> {
     const { config, store, provider, clock, lifecycle, logger } = this.o;
-    const stats: ReconcileStats = { checked: 0, resumed: 0, failed: 0, destroyed: 0, orphans: 0, orphansRemoved: 0 };
+    const stats: ReconcileStats = { checked: 0, unseen: 0, resumed: 0, failed: 0, destroyed: 0, orphans: 0, orphansRemoved: 0 };
     const sessions = await store.needingAttention();
     // Only this Winux's id range: another Winux on the same host or cluster owns the rest.
     const listed = await withTimeout(provider.list(), listTimeoutMs, 'listing machines timed out').catch((error: unknown) => {
@@ -81,10 +93,28 @@ export class Reconciler {
           }
         } else if (session.status === 'ready') {
           const machine = machineById.get(session.containerId);
-          if (machine?.state !== 'running') {
-            await lifecycle.fail(session, machine ? 'The desktop stopped unexpectedly.' : 'The desktop disappeared unexpectedly.', { kind: 'reconciler' });
-            stats.failed++;
+          if (machine?.state === 'running') {
+            this.misses.delete(session.id);
+            continue;
           }
+          const missed = (this.misses.get(session.id) ?? 0) + 1;
+          this.misses.set(session.id, missed);
+          if (missed < missesBeforeFailing) {
+            stats.unseen++;
+            continue;
+          }
+          // Asked directly, by its own ref; a status that cannot be read fails nothing (caught below).
+          const ref = { ...(session.providerRef ?? {}), containerId: session.containerId };
+          const state = await withTimeout(provider.status(ref), statusTimeoutMs, 'status timed out');
+          if (state === 'running') {
+            this.misses.delete(session.id);
+            continue;
+          }
+          this.misses.delete(session.id);
+          await lifecycle.fail(session, state === 'stopped' ? 'The desktop stopped unexpectedly.' : 'The desktop disappeared unexpectedly.', {
+            kind: 'reconciler',
+          });
+          stats.failed++;
         } else if (session.status === 'destroying' || session.holdsContainer) {
           if (!lifecycle.isDestroying(session.id)) {
             lifecycle.startDestruction(session);
@@ -95,6 +125,9 @@ export class Reconciler {
         sessionLog(logger, session).error({ err: error }, 'reconcile failed for session');
       }
     }
+    // Forget misses of sessions that are no longer ready (ended, failed): only consecutive passes count.
+    const ready = new Set(sessions.filter((s) => s.status === 'ready').map((s) => s.id));
+    for (const id of this.misses.keys()) if (!ready.has(id)) this.misses.delete(id);
     const held = new Set((await store.list({ holdsContainer: true })).map((s) => s.containerId));
     const orphans = machines.filter((m) => !held.has(m.containerId) && !this.removingOrphans.has(m.containerId));
     stats.orphans = orphans.length;
@@ -111,7 +144,7 @@ export class Reconciler {
 
   /** Removes machines nobody owns, a few at a time, each bounded by the destroy timeout. Returns how many went. */
   private async removeOrphans(orphans: ManagedMachine[]): Promise<number> {
-    const { config, provider, logger, store, clock } = this.o;
+    const { config, provider, logger, store, clock, lifecycle } = this.o;
     let removed = 0;
     for (const m of orphans) this.removingOrphans.add(m.containerId);
     // While an orphan is being removed its id is set aside: a new session given that id
@@ -121,6 +154,7 @@ export class Reconciler {
       try {
         logger.warn({ container_id: machine.containerId }, 'removing orphan container');
         await withTimeout(provider.destroy(machine.ref), config.destroyTimeoutMs, 'destroy timed out');
+        await lifecycle.confirmGone(machine.ref);
         await store.release(machine.containerId);
         removed++;
         await this.o.record?.('orphan.removed', { actor: { kind: 'reconciler' }, detail: { container_id: machine.containerId } });

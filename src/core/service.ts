@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Provider, ProviderRef } from './provider-port.ts';
-import type { AllocationRefusal, SessionFilter, SessionStore } from './store-port.ts';
+import type { AllocationRefusal, MoveGuard, SessionFilter, SessionStore } from './store-port.ts';
 import type { Clock } from './clock.ts';
 import { forEachBounded, providerConcurrency, withTimeout } from './concurrency.ts';
 import { newPassword, newSessionId, newSessionToken, hashSecret } from './credentials.ts';
@@ -34,7 +34,7 @@ export interface SessionServiceOptions {
 export interface CreateRequest {
   /** Who asks: the browser or the client address (behind trusted proxies), used for the per-visitor limit. */
   visitor: string;
-  /** The client address, for the audit log. */
+  /** The client address (an IPv6 address as its /64), for WINUX_SESSIONS_PER_ADDRESS and the audit log; defaults to none. */
   address?: string;
   durationMinutes?: number;
 }
@@ -108,7 +108,7 @@ export class SessionService extends EventEmitter {
     }
     const by: Actor = { kind: 'visitor', address: request.address };
     try {
-      const created = await this.createFor(request.visitor, minutes);
+      const created = await this.createFor(request.visitor, request.address ?? '', minutes);
       await this.record('session.create', {
         actor: by,
         sessionId: created.session.id,
@@ -117,8 +117,8 @@ export class SessionService extends EventEmitter {
       return created;
     } catch (error) {
       if (error instanceof WinuxError) {
-        if (error.code === 'visitor_limit' || error.code === 'capacity_exhausted') {
-          this.report({ type: 'refused', reason: error.code === 'visitor_limit' ? 'visitor_limit' : 'capacity' });
+        if (error.code === 'visitor_limit' || error.code === 'address_limit' || error.code === 'capacity_exhausted') {
+          this.report({ type: 'refused', reason: error.code === 'capacity_exhausted' ? 'capacity' : error.code });
         }
         await this.record('session.create', { actor: by, outcome: 'refused', detail: { code: error.code } });
       }
@@ -126,17 +126,19 @@ export class SessionService extends EventEmitter {
     }
   }
 
-  private async createFor(visitor: string, minutes: number): Promise<{ session: SessionRecord; token: string }> {
+  private async createFor(visitor: string, address: string, minutes: number): Promise<{ session: SessionRecord; token: string }> {
     // Ready pool members are handed out first (there may be some even at size 0: the pool was just shrunk).
-    const claimed = await this.claimFromPool(visitor, minutes);
+    const claimed = await this.claimFromPool(visitor, address, minutes);
     if (claimed) return claimed;
-    let result = await this.insertAndStart({ visitor, minutes, pooled: false });
+    const ask = { visitor, address, minutes, pooled: false };
+    let result = await this.insertAndStart(ask);
     if ('refused' in result && result.refused === 'capacity' && (await this.shrinkPoolForVisitor())) {
       // The pool gave a container back: a visitor's need comes before a warm spare.
-      result = await this.insertAndStart({ visitor, minutes, pooled: false });
+      result = await this.insertAndStart(ask);
     }
     if ('refused' in result) {
       if (result.refused === 'visitor_limit') throw errors.visitorLimit(this.config.sessionsPerVisitor);
+      if (result.refused === 'address_limit') throw errors.addressLimit(this.config.sessionsPerAddress);
       const { nextFreeAt } = await this.capacity();
       throw errors.capacityExhausted(nextFreeAt ? new Date(nextFreeAt).toISOString() : undefined);
     }
@@ -146,12 +148,13 @@ export class SessionService extends EventEmitter {
   /** Adds one warm-pool member (the pool manager calls this); undefined when there is no room. */
   async createPoolMember(): Promise<SessionRecord | undefined> {
     if (this.closing) return undefined;
-    const result = await this.insertAndStart({ visitor: poolVisitor, minutes: Math.ceil(this.config.pool.maxAgeMs / 60_000), pooled: true });
+    const result = await this.insertAndStart({ visitor: poolVisitor, address: '', minutes: Math.ceil(this.config.pool.maxAgeMs / 60_000), pooled: true });
     return 'refused' in result ? undefined : result.session;
   }
 
   private async insertAndStart(o: {
     visitor: string;
+    address: string;
     minutes: number;
     pooled: boolean;
   }): Promise<{ session: SessionRecord; token: string } | AllocationRefusal> {
@@ -172,6 +175,7 @@ export class SessionService extends EventEmitter {
         password: newPassword(),
         tokenHash: hashSecret(token),
         visitor: o.visitor,
+        clientAddress: o.address,
         providerRef: null,
         createdAt: now,
         readyAt: null,
@@ -196,7 +200,7 @@ export class SessionService extends EventEmitter {
    * Hands a ready pool member to a visitor: new token, new expiry, and (where the
    * provider can) a new password, so nothing set before the claim is reused.
    */
-  private async claimFromPool(visitor: string, minutes: number): Promise<{ session: SessionRecord; token: string } | undefined> {
+  private async claimFromPool(visitor: string, clientAddress: string, minutes: number): Promise<{ session: SessionRecord; token: string } | undefined> {
     const now = this.clock.now();
     const claimedId = await this.store.peekPooledReady();
     if (!claimedId) return undefined;
@@ -204,8 +208,7 @@ export class SessionService extends EventEmitter {
     const password = newPassword();
     const claimed = await this.store.claimPooled(
       claimedId,
-      visitor,
-      this.config.sessionsPerVisitor,
+      { visitor, clientAddress, perVisitor: this.config.sessionsPerVisitor, perAddress: this.config.sessionsPerAddress },
       {
         tokenHash: hashSecret(token),
         createdAt: now,
@@ -216,7 +219,9 @@ export class SessionService extends EventEmitter {
       now,
     );
     if (!claimed) return undefined;
-    if ('refused' in claimed) throw errors.visitorLimit(this.config.sessionsPerVisitor);
+    if ('refused' in claimed) {
+      throw claimed.refused === 'address_limit' ? errors.addressLimit(this.config.sessionsPerAddress) : errors.visitorLimit(this.config.sessionsPerVisitor);
+    }
     const log = sessionLog(this.log, claimed);
     if (this.provider.setCredentials && claimed.providerRef) {
       try {
@@ -240,12 +245,24 @@ export class SessionService extends EventEmitter {
     return { session: (await this.store.get(claimed.id)) ?? claimed, token };
   }
 
-  /** Ends one pool member to make room for a visitor. True when a container was given back. */
+  /**
+   * Ends one pool member to make room for a visitor. True when a container was given back.
+   * Guarded on `pooled`: a member claimed by another visitor since the list is not ended.
+   */
   private async shrinkPoolForVisitor(): Promise<boolean> {
-    const [member] = await this.store.list({ pooled: true, statuses: runningStatuses, limit: 1 });
-    if (!member) return false;
-    const after = await this.destroy(member.id, 'pool shrinks for a visitor', { wait: true, by: { kind: 'pool' } });
-    return !after.holdsContainer;
+    for (const member of await this.store.list({ pooled: true, statuses: runningStatuses, limit: 3 })) {
+      const after = await this.endIf(member.id, 'pool shrinks for a visitor', { pooled: true }, { wait: true, by: { kind: 'pool' } });
+      if (after) return !after.holdsContainer;
+    }
+    return false;
+  }
+
+  /**
+   * Recycles a pool member older than `createdBefore`; false when it was claimed (or
+   * ended) since the pool read it: the claim resets `pooled` and `created_at`.
+   */
+  async recyclePoolMember(id: string, createdBefore: number): Promise<boolean> {
+    return Boolean(await this.endIf(id, 'pool member recycled', { pooled: true, createdAtOrBefore: createdBefore }, { by: { kind: 'pool' } }));
   }
 
   async get(id: string): Promise<SessionRecord> {
@@ -266,14 +283,29 @@ export class SessionService extends EventEmitter {
     const now = this.clock.now();
     const moved = await this.moves.beginDestroy(id, { endedAt: now }, now);
     const session = moved ?? (await this.get(id));
+    return this.afterBeginDestroy(session, Boolean(moved), reason, options);
+  }
+
+  /**
+   * Ends a session only if `guard` still holds in the same UPDATE (compare-and-set on
+   * what the caller read). Undefined when it no longer does: nothing was changed.
+   */
+  private async endIf(id: string, reason: string, guard: MoveGuard, options: EndOptions = {}): Promise<SessionRecord | undefined> {
+    const now = this.clock.now();
+    const moved = await this.moves.beginDestroy(id, { endedAt: now }, now, guard);
+    if (!moved) return undefined;
+    return this.afterBeginDestroy(moved, true, reason, options);
+  }
+
+  private async afterBeginDestroy(session: SessionRecord, moved: boolean, reason: string, options: EndOptions): Promise<SessionRecord> {
     if (moved) {
-      sessionLog(this.log, moved).info({ status: 'destroying', reason }, 'session ending');
-      await this.record('session.end', { actor: options.by ?? systemActor, sessionId: id, detail: { reason, pooled: moved.pooled } });
-      this.announce(id, false);
+      sessionLog(this.log, session).info({ status: 'destroying', reason }, 'session ending');
+      await this.record('session.end', { actor: options.by ?? systemActor, sessionId: session.id, detail: { reason, pooled: session.pooled } });
+      this.announce(session.id, false);
     }
     const work = session.status === 'destroying' ? this.lifecycle.startDestruction(session) : undefined;
     if (options.wait && work) await work;
-    return options.wait ? this.get(id) : session;
+    return options.wait ? this.get(session.id) : session;
   }
 
   /** Moves `expires_at` later by `minutes` (default: the standard duration), up to the maximum lifetime. */
@@ -313,8 +345,13 @@ export class SessionService extends EventEmitter {
     const expiresAt = Math.min(session.expiresAt + step * 60_000, limit);
     const durationMinutes = Math.round((expiresAt - session.createdAt) / 60_000);
     const now = this.clock.now();
-    const updated = await this.store.update(id, { expiresAt, durationMinutes }, now, runningStatuses);
-    if (!updated) throw errors.conflict('This session ended while it was being extended.');
+    // Compare-and-set on the expiry read above: a concurrent extension is not overwritten.
+    const updated = await this.store.update(id, { expiresAt, durationMinutes }, now, runningStatuses, { expiresAt: session.expiresAt });
+    if (!updated) {
+      const after = await this.get(id);
+      if (!isRunning(after.status)) throw errors.conflict('This session ended while it was being extended.');
+      throw errors.conflict('This session was extended by another request at the same moment; check its new expiry and try again.');
+    }
     sessionLog(this.log, session).info({ expires_at: new Date(expiresAt).toISOString() }, 'session extended');
     this.announce(id, false);
     return this.get(id);
@@ -332,13 +369,15 @@ export class SessionService extends EventEmitter {
 
   /** Ends every session whose time is up, now. Returns the ids it ended. */
   async cleanupExpired(options: { wait?: boolean; limit?: number } = {}): Promise<string[]> {
-    const due = await this.store.dueForExpiry(this.clock.now(), options.limit ?? 1000);
+    const now = this.clock.now();
+    const due = await this.store.dueForExpiry(now, options.limit ?? 1000);
     const ended: string[] = [];
     // A few at a time: each may wait on the provider (bounded by the destroy timeout).
     await forEachBounded(due, providerConcurrency, async (session) => {
       try {
-        const after = await this.destroy(session.id, 'expired', { wait: options.wait, by: { kind: 'expiry' } });
-        if (after.status !== 'failed') ended.push(session.id);
+        // Still due in the same UPDATE: an extension committed since the read keeps the session.
+        const after = await this.endIf(session.id, 'expired', { expiresAtOrBefore: now, pooled: false }, { wait: options.wait, by: { kind: 'expiry' } });
+        if (after && after.status !== 'failed') ended.push(session.id);
       } catch (error) {
         sessionLog(this.log, session).error({ err: error }, 'could not end expired session');
       }

@@ -61,6 +61,11 @@ export interface SessionRecord {
   password: string;
   tokenHash: string;
   visitor: string;
+  /**
+   * The client address the session was asked from (an IPv6 address as its /64), for
+   * WINUX_SESSIONS_PER_ADDRESS; empty for warm-pool members until claimed.
+   */
+  clientAddress: string;
   providerRef: Record<string, unknown> | null;
   createdAt: number;
   readyAt: number | null;

@@ -12,12 +12,24 @@ export interface AllocationRules {
   maxSessions: number;
   /** 0 = no limit. */
   perVisitor: number;
+  /** Running sessions per client address, whatever cookies say (0 = no limit). */
+  perAddress?: number;
+}
+
+/** Who claims a pool member, and the limits the claim must respect. */
+export interface Claimant {
+  visitor: string;
+  clientAddress: string;
+  perVisitor: number;
+  perAddress: number;
 }
 
 /** What `insertWithContainer` could not do, for the service to turn into a person's message. */
-export type AllocationRefusal = { refused: 'capacity' | 'visitor_limit' };
+export type AllocationRefusal = { refused: 'capacity' | 'visitor_limit' | 'address_limit' };
 
-export type NewSession = Omit<SessionRecord, 'containerId' | 'holdsContainer' | 'updatedAt' | 'statusChangedAt' | 'cleanupAttempts'>;
+export type NewSession = Omit<SessionRecord, 'containerId' | 'holdsContainer' | 'updatedAt' | 'statusChangedAt' | 'cleanupAttempts' | 'clientAddress'> & {
+  clientAddress?: string;
+};
 
 export interface SessionFilter {
   statuses?: readonly SessionStatus[];
@@ -26,6 +38,21 @@ export interface SessionFilter {
   holdsContainer?: boolean;
   pooled?: boolean;
   limit?: number;
+}
+
+/**
+ * Conditions besides the status that a move depends on, checked in the same UPDATE
+ * (compare-and-set): what the caller read before deciding must still hold when it writes.
+ */
+export interface MoveGuard {
+  /** Still due: `expires_at <= expiresAtOrBefore` (an extension committed since makes the move a no-op). */
+  expiresAtOrBefore?: number;
+  /** `expires_at` unchanged since it was read (two extensions do not overwrite each other). */
+  expiresAt?: number;
+  /** Still (or not) an unclaimed warm-pool member. */
+  pooled?: boolean;
+  /** `created_at <= createdAtOrBefore` (a pool member still old; a claim resets it). */
+  createdAtOrBefore?: number;
 }
 
 export type SessionPatch = Partial<
@@ -73,7 +100,7 @@ export interface SessionStore {
   /** The oldest ready warm-pool member, if any (a candidate: `claimPooled` decides). */
   peekPooledReady(): Promise<string | undefined>;
   /** Gives pool member `id` to `visitor`; undefined when another request claimed it first. */
-  claimPooled(id: string, visitor: string, perVisitor: number, patch: SessionPatch, now: number): Promise<SessionRecord | AllocationRefusal | undefined>;
+  claimPooled(id: string, claimant: Claimant, patch: SessionPatch, now: number): Promise<SessionRecord | AllocationRefusal | undefined>;
 
   get(id: string): Promise<SessionRecord | undefined>;
   list(filter?: SessionFilter): Promise<SessionRecord[]>;
@@ -82,9 +109,16 @@ export interface SessionStore {
    * it was not in one of `from` (someone else moved it first): the caller must then not act.
    * The core calls it only through the named moves of session.ts.
    */
-  transition(id: string, from: readonly SessionStatus[], to: SessionStatus, patch: SessionPatch, now: number): Promise<SessionRecord | undefined>;
-  /** Updates fields without changing the status; `onlyIn` guards against racing a transition. */
-  update(id: string, patch: SessionPatch, now: number, onlyIn?: readonly SessionStatus[]): Promise<boolean>;
+  transition(
+    id: string,
+    from: readonly SessionStatus[],
+    to: SessionStatus,
+    patch: SessionPatch,
+    now: number,
+    guard?: MoveGuard,
+  ): Promise<SessionRecord | undefined>;
+  /** Updates fields without changing the status; `onlyIn` and `guard` guard against racing another move. */
+  update(id: string, patch: SessionPatch, now: number, onlyIn?: readonly SessionStatus[], guard?: MoveGuard): Promise<boolean>;
   setStep(id: string, step: CreationStep, now: number): Promise<void>;
   noteCleanupAttempt(id: string, now: number): Promise<void>;
 

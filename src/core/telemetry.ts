@@ -9,7 +9,7 @@ export type TelemetryEvent =
   | { type: 'removal'; ok: boolean; seconds: number }
   | { type: 'provider_error'; operation: ProviderOperation; code: string }
   | { type: 'reconcile'; seconds: number }
-  | { type: 'refused'; reason: 'visitor_limit' | 'capacity' };
+  | { type: 'refused'; reason: 'visitor_limit' | 'address_limit' | 'capacity' };
 
 /** A provider error's short code for a label: its own `code`, a timeout, or `error`. */
 export function errorCode(error: unknown): string {

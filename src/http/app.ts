@@ -29,6 +29,8 @@ import { adminPoolRoutes } from './routes/admin-pool.ts';
 import { adminSessionRoutes } from './routes/admin-session.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { metricsRoutes } from './routes/metrics.ts';
+import { createBudget } from './create-budget.ts';
+import { crossSiteError, crossSiteReason } from './same-origin.ts';
 import { hstsValue, isHttps } from './tls.ts';
 import { ensureVisitorCookie } from './visitor.ts';
 import { distDir, ensureWebBuilt } from '../../web/build.ts';
@@ -61,7 +63,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   const ctx: AppContext = {
     ...options,
     adminTokenHash: hashSecret(options.adminToken),
-    createRateLimit: config.createRatePerMinute > 0 ? { max: config.createRatePerMinute, timeWindow: 60_000 } : false,
+    createBudget: createBudget({ ratePerMinute: config.createRatePerMinute, burst: config.createBurst, clock: options.clock }),
     providerHealth: providerHealth(options.provider),
     storeHealth: storeHealth(options.store, options.clock, logger),
     shares: new ShareService(options.store, options.clock, { linksPerSession: config.share.linksPerSession }),
@@ -122,11 +124,11 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   if (config.corsOrigins.length) {
     await app.register(fastifyCors, { origin: config.corsOrigins, credentials: true, methods: ['GET', 'POST', 'DELETE'] });
   }
+  // Per-route limits only (the console's sign-in); session creations have their per-address budget (create-budget.ts).
   await app.register(fastifyRateLimit, {
     global: false,
     keyGenerator: (request) => request.ip,
-    errorResponseBuilder: (request, context) => {
-      if (request.method === 'POST' && request.routeOptions.url === `${apiPrefix}/sessions`) ctx.metrics.refused('rate_limited');
+    errorResponseBuilder: (_request, context) => {
       const seconds = Math.max(1, Math.ceil(context.ttl / 1000));
       const e = errors.rateLimited(seconds);
       return { statusCode: 429, error: e.code, message: e.message, retry_after_seconds: seconds };
@@ -161,6 +163,11 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(
     async (api) => {
+      // Every change (POST, DELETE…) from another site's page is refused here, once for all routes.
+      api.addHook('onRequest', async (request) => {
+        const reason = crossSiteReason(request, { allowedOrigins: config.corsOrigins });
+        if (reason) throw crossSiteError(reason);
+      });
       // Answers carry passwords and tokens: no browser or school proxy may keep a copy.
       api.addHook('onSend', async (_request, reply) => {
         if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');

@@ -9,6 +9,7 @@ import type { ShareStore } from '../core/share-port.ts';
 import type { SessionStore } from '../core/store-port.ts';
 import type { DesktopHub } from '../desktop/hub.ts';
 import type { Logger } from '../logger.ts';
+import type { CreateBudget } from './create-budget.ts';
 import type { Check } from './health.ts';
 import type { AdminStore } from '../core/admin-port.ts';
 import type { AuditLog } from '../core/audit-port.ts';
@@ -35,7 +36,8 @@ export interface AppServices {
 
 export interface AppContext extends AppServices {
   adminTokenHash: string;
-  createRateLimit: false | { max: number; timeWindow: number };
+  /** Creations per client address (undefined: WINUX_CREATE_RATE_PER_MINUTE=0, no limit). */
+  createBudget: CreateBudget | undefined;
   providerHealth(): Promise<Check>;
   storeHealth(): Promise<Check>;
   /** View-only links to desktops. */

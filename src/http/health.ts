@@ -11,6 +11,16 @@ import type { SessionStore } from '../core/store-port.ts';
 export interface Check {
   ok: boolean;
   detail: string;
+  /** The individual checks behind it (the provider's), each ok, failing or unknown. */
+  parts?: CheckPart[];
+}
+
+export type CheckStatus = 'ok' | 'failing' | 'unknown';
+
+export interface CheckPart {
+  name: string;
+  status: CheckStatus;
+  detail: string;
 }
 
 function memoise(ttlMs: number, compute: () => Promise<Check>): () => Promise<Check> {
@@ -60,10 +70,13 @@ export function providerHealth(provider: Provider, timeoutMs = 10_000): () => Pr
   return memoise(10_000, () =>
     withTimeout(provider.check(), timeoutMs, `no answer within ${timeoutMs / 1000} s`).then(
       (checks) => {
-        const failing = checks.filter((c) => !c.ok);
-        return failing.length
-          ? { ok: false, detail: failing.map((c) => `${c.name}: ${c.detail}`).join('; ') }
-          : { ok: true, detail: `${checks.length} checks passed` };
+        const parts: CheckPart[] = checks.map((c) => ({ name: c.name, status: c.ok ? 'ok' : c.unknown ? 'unknown' : 'failing', detail: c.detail }));
+        // A check that cannot tell is not a failure: it alone never makes /health a 503.
+        const failing = parts.filter((c) => c.status === 'failing');
+        const unknown = parts.filter((c) => c.status === 'unknown');
+        if (failing.length) return { ok: false, detail: failing.map((c) => `${c.name}: ${c.detail}`).join('; '), parts };
+        const passed = `${parts.length - unknown.length} checks passed`;
+        return { ok: true, detail: unknown.length ? `${passed}; could not tell: ${unknown.map((c) => `${c.name}: ${c.detail}`).join('; ')}` : passed, parts };
       },
       (error: Error) => ({ ok: false, detail: `check failed: ${error.message}` }),
     ),

@@ -98,10 +98,24 @@ export const Capacity = Type.Object({
   next_free_at: nullable(Type.String({ format: 'date-time' })),
 });
 
+const CheckStatus = Type.Union([Type.Literal('ok'), Type.Literal('failing'), Type.Literal('unknown')]);
+const HealthStatus = Type.Union([Type.Literal('ok'), Type.Literal('degraded')]);
+const CheckCodes = Type.Array(Type.Object({ name: Type.String(), status: CheckStatus }));
+
+/** What anyone sees: the status and each check's name and result, nothing about the infrastructure. */
+export const PublicHealth = Type.Object({ status: HealthStatus, checks: CheckCodes }, { additionalProperties: false });
+
+/** With the admin token: the details too. */
 export const Health = Type.Object({
-  status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
+  status: HealthStatus,
+  checks: CheckCodes,
   store: Type.Object({ ok: Type.Boolean(), detail: Type.String() }),
-  provider: Type.Object({ name: Type.String(), ok: Type.Boolean(), detail: Type.String() }),
+  provider: Type.Object({
+    name: Type.String(),
+    ok: Type.Boolean(),
+    detail: Type.String(),
+    checks: Type.Array(Type.Object({ name: Type.String(), status: CheckStatus, detail: Type.String() })),
+  }),
   sessions: Type.Record(Type.String(), Type.Integer()),
   capacity: Capacity,
   uptime_seconds: Type.Integer(),

@@ -85,8 +85,8 @@ export class WarmPool {
       const members = await store.list({ pooled: true, statuses: runningStatuses });
       const kept = [];
       for (const m of members) {
-        if (m.status === 'ready' && now - m.createdAt > maxAgeMs) {
-          await service.destroy(m.id, 'pool member recycled', { by: { kind: 'pool' } });
+        // Guarded: a member claimed since this list was read is a visitor's now, not recycled.
+        if (m.status === 'ready' && now - m.createdAt > maxAgeMs && (await service.recyclePoolMember(m.id, now - maxAgeMs - 1))) {
           stats.recycled++;
         } else kept.push(m);
       }

@@ -124,6 +124,16 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('shares_session').on('shares').columns(['session_id']).execute();
     },
   },
+  '0007_client_address': {
+    async up(db: Kysely<any>) {
+      // WINUX_SESSIONS_PER_ADDRESS counts running sessions per client address, whatever the cookie.
+      await db.schema
+        .alterTable('sessions')
+        .addColumn('client_address', 'varchar(255)', (c) => c.notNull().defaultTo(''))
+        .execute();
+      await db.schema.createIndex('sessions_client_address').on('sessions').columns(['client_address', 'status']).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

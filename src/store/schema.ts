@@ -17,6 +17,7 @@ export interface SessionsTable {
   password: string;
   token_hash: string;
   visitor: string;
+  client_address: string;
   provider_ref: string | null;
   created_at: number;
   ready_at: number | null;

@@ -6,11 +6,11 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Transaction, type UpdateQueryBuilder, type UpdateResult } from 'kysely';
 import { StoreUnavailableError } from '../core/errors.ts';
 import type { SessionRecord, SessionStatus, CreationStep } from '../core/session.ts';
 import { runningStatuses, unendedStatuses } from '../core/session.ts';
-import type { AllocationRefusal, AllocationRules, NewSession, SessionFilter, SessionPatch, SessionStore } from '../core/store-port.ts';
+import type { AllocationRefusal, AllocationRules, Claimant, MoveGuard, NewSession, SessionFilter, SessionPatch, SessionStore } from '../core/store-port.ts';
 import type { ShareRecord, ShareStore } from '../core/share-port.ts';
 import type { Database, SessionsTable, SharesTable } from './schema.ts';
 import { migrationProvider } from './migrations.ts';
@@ -18,11 +18,13 @@ import type { AdminStore } from '../core/admin-port.ts';
 import type { AuditLog } from '../core/audit-port.ts';
 import { AdminTables } from './admin-store.ts';
 import { AuditStore } from './audit-store.ts';
+import { noSecretBox, secretBox, type SecretBox } from './secret-box.ts';
 
 export class Store implements SessionStore, ShareStore {
   /** The audit log and the console's tables, on the same database (and outages translated the same way). */
   readonly audit: AuditLog;
   readonly admin: AdminStore;
+  private box: SecretBox = noSecretBox;
 
   private constructor(
     readonly db: Kysely<Database>,
@@ -32,11 +34,48 @@ export class Store implements SessionStore, ShareStore {
     this.admin = translatingOutages(new AdminTables(db));
   }
 
-  /** Opens (creating if needed) the database at `url` and brings its schema up to date. */
-  static async open(url: string): Promise<Store> {
+  /**
+   * Opens (creating if needed) the database at `url` and brings its schema up to date.
+   * `secretKey` encrypts session passwords (src/secret-key.ts); rows written in clear
+   * before are sealed now. Without it (winux doctor) passwords are neither read nor written.
+   */
+  static async open(url: string, options: { secretKey?: Buffer } = {}): Promise<Store> {
     const store = url.startsWith('postgres') ? Store.openPostgres(url) : await Store.openSqlite(url);
     await store.migrate();
+    if (options.secretKey) {
+      store.box = secretBox(options.secretKey);
+      await store.sealPasswords().catch(async (error) => {
+        await store.close();
+        throw error;
+      });
+    }
     return translatingOutages(store);
+  }
+
+  /**
+   * Encrypts passwords still stored in clear (written before encryption existed), and
+   * checks that the key opens the ones already sealed: a replica or a restore with
+   * another secret.key stops here, not at the first visitor's login.
+   */
+  private async sealPasswords(): Promise<void> {
+    // Only live sessions matter: an ended one's password is shown nowhere (and a rotated key cannot open it).
+    const sealedOne = await this.db
+      .selectFrom('sessions')
+      .select('password')
+      .where('password', 'like', 'enc:v1:%')
+      .where('status', 'in', [...unendedStatuses])
+      .limit(1)
+      .executeTakeFirst();
+    if (sealedOne) this.box.open(sealedOne.password);
+    const clear = await this.db.selectFrom('sessions').select(['id', 'password']).where('password', 'not like', 'enc:v1:%').execute();
+    for (const row of clear) {
+      await this.db
+        .updateTable('sessions')
+        .set({ password: this.box.seal(row.password) })
+        .where('id', '=', row.id)
+        .where('password', '=', row.password)
+        .execute();
+    }
   }
 
   private static async openSqlite(url: string): Promise<Store> {
@@ -49,6 +88,8 @@ export class Store implements SessionStore, ShareStore {
     database.pragma('journal_mode = WAL');
     database.pragma('busy_timeout = 5000');
     database.pragma('synchronous = NORMAL');
+    // Freed space is zeroed: a password sealed in place (rows from before encryption) leaves no clear copy behind.
+    database.pragma('secure_delete = ON');
     return new Store(new Kysely<Database>({ dialect: new SqliteDialect({ database }) }), 'sqlite');
   }
 
@@ -106,6 +147,9 @@ export class Store implements SessionStore, ShareStore {
           .executeTakeFirstOrThrow();
         if (Number(mine.n) >= rules.perVisitor) return { refused: 'visitor_limit' as const };
       }
+      if (rules.perAddress && !session.pooled && session.clientAddress) {
+        if ((await countAtAddress(trx, session.clientAddress)) >= rules.perAddress) return { refused: 'address_limit' as const };
+      }
       const containerId = lowestFree(
         [...held, ...reserved].map((r) => Number(r.container_id)),
         rules.idMin,
@@ -114,13 +158,14 @@ export class Store implements SessionStore, ShareStore {
       if (containerId === undefined) return { refused: 'capacity' as const };
       const record: SessionRecord = {
         ...session,
+        clientAddress: session.clientAddress ?? '',
         containerId,
         holdsContainer: true,
         statusChangedAt: session.createdAt,
         cleanupAttempts: 0,
         updatedAt: session.createdAt,
       };
-      await trx.insertInto('sessions').values(toRow(record)).execute();
+      await trx.insertInto('sessions').values(toRow(record, this.box)).execute();
       return record;
     });
   }
@@ -151,7 +196,7 @@ export class Store implements SessionStore, ShareStore {
       if (next === undefined) return undefined;
       await trx.updateTable('sessions').set({ container_id: next, provider_ref: null, updated_at: now }).where('id', '=', id).execute();
       const row = await trx.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-      return fromRow(row);
+      return fromRow(row, this.box);
     });
   }
 
@@ -183,9 +228,11 @@ export class Store implements SessionStore, ShareStore {
    * Gives pool member `id` to `visitor`, atomically with the visitor's limit. Undefined
    * when another request claimed it first (the caller then builds a fresh desktop).
    */
-  async claimPooled(id: string, visitor: string, perVisitor: number, patch: SessionPatch, now: number): Promise<SessionRecord | AllocationRefusal | undefined> {
+  async claimPooled(id: string, claimant: Claimant, patch: SessionPatch, now: number): Promise<SessionRecord | AllocationRefusal | undefined> {
+    const { visitor, perVisitor, perAddress, clientAddress } = claimant;
     return this.db.transaction().execute(async (trx) => {
       if (this.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(73019)`.execute(trx);
+      if (perAddress > 0 && clientAddress && (await countAtAddress(trx, clientAddress)) >= perAddress) return { refused: 'address_limit' as const };
       if (perVisitor > 0) {
         const mine = await trx
           .selectFrom('sessions')
@@ -197,20 +244,20 @@ export class Store implements SessionStore, ShareStore {
       }
       const result = await trx
         .updateTable('sessions')
-        .set({ ...toRowPatch(patch), pooled: 0, visitor, updated_at: now })
+        .set({ ...toRowPatch(patch, this.box), pooled: 0, visitor, client_address: clientAddress, updated_at: now })
         .where('id', '=', id)
         .where('pooled', '=', 1)
         .where('status', '=', 'ready')
         .executeTakeFirst();
       if (Number(result.numUpdatedRows) === 0) return undefined;
       const row = await trx.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-      return fromRow(row);
+      return fromRow(row, this.box);
     });
   }
 
   async get(id: string): Promise<SessionRecord | undefined> {
     const row = await this.db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
-    return row && fromRow(row);
+    return row && fromRow(row, this.box);
   }
 
   async list(filter: SessionFilter = {}): Promise<SessionRecord[]> {
@@ -225,7 +272,7 @@ export class Store implements SessionStore, ShareStore {
     if (filter.pooled !== undefined) q = q.where('pooled', '=', filter.pooled ? 1 : 0);
     q = q.orderBy('created_at', 'desc');
     if (filter.limit) q = q.limit(filter.limit);
-    return (await q.execute()).map(fromRow);
+    return (await q.execute()).map((r) => fromRow(r, this.box));
   }
 
   /**
@@ -233,23 +280,35 @@ export class Store implements SessionStore, ShareStore {
    * updated session, or undefined when it was not in one of `from` (someone else
    * moved it first): the caller must then not act.
    */
-  async transition(id: string, from: readonly SessionStatus[], to: SessionStatus, patch: SessionPatch, now: number): Promise<SessionRecord | undefined> {
-    const result = await this.db
-      .updateTable('sessions')
-      .set({ ...toRowPatch(patch), status: to, status_changed_at: now, updated_at: now })
-      .where('id', '=', id)
-      .where('status', 'in', [...from])
-      .executeTakeFirst();
+  async transition(
+    id: string,
+    from: readonly SessionStatus[],
+    to: SessionStatus,
+    patch: SessionPatch,
+    now: number,
+    guard?: MoveGuard,
+  ): Promise<SessionRecord | undefined> {
+    const result = await guarded(
+      this.db
+        .updateTable('sessions')
+        .set({ ...toRowPatch(patch, this.box), status: to, status_changed_at: now, updated_at: now })
+        .where('id', '=', id)
+        .where('status', 'in', [...from]),
+      guard,
+    ).executeTakeFirst();
     if (Number(result.numUpdatedRows) === 0) return undefined;
     return this.get(id);
   }
 
   /** Updates fields without changing the status; `onlyIn` guards against racing a transition. */
-  async update(id: string, patch: SessionPatch, now: number, onlyIn?: readonly SessionStatus[]): Promise<boolean> {
-    let q = this.db
-      .updateTable('sessions')
-      .set({ ...toRowPatch(patch), updated_at: now })
-      .where('id', '=', id);
+  async update(id: string, patch: SessionPatch, now: number, onlyIn?: readonly SessionStatus[], guard?: MoveGuard): Promise<boolean> {
+    let q = guarded(
+      this.db
+        .updateTable('sessions')
+        .set({ ...toRowPatch(patch, this.box), updated_at: now })
+        .where('id', '=', id),
+      guard,
+    );
     if (onlyIn) q = q.where('status', 'in', [...onlyIn]);
     const result = await q.executeTakeFirst();
     return Number(result.numUpdatedRows) > 0;
@@ -274,7 +333,7 @@ export class Store implements SessionStore, ShareStore {
       .orderBy('expires_at')
       .limit(limit)
       .execute();
-    return rows.map(fromRow);
+    return rows.map((r) => fromRow(r, this.box));
   }
 
   /** The next time a session is due, or undefined when none is live. */
@@ -311,7 +370,7 @@ export class Store implements SessionStore, ShareStore {
       .where((eb) => eb.or([eb('status', 'in', [...unendedStatuses]), eb('holds_container', '=', 1)]))
       .orderBy('created_at')
       .execute();
-    return rows.map(fromRow);
+    return rows.map((r) => fromRow(r, this.box));
   }
 
   /**
@@ -333,7 +392,7 @@ export class Store implements SessionStore, ShareStore {
       .orderBy('updated_at')
       .limit(limit)
       .execute();
-    return rows.map(fromRow);
+    return rows.map((r) => fromRow(r, this.box));
   }
 
   /** Finished sessions older than `before` are deleted so the table does not grow forever. */
@@ -435,6 +494,29 @@ function isOutage(error: unknown): boolean {
   return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(message);
 }
 
+/** Running visitor sessions asked from one client address (pool members not counted). */
+async function countAtAddress(trx: Transaction<Database>, clientAddress: string): Promise<number> {
+  const row = await trx
+    .selectFrom('sessions')
+    .select(sql<number>`count(*)`.as('n'))
+    .where('client_address', '=', clientAddress)
+    .where('status', 'in', [...runningStatuses])
+    .where('pooled', '=', 0)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** Adds a move's extra conditions to its UPDATE, so they are checked in the same statement that writes. */
+function guarded<Q extends UpdateQueryBuilder<Database, 'sessions', 'sessions', UpdateResult>>(q: Q, guard: MoveGuard | undefined): Q {
+  if (!guard) return q;
+  let out = q as UpdateQueryBuilder<Database, 'sessions', 'sessions', UpdateResult>;
+  if (guard.expiresAtOrBefore !== undefined) out = out.where('expires_at', '<=', guard.expiresAtOrBefore);
+  if (guard.expiresAt !== undefined) out = out.where('expires_at', '=', guard.expiresAt);
+  if (guard.pooled !== undefined) out = out.where('pooled', '=', guard.pooled ? 1 : 0);
+  if (guard.createdAtOrBefore !== undefined) out = out.where('created_at', '<=', guard.createdAtOrBefore);
+  return out as Q;
+}
+
 function lowestFree(held: number[], min: number, max: number): number | undefined {
   const taken = new Set(held);
   for (let id = min; id <= max; id++) if (!taken.has(id)) return id;
@@ -447,7 +529,7 @@ function requirePg(): typeof import('pg').default {
 }
 
 /** How a field is kept: booleans as 0/1, the provider's ref as JSON text, times and numbers as BIGINT/INTEGER. */
-type Codec = 'as-is' | 'number' | 'number-or-null' | 'boolean' | 'json';
+type Codec = 'as-is' | 'number' | 'number-or-null' | 'boolean' | 'json' | 'secret';
 
 /** The one map between a session's fields and its columns; rows are read and written only through it. */
 const columns: { [K in keyof SessionRecord]-?: readonly [keyof SessionsTable, Codec] } = {
@@ -462,9 +544,10 @@ const columns: { [K in keyof SessionRecord]-?: readonly [keyof SessionsTable, Co
   endpointHost: ['endpoint_host', 'as-is'],
   port: ['port', 'number-or-null'],
   username: ['username', 'as-is'],
-  password: ['password', 'as-is'],
+  password: ['password', 'secret'],
   tokenHash: ['token_hash', 'as-is'],
   visitor: ['visitor', 'as-is'],
+  clientAddress: ['client_address', 'as-is'],
   providerRef: ['provider_ref', 'json'],
   createdAt: ['created_at', 'number'],
   readyAt: ['ready_at', 'number-or-null'],
@@ -477,14 +560,21 @@ const columns: { [K in keyof SessionRecord]-?: readonly [keyof SessionsTable, Co
   updatedAt: ['updated_at', 'number'],
 };
 
-function encode(codec: Codec, value: unknown): unknown {
+function encode(codec: Codec, value: unknown, box: SecretBox): unknown {
   if (codec === 'boolean') return value ? 1 : 0;
+  if (codec === 'secret') return box.seal(String(value));
   if (codec === 'json') return value ? JSON.stringify(value) : null;
   return value;
 }
 
-function decode(codec: Codec, value: unknown): unknown {
+function decode(codec: Codec, value: unknown, box: SecretBox): unknown {
   switch (codec) {
+    case 'secret':
+      try {
+        return box.open(String(value ?? ''));
+      } catch {
+        return ''; // an ended session's, sealed under a key since rotated: start-up checked the live ones
+      }
     case 'number':
       return Number(value);
     case 'number-or-null':
@@ -498,23 +588,23 @@ function decode(codec: Codec, value: unknown): unknown {
   }
 }
 
-function toRowPatch(patch: Partial<SessionRecord>): Partial<SessionsTable> {
+function toRowPatch(patch: Partial<SessionRecord>, box: SecretBox): Partial<SessionsTable> {
   const row: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(patch) as [keyof SessionRecord, unknown][]) {
     if (value === undefined) continue;
     const [column, codec] = columns[key];
-    row[column] = encode(codec, value);
+    row[column] = encode(codec, value, box);
   }
   return row as Partial<SessionsTable>;
 }
 
-function toRow(s: SessionRecord): SessionsTable {
-  return toRowPatch(s) as SessionsTable;
+function toRow(s: SessionRecord, box: SecretBox): SessionsTable {
+  return toRowPatch(s, box) as SessionsTable;
 }
 
-function fromRow(r: SessionsTable): SessionRecord {
+function fromRow(r: SessionsTable, box: SecretBox): SessionRecord {
   const record: Record<string, unknown> = {};
-  for (const [field, [column, codec]] of Object.entries(columns)) record[field] = decode(codec, r[column]);
+  for (const [field, [column, codec]] of Object.entries(columns)) record[field] = decode(codec, r[column], box);
   return record as unknown as SessionRecord;
 }
 

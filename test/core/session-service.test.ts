@@ -1,6 +1,7 @@
 // SessionService on its own, as json-server tests its service: a real store
 // (SQLite in memory), a behaviour fake, a clock moved by hand; no HTTP.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { loadConfig } from '../../src/config.ts';
 import type { ProviderRef } from '../../src/core/provider-port.ts';
@@ -25,7 +26,7 @@ class CountingProvider extends FakeProvider {
 
 async function build(provider: FakeProvider) {
   const config = loadConfig({ WINUX_SESSIONS_PER_VISITOR: '0', WINUX_DATA_DIR: '/nonexistent-not-used' });
-  const store = await Store.open('sqlite::memory:');
+  const store = await Store.open('sqlite::memory:', { secretKey: randomBytes(32) });
   const clock = new ManualClock(Date.now());
   const service = new SessionService({ config, store, provider, logger: silentLogger, clock });
   return {

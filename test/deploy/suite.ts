@@ -69,6 +69,7 @@ export function proxySuite(kind: RunningProxy['kind'], start: Start): void {
           WINUX_TRUSTED_PROXIES: '127.0.0.1',
           // One creation per client address per minute: a per-address budget the tests can observe.
           WINUX_CREATE_RATE_PER_MINUTE: '1',
+          WINUX_CREATE_BURST: '1',
           WINUX_SESSIONS_PER_VISITOR: '50',
           WINUX_SWEEP_SECONDS: '1',
         },

@@ -3,7 +3,9 @@
 // trusted proxy), request timeouts, CORS, and the page's security headers.
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { ManualClock } from '../support/clock.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { recordFigures } from './support/drill.ts';
 
 const api = '/api/winux';
 const servers: TestServer[] = [];
@@ -18,11 +20,20 @@ async function server(env: Record<string, string>): Promise<TestServer> {
 }
 
 const from = (xff: string) => ({ headers: { 'x-forwarded-for': xff } });
+const figures: Record<string, number> = {};
+after(() => {
+  if (Object.keys(figures).length) recordFigures('abuse', figures);
+});
 
 describe('creation rate limit per client address', () => {
   test('behind a trusted proxy, each forwarded client has its own budget', async () => {
     // Loopback is the proxy here, as nginx on the same host would be.
-    const s = await server({ WINUX_CREATE_RATE_PER_MINUTE: '2', WINUX_TRUSTED_PROXIES: '127.0.0.1,::1', WINUX_SESSIONS_PER_VISITOR: '0' });
+    const s = await server({
+      WINUX_CREATE_RATE_PER_MINUTE: '2',
+      WINUX_CREATE_BURST: '2',
+      WINUX_TRUSTED_PROXIES: '127.0.0.1,::1',
+      WINUX_SESSIONS_PER_VISITOR: '0',
+    });
     assert.equal((await s.request('POST', `${api}/sessions`, from('203.0.113.1'))).status, 202);
     assert.equal((await s.request('POST', `${api}/sessions`, from('203.0.113.1'))).status, 202);
     const third = await s.request('POST', `${api}/sessions`, from('203.0.113.1'));
@@ -34,7 +45,12 @@ describe('creation rate limit per client address', () => {
 
   test("a client cannot escape the limit by writing its own X-Forwarded-For in front of the proxy's", async () => {
     // nginx appends the real address: the left part is whatever the client sent.
-    const s = await server({ WINUX_CREATE_RATE_PER_MINUTE: '2', WINUX_TRUSTED_PROXIES: '127.0.0.1,::1', WINUX_SESSIONS_PER_VISITOR: '0' });
+    const s = await server({
+      WINUX_CREATE_RATE_PER_MINUTE: '2',
+      WINUX_CREATE_BURST: '2',
+      WINUX_TRUSTED_PROXIES: '127.0.0.1,::1',
+      WINUX_SESSIONS_PER_VISITOR: '0',
+    });
     const statuses = [];
     for (const forged of ['1.1.1.1', '2.2.2.2', '3.3.3.3']) {
       statuses.push((await s.request('POST', `${api}/sessions`, from(`${forged}, 198.51.100.7`))).status);
@@ -43,7 +59,12 @@ describe('creation rate limit per client address', () => {
   });
 
   test('from an address that is not a trusted proxy, X-Forwarded-For is ignored', async () => {
-    const s = await server({ WINUX_CREATE_RATE_PER_MINUTE: '2', WINUX_TRUSTED_PROXIES: '10.255.255.1', WINUX_SESSIONS_PER_VISITOR: '0' });
+    const s = await server({
+      WINUX_CREATE_RATE_PER_MINUTE: '2',
+      WINUX_CREATE_BURST: '2',
+      WINUX_TRUSTED_PROXIES: '10.255.255.1',
+      WINUX_SESSIONS_PER_VISITOR: '0',
+    });
     const statuses = [];
     for (const forged of ['203.0.113.1', '203.0.113.2', '203.0.113.3']) {
       statuses.push((await s.request('POST', `${api}/sessions`, from(forged))).status);
@@ -89,18 +110,65 @@ describe('creation rate limit per client address', () => {
     assert.deepEqual(visitors, ['address:127.0.0.1'], 'no session for a client without an address');
   });
 
-  test("a script fetching a fresh visitor cookie before each POST is still bounded by its address's rate limit", async () => {
+  test('a script fetching a fresh visitor cookie before each POST never holds more than its address may (rate limit off)', async () => {
     // Visitors are browsers (signed cookie) so a classroom behind one NAT address gets a
-    // session each; the per-address rate limit is what stops a cookie-cycling script.
-    const s = await server({ WINUX_CREATE_RATE_PER_MINUTE: '3', WINUX_SESSIONS_PER_VISITOR: '1' });
-    const statuses = [];
-    for (let i = 0; i < 5; i++) {
+    // session each; cookies only divide the address's share, WINUX_SESSIONS_PER_ADDRESS.
+    const cap = 5;
+    const s = await server({ WINUX_CREATE_RATE_PER_MINUTE: '0', WINUX_SESSIONS_PER_VISITOR: '1', WINUX_SESSIONS_PER_ADDRESS: String(cap) });
+    const statuses: number[] = [];
+    const attempts = 40;
+    for (let i = 0; i < attempts; i++) {
       const info = await fetch(`${s.url}${api}/info`);
-      const cookie = (info.headers.get('set-cookie') ?? '').split(';')[0];
+      const cookie = (info.headers.get('set-cookie') ?? '').split(';')[0]!;
       assert.match(cookie, /^winux_visitor=/);
-      statuses.push((await s.request('POST', `${api}/sessions`, { headers: { cookie } })).status);
+      const r = await s.request('POST', `${api}/sessions`, { headers: { cookie } });
+      statuses.push(r.status);
+      if (r.status === 429) assert.equal(r.body.error, 'address_limit');
     }
-    assert.deepEqual(statuses, [202, 202, 202, 429, 429]);
+    const running = (await s.store.list({ statuses: ['creating', 'ready'] })).length;
+    assert.equal(running, cap, 'the cap holds');
+    assert.deepEqual(statuses, [...Array(cap).fill(202), ...Array(attempts - cap).fill(429)]);
+    // Another address is not affected by this one's use.
+    assert.equal((await s.request('POST', `${api}/sessions`, from('203.0.113.99'))).status, 202);
+    figures.cookie_cycling_attempts = attempts;
+    figures.cookie_cycling_accepted = statuses.filter((x) => x === 202).length;
+    figures.cookie_cycling_cap = cap;
+    figures.cookie_cycling_running = running;
+  });
+
+  test('the cap counts an IPv6 /64 as one address; a session that ends frees its place', async () => {
+    const s = await server({ WINUX_TRUSTED_PROXIES: '127.0.0.1', WINUX_SESSIONS_PER_VISITOR: '0', WINUX_SESSIONS_PER_ADDRESS: '2' });
+    const a = await s.request('POST', `${api}/sessions`, from('2001:db8:1:2::1'));
+    assert.equal(a.status, 202);
+    assert.equal((await s.request('POST', `${api}/sessions`, from('2001:db8:1:2:ffff:ffff:ffff:fffe'))).status, 202);
+    const third = await s.request('POST', `${api}/sessions`, from('2001:0db8:0001:0002:abcd::9'));
+    assert.equal(third.status, 429, 'same /64');
+    assert.equal(third.body.error, 'address_limit');
+    assert.equal((await s.request('POST', `${api}/sessions`, from('2001:db8:1:3::1'))).status, 202, 'another /64');
+    await s.service.idle();
+    assert.equal((await s.request('DELETE', `${api}/sessions/${a.body.session_id}`, { token: a.body.token })).status, 202);
+    assert.equal((await s.request('POST', `${api}/sessions`, from('2001:db8:1:2::77'))).status, 202, 'a place freed');
+  });
+
+  test('a classroom behind one NAT address starts together with the defaults; a script there gets a trickle, not the school', async () => {
+    const clock = new ManualClock(Date.now());
+    const s = await startTestServer({ clock, reaper: false, env: { WINUX_CREATE_RATE_PER_MINUTE: '10', WINUX_SESSIONS_PER_ADDRESS: '1000' } });
+    servers.push(s);
+    assert.equal(s.config.createBurst, 30, 'the default burst: a classroom');
+    const pupils = [];
+    for (let i = 0; i < 30; i++) {
+      const info = await fetch(`${s.url}${api}/info`);
+      const cookie = (info.headers.get('set-cookie') ?? '').split(';')[0]!;
+      pupils.push((await s.request('POST', `${api}/sessions`, { headers: { cookie } })).status);
+    }
+    assert.deepEqual(pupils, Array(30).fill(202), '30 pupils behind one address, each a session');
+    const over = await s.request('POST', `${api}/sessions`);
+    assert.equal(over.status, 429);
+    assert.equal(over.body.error, 'rate_limited');
+    assert.equal(over.headers.get('retry-after'), '6', 'one creation every 6 s at 10 a minute');
+    clock.advance(6_000);
+    assert.equal((await s.request('POST', `${api}/sessions`)).status, 202, 'the bucket refills steadily');
+    assert.equal((await s.request('POST', `${api}/sessions`)).status, 429);
   });
 
   test('0 turns the rate limit off', async () => {
@@ -109,7 +177,7 @@ describe('creation rate limit per client address', () => {
   });
 
   test('reads are not rate limited (only creation is)', async () => {
-    const s = await server({ WINUX_CREATE_RATE_PER_MINUTE: '1' });
+    const s = await server({ WINUX_CREATE_RATE_PER_MINUTE: '1', WINUX_CREATE_BURST: '1' });
     for (let i = 0; i < 20; i++) assert.equal((await s.request('GET', `${api}/info`)).status, 200);
   });
 });

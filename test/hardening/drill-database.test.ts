@@ -65,12 +65,14 @@ test('the SQLite database becomes unwritable: clear 503s, no corruption, recover
     assert.equal(read.body.status, 'ready');
     // Reads still work, so only a write tells that nothing can be created or ended.
     await new Promise((r) => setTimeout(r, 1100)); // past the health check's 1 s memo
-    const health = await json(p, 'GET', `${api}/health`);
+    const health = await json(p, 'GET', `${api}/health`, { token: p.adminToken });
     assert.equal(health.status, 503, `health during the outage: ${JSON.stringify(health.body)}`);
     assert.equal(health.body.status, 'degraded');
     assert.equal(health.body.store.ok, false);
     assert.match(health.body.store.detail, /read-only/);
-    assert.ok(!JSON.stringify(health.body).includes(drill.dir), 'no path in the public health answer');
+    assert.ok(!JSON.stringify(health.body).includes(drill.dir), 'no path in the health answer, even for the admin');
+    const publicHealth = await json(p, 'GET', `${api}/health`);
+    assert.deepEqual(publicHealth.body.checks[0], { name: 'store', status: 'failing' });
     assert.equal(health.body.sessions.ready, 2, 'counts are still read');
     // Let the reaper's sweeps (every second) hit the unwritable store a few times.
     await new Promise((r) => setTimeout(r, 2500));
@@ -82,7 +84,7 @@ test('the SQLite database becomes unwritable: clear 503s, no corruption, recover
     locked = false;
     assert.equal(integrityCheck(drill.dbUrl), 'ok');
     await new Promise((r) => setTimeout(r, 1100));
-    const healthy = await json(p, 'GET', `${api}/health`);
+    const healthy = await json(p, 'GET', `${api}/health`, { token: p.adminToken });
     assert.equal(healthy.status, 200, `health after the outage: ${JSON.stringify(healthy.body)}`);
     assert.equal(healthy.body.store.detail, 'reachable, writable');
 
@@ -145,7 +147,7 @@ test('the PostgreSQL server goes down and comes back: clear 503s, the server sur
       for (const secret of [p.adminToken, a.token, a.password]) assert.ok(!text.includes(secret), `${what}: no secret`);
       assert.ok(!text.includes(pg.url), `${what}: no connection string`);
     }
-    const health = await json(p, 'GET', `${api}/health`);
+    const health = await json(p, 'GET', `${api}/health`, { token: p.adminToken });
     assert.equal(health.status, 503, 'health says the store is down');
     assert.match(health.body.store.detail, /^unreachable/);
     assert.ok(!JSON.stringify(health.body).includes(pg.url), 'no connection string in the public health answer');

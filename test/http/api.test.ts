@@ -176,7 +176,7 @@ describe('session API', () => {
   });
 
   test('health, info, OpenAPI and docs', async () => {
-    const health = await s.request('GET', `${api}/health`);
+    const health = await s.request('GET', `${api}/health`, { token: s.adminToken });
     assert.equal(health.status, 200);
     assert.equal(health.body.status, 'ok');
     assert.equal(health.body.store.ok, true);
@@ -362,7 +362,7 @@ describe('limits', () => {
   });
 
   test('creation rate limit per address → 429 with Retry-After', async () => {
-    const s = await startTestServer({ env: { WINUX_SESSIONS_PER_VISITOR: '0', WINUX_CREATE_RATE_PER_MINUTE: '3' } });
+    const s = await startTestServer({ env: { WINUX_SESSIONS_PER_VISITOR: '0', WINUX_CREATE_RATE_PER_MINUTE: '3', WINUX_CREATE_BURST: '3' } });
     try {
       for (let i = 0; i < 3; i++) assert.equal((await s.request('POST', `${api}/sessions`)).status, 202);
       const r = await s.request('POST', `${api}/sessions`);
@@ -378,7 +378,7 @@ describe('limits', () => {
   test('health is 503 when the provider is down', async () => {
     const s = await startTestServer({ provider: new DownProvider() });
     try {
-      const r = await s.request('GET', `${api}/health`);
+      const r = await s.request('GET', `${api}/health`, { token: s.adminToken });
       assert.equal(r.status, 503);
       assert.equal(r.body.status, 'degraded');
       assert.equal(r.body.provider.ok, false);

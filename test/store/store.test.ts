@@ -1,6 +1,7 @@
 // The store against both real databases: SQLite (default) and PostgreSQL.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { NewSession } from '../../src/core/store-port.ts';
 import { Store } from '../../src/store/store.ts';
@@ -49,7 +50,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
   describe(`store on ${dialect}`, () => {
     let store: Store;
     before(async () => {
-      store = await Store.open(dialect === 'sqlite' ? `sqlite:${path.join(tempDir(), 'w.db')}` : pg.url);
+      store = await Store.open(dialect === 'sqlite' ? `sqlite:${path.join(tempDir(), 'w.db')}` : pg.url, { secretKey: randomBytes(32) });
     });
     after(async () => {
       await store.close();

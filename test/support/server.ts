@@ -46,6 +46,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       WINUX_HOST: '127.0.0.1',
       WINUX_PORT: '0',
       WINUX_CREATE_RATE_PER_MINUTE: '0',
+      // Every test client is 127.0.0.1: the per-address cap is tested where a test sets it.
+      WINUX_SESSIONS_PER_ADDRESS: '0',
       ...options.env,
     },
     options.config,

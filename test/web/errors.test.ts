@@ -95,7 +95,7 @@ describe('one session per visitor', () => {
 describe('too many requests', () => {
   let w: Winux;
   before(async () => {
-    w = await startWinux({ WINUX_CREATE_RATE_PER_MINUTE: '1', WINUX_SESSIONS_PER_VISITOR: '5' });
+    w = await startWinux({ WINUX_CREATE_RATE_PER_MINUTE: '1', WINUX_CREATE_BURST: '1', WINUX_SESSIONS_PER_VISITOR: '5' });
   });
   after(async () => {
     await w?.close();

@@ -10,6 +10,7 @@ import { presentSession } from '../present.ts';
 import { sessionEventRoutes } from './session-events.ts';
 import { ensureVisitorCookie, visitorKey } from '../visitor.ts';
 import { rdpFile } from '../rdp-file.ts';
+import { clientAddressKey } from '../client-address.ts';
 import { CreateBody, CreatedSession, ErrorBody, ExtendBody, ListQuery, Session, SessionIdParams, SessionList } from '../schemas.ts';
 import type { AppContext } from '../context.ts';
 import type { Actor } from '../../core/audit-port.ts';
@@ -48,11 +49,17 @@ export function sessionRoutes(app: FastifyInstance, ctx: AppContext): void {
         body: CreateBody,
         response: { 202: CreatedSession, ...errorResponses },
       },
-      config: { rateLimit: ctx.createRateLimit },
     },
     async (request, reply) => {
       await refuseBlocked(request, ctx);
-      const { session, token } = await service.create({ visitor: visitorKey(request), address: request.ip, durationMinutes: request.body?.duration_minutes });
+      const visitor = visitorKey(request);
+      const address = clientAddressKey(request.ip);
+      const wait = ctx.createBudget?.take(address) ?? 0;
+      if (wait) {
+        ctx.metrics.refused('rate_limited');
+        throw errors.rateLimited(wait);
+      }
+      const { session, token } = await service.create({ visitor, address, durationMinutes: request.body?.duration_minutes });
       reply.setCookie(tokenCookie, token, {
         httpOnly: true,
         sameSite: 'strict',

@@ -2,7 +2,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { readCaller, requireAdmin } from '../auth.ts';
-import { CleanupResult, EmptyBody, ErrorBody, Health, Info } from '../schemas.ts';
+import { Type } from 'typebox';
+import { CleanupResult, EmptyBody, ErrorBody, Health, Info, PublicHealth } from '../schemas.ts';
 import type { AppContext } from '../context.ts';
 import { version } from '../../version.ts';
 import { ensureVisitorCookie } from '../visitor.ts';
@@ -22,17 +23,29 @@ export function systemRoutes(app: FastifyInstance, ctx: AppContext): void {
     {
       schema: {
         summary: 'Is Winux able to serve? 503 when the store or the provider is down',
+        description: 'Anyone gets the status and each check as ok, failing or unknown; the details (hosts, users, versions, nodes) need the admin token.',
         tags: ['system'],
-        response: { 200: Health, 503: Health },
+        response: { 200: Type.Union([Health, PublicHealth]), 503: Type.Union([Health, PublicHealth]) },
       },
     },
-    async (_request, reply) => {
+    async (request, reply) => {
       const [storeCheck, providerCheck] = await Promise.all([ctx.storeHealth(), ctx.providerHealth()]);
       const ok = storeCheck.ok && providerCheck.ok;
+      const status = ok ? ('ok' as const) : ('degraded' as const);
+      const checks = [
+        { name: 'store', status: storeCheck.ok ? ('ok' as const) : ('failing' as const) },
+        ...(providerCheck.parts ?? [{ name: 'provider', status: providerCheck.ok ? ('ok' as const) : ('failing' as const) }]).map((c) => ({
+          name: c.name,
+          status: c.status,
+        })),
+      ];
+      // The public answer names no host, user, version or node: a monitor needs only this.
+      if (!readCaller(request, ctx.adminTokenHash).admin) return reply.code(ok ? 200 : 503).send({ status, checks });
       const body = {
-        status: ok ? ('ok' as const) : ('degraded' as const),
-        store: storeCheck,
-        provider: { name: provider.name, ...providerCheck },
+        status,
+        checks,
+        store: { ok: storeCheck.ok, detail: storeCheck.detail },
+        provider: { name: provider.name, ok: providerCheck.ok, detail: providerCheck.detail, checks: providerCheck.parts ?? [] },
         // A read-only database still answers these; an unreachable one does not.
         sessions: await store.countByStatus().catch(() => ({})),
         capacity: await capacity().catch(() => ({ max: config.maxSessions, in_use: 0, free: 0, next_free_at: null })),

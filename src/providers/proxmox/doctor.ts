@@ -45,10 +45,13 @@ export async function runChecks(ctx: ProxmoxContext): Promise<ProviderCheck[]> {
   }
 
   let perms: Perms = {};
+  let permsKnown = true;
   try {
     perms = await ctx.client.get<Perms>('/access/permissions');
   } catch (e) {
-    checks.push({ name: 'proxmox-permissions', ok: false, detail: `cannot read the token's permissions: ${(e as Error).message}` });
+    // Unknown is not missing: say we could not tell, rather than list every privilege as lacking.
+    permsKnown = false;
+    checks.push({ name: 'proxmox-permissions', ok: false, unknown: true, detail: `cannot read the token's permissions: ${(e as Error).message}` });
   }
   const pool = px.pool;
   const need: Array<[string, string, string]> = [
@@ -66,7 +69,9 @@ export async function runChecks(ctx: ProxmoxContext): Promise<ProviderCheck[]> {
     [`/sdn/zones/localnetwork/${px.bridge}`, 'SDN.Use', `attach to ${px.bridge}`],
   ];
   const missing = need.filter(([path, priv]) => !holds(perms, path, priv) && !(path.startsWith('/pool/') && holds(perms, '/vms', priv)));
-  if (Object.keys(perms).length && !missing.length) {
+  if (!permsKnown) {
+    // Reported above as unknown.
+  } else if (Object.keys(perms).length && !missing.length) {
     checks.push({ name: 'proxmox-permissions', ok: true, detail: `token ${tokenUser} has the privileges Winux needs` });
   } else if (missing.length) {
     const lines = missing.map(([path, priv, why]) => `${priv} on ${path} (${why})`);
@@ -191,13 +196,14 @@ export async function runChecks(ctx: ProxmoxContext): Promise<ProviderCheck[]> {
           detail:
             "the datacenter firewall is off, so the session containers' rules (no LAN, no other sessions, RDP only) do nothing: enable it (Datacenter → Firewall → Options, or `pvesh set /cluster/firewall/options --enable 1`) after allowing your own SSH and web access",
         }
-      : {
-          name: 'proxmox-firewall',
-          ok: true,
-          detail: firewall
-            ? 'datacenter firewall on: each session container gets its own rules'
-            : 'could not read the datacenter firewall options (grant Sys.Audit on / to check); each session container gets its own rules',
-        },
+      : firewall
+        ? { name: 'proxmox-firewall', ok: true, detail: 'datacenter firewall on: each session container gets its own rules' }
+        : {
+            name: 'proxmox-firewall',
+            ok: false,
+            unknown: true,
+            detail: 'could not read the datacenter firewall options (grant Sys.Audit on / to check); each session container gets its own rules',
+          },
   );
   return checks;
 }

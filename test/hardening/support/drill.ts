@@ -46,6 +46,7 @@ export function newDrill(env: Record<string, string> = {}): Drill {
           WINUX_LOG_LEVEL: 'warn',
           WINUX_SESSIONS_PER_VISITOR: '0',
           WINUX_CREATE_RATE_PER_MINUTE: '0',
+          WINUX_SESSIONS_PER_ADDRESS: '0',
           WINUX_SWEEP_SECONDS: '1',
           WINUX_CREATE_TIMEOUT_SECONDS: '30',
           WINUX_DESTROY_TIMEOUT_SECONDS: '5',

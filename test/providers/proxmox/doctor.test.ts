@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { silentLogger } from '../../../src/logger.ts';
 import { createProxmoxProvider } from '../../../src/providers/proxmox/index.ts';
 import type { ProviderCheck } from '../../../src/core/provider-port.ts';
+import { providerHealth } from '../../../src/http/health.ts';
 import { startProxmoxSim, type ProxmoxSim } from '../../support/proxmox-sim/index.ts';
 import { fastTuning, simConfig } from './sim-config.ts';
 
@@ -78,6 +79,26 @@ describe('proxmox doctor checks', () => {
     assert.equal(c['proxmox-permissions']!.ok, true, c['proxmox-permissions']!.detail);
     assert.equal(c['proxmox-template']!.ok, true);
     await p.close?.();
+  });
+
+  it('permissions that cannot be read are "unknown", not every privilege missing, and /health stays 200', async () => {
+    sim.cluster.faults.failingPaths = ['/access/permissions'];
+    try {
+      const p = createProxmoxProvider(simConfig(sim), silentLogger, fastTuning(sim));
+      const checks = await p.check();
+      const perms = checks.filter((c) => c.name === 'proxmox-permissions');
+      assert.equal(perms.length, 1, 'one answer about permissions');
+      assert.equal(perms[0]!.unknown, true);
+      assert.match(perms[0]!.detail, /cannot read the token's permissions/);
+      assert.doesNotMatch(perms[0]!.detail, /lacks/);
+      const health = await providerHealth(p)();
+      const failing = health.parts?.filter((c) => c.status === 'failing').map((c) => c.name) ?? [];
+      assert.ok(!failing.includes('proxmox-permissions'));
+      assert.equal(health.parts?.find((c) => c.name === 'proxmox-permissions')?.status, 'unknown');
+      await p.close?.();
+    } finally {
+      sim.cluster.faults.failingPaths = [];
+    }
   });
 
   it('a wrong secret and an unreachable API say what to check', async () => {

@@ -37,6 +37,8 @@ export interface SimFaults {
   /** Share of create/clone tasks whose worker "dies", leaving its lock behind. */
   taskCrashRate: number;
   latencyMs: number;
+  /** API paths (e.g. /access/permissions) answered with a 500, as a broken or restricted endpoint. */
+  failingPaths: string[];
 }
 
 export interface SimNodeSpec {
@@ -171,7 +173,7 @@ export class SimCluster {
 
   constructor(opts: ClusterOptions = {}) {
     this.timings = { ...defaultTimings, ...opts.timings };
-    this.faults = { http5xxRate: 0, taskFailRate: 0, taskCrashRate: 0, latencyMs: 0, ...opts.faults };
+    this.faults = { http5xxRate: 0, taskFailRate: 0, taskCrashRate: 0, latencyMs: 0, failingPaths: [], ...opts.faults };
     this.random = mulberry32(opts.seed ?? 42);
     this.rdpPort = opts.rdpPort ?? 3389;
     const specs = opts.nodes ?? [{ name: 'pve1' }];

@@ -338,6 +338,7 @@ export function createHttpApi(opts: HttpApiOptions) {
         if (!m) continue;
         const key = `${verb} ${re.source}`;
         c.calls.set(key, (c.calls.get(key) ?? 0) + 1);
+        if (c.faults.failingPaths.includes(path)) throw new PveHttpError(500, 'simulated failure');
         const fault = path !== '/version' && c.random() < c.faults.http5xxRate ? (c.random() < 0.5 ? 'before' : 'after') : null;
         if (fault === 'before') throw new PveHttpError(596, 'Connection timed out');
         const data = await handler(auth, [...m], params, req);

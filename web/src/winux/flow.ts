@@ -219,6 +219,9 @@ async function launchFailed(e: ApiError): Promise<void> {
     }
     return showBanner({ key: 'visitor', cls: 'warn', title: () => t('visitor.title'), body: () => t('visitor.body') });
   }
+  if (e.code === 'address_limit') {
+    return showBanner({ key: 'address', cls: 'warn', title: () => t('address.title'), body: () => t('address.body') });
+  }
   if (e.code === 'rate_limited') {
     state.rateUntil = performance.now() + (e.retryAfter || 60) * 1000;
     return showBanner({

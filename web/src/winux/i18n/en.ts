@@ -123,6 +123,8 @@ export const en: Strings = {
   'capacity.soon': 'Please try again in a few minutes.',
   'visitor.title': 'You already have a session running.',
   'visitor.body': 'One session at a time: end the other one (maybe in another browser) or wait until it expires.',
+  'address.title': 'Every desktop your network may have is in use.',
+  'address.body': 'Too many desktops are running from your network address (a school or a building shares one). Please wait until one of them ends.',
   'rate.title': 'Too many requests from your address.',
   'rate.body': (s: number) => (s > 0 ? `Try again in ${s} s.` : 'You can try again now.'),
   'offline.title': 'Cannot reach the server.',

@@ -124,6 +124,8 @@ export const fr = {
   'capacity.soon': 'Réessayez dans quelques minutes.',
   'visitor.title': 'Vous avez déjà une session en cours.',
   'visitor.body': 'Une seule session à la fois : terminez l’autre (peut-être dans un autre navigateur) ou attendez qu’elle expire.',
+  'address.title': 'Tous les bureaux permis à votre réseau sont pris.',
+  'address.body': 'Trop de bureaux sont ouverts depuis votre adresse réseau (partagée par une école ou un bâtiment). Attendez qu’un d’eux se termine.',
   'rate.title': 'Trop de demandes depuis votre adresse.',
   'rate.body': (s: number) => (s > 0 ? `Réessayez dans ${s} s.` : 'Vous pouvez réessayer.'),
   'offline.title': 'Serveur injoignable.',
