@@ -17,6 +17,11 @@ const suites: { file: string; args: string[]; what: string }[] = [
   },
   { file: 'lxc-phases.ts', args: ['--sessions', '5'], what: "local LXC: where the cold path's time goes, phase by phase" },
   { file: 'first-start.ts', args: ['--runs', '5'], what: 'local LXC: what the first-desktop check adds to a first start, and that later starts skip it' },
+  {
+    file: 'browser-desktop.ts',
+    args: ['--runs', '3'],
+    what: 'local LXC: click → desktop in Chromium and on an RDP client, cold and warm; keystroke → update; idle bytes; memory',
+  },
   { file: 'proxmox-sim.ts', args: [], what: 'the Proxmox provider against the simulator (protocol overhead)' },
   { file: 'web-page.ts', args: [], what: 'the page: first-load size and timings in Chromium' },
   { file: 'hardening-report.ts', args: [], what: 'hardening drills and fuzzing: hostile requests, kills survived, leaks, stuck sessions' },

@@ -98,6 +98,7 @@ export const containerPrograms: Record<string, string> = {
   cut: 'coreutils',
   mv: 'coreutils',
   pgrep: 'procps',
+  su: 'util-linux', // bench/browser-desktop.ts opens a terminal as the desktop user
 };
 
 /** Paths the code names on purpose without using them (tests of what happens when they are missing). */

@@ -78,8 +78,8 @@ for (const width of [1280, 390]) {
       await until(async () => (await page.locator('#notice').innerText()).includes(id), 'a notice about the extension');
 
       // Keyboard: the end button is reached and pressed without a mouse; the dialog confirms.
-      await rowOf(page, id).locator('button[data-act="end"]').focus();
-      await page.keyboard.press('Enter');
+      // press() focuses and presses in one step: the live list may redraw the row in between otherwise.
+      await rowOf(page, id).locator('button[data-act="end"]').press('Enter');
       await page.locator('#confirm').waitFor({ state: 'visible' });
       await page.locator('#confirm button[value="ok"]').click();
       await until(async () => (await rowOf(page, id).count()) === 0, 'the ended session to leave the list');

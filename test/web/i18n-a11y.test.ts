@@ -266,7 +266,9 @@ describe('a 390 px phone', () => {
 describe('weight and origin of the page', () => {
   test('every asset comes from Winux itself; the first load is small', async () => {
     await endAll();
-    for (const file of fs.readdirSync(webDir).filter((f) => !/\.(br|gz)$/.test(f) && !f.startsWith('.'))) {
+    for (const file of fs
+      .readdirSync(webDir, { recursive: true, encoding: 'utf8' })
+      .filter((f) => !/\.(br|gz)$/.test(f) && !f.startsWith('.') && fs.statSync(path.join(webDir, f)).isFile())) {
       const body = fs.readFileSync(path.join(webDir, file), 'utf8');
       assert.doesNotMatch(body, /(src|href)=["']?(https?:)?\/\//i, `${file} links to another site`);
       assert.doesNotMatch(body, /url\(\s*["']?(https?:)?\/\//i, `${file} loads a remote resource from CSS`);

@@ -1,0 +1,233 @@
+// Benchmark of the desktop a visitor gets, on real LXC sessions, judged by the
+// screen: real Chromium on the Winux page and a real FreeRDP client under Xvfb.
+// Prints figures; asserts nothing.
+//
+//   node --import tsx bench/browser-desktop.ts [--runs 3]      (root; takes the LXC lock itself)
+//
+// 1. click → first desktop frame in the browser: the launch button, then "Open in the
+//    browser", until the canvas shows a drawn desktop (many colours), cold and from
+//    the warm pool;
+// 2. click → desktop on an RDP client's screen: POST /sessions (the click), then
+//    xfreerdp at the returned host:port until its screen shows the desktop;
+// 3. keystroke → screen update on loopback (RFB through Winux's WebSocket, a
+//    terminal focused), idle bytes per minute, memory of a session with its
+//    desktop running and sessions per GiB.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Page } from 'playwright-core';
+import { memoryUsage } from '../src/providers/lxc/container.ts';
+import { createLxcProvider } from '../src/providers/lxc/index.ts';
+import { run } from '../src/providers/lxc/exec.ts';
+import { containerName } from '../src/providers/lxc/naming.ts';
+import { logger, startXfreerdp } from '../test/providers/lxc/helpers.ts';
+import { RfbClient } from '../test/support/rfb-client.ts';
+import { startTestServer, waitFor, waitForReady, type TestServer } from '../test/support/server.ts';
+import { launchBrowser, openPage } from '../test/web/harness.ts';
+import { lxcConfig, prepareHost, startXvfb } from './lxc-support.ts';
+
+// Re-run under the shared LXC lock (other suites use the same bridge and template).
+if (!process.env.WINUX_BENCH_LOCKED) {
+  const r = spawnSync('flock', ['/tmp/winux-lxc.lock', process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, WINUX_BENCH_LOCKED: '1' },
+  });
+  process.exit(r.status ?? 1);
+}
+
+const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '3' } } });
+const runs = Math.max(1, Number(args.runs));
+const api = '/api/winux';
+const env = {
+  WINUX_PROVIDER: 'lxc',
+  WINUX_CONTAINER_ID_MIN: '30871',
+  WINUX_CONTAINER_ID_MAX: '30880',
+  WINUX_RDP_PORT_MIN: '34771',
+  WINUX_RDP_PORT_MAX: '34780',
+  WINUX_SESSIONS_PER_VISITOR: '0',
+  WINUX_SESSIONS_PER_ADDRESS: '0',
+  WINUX_CREATE_RATE_PER_MINUTE: '0',
+};
+const ids = Array.from({ length: 10 }, (_, i) => 30871 + i);
+const config = lxcConfig(env);
+const outDir = path.resolve(import.meta.dirname, '..', 'test-output', 'bench');
+mkdirSync(outDir, { recursive: true });
+const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+async function cleanAll(): Promise<void> {
+  const provider = createLxcProvider(config, logger);
+  for (const id of ids) await provider.destroy({ containerId: id }).catch(() => {});
+}
+
+/** Distinct colours in a grid of the canvas's pixels: a drawn XFCE desktop has hundreds, a blank one 1. */
+function canvasColours(page: Page): Promise<number> {
+  return page.evaluate(() => {
+    const c = document.querySelector('#desktop canvas') as HTMLCanvasElement | null;
+    const ctx = c?.getContext('2d');
+    if (!c || !ctx || !c.width) return 0;
+    const seen = new Set<number>();
+    const data = ctx.getImageData(0, 0, c.width, c.height).data;
+    for (let i = 0; i < data.length; i += 4 * 97) seen.add((data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!);
+    return seen.size;
+  });
+}
+
+async function endAll(server: TestServer): Promise<void> {
+  const admin = { authorization: `Bearer ${server.adminToken}` };
+  const list = await server.request('GET', `${api}/sessions?pool=false`, { headers: admin });
+  for (const sess of list.body.sessions ?? []) await server.request('DELETE', `${api}/sessions/${sess.session_id}`, { headers: admin });
+  await waitFor(
+    async () => ((await server.request('GET', `${api}/sessions`, { headers: admin })).body.sessions.length === 0 ? true : undefined),
+    120_000,
+    'all sessions ended',
+  );
+}
+
+async function browserClick(server: TestServer, browser: Awaited<ReturnType<typeof launchBrowser>>): Promise<number> {
+  const { context, page } = await openPage(browser, server.url);
+  try {
+    await page.goto(`${server.url}/winux/`);
+    const launch = page.getByRole('button', { name: /Lancer|Launch/ });
+    await launch.waitFor();
+    const t0 = performance.now();
+    await launch.click();
+    const open = page.getByRole('button', { name: /Ouvrir dans le navigateur|Open in the browser/ });
+    await open.waitFor({ timeout: 240_000 });
+    await open.click();
+    // The desktop is drawn when the canvas holds many colours (the XFCE wallpaper, panel, icons).
+    for (;;) {
+      if ((await canvasColours(page)) > 100) return performance.now() - t0;
+      if (performance.now() - t0 > 120_000) throw new Error('no desktop on the canvas within 120 s');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } finally {
+    await context.close();
+  }
+}
+
+async function rdpClick(server: TestServer, display: string): Promise<number> {
+  const t0 = performance.now();
+  const created = await server.request('POST', `${api}/sessions`, {});
+  const ready = await waitForReady(server, created.body.session_id, created.body.token, 240_000);
+  const client = startXfreerdp(
+    [`/v:127.0.0.1:${ready.port}`, `/u:${ready.username}`, '/cert:ignore', '/size:1280x800', '/bpp:24', '/log-level:ERROR'],
+    ready.password,
+    { DISPLAY: display },
+    120_000,
+  );
+  const png = path.join(outDir, 'rdp-click.png');
+  try {
+    for (;;) {
+      await run('import', ['-display', display, '-window', 'root', png]);
+      const colours = Number((await run('convert', [png, '-format', '%k', 'info:'])).stdout.trim());
+      if (colours > 200) return performance.now() - t0;
+      if (performance.now() - t0 > 120_000) throw new Error('no desktop on the RDP screen within 120 s');
+    }
+  } finally {
+    client.stop();
+  }
+}
+
+await prepareHost(config);
+await cleanAll();
+const results: Record<string, string> = {};
+const browser = await launchBrowser();
+const screen = await startXvfb('1280x800x24');
+try {
+  // Cold: no pool, each click creates a container (and its desktop).
+  let server = await startTestServer({ provider: createLxcProvider(config, logger), env });
+  const coldBrowser: number[] = [];
+  const coldRdp: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    coldBrowser.push(await browserClick(server, browser));
+    await endAll(server);
+    coldRdp.push(await rdpClick(server, screen.display));
+    await endAll(server);
+  }
+
+  // Steady-state figures on one live session.
+  const created = await server.request('POST', `${api}/sessions`, {});
+  const one = await waitForReady(server, created.body.session_id, created.body.token, 240_000);
+  await new Promise((r) => setTimeout(r, 5000)); // let the desktop settle
+  const memory = await memoryUsage(containerName(one.container_id));
+  const url = `${server.url.replace(/^http/, 'ws')}${api}/sessions/${one.session_id}/desktop`;
+  const viewer = await RfbClient.connect({ url, headers: { authorization: `Bearer ${created.body.token}` } });
+  await viewer.update(false);
+  // Idle: keep asking for incremental updates, as noVNC does, and count the bytes.
+  const idleStart = viewer.bytesReceived;
+  const idleMs = 30_000;
+  const idleEnd = Date.now() + idleMs;
+  while (Date.now() < idleEnd) await viewer.update(true, 40_000).catch(() => {});
+  const idleBytesPerMinute = ((viewer.bytesReceived - idleStart) * 60_000) / idleMs;
+  // Keystroke → the screen update it causes (a focused terminal echoes the key).
+  await run(
+    'lxc-attach',
+    [
+      '-P',
+      config.lxc.path,
+      '-n',
+      containerName(one.container_id),
+      '--',
+      'su',
+      '-',
+      one.username,
+      '-c',
+      'DISPLAY=:10 setsid xfce4-terminal --disable-server >/dev/null 2>&1 &',
+    ],
+    { timeoutMs: 20_000 },
+  );
+  await new Promise((r) => setTimeout(r, 3000));
+  await viewer.update(true, 5000).catch(() => {});
+  const keys: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const t = performance.now();
+    viewer.type(String.fromCharCode(97 + (i % 26)));
+    await viewer.update(true, 5000);
+    keys.push(performance.now() - t);
+  }
+  viewer.close();
+  await endAll(server);
+  await server.close();
+
+  // Warm: a pool of 2 ready desktops; each click claims one (the pool refills behind it).
+  server = await startTestServer({ provider: createLxcProvider(config, logger), env: { ...env, WINUX_POOL_SIZE: '2' } });
+  const admin = { authorization: `Bearer ${server.adminToken}` };
+  const poolReady = async () => {
+    await waitFor(
+      async () => {
+        const pool = await server.request('GET', `${api}/sessions?pool=true`, { headers: admin });
+        return (pool.body.sessions ?? []).filter((x: { status: string; pooled: boolean }) => x.pooled && x.status === 'ready').length >= 2 ? true : undefined;
+      },
+      300_000,
+      'the pool to be full',
+    );
+    await new Promise((r) => setTimeout(r, 3000)); // refills done, the host quiet again
+  };
+  const warmBrowser: number[] = [];
+  const warmRdp: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    await poolReady();
+    warmBrowser.push(await browserClick(server, browser));
+    await endAll(server);
+    await poolReady();
+    warmRdp.push(await rdpClick(server, screen.display));
+    await endAll(server);
+  }
+  await server.close();
+
+  results['click → first desktop frame in the browser, warm pool p50'] = `${s(p50(warmBrowser))} (runs: ${warmBrowser.map(s).join(', ')})`;
+  results['click → first desktop frame in the browser, cold p50'] = `${s(p50(coldBrowser))} (runs: ${coldBrowser.map(s).join(', ')})`;
+  results['click → desktop on an RDP client, warm pool p50'] = `${s(p50(warmRdp))} (runs: ${warmRdp.map(s).join(', ')})`;
+  results['click → desktop on an RDP client, cold p50'] = `${s(p50(coldRdp))} (runs: ${coldRdp.map(s).join(', ')})`;
+  results['keystroke → screen update over the WebSocket (loopback), p50 / max'] = `${p50(keys).toFixed(1)} ms / ${Math.max(...keys).toFixed(1)} ms`;
+  results['idle desktop, bytes per minute to a viewer'] = `${Math.round(idleBytesPerMinute)} B`;
+  results['memory of a session with its desktop running'] =
+    memory === null ? 'n/a' : `${(memory / 1048576).toFixed(0)} MiB → ${Math.floor(1024 / (memory / 1048576))} sessions per GiB`;
+} finally {
+  screen.stop();
+  await browser.close();
+  await cleanAll();
+}
+for (const [k, v] of Object.entries(results)) console.log(`${k.padEnd(72)} ${v}`);
