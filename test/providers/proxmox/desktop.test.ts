@@ -240,7 +240,7 @@ describe('Proxmox desktop credentials and settings', () => {
       const failuresBefore = member.desktop.authFailures;
       const old = await vncLogin(member.ip!, sim.cluster.vncPort, oldPassword);
       assert.equal(old.ok, false, 'the old password is refused');
-      assert.match((old as { error: string }).error, /refused the session password: Authentication failed/);
+      assert.match((old as { error: string }).error, /refused the session password: Authentication failure/);
       assert.equal(member.desktop.authFailures, failuresBefore + 1);
       assert.equal((await vncLogin(member.ip!, sim.cluster.vncPort, 'wrong-password')).ok, false, 'a wrong one too');
       assert.deepEqual(await vncLogin(member.ip!, sim.cluster.vncPort, s.password), { ok: true, width: 160, height: 100 });

@@ -157,7 +157,7 @@ function serve(socket: net.Socket, d: VncDesktop): void {
         const password = d.password();
         if (password === undefined || !timingSafeEqual(answer, desChallengeAnswer(password, challenge))) {
           d.authFailures++;
-          return refuse('Authentication failed');
+          return refuse('Authentication failure'); // TigerVNC's text (sim-vnc.test.ts compares)
         }
         socket.write(Buffer.from([0, 0, 0, 0]));
         stage = 'init';
