@@ -129,6 +129,12 @@ const schema = z.object({
     .regex(/^[A-Za-z0-9.\-_]+$/, { error: 'a Proxmox pool id ([A-Za-z0-9.-_])' })
     .default('winux'),
   WINUX_PROXMOX_IP_POOL: z.string().optional(),
+  WINUX_PROXMOX_VIEWER_SOURCES: z
+    .string()
+    .default('')
+    .refine((v) => splitList(v).every((s) => isIpv4Cidr(s.includes('/') ? s : `${s}/32`)), {
+      error: 'comma-separated IPv4 addresses or networks Winux reaches the CTs from, such as 10.0.0.5 or 10.0.0.0/29',
+    }),
   WINUX_ANSIBLE_DIR: z.string().optional(),
 });
 
@@ -220,6 +226,11 @@ export interface Config {
     bridge: string;
     pool: string;
     ipPool?: string;
+    /**
+     * Winux's own addresses as the CTs see them (IPv4/CIDR): the only sources the CT
+     * firewall admits to the desktop's VNC port. Empty: no browser desktop on Proxmox.
+     */
+    viewerSources: string[];
   };
   ansibleDir: string;
 }
@@ -276,6 +287,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   if (e.WINUX_ACME_WEBROOT && e.WINUX_HTTP_REDIRECT_PORT === undefined) {
     problems.push('WINUX_ACME_WEBROOT: expected only with WINUX_HTTP_REDIRECT_PORT (the plain-HTTP port serves the ACME challenges)');
+  }
+  if (splitList(e.WINUX_PROXMOX_VIEWER_SOURCES).some((s) => s.endsWith('/0'))) {
+    // The issue's own warning (GHSA-vrq4-9hc3-cgp7): a desktop port open to everyone, guarded by an 8-character DES password.
+    problems.push("WINUX_PROXMOX_VIEWER_SOURCES: expected Winux's own addresses, not a /0 network (that would open every desktop's VNC port to anyone)");
   }
   if (problems.length) throw new ConfigError(problems);
 
@@ -349,6 +364,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       bridge: e.WINUX_PROXMOX_BRIDGE,
       pool: e.WINUX_PROXMOX_POOL,
       ipPool: e.WINUX_PROXMOX_IP_POOL,
+      viewerSources: splitList(e.WINUX_PROXMOX_VIEWER_SOURCES).map((s) => (s.includes('/') ? s : `${s}/32`)),
     },
     ansibleDir: e.WINUX_ANSIBLE_DIR ?? path.resolve(import.meta.dirname, '..', 'ansible'),
   };

@@ -13,6 +13,8 @@ import { parseIpPool, type IpPool } from './ip-pool.ts';
 export interface ProxmoxTuning {
   /** Port xrdp listens on inside each CT. */
   rdpPort: number;
+  /** Port Xvnc listens on inside each CT (with winux-session-init --vnc-network). */
+  vncPort: number;
   /** First poll interval for tasks, interfaces and readiness. */
   pollMs: number;
   /** Longest wait for a task. */
@@ -73,6 +75,7 @@ export function createContext(config: Config, logger: Logger, tuning: Partial<Pr
   const sshKey = px.sshPrivateKey ?? (px.sshKeyPath ? readFileSync(px.sshKeyPath, 'utf8') : undefined);
   const full: ProxmoxTuning = {
     rdpPort: 3389,
+    vncPort: 5900,
     pollMs: 250,
     taskTimeoutMs: 600_000,
     ipTimeoutMs: 120_000,

@@ -139,7 +139,8 @@ async function finish(ctx: ProxmoxContext, node: string, spec: CreateSpec, cctx:
   await pollUntil(
     async () => {
       try {
-        await setPasswordInCt(target, vmid, spec.username, spec.password, signal);
+        // Xvnc on the network only when a browser desktop is offered (its firewall door is open then).
+        await setPasswordInCt(target, vmid, spec.username, spec.password, signal, { vncNetwork: ctx.config.proxmox.viewerSources.length > 0 });
         return true;
       } catch (e) {
         // Right after start the container's init may not accept attach yet.
@@ -156,7 +157,8 @@ async function finish(ctx: ProxmoxContext, node: string, spec: CreateSpec, cctx:
   await waitForPort(ip, ctx.tuning.rdpPort, { timeoutMs: ctx.tuning.readyTimeoutMs, pollMs: ctx.tuning.pollMs, signal });
   cctx.progress('ready');
   return {
-    ref: { containerId: vmid, node, vmid, hostname: hostnameFor(spec.hostname, vmid) },
+    // The address goes into the ref too: openDesktop has only the ref to find the desktop by.
+    ref: { containerId: vmid, node, vmid, hostname: hostnameFor(spec.hostname, vmid), ip },
     node,
     ip,
     endpoint: { host: ip, port: ctx.tuning.rdpPort },

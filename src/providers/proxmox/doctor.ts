@@ -193,8 +193,7 @@ export async function runChecks(ctx: ProxmoxContext): Promise<ProviderCheck[]> {
       ? {
           name: 'proxmox-firewall',
           ok: false,
-          detail:
-            "the datacenter firewall is off, so the session containers' rules (no LAN, no other sessions, RDP only) do nothing: enable it (Datacenter → Firewall → Options, or `pvesh set /cluster/firewall/options --enable 1`) after allowing your own SSH and web access",
+          detail: `the datacenter firewall is off, so the session containers' rules (no LAN, no other sessions, RDP only${px.viewerSources.length ? ', the VNC port from Winux only' : ''}) do nothing: enable it (Datacenter → Firewall → Options, or \`pvesh set /cluster/firewall/options --enable 1\`) after allowing your own SSH and web access`,
         }
       : firewall
         ? { name: 'proxmox-firewall', ok: true, detail: 'datacenter firewall on: each session container gets its own rules' }
@@ -205,5 +204,13 @@ export async function runChecks(ctx: ProxmoxContext): Promise<ProviderCheck[]> {
             detail: 'could not read the datacenter firewall options (grant Sys.Audit on / to check); each session container gets its own rules',
           },
   );
+  checks.push({
+    name: 'proxmox-browser-desktop',
+    // Off is a choice, not a fault: sessions still serve RDP.
+    ok: true,
+    detail: px.viewerSources.length
+      ? `desktops in the browser: each CT's Xvnc (tcp ${ctx.tuning.vncPort}) admits ${px.viewerSources.join(', ')} only; these must be the addresses the CTs see Winux connect from`
+      : "no desktop in the browser for Proxmox sessions (RDP only): set WINUX_PROXMOX_VIEWER_SOURCES to Winux's addresses as the CTs see them",
+  });
   return checks;
 }

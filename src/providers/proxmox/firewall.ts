@@ -1,6 +1,9 @@
 // Each session CT's own firewall (PROXMOX.md §4, pve-firewall's Rules.pm), set
 // before the CT first starts:
-//   in:  only RDP (tcp 3389, over IPv4) reaches the desktop; policy_in DROP.
+//   in:  RDP (tcp 3389, over IPv4) reaches the desktop; the desktop's VNC port
+//        (tcp 5900, Xvnc with --vnc-network) only from Winux's own addresses
+//        (WINUX_PROXMOX_VIEWER_SOURCES), so another session, the LAN or the
+//        internet never reach it; policy_in DROP.
 //   out: DNS, the networks an admin allows (WINUX_ALLOWED_NETWORKS), then
 //        nothing on local networks (private, link-local with the cloud metadata
 //        address, shared, multicast), then the IPv4 internet; policy_out DROP.
@@ -31,11 +34,18 @@ export const ruleComment = 'winux session isolation';
 /** IPv4 anywhere: a rule with it applies to IPv4 only. */
 const anyIpv4 = '0.0.0.0/0';
 
+/** The browser desktop's door: Xvnc's port, and who may knock (none: the door stays shut). */
+export interface ViewerDoor {
+  port: number;
+  sources: readonly string[];
+}
+
 /** The CT's rules, top to bottom (the order PVE evaluates them in). */
-export function sessionRules(allowedNetworks: readonly string[], rdpPort: number): Params[] {
+export function sessionRules(allowedNetworks: readonly string[], rdpPort: number, viewer?: ViewerDoor): Params[] {
   const rule = (p: Params): Params => ({ enable: 1, comment: ruleComment, ...p });
   return [
     rule({ type: 'in', action: 'ACCEPT', proto: 'tcp', dport: String(rdpPort), source: anyIpv4 }),
+    ...(viewer?.sources.length ? [rule({ type: 'in', action: 'ACCEPT', proto: 'tcp', dport: String(viewer.port), source: viewer.sources.join(',') })] : []),
     rule({ type: 'out', action: 'ACCEPT', proto: 'udp', dport: '53', dest: anyIpv4 }),
     rule({ type: 'out', action: 'ACCEPT', proto: 'tcp', dport: '53', dest: anyIpv4 }),
     ...(allowedNetworks.length ? [rule({ type: 'out', action: 'ACCEPT', dest: allowedNetworks.join(',') })] : []),
@@ -67,7 +77,8 @@ export function sessionFirewallOptions(dhcp: boolean): Params {
  */
 export async function protectCt(ctx: ProxmoxContext, node: string, vmid: number, dhcp: boolean, signal?: AbortSignal): Promise<void> {
   const base = `${ctPath(node, vmid)}/firewall`;
-  for (const rule of sessionRules(ctx.config.allowedNetworks, ctx.tuning.rdpPort).reverse()) {
+  const viewer = { port: ctx.tuning.vncPort, sources: ctx.config.proxmox.viewerSources };
+  for (const rule of sessionRules(ctx.config.allowedNetworks, ctx.tuning.rdpPort, viewer).reverse()) {
     // Retried on a 5xx like a PUT: if the rule was stored and only the answer was
     // lost, it is stored twice, next to itself — the same verdict for every packet.
     await ctx.client.post(`${base}/rules`, rule, { signal, retry: true });

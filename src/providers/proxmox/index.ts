@@ -10,6 +10,7 @@ import { createMachine } from './create.ts';
 import { destroyVm, InvisibleCtError, vmidFree } from './destroy.ts';
 import { runChecks } from './doctor.ts';
 import { isNotFound, noSshKeyMessage } from './errors.ts';
+import { openCtDesktop } from './desktop.ts';
 import { ctPath, findVm, isManaged } from './guest-ops.ts';
 import { setPasswordInCt } from './ssh-pct.ts';
 
@@ -20,6 +21,11 @@ export type { ProxmoxTuning } from './context.ts';
 export function createProxmoxProvider(config: Config, logger: Logger, tuning: Partial<ProxmoxTuning> = {}): Provider {
   if (!config.proxmox.sshPrivateKey && !config.proxmox.sshKeyPath) throw new ProviderError(noSshKeyMessage);
   const ctx = createContext(config, logger.child({ provider: 'proxmox' }), tuning);
+  if (!config.proxmox.viewerSources.length) {
+    ctx.logger.warn(
+      'no browser desktop for Proxmox sessions: set WINUX_PROXMOX_VIEWER_SOURCES to the addresses the CTs see Winux connect from (their firewall admits the desktop port from those only); RDP works as before',
+    );
+  }
   return makeProvider(ctx);
 }
 
@@ -68,8 +74,12 @@ function makeProvider(ctx: ProxmoxContext): Provider {
       if (!vm) throw new ProviderError(`CT ${ref.containerId} no longer exists`);
       const target = await ctx.sshTarget(vm.node);
       if (!target) throw new ProviderError('Changing a session password needs SSH to the Proxmox node (proxmox_ssh_key_path)');
-      await setPasswordInCt(target, ref.containerId, username, password);
+      // --rekey: the login password and the desktop's VNC one (Xvnc reads it at each connection).
+      await setPasswordInCt(target, ref.containerId, username, password, undefined, { rekey: true });
     },
+
+    // Only with viewer sources: without them no CT firewall admits the port, and Xvnc does not listen on it.
+    ...(ctx.config.proxmox.viewerSources.length ? { openDesktop: (ref: ProviderRef, signal?: AbortSignal) => openCtDesktop(ctx, ref, signal) } : {}),
 
     close: () => ctx.client.close(),
   };

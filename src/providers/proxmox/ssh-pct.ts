@@ -108,17 +108,34 @@ export function runRemote(target: SshTarget, command: string, stdin = '', signal
   });
 }
 
+/** What winux-session-init is asked to do besides setting the password. */
+export interface SessionInitOptions {
+  /** A claimed warm-pool member: change the login and VNC passwords only (`--rekey`). */
+  rekey?: boolean;
+  /** Let Xvnc listen on the CT's network too (`--vnc-network`): Winux reaches it from another machine. */
+  vncNetwork?: boolean;
+}
+
 /**
  * Sets `username`'s password inside CT `vmid` (creating the user if the template
  * lacks it). Only the user name, already validated, appears in the command.
  */
-export async function setPasswordInCt(target: SshTarget, vmid: number, username: string, password: string, signal?: AbortSignal): Promise<void> {
+export async function setPasswordInCt(
+  target: SshTarget,
+  vmid: number,
+  username: string,
+  password: string,
+  signal?: AbortSignal,
+  opts: SessionInitOptions = {},
+): Promise<void> {
   if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(username)) throw new ProviderError(`Refusing unsafe user name for pct exec`);
   if (/[\r\n]/.test(password)) throw new ProviderError('A password must be a single line');
   // A CT made from the Winux template has xrdp off at boot: winux-session-init sets the
-  // password, makes the CT's own TLS key and only then starts xrdp. Other templates: plain chpasswd.
+  // password (the login one and the desktop's VNC one), makes the CT's own TLS key and
+  // only then starts xrdp and the desktop. Other templates: plain chpasswd.
+  const flags = opts.rekey ? ' --rekey' : opts.vncNetwork ? ' --vnc-network' : '';
   const script =
-    `if [ -x /usr/local/sbin/winux-session-init ]; then exec /usr/local/sbin/winux-session-init; fi; ` +
+    `if [ -x /usr/local/sbin/winux-session-init ]; then exec /usr/local/sbin/winux-session-init${flags}; fi; ` +
     `id -u ${username} >/dev/null 2>&1 || useradd -m -s /bin/bash ${username}; chpasswd`;
   const command = `pct exec ${vmid} -- sh -c ${shQuote(script)}`;
   const r = await runRemote(target, command, `${username}:${password}\n`, signal);

@@ -7,10 +7,11 @@
 // DHCP delay has passed.
 import { emptyFirewall, type Packet, type SimFirewall, verdict } from './firewall.ts';
 import { createHash, randomBytes } from 'node:crypto';
-import type net from 'node:net';
+import net from 'node:net';
 import { authName, hasPriv, type Auth } from './acl.ts';
 import { die, noConfig, paramError, permError, PveHttpError } from './errors.ts';
 import { closeServer, isLoopback, listenRdp, LoopbackAddresses } from './rdp-listeners.ts';
+import { listenVnc, type VncDesktop } from './vnc-server.ts';
 import { normaliseTags, tagList } from './tags.ts';
 import { formatUpid, type UpidParts } from './upid.ts';
 import { mulberry32 } from '../prng.ts';
@@ -106,6 +107,15 @@ export interface SimCt {
   winuxImage: boolean;
   /** xrdp started in this boot (by winux-session-init); a plain image starts it at boot. */
   xrdpStarted?: boolean;
+  /** Xvnc listens on the CT's address (winux-session-init --vnc-network; /etc/winux/desktop.env). */
+  vncNetwork?: boolean;
+  /** The desktop's VNC password file (~/.vnc/passwd), written by winux-session-init and its --rekey. */
+  vncPassword?: string;
+  /** The desktop as VNC viewers see it (what they sent, refused answers). */
+  desktop: VncDesktop;
+  vnc?: net.Server | null;
+  /** Connections the CT firewall refused, as `peer → port`. */
+  refused: string[];
 }
 
 /** A task: the fields its UPID encodes, plus its state. */
@@ -148,6 +158,8 @@ export interface ClusterOptions {
   seed?: number;
   pools?: string[];
   rdpPort?: number;
+  /** Port the desktop's Xvnc listens on in each CT (5900). */
+  vncPort?: number;
   /** Datacenter firewall on (PVE's default is off). */
   clusterFirewall?: boolean;
 }
@@ -164,6 +176,7 @@ export class SimCluster {
   readonly random: () => number;
   readonly addresses = new LoopbackAddresses();
   readonly rdpPort: number;
+  readonly vncPort: number;
   /** Counts of API calls by "METHOD path-pattern", for tests that check bulk polling. */
   readonly calls = new Map<string, number>();
   /** How many calls were refused with "CT is locked (…)". */
@@ -176,6 +189,7 @@ export class SimCluster {
     this.faults = { http5xxRate: 0, taskFailRate: 0, taskCrashRate: 0, latencyMs: 0, failingPaths: [], ...opts.faults };
     this.random = mulberry32(opts.seed ?? 42);
     this.rdpPort = opts.rdpPort ?? 3389;
+    this.vncPort = opts.vncPort ?? 5900;
     const specs = opts.nodes ?? [{ name: 'pve1' }];
     specs.forEach((s, i) => {
       this.nodes.set(s.name, {
@@ -542,9 +556,23 @@ export class SimCluster {
       setTimeout(
         () => {
           if (ct.status !== 'running' || this.closed || ct.rdp) return;
-          void listenRdp(ip, this.rdpPort).then((srv) => {
-            if (ct.status !== 'running' || this.closed || !this.cts.has(ct.vmid) || ct.rdp) void closeServer(srv);
-            else ct.rdp = srv;
+          const admit = (port: number) => (peer: string) => {
+            const ok = this.admits(ct, peer, port);
+            if (!ok) ct.refused.push(`${peer} → ${port}`);
+            return ok;
+          };
+          // xrdp, and Xvnc on the network when session-init was told so (its desktop, started alongside).
+          void Promise.all([
+            listenRdp(ip, this.rdpPort, admit(this.rdpPort)),
+            ct.vncNetwork ? listenVnc(ip, this.vncPort, ct.desktop, admit(this.vncPort)) : Promise.resolve(null),
+          ]).then(([srv, vnc]) => {
+            if (ct.status !== 'running' || this.closed || !this.cts.has(ct.vmid) || ct.rdp) {
+              void closeServer(srv);
+              void closeServer(vnc);
+            } else {
+              ct.rdp = srv;
+              ct.vnc = vnc;
+            }
           });
         },
         Math.max(0, readyAt - Date.now()),
@@ -553,11 +581,25 @@ export class SimCluster {
   }
 
   /**
-   * `winux-session-init` inside a running CT (template/files/usr/local/sbin):
-   * "user:password" on stdin, never root; creates the user, sets the password,
-   * then starts xrdp. Returns its exit code.
+   * `winux-session-init [--vnc-network] [--dns IP]… | --rekey` inside a running CT
+   * (template/files/usr/local/sbin): "user:password" on stdin, never root; creates
+   * the user, sets the login and VNC passwords, then (not with --rekey) starts
+   * xrdp and the desktop, whose Xvnc listens on the CT's address with
+   * --vnc-network. Returns its exit code.
    */
-  sessionInit(ct: SimCt, stdin: string, stderr: (s: string) => void): number {
+  sessionInit(ct: SimCt, stdin: string, stderr: (s: string) => void, args: string[] = []): number {
+    let rekey = false;
+    let vncNetwork = false;
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i];
+      if (a === '--rekey') rekey = true;
+      else if (a === '--vnc-network') vncNetwork = true;
+      else if (a === '--dns' && args[i + 1]) i++;
+      else {
+        stderr(`winux-session-init: unknown option ${a}\n`);
+        return 2;
+      }
+    }
     const creds = stdin.split('\n')[0] ?? '';
     const sep = creds.indexOf(':');
     const user = sep < 0 ? creds : creds.slice(0, sep);
@@ -570,11 +612,20 @@ export class SimCluster {
       return 2;
     }
     ct.users.set(user, creds.slice(sep + 1));
+    ct.vncPassword = creds.slice(sep + 1);
+    if (rekey) return 0;
+    ct.vncNetwork = vncNetwork;
     if (!ct.xrdpStarted) {
       ct.xrdpStarted = true;
       this.startDesktop(ct);
     }
     return 0;
+  }
+
+  /** Does CT `ct`'s firewall let a TCP connection from `peer` reach `port`? */
+  admits(ct: SimCt, peer: string, port: number): boolean {
+    if (!this.cts.has(ct.vmid) || !net.isIP(peer)) return false;
+    return this.packetVerdict(ct.vmid, { direction: 'in', peer, proto: 'tcp', dport: port }) === 'ACCEPT';
   }
 
   private async halt(ct: SimCt): Promise<void> {
@@ -583,8 +634,10 @@ export class SimCluster {
     for (const t of ct.timers) clearTimeout(t);
     ct.timers = [];
     const srv = ct.rdp;
+    const vnc = ct.vnc;
     ct.rdp = undefined;
-    await closeServer(srv);
+    ct.vnc = undefined;
+    await Promise.all([closeServer(srv), closeServer(vnc)]);
   }
 
   /** POST …/status/stop (hard) and …/status/shutdown (clean, with forceStop). */
@@ -801,7 +854,21 @@ export class SimCluster {
   }
 
   private addCt(vmid: number, node: string, config: Record<string, string | number>, pool?: string): SimCt {
-    const ct: SimCt = { vmid, node, status: 'stopped', config, pool, timers: [], users: new Map(), firewall: emptyFirewall(), winuxImage: false };
+    // Xvnc rereads its password file at each connection: the desktop asks the CT for it.
+    const desktop: VncDesktop = { vmid, width: 160, height: 100, password: () => ct.vncPassword, input: [], authFailures: 0 };
+    const ct: SimCt = {
+      vmid,
+      node,
+      status: 'stopped',
+      config,
+      pool,
+      timers: [],
+      users: new Map(),
+      firewall: emptyFirewall(),
+      winuxImage: false,
+      refused: [],
+      desktop,
+    };
     this.cts.set(vmid, ct);
     return ct;
   }

@@ -22,9 +22,14 @@ export class LoopbackAddresses {
 
 export const isLoopback = (ip: string) => /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(ip);
 
-export async function listenRdp(ip: string, port: number): Promise<net.Server | null> {
+/** `admit`: the CT firewall's verdict on a connection from `peer` (a refused one is reset, see vnc-server.ts). */
+export async function listenRdp(ip: string, port: number, admit: (peer: string) => boolean = () => true): Promise<net.Server | null> {
   if (!isLoopback(ip)) return null; // never bind (or be asked to probe) anything that could leave the machine
   const server = net.createServer((socket) => {
+    if (!admit((socket.remoteAddress ?? '').replace(/^::ffff:/, ''))) {
+      socket.on('error', () => {});
+      return void socket.resetAndDestroy();
+    }
     // Answer like an RDP server would to a connection request, then let the client hang up.
     socket.once('data', () => socket.end(Buffer.from('0300000b06d00000123400', 'hex')));
     socket.on('error', () => {});

@@ -113,7 +113,11 @@ function runInCt(cluster: SimCluster, ct: SimCt, argv: string[], io: Exec): numb
     io.error(`lxc-attach: ${ct.vmid}: attach.c: No such file or directory - Failed to exec "${sessionInitPath}"\n`);
     return 255;
   }
-  if ((direct || guarded) && ct.winuxImage) return cluster.sessionInit(ct, io.stdin, io.error);
+  if ((direct || guarded) && ct.winuxImage) {
+    // Its options: after the path when run directly, else up to the end of the `exec …` command.
+    const args = direct ? argv.slice(1) : shellWords(script.slice(script.indexOf(`exec ${sessionInitPath}`)).split(';')[0]!).slice(2);
+    return cluster.sessionInit(ct, io.stdin, io.error, args);
+  }
   const useradd = /useradd\b[^;|&]*?\s([a-z_][a-z0-9_-]*)\s*(?:;|\|\||&&|$)/.exec(script);
   if (useradd && !ct.users.has(useradd[1]!)) ct.users.set(useradd[1]!, '');
   if (/\bchpasswd\b/.test(script)) {
