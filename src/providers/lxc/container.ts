@@ -8,8 +8,8 @@ import type { Config } from '../../config.ts';
 import { run, CommandError } from './exec.ts';
 import { attachSessionDisk, detachSessionDisk } from './disk.ts';
 import { cgroupVersion, sessionCgroupDir, sessionCgroupExtras, sessionCgroupFile } from './cgroups.ts';
-import { hostIdMap } from './idmap.ts';
-import { containerName, containerIp, namePattern, subnetPlan, vethName } from './naming.ts';
+import { mountShiftedTemplate, sessionIdMap } from './idmap.ts';
+import { containerIdOf, containerName, containerIp, namePattern, subnetPlan, vethName } from './naming.ts';
 import { netHookPath } from './network.ts';
 
 export interface Limits {
@@ -44,7 +44,7 @@ function macFor(containerId: number): string {
 /** The session container's whole configuration; only the rootfs line is taken from lxc-copy's output. */
 export function sessionConfig(config: Config, containerId: number, hostname: string, rootfsLine: string, limits: Limits): string {
   const name = containerName(containerId);
-  const map = hostIdMap();
+  const map = sessionIdMap(config, containerId);
   const { gateway } = subnetPlan(config.lxc.subnet);
   const mem = `${limits.memoryMb}M`;
   const quota = String(limits.cores * 100_000);
@@ -66,7 +66,7 @@ export function sessionConfig(config: Config, containerId: number, hostname: str
     'lxc.arch = linux64',
     rootfsLine,
     `lxc.uts.name = ${hostname}`,
-    // Unprivileged: container root is an unprivileged host uid.
+    // Unprivileged, in a range of its own (idmap.ts): container root is a host uid no other session has.
     `lxc.idmap = u 0 ${map.uid} ${map.count}`,
     `lxc.idmap = g 0 ${map.gid} ${map.count}`,
     'lxc.apparmor.profile = generated',
@@ -115,13 +115,26 @@ export async function cloneFromTemplate(config: Config, containerId: number, hos
   });
   cloneQueue = job.catch(() => {});
   await job;
+  const dir = containerDir(config, name);
   const copied = await readFile(confFile, 'utf8');
-  const rootfsLine = copied.split('\n').find((l) => /^lxc\.rootfs\.path\s*=/.test(l));
-  if (!rootfsLine?.includes('overlay')) throw new Error(`${name} is not an overlay clone (${rootfsLine ?? 'no rootfs'})`);
-  const map = hostIdMap();
-  await attachSessionDisk(containerDir(config, name), limits.diskGb, map.uid, map.gid, signal);
+  const copiedLine = copied.split('\n').find((l) => /^lxc\.rootfs\.path\s*=/.test(l));
+  if (!copiedLine?.includes('overlay')) throw new Error(`${name} is not an overlay clone (${copiedLine ?? 'no rootfs'})`);
+  const [, lower, upper] = copiedLine.replace(/^lxc\.rootfs\.path\s*=\s*/, '').split(':');
+  if (!lower || !upper) throw new Error(`unexpected overlay rootfs: ${copiedLine}`);
+  // The template's files, seen in this session's id range, are the overlay's lower layer.
+  const source = lower === shiftedLower(dir) ? (await readFile(path.join(dir, 'template-rootfs'), 'utf8')).trim() : lower;
+  await writeFile(path.join(dir, 'template-rootfs'), `${source}\n`);
+  const rootfsLine = `lxc.rootfs.path = overlay:${shiftedLower(dir)}:${upper}`;
+  const map = sessionIdMap(config, containerId);
+  await attachSessionDisk(dir, limits.diskGb, map.uid, map.gid, signal);
+  await mountShiftedTemplate(source, shiftedLower(dir), map);
   await writeFile(confFile, sessionConfig(config, containerId, hostname, rootfsLine, limits));
-  await writeHostname(rootfsLine, hostname);
+  await writeHostname(source, upper, hostname, map);
+}
+
+/** The mount point of the session's shifted view of the template (its overlay's lower layer). */
+function shiftedLower(dir: string): string {
+  return path.join(dir, 'lower');
 }
 
 /**
@@ -130,10 +143,7 @@ export async function cloneFromTemplate(config: Config, containerId: number, hos
  * upper layer before it starts, with a matching /etc/hosts entry so the name
  * resolves without DNS.
  */
-async function writeHostname(rootfsLine: string, hostname: string): Promise<void> {
-  const [, lower, upper] = rootfsLine.replace(/^lxc\.rootfs\.path\s*=\s*/, '').split(':');
-  if (!lower || !upper) throw new Error(`unexpected overlay rootfs: ${rootfsLine}`);
-  const map = hostIdMap();
+async function writeHostname(lower: string, upper: string, hostname: string, map: { uid: number; gid: number }): Promise<void> {
   const hosts = `${(await readFile(path.join(lower, 'etc', 'hosts'), 'utf8').catch(() => '127.0.0.1\tlocalhost\n'))
     .split('\n')
     .filter((l) => l && !l.startsWith('127.0.1.1'))
@@ -165,6 +175,12 @@ export async function lxcState(config: Config, name: string): Promise<LxcState> 
 
 export async function startContainer(config: Config, name: string, signal?: AbortSignal): Promise<void> {
   if ((await lxcState(config, name)) === 'RUNNING') return;
+  // The shifted template view is a mount: gone after a host reboot, made again before starting.
+  const dir = containerDir(config, name);
+  const id = containerIdOf(name);
+  if (id !== null && existsSync(path.join(dir, 'template-rootfs'))) {
+    await mountShiftedTemplate((await readFile(path.join(dir, 'template-rootfs'), 'utf8')).trim(), shiftedLower(dir), sessionIdMap(config, id));
+  }
   await run('lxc-start', [...P(config), '-n', name, '-d'], { signal, timeoutMs: 60_000 });
 }
 

@@ -38,7 +38,7 @@ import {
 } from './container.ts';
 import { diskScheduler, ensureSessionsCgroup, hostCapacity } from './cgroups.ts';
 import { commandExists } from './exec.ts';
-import { hasRootIdMap } from './idmap.ts';
+import { hasRootIdMap, hasSessionIdSpace, sessionIdSpace } from './idmap.ts';
 import { containerIdOf, containerIp, containerName, rdpPort } from './naming.ts';
 import { bridgeState, closeRdpPort, ensureNetwork, forwardedContainers, hostListensOn, openRdpPort, sessionDns } from './network.ts';
 import { probeRdp } from './rdp-probe.ts';
@@ -201,6 +201,14 @@ export function createLxcProvider(config: Config, logger: Logger): Provider {
       name: 'lxc.idmap',
       ok: idmap,
       detail: idmap ? 'root has a sub-id range for unprivileged containers' : 'add root:100000:65536 to /etc/subuid and /etc/subgid',
+    });
+    const space = sessionIdSpace(config);
+    checks.push({
+      name: 'lxc.session-ids',
+      ok: hasSessionIdSpace(config),
+      detail: hasSessionIdSpace(config)
+        ? `sessions have their own id ranges (root:${space.start}:${space.count})`
+        : `add root:${space.start}:${space.count} to /etc/subuid and /etc/subgid (winux serve does)`,
     });
     const br = await bridgeState(config.lxc.bridge);
     checks.push({

@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Config } from '../../config.ts';
 import type { Logger } from '../../logger.ts';
 import { run } from './exec.ts';
-import { hasRootIdMap } from './idmap.ts';
+import { hasRootIdMap, hasSessionIdSpace, sessionIdSpace } from './idmap.ts';
 import { ensureSessionsCgroup } from './cgroups.ts';
 import { ensureNetwork } from './network.ts';
 import { ensureTemplate, type TemplateProgress } from './template.ts';
@@ -80,6 +80,17 @@ export async function ensureSubIds(): Promise<boolean> {
   return true;
 }
 
+/** Reserves the sessions' own id ranges (idmap.ts) as one more root line; true when it had to be added. */
+export async function ensureSessionIdSpace(config: Config): Promise<boolean> {
+  if (hasSessionIdSpace(config)) return false;
+  const { start, count } = sessionIdSpace(config);
+  for (const file of ['/etc/subuid', '/etc/subgid']) {
+    const text = existsSync(file) ? await readFile(file, 'utf8') : '';
+    await appendFile(file, `${text && !text.endsWith('\n') ? '\n' : ''}root:${start}:${count}\n`);
+  }
+  return true;
+}
+
 export async function prepareLxcHost(config: Config, logger: Logger, print: SetupProgress = () => {}): Promise<void> {
   const onProgress = progressPrinter(print);
   const problems = hostProblems();
@@ -100,6 +111,7 @@ export async function prepareLxcHost(config: Config, logger: Logger, print: Setu
 
   onProgress({ step: 'idmap' });
   if (await ensureSubIds()) logger.info('added root:100000:65536 to /etc/subuid and /etc/subgid');
+  if (await ensureSessionIdSpace(config)) logger.info(sessionIdSpace(config), "reserved the sessions' id ranges in /etc/subuid and /etc/subgid");
 
   onProgress({ step: 'network', detail: `bridge ${config.lxc.bridge} ${config.lxc.subnet}` });
   await ensureNetwork(config);

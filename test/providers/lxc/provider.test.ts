@@ -14,6 +14,7 @@ import type { CreateSpec } from '../../../src/core/provider-port.ts';
 import { createLxcProvider } from '../../../src/providers/lxc/index.ts';
 import { sessionCgroupFile } from '../../../src/providers/lxc/cgroups.ts';
 import { run } from '../../../src/providers/lxc/exec.ts';
+import { sessionIdMap } from '../../../src/providers/lxc/idmap.ts';
 import { containerIp, containerName, rdpPort } from '../../../src/providers/lxc/naming.ts';
 import { ensureNetwork as ensureNetworkFor, sessionDns } from '../../../src/providers/lxc/network.ts';
 import { ensureTemplate, templateState } from '../../../src/providers/lxc/template.ts';
@@ -140,7 +141,7 @@ test('create makes a desktop that accepts a real RDP login through the gateway p
 
 test('the session container is unprivileged, limited, named after the session, and root cannot log in over RDP', { timeout: 120_000 }, async () => {
   const uidMap = (await attach(A, ['cat', '/proc/self/uid_map'])).stdout.trim().split(/\s+/);
-  assert.deepEqual(uidMap, ['0', '100000', '65536']);
+  assert.deepEqual(uidMap, ['0', String(sessionIdMap(config, A).uid), '65536']);
   assert.equal((await attach(A, ['hostname'])).stdout.trim(), `winux-test-${A}`);
 
   const limit = Number(readFileSync(sessionCgroupFile(containerName(A), 'memory', 'memory.limit_in_bytes', 'memory.max'), 'utf8'));
