@@ -188,13 +188,27 @@ export function createLxcProvider(config: Config, logger: Logger): Provider {
     const checks: ProviderCheck[] = [];
     const isRoot = process.getuid?.() === 0;
     checks.push({ name: 'lxc.root', ok: isRoot, detail: isRoot ? 'running as root' : 'the local LXC provider needs root' });
-    const tools = ['lxc-copy', 'lxc-start', 'lxc-attach', 'lxc-destroy', 'lxc-usernsexec', 'iptables', 'bridge', 'zstd', 'mkfs.ext4', 'losetup'];
+    const tools = [
+      'lxc-copy',
+      'lxc-start',
+      'lxc-attach',
+      'lxc-destroy',
+      'lxc-usernsexec',
+      'iptables',
+      'bridge',
+      'zstd',
+      'mkfs.ext4',
+      'losetup',
+      '/usr/bin/python3',
+    ];
     const missing: string[] = [];
     for (const t of tools) if (!(await commandExists(t))) missing.push(t);
     checks.push({
       name: 'lxc.tools',
       ok: missing.length === 0,
-      detail: missing.length ? `missing: ${missing.join(', ')} (run scripts/setup-host.sh)` : 'lxc, iptables, iproute2, zstd, e2fsprogs, losetup present',
+      detail: missing.length
+        ? `missing: ${missing.join(', ')} (run scripts/setup-host.sh)`
+        : 'lxc, iptables, iproute2, zstd, e2fsprogs, losetup, python3 present',
     });
     const idmap = hasRootIdMap();
     checks.push({
@@ -202,12 +216,13 @@ export function createLxcProvider(config: Config, logger: Logger): Provider {
       ok: idmap,
       detail: idmap ? 'root has a sub-id range for unprivileged containers' : 'add root:100000:65536 to /etc/subuid and /etc/subgid',
     });
-    const space = sessionIdSpace(config);
+    const space = sessionIdSpace();
+    const spaced = hasSessionIdSpace();
     checks.push({
       name: 'lxc.session-ids',
-      ok: hasSessionIdSpace(config),
-      detail: hasSessionIdSpace(config)
-        ? `sessions have their own id ranges (root:${space.start}:${space.count})`
+      ok: spaced,
+      detail: spaced
+        ? `each session has its own uid range (root:${space.start}:${space.count})`
         : `add root:${space.start}:${space.count} to /etc/subuid and /etc/subgid (winux serve does)`,
     });
     const br = await bridgeState(config.lxc.bridge);
