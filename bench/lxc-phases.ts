@@ -1,17 +1,22 @@
 // Where the cold path's time goes on local LXC, phase by phase, from the
 // provider's own progress reports (no HTTP in between). Prints medians; asserts
 // nothing. Run: node --import tsx bench/lxc-phases.ts [--sessions 5]
-//   clone   → lxc-copy of the template (overlay snapshot) and its config
+//   clone   → lxc-copy of the template (overlay snapshot), its own disk, its
+//             shifted view of the template (its uid range) and its config
 //   boot    → lxc-start, systemd up, winux-session-init (password, the session's
 //             own TLS and RDP keys side by side, then xrdp started in the foreground)
 //   gateway → the DNAT rule for the session's RDP port
 //   desktop → xrdp answers an X.224 + TLS handshake through the gateway
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { silentLogger } from '../src/logger.ts';
 import type { CreationStep } from '../src/core/session.ts';
 import { run } from '../src/providers/lxc/exec.ts';
+import { mountShiftedTemplate, sessionIdMap } from '../src/providers/lxc/idmap.ts';
 import { createLxcProvider } from '../src/providers/lxc/index.ts';
 import { containerName } from '../src/providers/lxc/naming.ts';
+import { templateState } from '../src/providers/lxc/template.ts';
 import { lxcConfig, prepareHost } from './lxc-support.ts';
 
 const { values: args } = parseArgs({ options: { sessions: { type: 'string', default: '5' } } });
@@ -64,8 +69,19 @@ try {
   const rsaTls = await attach('openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=x -keyout /tmp/k -out /tmp/c 2>/dev/null');
   const rdpKeys = await attach('xrdp-keygen xrdp /tmp/rsakeys.ini >/dev/null');
   const nothing = await attach('true');
+  // Of the clone: each session's read-only view of the template shifted into its uid range (idmap.ts).
+  const shifted: number[] = [];
+  const target = path.join(config.lxc.path, name, 'bench-lower');
+  for (let k = 0; k < 5; k++) {
+    const t = performance.now();
+    await mountShiftedTemplate((await templateState(config)).rootfs, target, sessionIdMap(config, first));
+    shifted.push(performance.now() - t);
+    await run('umount', [target]);
+  }
+  await rm(target, { recursive: true, force: true });
   console.log('phase medians (cold path, provider only):');
   for (const [phase, v] of Object.entries(samples)) console.log(`  ${phase.padEnd(8)} ${(median(v) / 1000).toFixed(2)} s`);
+  console.log(`  of the clone, the template's shifted view (python3 + idmapped mount): ${median(shifted).toFixed(0)} ms`);
   console.log(
     `inside winux-session-init (made side by side): TLS key (RSA 2048) ${(rsaTls / 1000).toFixed(2)} s, xrdp-keygen ${(rdpKeys / 1000).toFixed(2)} s (an lxc-attach alone: ${(nothing / 1000).toFixed(2)} s)`,
   );

@@ -10,13 +10,15 @@
 // Like every LXC test it needs the host to itself: a Winux server running next to
 // it would remove these containers as orphans (CI runs one test file at a time).
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
 import type { CreateSpec } from '../../src/core/provider-port.ts';
 import { createLxcProvider } from '../../src/providers/lxc/index.ts';
 import { cgroupVersion, ensureSessionsCgroup, hostMemoryMb, parentCgroupFile, sessionCgroupFile } from '../../src/providers/lxc/cgroups.ts';
 import { run } from '../../src/providers/lxc/exec.ts';
+import { sessionIdMap } from '../../src/providers/lxc/idmap.ts';
 import { containerName, rdpPort } from '../../src/providers/lxc/naming.ts';
 import { recordFigures } from './support/drill.ts';
 import { desktopUser, logger, lxcConfig, portAccepts, prepareHost, randomPassword } from '../providers/lxc/helpers.ts';
@@ -350,4 +352,32 @@ test('sessions live under one parent cgroup: together at their limits they never
   assert.equal(readNumber(total), Math.floor(((config.lxc.sessionsMemoryMb ?? Math.floor(hostMemoryMb() * 0.9)) * 2 ** 20) / 4096) * 4096);
   const host = await run('true', [], { timeoutMs: 10_000 });
   assert.equal(host.code, 0, 'the host runs commands');
+});
+
+test("each session has its own uid range: two sessions' root are different host uids, and a file made in one is in its range only", {
+  timeout: 60_000,
+}, async (t) => {
+  const uidMap = async (id: number) => (await asRoot(id, ['cat', '/proc/self/uid_map'])).stdout.trim().split(/\s+/).map(Number);
+  const [a, b] = [await uidMap(HOG), await uidMap(NEIGHBOUR)];
+  assert.equal(a[0], 0);
+  assert.equal(a[2], 65_536);
+  assert.notEqual(a[1], b[1], 'two sessions share one host uid range');
+  assert.ok(Math.abs(a[1]! - b[1]!) >= 65_536, `the ranges overlap (${a[1]}, ${b[1]})`);
+  assert.deepEqual(a.slice(1), [sessionIdMap(config, HOG).uid, 65_536]);
+  // A file the hog's desktop user makes, seen from the host: owned inside the hog's range, outside the neighbour's.
+  await asVisitor(HOG, 'echo mine > /tmp/winux-owner-probe', 10);
+  const upper = path.join(config.lxc.path, containerName(HOG), 'overlay', 'delta', 'tmp', 'winux-owner-probe');
+  const owner = statSync(upper).uid;
+  const inRange = (uid: number, start: number) => uid >= start && uid < start + 65_536;
+  assert.ok(inRange(owner, a[1]!), `the file is owned by ${owner}, in the hog's range from ${a[1]}`);
+  assert.ok(!inRange(owner, b[1]!), "the file is in the neighbour's range");
+  // The template's files keep working in each session (shifted view): root owns /etc/shadow, the desktop user its home.
+  for (const id of [HOG, NEIGHBOUR]) {
+    assert.equal(
+      (await asRoot(id, ['stat', '-c', '%u:%g %U', '/etc/shadow', `/home/${desktopUser}`])).stdout.trim().split('\n')[1]?.split(' ')[1],
+      desktopUser,
+    );
+    assert.match((await asRoot(id, ['stat', '-c', '%u %U', '/etc/shadow'])).stdout, /^0 root/);
+  }
+  t.diagnostic(`session roots: host uid ${a[1]} and ${b[1]}; the probe file is owned by ${owner}`);
 });

@@ -7,10 +7,10 @@ import { chown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises
 import path from 'node:path';
 import type { Config } from '../../config.ts';
 import { run, CommandError } from './exec.ts';
-import { attachSessionDisk, detachSessionDisk } from './disk.ts';
+import { attachSessionDisk, detachSessionDisk, mountsUnder } from './disk.ts';
 import { cgroupVersion, sessionCgroupDir, sessionCgroupExtras, sessionCgroupFile } from './cgroups.ts';
-import { hostIdMap } from './idmap.ts';
-import { containerName, containerIp, namePattern, subnetPlan, vethName } from './naming.ts';
+import { mountShiftedTemplate, sessionIdMap } from './idmap.ts';
+import { containerIdOf, containerName, containerIp, namePattern, subnetPlan, vethName } from './naming.ts';
 import { netHookPath } from './network.ts';
 
 export interface Limits {
@@ -45,7 +45,7 @@ function macFor(containerId: number): string {
 /** The session container's whole configuration; only the rootfs line is taken from lxc-copy's output. */
 export function sessionConfig(config: Config, containerId: number, hostname: string, rootfsLine: string, limits: Limits): string {
   const name = containerName(containerId);
-  const map = hostIdMap();
+  const map = sessionIdMap(config, containerId);
   const { gateway } = subnetPlan(config.lxc.subnet);
   const mem = `${limits.memoryMb}M`;
   const quota = String(limits.cores * 100_000);
@@ -67,7 +67,7 @@ export function sessionConfig(config: Config, containerId: number, hostname: str
     'lxc.arch = linux64',
     rootfsLine,
     `lxc.uts.name = ${hostname}`,
-    // Unprivileged: container root is an unprivileged host uid.
+    // Unprivileged, in a range of its own (idmap.ts): container root is a host uid no other session has.
     `lxc.idmap = u 0 ${map.uid} ${map.count}`,
     `lxc.idmap = g 0 ${map.gid} ${map.count}`,
     'lxc.apparmor.profile = generated',
@@ -109,20 +109,45 @@ export async function cloneFromTemplate(config: Config, containerId: number, hos
   const confFile = path.join(containerDir(config, name), 'config');
   const job = cloneQueue.then(async () => {
     if (!existsSync(confFile)) {
-      // A directory without config is a clone interrupted half-way (server killed): start it over.
+      // A directory without config is a clone interrupted half-way (server killed): start it over,
+      // never removing through a mount (the template's files behind the shifted view).
+      await detachSessionDisk(containerDir(config, name));
+      if ((await mountsUnder(containerDir(config, name))).length) throw new Error(`${name}: mounts left under a half-made clone`);
       await rm(containerDir(config, name), { recursive: true, force: true });
       await run('lxc-copy', [...P(config), '-n', config.lxc.template, '-N', name, '-s', '-B', 'overlayfs'], { signal, timeoutMs: 60_000 });
     }
   });
   cloneQueue = job.catch(() => {});
   await job;
+  const dir = containerDir(config, name);
   const copied = await readFile(confFile, 'utf8');
-  const rootfsLine = copied.split('\n').find((l) => /^lxc\.rootfs\.path\s*=/.test(l));
-  if (!rootfsLine?.includes('overlay')) throw new Error(`${name} is not an overlay clone (${rootfsLine ?? 'no rootfs'})`);
-  const map = hostIdMap();
-  await attachSessionDisk(containerDir(config, name), limits.diskGb, map.uid, map.gid, signal);
+  const copiedLine = copied.split('\n').find((l) => /^lxc\.rootfs\.path\s*=/.test(l));
+  if (!copiedLine?.includes('overlay')) throw new Error(`${name} is not an overlay clone (${copiedLine ?? 'no rootfs'})`);
+  const [, lower, upper] = copiedLine.replace(/^lxc\.rootfs\.path\s*=\s*/, '').split(':');
+  if (!lower || !upper) throw new Error(`unexpected overlay rootfs: ${copiedLine}`);
+  // The template's files, seen in this session's id range, are the overlay's lower layer.
+  const source = lower === shiftedLower(dir) ? await sessionTemplateRootfs(dir) : lower;
+  if (!source) throw new Error(`${name}: its template rootfs is not recorded (${path.join(dir, 'template-rootfs')})`);
+  await writeFile(path.join(dir, 'template-rootfs'), `${source}\n`);
+  const rootfsLine = `lxc.rootfs.path = overlay:${shiftedLower(dir)}:${upper}`;
+  const map = sessionIdMap(config, containerId);
+  // lxc-copy gave the directory (0770) and its rootfs mount point to the template's root; the container's root
+  // mounts its overlay from inside its own user namespace, so they must be its own.
+  for (const owned of [dir, path.join(dir, 'rootfs')]) await chown(owned, map.uid, map.gid);
+  await attachSessionDisk(dir, limits.diskGb, map.uid, map.gid, signal);
+  await mountShiftedTemplate(source, shiftedLower(dir), map);
   await writeFile(confFile, sessionConfig(config, containerId, hostname, rootfsLine, limits));
-  await writeHostname(rootfsLine, hostname);
+  await writeHostname(source, upper, hostname, map);
+}
+
+/** The mount point of the session's shifted view of the template (its overlay's lower layer). */
+function shiftedLower(dir: string): string {
+  return path.join(dir, 'lower');
+}
+
+/** The template rootfs a session's overlay is made of (recorded at clone time), or null for another kind of container. */
+export async function sessionTemplateRootfs(dir: string): Promise<string | null> {
+  return (await readFile(path.join(dir, 'template-rootfs'), 'utf8').catch(() => '')).trim() || null;
 }
 
 /**
@@ -131,10 +156,7 @@ export async function cloneFromTemplate(config: Config, containerId: number, hos
  * upper layer before it starts, with a matching /etc/hosts entry so the name
  * resolves without DNS.
  */
-async function writeHostname(rootfsLine: string, hostname: string): Promise<void> {
-  const [, lower, upper] = rootfsLine.replace(/^lxc\.rootfs\.path\s*=\s*/, '').split(':');
-  if (!lower || !upper) throw new Error(`unexpected overlay rootfs: ${rootfsLine}`);
-  const map = hostIdMap();
+async function writeHostname(lower: string, upper: string, hostname: string, map: { uid: number; gid: number }): Promise<void> {
   const hosts = `${(await readFile(path.join(lower, 'etc', 'hosts'), 'utf8').catch(() => '127.0.0.1\tlocalhost\n'))
     .split('\n')
     .filter((l) => l && !l.startsWith('127.0.1.1'))
@@ -166,6 +188,11 @@ export async function lxcState(config: Config, name: string): Promise<LxcState> 
 
 export async function startContainer(config: Config, name: string, signal?: AbortSignal): Promise<void> {
   if ((await lxcState(config, name)) === 'RUNNING') return;
+  // The shifted template view is a mount: gone after a host reboot, made again before starting.
+  const dir = containerDir(config, name);
+  const id = containerIdOf(name);
+  const source = await sessionTemplateRootfs(dir);
+  if (id !== null && source) await mountShiftedTemplate(source, shiftedLower(dir), sessionIdMap(config, id));
   await run('lxc-start', [...P(config), '-n', name, '-d'], { signal, timeoutMs: 60_000 });
 }
 
@@ -268,8 +295,11 @@ export async function destroyContainer(config: Config, name: string): Promise<vo
   }
   if (existsSync(dir)) {
     if ((await lxcState(config, name)) === 'RUNNING') throw new Error(`${name} is still running after lxc-stop`);
-    // The session's disk first: lxc-destroy would otherwise delete its files one by one, and rm cannot remove a mount point.
+    // The session's disk and its view of the template first: lxc-destroy would otherwise delete the disk's
+    // files one by one, and, worse, walk into the template's files through the idmapped mount.
     await detachSessionDisk(dir);
+    const still = await mountsUnder(dir);
+    if (still.length) throw new Error(`${name}: ${still.join(', ')} still mounted; not removing the directory`);
   }
   if (existsSync(path.join(dir, 'config'))) {
     await run('lxc-destroy', [...P(config), '-n', name], { okCodes: [1], timeoutMs: 60_000 });

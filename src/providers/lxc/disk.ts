@@ -20,7 +20,7 @@ function sessionDiskPaths(containerDir: string): { image: string; mountPoint: st
 }
 
 /** Mount points at or under `dir`, deepest first (from the kernel's own table). */
-async function mountsUnder(dir: string): Promise<string[]> {
+export async function mountsUnder(dir: string): Promise<string[]> {
   const table = await readFile('/proc/self/mounts', 'utf8');
   const decode = (field: string) => field.replace(/\\(\d{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
   return table

@@ -1,8 +1,9 @@
-// Kernel limits counted per host uid. Every unprivileged session runs as the
-// same host uids (container root = 100000, the desktop user = 101000), so
-// per-user limits are shared by all sessions: with Debian's default of 128
-// inotify instances, the 10th session with a logged-in XFCE desktop could no
-// longer start systemd and died at boot (measured here). Values follow LXD's
+// Kernel limits counted per host uid. Sessions once all ran as the same host
+// uids (container root = 100000), so per-user limits were shared by all
+// sessions: with Debian's default of 128 inotify instances, the 10th session
+// with a logged-in XFCE desktop could no longer start systemd and died at boot
+// (measured here). Each session now has a uid range of its own (idmap.ts), so
+// these count per session; the raised values stay. Values follow LXD's
 // production recommendations; an existing higher value is never lowered.
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';

@@ -39,7 +39,7 @@ import {
 } from './container.ts';
 import { diskScheduler, ensureSessionsCgroup, hostCapacity } from './cgroups.ts';
 import { commandExists } from './exec.ts';
-import { hasRootIdMap } from './idmap.ts';
+import { hasRootIdMap, hasSessionIdSpace, sessionIdSpace } from './idmap.ts';
 import { containerIdOf, containerIp, containerName, rdpPort } from './naming.ts';
 import { bridgeState, closeRdpPort, ensureNetwork, forwardedContainers, hostListensOn, openRdpPort, sessionDns } from './network.ts';
 import { probeRdp } from './rdp-probe.ts';
@@ -191,19 +191,42 @@ export function createLxcProvider(config: Config, logger: Logger): Provider {
     const checks: ProviderCheck[] = [];
     const isRoot = process.getuid?.() === 0;
     checks.push({ name: 'lxc.root', ok: isRoot, detail: isRoot ? 'running as root' : 'the local LXC provider needs root' });
-    const tools = ['lxc-copy', 'lxc-start', 'lxc-attach', 'lxc-destroy', 'lxc-usernsexec', 'iptables', 'bridge', 'zstd', 'mkfs.ext4', 'losetup'];
+    const tools = [
+      'lxc-copy',
+      'lxc-start',
+      'lxc-attach',
+      'lxc-destroy',
+      'lxc-usernsexec',
+      'iptables',
+      'bridge',
+      'zstd',
+      'mkfs.ext4',
+      'losetup',
+      '/usr/bin/python3',
+    ];
     const missing: string[] = [];
     for (const t of tools) if (!(await commandExists(t))) missing.push(t);
     checks.push({
       name: 'lxc.tools',
       ok: missing.length === 0,
-      detail: missing.length ? `missing: ${missing.join(', ')} (run scripts/setup-host.sh)` : 'lxc, iptables, iproute2, zstd, e2fsprogs, losetup present',
+      detail: missing.length
+        ? `missing: ${missing.join(', ')} (run scripts/setup-host.sh)`
+        : 'lxc, iptables, iproute2, zstd, e2fsprogs, losetup, python3 present',
     });
     const idmap = hasRootIdMap();
     checks.push({
       name: 'lxc.idmap',
       ok: idmap,
       detail: idmap ? 'root has a sub-id range for unprivileged containers' : 'add root:100000:65536 to /etc/subuid and /etc/subgid',
+    });
+    const space = sessionIdSpace();
+    const spaced = hasSessionIdSpace();
+    checks.push({
+      name: 'lxc.session-ids',
+      ok: spaced,
+      detail: spaced
+        ? `each session has its own uid range (root:${space.start}:${space.count})`
+        : `add root:${space.start}:${space.count} to /etc/subuid and /etc/subgid (winux serve does)`,
     });
     const br = await bridgeState(config.lxc.bridge);
     checks.push({

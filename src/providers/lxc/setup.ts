@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Config } from '../../config.ts';
 import type { Logger } from '../../logger.ts';
 import { run } from './exec.ts';
-import { hasRootIdMap } from './idmap.ts';
+import { hasRootIdMap, hasSessionIdSpace, sessionIdBase, sessionIdSpace, sessionIdSpaceConflicts } from './idmap.ts';
 import { ensureSessionsCgroup } from './cgroups.ts';
 import { ensureNetwork } from './network.ts';
 import { ensureTemplate, type TemplateProgress } from './template.ts';
@@ -74,9 +74,28 @@ export async function ensureSubIds(): Promise<boolean> {
   if (hasRootIdMap()) return false;
   for (const file of ['/etc/subuid', '/etc/subgid']) {
     const text = existsSync(file) ? await readFile(file, 'utf8') : '';
-    if (!/^root:\d+:\d+/m.test(text)) await appendFile(file, `${text && !text.endsWith('\n') ? '\n' : ''}root:100000:65536\n`);
+    // Root's line for the sessions' space (below) does not count: the template needs a range of its own.
+    const templateLine = text.split('\n').some((l) => /^root:\d+:\d+$/.test(l.trim()) && Number(l.split(':')[1]) < sessionIdBase);
+    if (!templateLine) await appendFile(file, `${text && !text.endsWith('\n') ? '\n' : ''}root:100000:65536\n`);
   }
   if (!hasRootIdMap()) throw new HostSetupError('root already has a sub-id range smaller than 65536 in /etc/subuid or /etc/subgid; give it root:100000:65536.');
+  return true;
+}
+
+/** Reserves the sessions' own id ranges (idmap.ts) as one more root line; true when it had to be added. */
+export async function ensureSessionIdSpace(): Promise<boolean> {
+  if (hasSessionIdSpace()) return false;
+  const conflicts = sessionIdSpaceConflicts();
+  const { start, count } = sessionIdSpace();
+  if (conflicts.length) {
+    throw new HostSetupError(
+      `The sessions' uid ranges (${start}-${start + count - 1}) overlap other users' sub-id ranges: ${conflicts.join(', ')}. Move those ranges.`,
+    );
+  }
+  for (const file of ['/etc/subuid', '/etc/subgid']) {
+    const text = existsSync(file) ? await readFile(file, 'utf8') : '';
+    await appendFile(file, `${text && !text.endsWith('\n') ? '\n' : ''}root:${start}:${count}\n`);
+  }
   return true;
 }
 
@@ -100,6 +119,7 @@ export async function prepareLxcHost(config: Config, logger: Logger, print: Setu
 
   onProgress({ step: 'idmap' });
   if (await ensureSubIds()) logger.info('added root:100000:65536 to /etc/subuid and /etc/subgid');
+  if (await ensureSessionIdSpace()) logger.info(sessionIdSpace(), "reserved the sessions' id ranges in /etc/subuid and /etc/subgid");
 
   onProgress({ step: 'network', detail: `bridge ${config.lxc.bridge} ${config.lxc.subnet}` });
   await ensureNetwork(config);

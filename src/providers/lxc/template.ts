@@ -276,6 +276,9 @@ export async function removeUnusedRootfs(config: Config, currentHash: string, lo
   for (const name of await readdir(config.lxc.path).catch(() => [] as string[])) {
     const conf = await readFile0(path.join(config.lxc.path, name, 'config'));
     for (const m of conf?.matchAll(/^lxc\.rootfs\.path\s*=\s*overlay:([^:]+):/gm) ?? []) used.add(path.resolve(m[1]!));
+    // A session's overlay sits on its own shifted view of the template (idmap.ts); the rootfs behind it is recorded.
+    const shifted = await readFile0(path.join(config.lxc.path, name, 'template-rootfs'));
+    if (shifted?.trim()) used.add(path.resolve(shifted.trim()));
   }
   for (const name of await readdir(p.containerDir).catch(() => [] as string[])) {
     const dir = path.join(p.containerDir, name);

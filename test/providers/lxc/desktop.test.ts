@@ -6,11 +6,14 @@
 // stream, and the stream closes when the session ends. The VNC server has no
 // port another session or a host namespace could reach.
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { createLxcProvider } from '../../../src/providers/lxc/index.ts';
+import { desktopSocketPath } from '../../../src/providers/lxc/container.ts';
 import { run } from '../../../src/providers/lxc/exec.ts';
+import { sessionIdMap } from '../../../src/providers/lxc/idmap.ts';
 import { containerIp, containerName } from '../../../src/providers/lxc/naming.ts';
 import { probeRdp } from '../../../src/providers/lxc/rdp-probe.ts';
 import { RfbClient } from '../../support/rfb-client.ts';
@@ -248,6 +251,47 @@ test("the VNC server is not reachable from another session or the host's network
   assert.equal(fromHost.stdout.trim(), 'closed');
   const listening = (await inside(a.containerId, 'ss -Hltn')).stdout;
   for (const line of listening.split('\n').filter((l) => /:5900\b/.test(l))) assert.match(line, /127\.0\.0\.1:5900|\[::1\]:5900/);
+});
+
+test("each desktop runs in its session's own uid range: Xvnc and its socket, which Winux still reaches through /proc/PID/root", async () => {
+  const inRange = (uid: number, containerId: number) => {
+    const map = sessionIdMap(config, containerId);
+    return uid >= map.uid && uid < map.uid + map.count;
+  };
+  const user = Number((await inside(a.containerId, `id -u ${desktopUser}`)).stdout.trim());
+  for (const session of [a, b]) {
+    const other = session === a ? b : a;
+    const socket = await desktopSocketPath(config, containerName(session.containerId));
+    const owner = statSync(socket).uid;
+    assert.equal(owner, sessionIdMap(config, session.containerId).uid + user, `${socket} is owned by host uid ${owner}`);
+    assert.ok(!inRange(owner, other.containerId), "the socket is in the other session's range");
+    // The X servers on the host: one in each session's range, none shared.
+    const xvnc = readdirSync('/proc')
+      .filter((p) => /^\d+$/.test(p))
+      .map((p) => {
+        try {
+          const status = readFileSync(`/proc/${p}/status`, 'utf8');
+          return { name: /^Name:\s*(\S+)/m.exec(status)?.[1], uid: Number(/^Uid:\s*(\d+)/m.exec(status)?.[1]) };
+        } catch {
+          return null;
+        }
+      })
+      .filter((x) => x && /^X(tiger)?vnc$/i.test(x.name ?? '') && inRange(x.uid, session.containerId));
+    assert.equal(xvnc.length, 1, `Xvnc processes in ${containerName(session.containerId)}'s range: ${JSON.stringify(xvnc)}`);
+    assert.equal(xvnc[0]!.uid, owner);
+  }
+  // Winux (host root) speaks VNC on that socket: the RFB greeting comes back.
+  const greeting = await new Promise<string>((resolve, reject) => {
+    desktopSocketPath(config, containerName(a.containerId)).then((socket) => {
+      const c = net.createConnection(socket);
+      c.once('data', (d) => {
+        resolve(d.toString('latin1'));
+        c.destroy();
+      });
+      c.once('error', reject);
+    }, reject);
+  });
+  assert.match(greeting, /^RFB 003\.00\d\n/);
 });
 
 test('the stream closes with 4000 session_ended when the session ends', { timeout: 120_000 }, async () => {

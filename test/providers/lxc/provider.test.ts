@@ -14,6 +14,7 @@ import type { CreateSpec } from '../../../src/core/provider-port.ts';
 import { createLxcProvider } from '../../../src/providers/lxc/index.ts';
 import { sessionCgroupFile } from '../../../src/providers/lxc/cgroups.ts';
 import { run } from '../../../src/providers/lxc/exec.ts';
+import { sessionIdMap, sessionIdSpace } from '../../../src/providers/lxc/idmap.ts';
 import { containerIp, containerName, rdpPort } from '../../../src/providers/lxc/naming.ts';
 import { ensureNetwork as ensureNetworkFor, sessionDns } from '../../../src/providers/lxc/network.ts';
 import { ensureTemplate, templateState } from '../../../src/providers/lxc/template.ts';
@@ -140,7 +141,7 @@ test('create makes a desktop that accepts a real RDP login through the gateway p
 
 test('the session container is unprivileged, limited, named after the session, and root cannot log in over RDP', { timeout: 120_000 }, async () => {
   const uidMap = (await attach(A, ['cat', '/proc/self/uid_map'])).stdout.trim().split(/\s+/);
-  assert.deepEqual(uidMap, ['0', '100000', '65536']);
+  assert.deepEqual(uidMap, ['0', String(sessionIdMap(config, A).uid), '65536']);
   assert.equal((await attach(A, ['hostname'])).stdout.trim(), `winux-test-${A}`);
 
   const limit = Number(readFileSync(sessionCgroupFile(containerName(A), 'memory', 'memory.limit_in_bytes', 'memory.max'), 'utf8'));
@@ -337,8 +338,16 @@ test('setCredentials (warm-pool claims) replaces the password: the new one logs 
 test('destroy leaves nothing: container, overlay, logs, forwarded port; destroying again is fine', { timeout: 120_000 }, async () => {
   const port = rdpPort(config, A);
   assert.equal(await portAccepts(port), true, 'control: the port is open before destroy');
+  const lower = path.join(config.lxc.path, containerName(A), 'lower');
+  assert.ok(readFileSync('/proc/self/mounts', 'utf8').includes(` ${lower} `), "control: the session's shifted template view is mounted");
+  const template = (await templateState(config)).rootfs;
+  const shadow = statSync(path.join(template, 'etc', 'shadow'));
   await provider.destroy({ containerId: A });
   assert.deepEqual(await leftovers(config, A), []);
+  // Its view of the template is unmounted, never walked through: the template's files and owners are as they were.
+  const later = statSync(path.join(template, 'etc', 'shadow'));
+  assert.deepEqual([later.uid, later.gid, later.ino, later.mtimeMs], [shadow.uid, shadow.gid, shadow.ino, shadow.mtimeMs]);
+  assert.ok(existsSync(path.join(template, 'usr', 'local', 'sbin', 'winux-session-init')));
   assert.equal(await portAccepts(port), false, 'the RDP port is still open');
   assert.equal(await provider.status({ containerId: A }), 'missing');
   await provider.destroy({ containerId: A }); // not found is success
@@ -376,9 +385,15 @@ test('a cancelled create stops early and destroy then removes what it made', { t
 
 test('host preparation is idempotent: a second run changes nothing', { timeout: 120_000 }, async () => {
   const before = (await run('iptables-save', [])).stdout.replace(/^[#:].*$/gm, '').replace(/\[\d+:\d+\]/g, '');
+  const subIds = () => ['/etc/subuid', '/etc/subgid'].map((f) => readFileSync(f, 'utf8'));
+  const subIdsBefore = subIds();
   await prepareHost(config);
   const after = (await run('iptables-save', [])).stdout.replace(/^[#:].*$/gm, '').replace(/\[\d+:\d+\]/g, '');
   assert.equal(after, before);
+  // One root line for all the sessions' ranges, reserved once: sessions come and go without touching it.
+  assert.deepEqual(subIds(), subIdsBefore);
+  const { start, count } = sessionIdSpace();
+  for (const text of subIdsBefore) assert.equal(text.split('\n').filter((l) => l === `root:${start}:${count}`).length, 1, text);
   const again = await ensureTemplate(config, logger);
   assert.equal(again.did, 'nothing');
 });
