@@ -37,6 +37,11 @@ const steps: CreationStep[] = ['allocating', 'cloning', 'starting', 'network', '
  * A provider that walks through the real creation steps. `holdAt(step)` makes the
  * next creations stop once they have reported that step, until `release()`.
  */
+/** A fingerprint in the form node's X509Certificate gives (32 hex pairs), distinct per container. */
+export function fakeFingerprint(containerId: number): string {
+  return Array.from({ length: 32 }, (_, i) => ((containerId + i * 7) % 256).toString(16).padStart(2, '0').toUpperCase()).join(':');
+}
+
 export class SteppingProvider implements Provider {
   readonly name = 'stepping';
   readonly machines = new Map<number, ManagedMachine>();
@@ -71,7 +76,8 @@ export class SteppingProvider implements Provider {
     }
     if (this.failWith) throw new Error(this.failWith);
     if (this.desktops) this.desktops.set(spec.containerId, await new VncDesktop().start(spec.password));
-    const ref: ProviderRef = { containerId: spec.containerId, name: spec.hostname };
+    // A certificate fingerprint like the LXC provider's (the page shows it with the credentials).
+    const ref: ProviderRef = { containerId: spec.containerId, name: spec.hostname, certSha256: fakeFingerprint(spec.containerId) };
     this.machines.set(spec.containerId, { containerId: spec.containerId, ref, state: 'running' });
     return { ref, node: 'local', ip: `10.217.0.${(spec.containerId % 250) + 2}`, endpoint: { host: null, port: 33890 + (spec.containerId % 1000) } };
   }

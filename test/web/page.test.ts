@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchBrowser, openPage, shot, startWinux, timerSeconds, until, type Winux } from './harness.ts';
+import { fakeFingerprint, launchBrowser, openPage, shot, startWinux, timerSeconds, until, type Winux } from './harness.ts';
 
 let browser: Browser;
 before(async () => {
@@ -74,6 +74,7 @@ describe('a visitor launches, uses and ends a session', () => {
     assert.equal(await text(page, '#v-port'), String(session.port));
     assert.equal(await text(page, '#v-username'), session.username);
     assert.equal(await text(page, '#v-password'), session.password);
+    assert.equal(await text(page, '#v-certificate_sha256'), fakeFingerprint(session.containerId), 'the RDP certificate fingerprint is shown with the credentials');
     assert.equal(await text(page, '#ready-title'), 'Votre bureau est prêt');
   });
 

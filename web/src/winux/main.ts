@@ -46,7 +46,7 @@ $('view-ready').addEventListener('click', (ev) => {
   const target = ev.target as Element;
   const btn = target.closest<HTMLElement>('[data-copy]');
   if (btn) {
-    const k = btn.dataset.copy as 'cmd' | 'host' | 'port' | 'username' | 'password';
+    const k = btn.dataset.copy as 'cmd' | 'host' | 'port' | 'username' | 'password' | 'certificate_sha256';
     const session = state.session as Session;
     copyText(k === 'cmd' ? xfreerdp(session) : String(session[k]), btn, k === 'cmd' ? 'xfreerdp' : t(k));
     return;

@@ -107,13 +107,15 @@ export function renderReady(): void {
   renderNotify();
 }
 
-type CredKey = 'host' | 'port' | 'username' | 'password';
+type CredKey = 'host' | 'port' | 'username' | 'password' | 'certificate_sha256';
 function buildCreds(s: Session): void {
   const rows: Array<[CredKey, unknown]> = [
     ['host', s.host],
     ['port', s.port],
     ['username', s.username],
     ['password', s.password],
+    // What the RDP client's certificate warning should show (a careful user compares).
+    ...(s.certificate_sha256 ? ([['certificate_sha256', s.certificate_sha256]] as Array<[CredKey, unknown]>) : []),
   ];
   $('creds').innerHTML = rows
     .map(

@@ -10,6 +10,8 @@ export interface Session {
   port?: number | null;
   username?: string;
   password?: string;
+  /** SHA-256 fingerprint of the desktop's RDP certificate, to compare with the client's warning. */
+  certificate_sha256?: string | null;
   created_at?: string;
   expires_at?: string;
   max_expires_at?: string;

@@ -63,6 +63,7 @@ export const en: Strings = {
   port: 'Port',
   username: 'User name',
   password: 'Password',
+  certificate_sha256: 'Certificate (SHA-256)',
   copy: 'Copy',
   copied: 'Copied',
   copyLabel: (l: string) => `Copy: ${l}`,

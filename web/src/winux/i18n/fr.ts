@@ -64,6 +64,7 @@ export const fr = {
   port: 'Port',
   username: 'Utilisateur',
   password: 'Mot de passe',
+  certificate_sha256: 'Certificat (SHA-256)',
   copy: 'Copier',
   copied: 'Copié',
   copyLabel: (l: string) => `Copier : ${l}`,
