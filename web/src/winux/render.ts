@@ -6,6 +6,7 @@ import { fmt, hp, xfreerdp } from './format.ts';
 import { clock, i18n, t } from './i18n/index.ts';
 import { API, DANGER_AT, LEVELS, OSES, STEPS, WARN_AT, remaining, serverNow, state } from './state.ts';
 import type { Level, Os, Session, View } from './types.ts';
+import { loadNoVnc } from '../desktop/connection.ts';
 
 const VIEWS: readonly View[] = ['loading', 'idle', 'creating', 'ready', 'ended'];
 
@@ -85,6 +86,8 @@ export function renderEstimate(): void {
 
 export function renderReady(): void {
   setView('ready');
+  // The visitor's next click is most likely "Open in the browser": fetch noVNC now, not then.
+  void loadNoVnc().catch(() => {});
   const s = state.session!;
   const key = [s.session_id, s.host, s.port, s.username, s.password, i18n.lang].join('\n');
   if (state.builtFor !== key) {
