@@ -54,6 +54,19 @@ const config = lxcConfig(env);
 const outDir = path.resolve(import.meta.dirname, '..', 'test-output', 'bench');
 mkdirSync(outDir, { recursive: true });
 const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+/** Failed runs are counted and said, not hidden (and do not stop the other figures). */
+const failures: string[] = [];
+async function timed(what: string, fn: () => Promise<number>, into: number[]): Promise<void> {
+  try {
+    into.push(await fn());
+  } catch (err) {
+    failures.push(`${what}: ${(err as Error).message}`);
+  }
+}
+const figure = (xs: number[], tries: number) =>
+  xs.length
+    ? `${s(p50(xs))} (runs: ${xs.map(s).join(', ')}${xs.length < tries ? `; ${tries - xs.length} of ${tries} failed` : ''})`
+    : `all ${tries} runs failed`;
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
 async function cleanAll(): Promise<void> {
@@ -141,9 +154,9 @@ try {
   const coldBrowser: number[] = [];
   const coldRdp: number[] = [];
   for (let i = 0; i < runs; i++) {
-    coldBrowser.push(await browserClick(server, browser));
+    await timed('cold browser', () => browserClick(server, browser), coldBrowser);
     await endAll(server);
-    coldRdp.push(await rdpClick(server, screen.display));
+    await timed('cold RDP', () => rdpClick(server, screen.display), coldRdp);
     await endAll(server);
   }
 
@@ -209,18 +222,18 @@ try {
   const warmRdp: number[] = [];
   for (let i = 0; i < runs; i++) {
     await poolReady();
-    warmBrowser.push(await browserClick(server, browser));
+    await timed('warm browser', () => browserClick(server, browser), warmBrowser);
     await endAll(server);
     await poolReady();
-    warmRdp.push(await rdpClick(server, screen.display));
+    await timed('warm RDP', () => rdpClick(server, screen.display), warmRdp);
     await endAll(server);
   }
   await server.close();
 
-  results['click → first desktop frame in the browser, warm pool p50'] = `${s(p50(warmBrowser))} (runs: ${warmBrowser.map(s).join(', ')})`;
-  results['click → first desktop frame in the browser, cold p50'] = `${s(p50(coldBrowser))} (runs: ${coldBrowser.map(s).join(', ')})`;
-  results['click → desktop on an RDP client, warm pool p50'] = `${s(p50(warmRdp))} (runs: ${warmRdp.map(s).join(', ')})`;
-  results['click → desktop on an RDP client, cold p50'] = `${s(p50(coldRdp))} (runs: ${coldRdp.map(s).join(', ')})`;
+  results['click → first desktop frame in the browser, warm pool p50'] = figure(warmBrowser, runs);
+  results['click → first desktop frame in the browser, cold p50'] = figure(coldBrowser, runs);
+  results['click → desktop on an RDP client, warm pool p50'] = figure(warmRdp, runs);
+  results['click → desktop on an RDP client, cold p50'] = figure(coldRdp, runs);
   results['keystroke → screen update over the WebSocket (loopback), p50 / max'] = `${p50(keys).toFixed(1)} ms / ${Math.max(...keys).toFixed(1)} ms`;
   results['idle desktop, bytes per minute to a viewer'] = `${Math.round(idleBytesPerMinute)} B`;
   results['memory of a session with its desktop running'] =
@@ -231,3 +244,4 @@ try {
   await cleanAll();
 }
 for (const [k, v] of Object.entries(results)) console.log(`${k.padEnd(72)} ${v}`);
+for (const f of failures) console.log(`failed run — ${f}`);
