@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page, WebSocketRoute } from 'playwright-core';
 import { VncDesktop } from '../support/vnc-desktop.ts';
-import { launchBrowser, openPage, outDir, startWinux, until, type Winux } from './harness.ts';
+import { launchBrowser, openPage, outDir, startWinux, text, until, type Winux } from './harness.ts';
 
 let browser: Browser;
 let w: Winux;
@@ -27,7 +27,6 @@ after(async () => {
   await vnc?.stop();
 });
 
-const text = (page: Page, selector: string) => page.locator(selector).innerText();
 const shot = (page: Page, name: string) => page.screenshot({ path: path.join(outDir, `${name}.png`) });
 
 /** Runs `body` while xev prints the X server's `kind` events (root window); `out()` is what it printed so far. */

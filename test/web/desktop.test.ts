@@ -8,7 +8,7 @@ import { spawnSync, type ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import path from 'node:path';
-import { launchBrowser, openPage, outDir, startWinux, until, type Winux, winuxPerSuite } from './harness.ts';
+import { launchBrowser, openPage, outDir, startWinux, text, until, type Winux, winuxPerSuite } from './harness.ts';
 
 let browser: Browser;
 before(async () => {
@@ -18,7 +18,6 @@ after(async () => {
   await browser?.close();
 });
 
-const text = (page: Page, selector: string) => page.locator(selector).innerText();
 /** The window as the visitor sees it (the desktop view is fixed to it). */
 const shot = (page: Page, name: string) => page.screenshot({ path: path.join(outDir, `${name}.png`) });
 

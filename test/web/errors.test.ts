@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page, Route } from 'playwright-core';
-import { launchBrowser, openPage, resyncNow, shot, startWinux, timerSeconds, until, type Winux, winuxPerSuite } from './harness.ts';
+import { launchBrowser, openPage, resyncNow, shot, startWinux, text, timerSeconds, until, type Winux, winuxPerSuite } from './harness.ts';
 
 let browser: Browser;
 before(async () => {
@@ -14,7 +14,6 @@ after(async () => {
   await browser?.close();
 });
 
-const text = (page: Page, selector: string) => page.locator(selector).innerText();
 const bannerText = (page: Page) => page.locator('#banner').innerText();
 
 describe('all desktops in use', () => {

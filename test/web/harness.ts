@@ -232,6 +232,9 @@ export async function until<T>(fn: () => Promise<T> | T, what: string, timeoutMs
   }
 }
 
+/** The text an element shows. */
+export const text = (page: Page, selector: string) => page.locator(selector).innerText();
+
 export function shot(page: Page, name: string) {
   return page.screenshot({ path: path.join(outDir, `${name}.png`), fullPage: true });
 }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchBrowser, openPage, shot, startWinux, timerSeconds, until, type Winux, winuxPerSuite } from './harness.ts';
+import { launchBrowser, openPage, shot, startWinux, text, timerSeconds, until, type Winux, winuxPerSuite } from './harness.ts';
 
 let browser: Browser;
 before(async () => {
@@ -15,7 +15,6 @@ after(async () => {
   await browser?.close();
 });
 
-const text = (page: Page, selector: string) => page.locator(selector).innerText();
 const clipboard = (page: Page) => page.evaluate(() => navigator.clipboard.readText());
 async function liveSessions(w: Winux) {
   return (await w.service.list({ statuses: ['creating', 'ready'] })).filter((s) => !s.pooled);
