@@ -42,30 +42,39 @@ async function readySession(s: TestServer) {
   return r.body as { session_id: string; container_id: number; token: string };
 }
 
+/** A server on a BlindListProvider with one ready session, for `body`; the server is closed after it. */
+async function withReadySession(
+  body: (s: TestServer, fake: BlindListProvider, b: Awaited<ReturnType<typeof readySession>>) => Promise<void>,
+  env: Record<string, string> = {},
+): Promise<void> {
+  const fake = new BlindListProvider();
+  const s = await startTestServer({ provider: fake, reaper: false, env });
+  try {
+    await body(s, fake, await readySession(s));
+  } finally {
+    await s.close();
+  }
+}
+
 describe('the reconciler does not fail a session on one missed listing', () => {
   test('a ready session missing from every list() while status() says running is never failed', async () => {
-    const fake = new BlindListProvider();
-    const s = await startTestServer({ provider: fake, reaper: false, env: { WINUX_SESSIONS_PER_VISITOR: '0' } });
-    try {
-      const b = await readySession(s);
-      fake.hidden.add(b.container_id);
-      for (let i = 0; i < missesBeforeFailing * 3; i++) {
-        const stats = await s.service.reconcile();
-        assert.equal(stats.failed, 0, `pass ${i + 1}`);
-      }
-      assert.equal((await s.store.get(b.session_id))?.status, 'ready');
-      assert.ok(fake.statusCalls >= 1, 'the direct status check was asked');
-      assert.equal(fake.machines().length, 1, 'the machine was not destroyed');
-    } finally {
-      await s.close();
-    }
+    await withReadySession(
+      async (s, fake, b) => {
+        fake.hidden.add(b.container_id);
+        for (let i = 0; i < missesBeforeFailing * 3; i++) {
+          const stats = await s.service.reconcile();
+          assert.equal(stats.failed, 0, `pass ${i + 1}`);
+        }
+        assert.equal((await s.store.get(b.session_id))?.status, 'ready');
+        assert.ok(fake.statusCalls >= 1, 'the direct status check was asked');
+        assert.equal(fake.machines().length, 1, 'the machine was not destroyed');
+      },
+      { WINUX_SESSIONS_PER_VISITOR: '0' },
+    );
   });
 
   test('one missed listing, then seen again: the count starts over', async () => {
-    const fake = new BlindListProvider();
-    const s = await startTestServer({ provider: fake, reaper: false });
-    try {
-      const b = await readySession(s);
+    await withReadySession(async (s, fake, b) => {
       fake.statusAnswer = 'missing'; // status() would agree: only the consecutive count protects it
       for (let round = 0; round < 3; round++) {
         fake.hidden.add(b.container_id);
@@ -75,30 +84,20 @@ describe('the reconciler does not fail a session on one missed listing', () => {
       }
       assert.equal((await s.store.get(b.session_id))?.status, 'ready');
       assert.equal(fake.statusCalls, 0, 'status() is asked only once the misses are enough');
-    } finally {
-      await s.close();
-    }
+    });
   });
 
   test('a status() that cannot be read fails nothing', async () => {
-    const fake = new BlindListProvider();
-    const s = await startTestServer({ provider: fake, reaper: false });
-    try {
-      const b = await readySession(s);
+    await withReadySession(async (s, fake, b) => {
       fake.hidden.add(b.container_id);
       fake.statusAnswer = 'throw';
       for (let i = 0; i < missesBeforeFailing + 2; i++) assert.equal((await s.service.reconcile()).failed, 0);
       assert.equal((await s.store.get(b.session_id))?.status, 'ready');
-    } finally {
-      await s.close();
-    }
+    });
   });
 
   test('a machine really gone: failed on the Nth consecutive pass, once status() agrees', async () => {
-    const fake = new BlindListProvider();
-    const s = await startTestServer({ provider: fake, reaper: false });
-    try {
-      const b = await readySession(s);
+    await withReadySession(async (s, fake, b) => {
       fake.hidden.add(b.container_id);
       fake.statusAnswer = 'missing';
       for (let i = 1; i < missesBeforeFailing; i++) {
@@ -109,9 +108,7 @@ describe('the reconciler does not fail a session on one missed listing', () => {
       const failed = await s.store.get(b.session_id);
       assert.equal(failed?.status, 'failed');
       assert.match(failed!.error!, /disappeared/);
-    } finally {
-      await s.close();
-    }
+    });
   });
 });
 

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page, WebSocketRoute } from 'playwright-core';
 import { VncDesktop } from '../support/vnc-desktop.ts';
-import { launchBrowser, openPage, outDir, startWinux, until, type Winux } from './harness.ts';
+import { launchBrowser, openPage, outDir, startWinux, text, until, type Winux } from './harness.ts';
 
 let browser: Browser;
 let w: Winux;
@@ -27,8 +27,23 @@ after(async () => {
   await vnc?.stop();
 });
 
-const text = (page: Page, selector: string) => page.locator(selector).innerText();
 const shot = (page: Page, name: string) => page.screenshot({ path: path.join(outDir, `${name}.png`) });
+
+/** Runs `body` while xev prints the X server's `kind` events (root window); `out()` is what it printed so far. */
+async function withXEvents<T>(kind: 'keyboard' | 'button', body: (out: () => string) => Promise<T>): Promise<T> {
+  const xev = vnc.client('xev', ['-root', '-event', kind]);
+  let out = '';
+  xev.stdout?.on('data', (d) => {
+    out += d;
+  });
+  try {
+    // xev needs a moment to select the events before anything is sent.
+    await new Promise((r) => setTimeout(r, 300));
+    return await body(() => out);
+  } finally {
+    xev.kill();
+  }
+}
 
 /** Routes the page's desktop sockets to the VNC server; records each connection. */
 async function bridge(context: BrowserContext, pattern: RegExp): Promise<{ sockets: WebSocketRoute[]; urls: string[]; protocols: string[] }> {
@@ -96,27 +111,19 @@ describe('the visitor page on a desktop stream', () => {
     await page.setViewportSize({ width: 1000, height: 700 });
     const smaller = await page.locator('#desktop .dt-screen').evaluate((e) => `${e.clientWidth}x${e.clientHeight}`);
     await until(() => xSize() === smaller, `the X screen following the window to ${smaller} (is ${xSize()})`);
-    const xev = vnc.client('xev', ['-root', '-event', 'keyboard']);
-    let out = '';
-    xev.stdout?.on('data', (d) => {
-      out += d;
-    });
-    try {
-      await new Promise((r) => setTimeout(r, 300));
+    await withXEvents('keyboard', async (out) => {
       await page.locator('#desktop canvas').click();
       await page.keyboard.type('abc');
-      await until(() => /keysym 0x61, a[\s\S]*keysym 0x62, b[\s\S]*keysym 0x63, c/.test(out), 'a b c on the X server');
+      await until(() => /keysym 0x61, a[\s\S]*keysym 0x62, b[\s\S]*keysym 0x63, c/.test(out()), 'a b c on the X server');
       await page.click('#dt-keys');
       await page.getByRole('menuitem', { name: 'Esc' }).click();
-      await until(() => /keysym 0xff1b, Escape/.test(out), 'Escape from the keys menu');
+      await until(() => /keysym 0xff1b, Escape/.test(out()), 'Escape from the keys menu');
       // The phone keyboard's hidden field forwards what is typed into it.
       await page.click('#dt-osk');
       assert.equal(await page.evaluate(() => document.activeElement?.id), 'dt-osk-input');
       await page.keyboard.type('é');
-      await until(() => /keysym 0xe9, eacute/.test(out), 'é from the on-screen keyboard field');
-    } finally {
-      xev.kill();
-    }
+      await until(() => /keysym 0xe9, eacute/.test(out()), 'é from the on-screen keyboard field');
+    });
   });
 
   test('characters typed with a French AZERTY layout arrive as typed, AltGr ones included', async () => {
@@ -124,31 +131,26 @@ describe('the visitor page on a desktop stream', () => {
     const cdp = await context.newCDPSession(page);
     const key = (type: 'keyDown' | 'keyUp', k: string, code: string, vk: number, text?: string) =>
       cdp.send('Input.dispatchKeyEvent', { type, key: k, code, windowsVirtualKeyCode: vk, nativeVirtualKeyCode: vk, ...(text ? { text } : {}) });
-    const xev = vnc.client('xev', ['-root', '-event', 'keyboard']);
-    let out = '';
-    xev.stdout?.on('data', (d) => {
-      out += d;
-    });
     try {
-      await new Promise((r) => setTimeout(r, 300));
-      await page.locator('#desktop canvas').click();
-      for (const [ch, code, vk] of [
-        ['@', 'Digit0', 48],
-        ['€', 'KeyE', 69],
-        ['#', 'Digit3', 51],
-      ] as const) {
-        await key('keyDown', 'AltGraph', 'AltRight', 225);
-        await key('keyDown', ch, code, vk, ch);
-        await key('keyUp', ch, code, vk);
-        await key('keyUp', 'AltGraph', 'AltRight', 225);
-      }
-      const typed = () =>
-        [...out.matchAll(/KeyPress event[\s\S]*?keysym 0x[0-9a-f]+, (\w+)\)/g)]
-          .map((m) => m[1])
-          .filter((k) => !/^(ISO_Level3_Shift|Alt_R|Mode_switch|Shift_L|Shift_R)$/.test(k));
-      await until(() => typed().join(' ') === 'at EuroSign numbersign', `@ € # on the X server (got ${typed().join(' ')})`);
+      await withXEvents('keyboard', async (out) => {
+        await page.locator('#desktop canvas').click();
+        for (const [ch, code, vk] of [
+          ['@', 'Digit0', 48],
+          ['€', 'KeyE', 69],
+          ['#', 'Digit3', 51],
+        ] as const) {
+          await key('keyDown', 'AltGraph', 'AltRight', 225);
+          await key('keyDown', ch, code, vk, ch);
+          await key('keyUp', ch, code, vk);
+          await key('keyUp', 'AltGraph', 'AltRight', 225);
+        }
+        const typed = () =>
+          [...out().matchAll(/KeyPress event[\s\S]*?keysym 0x[0-9a-f]+, (\w+)\)/g)]
+            .map((m) => m[1])
+            .filter((k) => !/^(ISO_Level3_Shift|Alt_R|Mode_switch|Shift_L|Shift_R)$/.test(k));
+        await until(() => typed().join(' ') === 'at EuroSign numbersign', `@ € # on the X server (got ${typed().join(' ')})`);
+      });
     } finally {
-      xev.kill();
       await cdp.detach();
     }
   });
@@ -255,24 +257,16 @@ describe('the desktop on a phone', () => {
     await page.getByRole('button', { name: 'Ouvrir dans le navigateur', exact: true }).tap();
     await page.locator('#desktop[data-state="connected"]').waitFor();
     await until(async () => (await canvasColours(page)) > 1, 'the desktop on the phone');
-    const xev = vnc.client('xev', ['-root', '-event', 'button']);
-    let out = '';
-    xev.stdout?.on('data', (d) => {
-      out += d;
-    });
-    try {
-      await new Promise((r) => setTimeout(r, 300));
+    await withXEvents('button', async (out) => {
       const scrolled = await page.evaluate(() => window.scrollY);
       const box = (await page.locator('#desktop canvas').boundingBox())!;
       await page.touchscreen.tap(box.x + box.width / 2, box.y + box.height / 2);
-      await until(() => /ButtonPress event/.test(out), 'the tap as a click on the X server');
+      await until(() => /ButtonPress event/.test(out()), 'the tap as a click on the X server');
       // The view is fixed to the window and the page under it does not move.
       assert.equal(await page.evaluate(() => window.scrollY), scrolled);
       const view = (await page.locator('#desktop').boundingBox())!;
       assert.deepEqual([view.x, view.y, view.width, view.height], [0, 0, 390, 844]);
-    } finally {
-      xev.kill();
-    }
+    });
     await shot(page, 'stream-phone');
     await page.click('#dt-full');
     await until(() => page.evaluate(() => document.fullscreenElement?.id === 'desktop'), 'the desktop in full screen');
@@ -297,17 +291,13 @@ describe('a share link viewer on a desktop stream', () => {
     await until(async () => (await canvasColours(page)) > 1, 'the shared desktop');
     await shot(page, 'stream-share-viewer');
     // noVNC's viewOnly: a click and keys send nothing (the server enforces it anyway).
-    const xev = vnc.client('xev', ['-root', '-event', 'keyboard']);
-    let out = '';
-    xev.stdout?.on('data', (d) => {
-      out += d;
+    const keys = await withXEvents('keyboard', async (out) => {
+      await page.locator('#desktop canvas').click();
+      await page.keyboard.type('zz');
+      await new Promise((r) => setTimeout(r, 500));
+      return out();
     });
-    await new Promise((r) => setTimeout(r, 300));
-    await page.locator('#desktop canvas').click();
-    await page.keyboard.type('zz');
-    await new Promise((r) => setTimeout(r, 500));
-    xev.kill();
-    assert.doesNotMatch(out, /KeyPress/);
+    assert.doesNotMatch(keys, /KeyPress/);
     await seen.sockets[0].close({ code: 4001, reason: 'share_revoked' });
     await page.locator('#viewer-msg').waitFor();
     assert.match(await text(page, '#msg-body'), /revoked/);

@@ -8,7 +8,7 @@ import { spawnSync, type ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import path from 'node:path';
-import { launchBrowser, openPage, outDir, startWinux, until, type Winux } from './harness.ts';
+import { launchBrowser, openPage, outDir, startWinux, text, until, type Winux, winuxPerSuite } from './harness.ts';
 
 let browser: Browser;
 before(async () => {
@@ -18,7 +18,6 @@ after(async () => {
   await browser?.close();
 });
 
-const text = (page: Page, selector: string) => page.locator(selector).innerText();
 /** The window as the visitor sees it (the desktop view is fixed to it). */
 const shot = (page: Page, name: string) => page.screenshot({ path: path.join(outDir, `${name}.png`) });
 
@@ -68,22 +67,16 @@ function xScreenSize(w: Winux, containerId: number): string {
 }
 
 describe('the ready page leads to the browser desktop', () => {
-  let w: Winux;
-  before(async () => {
-    w = await startWinux();
-  });
-  after(async () => {
-    await w?.close();
-  });
+  const w = winuxPerSuite();
 
   for (const [locale, name, other] of [
     ['fr-FR', 'Ouvrir dans le navigateur', 'Open in the browser'],
     ['en-US', 'Open in the browser', 'Ouvrir dans le navigateur'],
   ] as const) {
     test(`"${name}" is the main action once ready (${locale}), RDP below it`, async () => {
-      await endAll(w);
-      const { context, page } = await openPage(browser, w.url, { locale });
-      await launchToReady(page, w);
+      await endAll(w());
+      const { context, page } = await openPage(browser, w().url, { locale });
+      await launchToReady(page, w());
       const open = page.getByRole('button', { name, exact: true });
       assert.equal(await open.count(), 1);
       assert.ok(await open.isVisible());
@@ -102,9 +95,9 @@ describe('the ready page leads to the browser desktop', () => {
   }
 
   test('the desktop view fills a 390 px phone without scrolling away; closing it goes back to the page', async () => {
-    await endAll(w);
-    const { context, page } = await openPage(browser, w.url, { width: 390, height: 844, mobile: true });
-    await launchToReady(page, w);
+    await endAll(w());
+    const { context, page } = await openPage(browser, w().url, { width: 390, height: 844, mobile: true });
+    await launchToReady(page, w());
     await page.getByRole('button', { name: 'Ouvrir dans le navigateur', exact: true }).click();
     await page.locator('#desktop .dt-bar').waitFor();
     // No helper functions inside: tsx would name them with a helper the page does not have.
@@ -148,21 +141,15 @@ describe('the ready page leads to the browser desktop', () => {
 });
 
 describe('view-only pages without a usable link', () => {
-  let w: Winux;
-  before(async () => {
-    w = await startWinux();
-  });
-  after(async () => {
-    await w?.close();
-  });
+  const w = winuxPerSuite();
 
   test('a share page with a damaged link says so, in French and English', async () => {
     for (const [locale, pattern] of [
       ['fr-FR', /lien est incomplet/],
       ['en-US', /link is incomplete/],
     ] as const) {
-      const { context, page } = await openPage(browser, w.url, { locale });
-      await page.goto(`${w.url}/winux/share/#broken`);
+      const { context, page } = await openPage(browser, w().url, { locale });
+      await page.goto(`${w().url}/winux/share/#broken`);
       await page.locator('#viewer-msg').waitFor();
       assert.match(await text(page, '#msg-body'), pattern);
       assert.equal(await page.locator('#desktop canvas').count(), 0);
@@ -171,8 +158,8 @@ describe('view-only pages without a usable link', () => {
   });
 
   test('a share link nobody made is refused, and the page says why', async () => {
-    const { context, page } = await openPage(browser, w.url, { locale: 'en-US' });
-    await page.goto(`${w.url}/winux/share/#aaaaaaaaaaaa.bbbbbbbbbbbbbbbbbbbbbbbb`);
+    const { context, page } = await openPage(browser, w().url, { locale: 'en-US' });
+    await page.goto(`${w().url}/winux/share/#aaaaaaaaaaaa.bbbbbbbbbbbbbbbbbbbbbbbb`);
     await page.locator('#viewer-msg').waitFor({ timeout: 20_000 });
     assert.match(await text(page, '#msg-body'), /does not work/);
     // noVNC's chunk loaded and ran (its top-level await included): only the refused sockets were complained about.
@@ -184,8 +171,8 @@ describe('view-only pages without a usable link', () => {
   });
 
   test('the admin viewer without a session says where to open it from; /winux/view redirects to /winux/view/', async () => {
-    const { context, page } = await openPage(browser, w.url, { locale: 'fr-FR' });
-    await page.goto(`${w.url}/winux/view`);
+    const { context, page } = await openPage(browser, w().url, { locale: 'fr-FR' });
+    await page.goto(`${w().url}/winux/view`);
     assert.equal(new URL(page.url()).pathname, '/winux/view/');
     await page.locator('#viewer-msg').waitFor();
     assert.match(await text(page, '#msg-body'), /console d’administration/);

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page, Route } from 'playwright-core';
-import { launchBrowser, openPage, resyncNow, shot, startWinux, timerSeconds, until, type Winux } from './harness.ts';
+import { launchBrowser, openPage, resyncNow, shot, startWinux, text, timerSeconds, until, type Winux, winuxPerSuite } from './harness.ts';
 
 let browser: Browser;
 before(async () => {
@@ -14,23 +14,16 @@ after(async () => {
   await browser?.close();
 });
 
-const text = (page: Page, selector: string) => page.locator(selector).innerText();
 const bannerText = (page: Page) => page.locator('#banner').innerText();
 
 describe('all desktops in use', () => {
-  let w: Winux;
-  before(async () => {
-    w = await startWinux({ WINUX_MAX_SESSIONS: '1', WINUX_SESSIONS_PER_VISITOR: '5' });
-  });
-  after(async () => {
-    await w?.close();
-  });
+  const w = winuxPerSuite({ WINUX_MAX_SESSIONS: '1', WINUX_SESSIONS_PER_VISITOR: '5' });
 
   test('says so with the time one frees up, and launching works again once it has', async () => {
-    const other = await w.request('POST', '/api/winux/sessions', { body: {} });
+    const other = await w().request('POST', '/api/winux/sessions', { body: {} });
     assert.equal(other.status, 202);
-    const { context, page } = await openPage(browser, w.url);
-    await page.goto(`${w.url}/winux/`);
+    const { context, page } = await openPage(browser, w().url);
+    await page.goto(`${w().url}/winux/`);
     await until(async () => /Tous occupés · un bureau se libère vers \d{2}:\d{2}/.test(await text(page, '#facts')), 'capacity in the facts');
     await page.click('#launch');
     await until(() => page.locator('#banner.warn').isVisible(), 'the capacity banner');
@@ -39,9 +32,9 @@ describe('all desktops in use', () => {
     assert.equal(await page.locator('#banner').getAttribute('role'), 'status');
     await shot(page, 'desktop-capacity');
 
-    const ended = await w.request('DELETE', `/api/winux/sessions/${other.body.session_id}`, { token: other.body.token });
+    const ended = await w().request('DELETE', `/api/winux/sessions/${other.body.session_id}`, { token: other.body.token });
     assert.equal(ended.status, 202);
-    await until(async () => (await w.service.get(other.body.session_id)).status === 'destroyed', 'the other session to end');
+    await until(async () => (await w().service.get(other.body.session_id)).status === 'destroyed', 'the other session to end');
     await page.click('#banner-action');
     await page.locator('#view-creating, #view-ready').first().waitFor();
     assert.equal(await page.locator('#banner').isVisible(), false);
@@ -50,22 +43,16 @@ describe('all desktops in use', () => {
 });
 
 describe('one session per visitor', () => {
-  let w: Winux;
-  before(async () => {
-    w = await startWinux();
-  });
-  after(async () => {
-    await w?.close();
-  });
+  const w = winuxPerSuite();
 
   test('a session of this visitor that the page does not hold (its token cookie lost) is explained', async () => {
-    const { context, page } = await openPage(browser, w.url);
-    await page.goto(`${w.url}/winux/`);
+    const { context, page } = await openPage(browser, w().url);
+    await page.goto(`${w().url}/winux/`);
     // The page load gave this browser its visitor cookie; a session started with it
     // elsewhere (a script, a cleared token cookie) counts against this visitor.
     const visitor = (await context.cookies()).find((c) => c.name === 'winux_visitor');
     assert.ok(visitor, 'the page load sets the visitor cookie');
-    const other = await w.request('POST', '/api/winux/sessions', { body: {}, headers: { cookie: `winux_visitor=${visitor.value}` } });
+    const other = await w().request('POST', '/api/winux/sessions', { body: {}, headers: { cookie: `winux_visitor=${visitor.value}` } });
     assert.equal(other.status, 202);
     await page.click('#launch');
     await until(() => page.locator('#banner').isVisible(), 'the visitor-limit banner');
@@ -74,14 +61,14 @@ describe('one session per visitor', () => {
     assert.equal(await page.locator('#view-idle').isVisible(), true);
     await shot(page, 'desktop-visitor-limit');
     await context.close();
-    await w.request('DELETE', `/api/winux/sessions/${other.body.session_id}`, { token: other.body.token });
+    await w().request('DELETE', `/api/winux/sessions/${other.body.session_id}`, { token: other.body.token });
   });
 
   test('a session started in another tab of the same browser is taken up instead', async () => {
-    const { context, page } = await openPage(browser, w.url);
-    await page.goto(`${w.url}/winux/`);
+    const { context, page } = await openPage(browser, w().url);
+    await page.goto(`${w().url}/winux/`);
     const second = await context.newPage();
-    await second.goto(`${w.url}/winux/`);
+    await second.goto(`${w().url}/winux/`);
     await page.click('#launch');
     await page.locator('#view-ready').waitFor();
     await second.click('#launch');
@@ -93,19 +80,13 @@ describe('one session per visitor', () => {
 });
 
 describe('too many requests', () => {
-  let w: Winux;
-  before(async () => {
-    w = await startWinux({ WINUX_CREATE_RATE_PER_MINUTE: '1', WINUX_CREATE_BURST: '1', WINUX_SESSIONS_PER_VISITOR: '5' });
-  });
-  after(async () => {
-    await w?.close();
-  });
+  const w = winuxPerSuite({ WINUX_CREATE_RATE_PER_MINUTE: '1', WINUX_CREATE_BURST: '1', WINUX_SESSIONS_PER_VISITOR: '5' });
 
   test('the launch button waits for the time the server gives', async () => {
-    const first = await w.request('POST', '/api/winux/sessions', { body: {} });
+    const first = await w().request('POST', '/api/winux/sessions', { body: {} });
     assert.equal(first.status, 202);
-    const { context, page } = await openPage(browser, w.url);
-    await page.goto(`${w.url}/winux/`);
+    const { context, page } = await openPage(browser, w().url);
+    await page.goto(`${w().url}/winux/`);
     await page.click('#launch');
     await until(() => page.locator('#banner').isVisible(), 'the rate-limit banner');
     assert.match(await bannerText(page), /Trop de demandes depuis votre adresse\. Réessayez dans \d+ s\./);
@@ -115,25 +96,19 @@ describe('too many requests', () => {
 });
 
 describe('a creation that fails', () => {
-  let w: Winux;
-  before(async () => {
-    w = await startWinux();
-  });
-  after(async () => {
-    await w?.close();
-  });
+  const w = winuxPerSuite();
 
   test('says the desktop could not start, with the reason, and offers to try again', async () => {
-    w.stepper.failWith = 'no space left on device';
-    const { context, page } = await openPage(browser, w.url);
-    await page.goto(`${w.url}/winux/`);
+    w().stepper.failWith = 'no space left on device';
+    const { context, page } = await openPage(browser, w().url);
+    await page.goto(`${w().url}/winux/`);
     await page.click('#launch');
     await page.locator('#view-ended').waitFor();
     assert.equal(await text(page, '#ended-title'), "Le bureau n'a pas pu démarrer");
     assert.match(await text(page, '#ended-body'), /no space left on device/);
     await shot(page, 'desktop-failed');
-    w.stepper.failWith = null;
-    await until(async () => (await w.service.list({ statuses: ['creating', 'ready', 'destroying'] })).length === 0, 'the failed machine cleaned up');
+    w().stepper.failWith = null;
+    await until(async () => (await w().service.list({ statuses: ['creating', 'ready', 'destroying'] })).length === 0, 'the failed machine cleaned up');
     await page.click('#again');
     await page.locator('#view-ready').waitFor();
     await context.close();

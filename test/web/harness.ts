@@ -3,6 +3,7 @@
 // server clock the test can move forward. Plus a Chromium launcher.
 import fs from 'node:fs';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { Clock } from '../../src/core/clock.ts';
 import type { CreationStep } from '../../src/core/session.ts';
@@ -145,6 +146,24 @@ export async function startWinux(
   });
 }
 
+/**
+ * One Winux for the enclosing describe: started before its tests, closed after them.
+ * The getter returns it inside the tests (it does not exist yet when the describe body runs).
+ */
+export function winuxPerSuite(env: Record<string, string> = {}): () => Winux {
+  let w: Winux | undefined;
+  before(async () => {
+    w = await startWinux(env);
+  });
+  after(async () => {
+    await w?.close();
+  });
+  return () => {
+    if (!w) throw new Error('winuxPerSuite: the server is only there inside the tests');
+    return w;
+  };
+}
+
 export const chromiumArgs = [
   '--no-sandbox',
   '--disable-gpu',
@@ -218,6 +237,9 @@ export async function until<T>(fn: () => Promise<T> | T, what: string, timeoutMs
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** The text an element shows. */
+export const text = (page: Page, selector: string) => page.locator(selector).innerText();
 
 export function shot(page: Page, name: string) {
   return page.screenshot({ path: path.join(outDir, `${name}.png`), fullPage: true });

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { launchBrowser, openPage, outDir, shot, startWinux, until, type Winux } from './harness.ts';
+import { launchBrowser, openPage, outDir, shot, startWinux, text, until, type Winux } from './harness.ts';
 
 let browser: Browser;
 let w: Winux;
@@ -17,7 +17,6 @@ after(async () => {
   await w?.close();
 });
 
-const text = (page: Page, selector: string) => page.locator(selector).innerText();
 // The files the server sends: web/ built into web/dist (web/build.ts), without their .br/.gz copies.
 const webDir = path.resolve(import.meta.dirname, '..', '..', 'web', 'dist');
 

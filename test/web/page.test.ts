@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { fakeFingerprint, launchBrowser, openPage, shot, startWinux, timerSeconds, until, type Winux } from './harness.ts';
+import { fakeFingerprint, launchBrowser, openPage, shot, startWinux, text, timerSeconds, until, type Winux, winuxPerSuite } from './harness.ts';
 
 let browser: Browser;
 before(async () => {
@@ -15,7 +15,6 @@ after(async () => {
   await browser?.close();
 });
 
-const text = (page: Page, selector: string) => page.locator(selector).innerText();
 const clipboard = (page: Page) => page.evaluate(() => navigator.clipboard.readText());
 async function liveSessions(w: Winux) {
   return (await w.service.list({ statuses: ['creating', 'ready'] })).filter((s) => !s.pooled);
@@ -74,7 +73,11 @@ describe('a visitor launches, uses and ends a session', () => {
     assert.equal(await text(page, '#v-port'), String(session.port));
     assert.equal(await text(page, '#v-username'), session.username);
     assert.equal(await text(page, '#v-password'), session.password);
-    assert.equal(await text(page, '#v-certificate_sha256'), fakeFingerprint(session.containerId), 'the RDP certificate fingerprint is shown with the credentials');
+    assert.equal(
+      await text(page, '#v-certificate_sha256'),
+      fakeFingerprint(session.containerId),
+      'the RDP certificate fingerprint is shown with the credentials',
+    );
     assert.equal(await text(page, '#ready-title'), 'Votre bureau est prêt');
   });
 
@@ -290,23 +293,17 @@ describe('time running out: warnings, 30 s re-sync, extend, expiry', () => {
 });
 
 describe('the extension limit', () => {
-  let w: Winux;
-  before(async () => {
-    w = await startWinux({ WINUX_MAX_SESSION_MINUTES: '45' });
-  });
-  after(async () => {
-    await w?.close();
-  });
+  const w = winuxPerSuite({ WINUX_MAX_SESSION_MINUTES: '45' });
 
   test('extend offers only what is left, then disappears; a refused extension is explained', async () => {
-    const { context, page } = await openPage(browser, w.url);
-    await page.goto(`${w.url}/winux/`);
+    const { context, page } = await openPage(browser, w().url);
+    await page.goto(`${w().url}/winux/`);
     await page.click('#launch');
     await page.locator('#view-ready').waitFor();
     assert.match(await text(page, '#extend'), /Prolonger de 15 min/);
     // Another tab of the same visitor takes the last extension: this page still offers one.
-    const [session] = await liveSessions(w);
-    const res = await context.request.post(`${w.url}/api/winux/sessions/${session.id}/extend`, { headers: { 'X-Requested-With': 'winux' }, data: {} });
+    const [session] = await liveSessions(w());
+    const res = await context.request.post(`${w().url}/api/winux/sessions/${session.id}/extend`, { headers: { 'X-Requested-With': 'winux' }, data: {} });
     assert.equal(res.status(), 200);
     await page.click('#extend');
     await until(async () => (await text(page, '#extend-note')).includes('Durée maximale atteinte'), 'the limit explained');
@@ -317,16 +314,10 @@ describe('the extension limit', () => {
 });
 
 describe('asking for notifications', () => {
-  let w: Winux;
-  before(async () => {
-    w = await startWinux();
-  });
-  after(async () => {
-    await w?.close();
-  });
+  const w = winuxPerSuite();
 
   test('the page offers to notify, asks the browser, and then warns through it', async () => {
-    const { context, page } = await openPage(browser, w.url);
+    const { context, page } = await openPage(browser, w().url);
     // Headless Chromium answers "denied" without asking: stand in for a browser that asks.
     await context.addInitScript({
       content: `(() => {
@@ -340,7 +331,7 @@ describe('asking for notifications', () => {
     })();`,
     });
     await page.clock.install();
-    await page.goto(`${w.url}/winux/`);
+    await page.goto(`${w().url}/winux/`);
     await page.click('#launch');
     await page.locator('#view-ready').waitFor();
     const ask = page.locator('#notify');
@@ -350,7 +341,7 @@ describe('asking for notifications', () => {
     await until(async () => !(await ask.isVisible()), 'the offer to go once answered');
     assert.equal(await page.evaluate(() => (window as unknown as { __asked: number }).__asked), 1);
     assert.match(await text(page, '#extend-note'), /Notifications activées/);
-    w.clock.advance((30 - 4) * 60_000);
+    w().clock.advance((30 - 4) * 60_000);
     await page.clock.fastForward(31_000);
     await until(async () => (await page.evaluate(() => (window as unknown as { __notes: Array<{ title: string }> }).__notes.length)) === 1, 'the notification');
     await context.close();
@@ -358,18 +349,12 @@ describe('asking for notifications', () => {
 });
 
 describe('the page follows a creation through the server event stream', () => {
-  let w: Winux;
-  before(async () => {
-    w = await startWinux();
-  });
-  after(async () => {
-    await w?.close();
-  });
+  const w = winuxPerSuite();
 
   test('steps and "ready" arrive as they happen, without polling; the stream closes once ready', async () => {
-    const { context, page } = await openPage(browser, w.url);
+    const { context, page } = await openPage(browser, w().url);
     // The app itself listens too (desktop streams close when their session ends): count the page's stream only.
-    const appListeners = w.service.listenerCount('session');
+    const appListeners = w().service.listenerCount('session');
     const polls: string[] = [];
     let streams = 0;
     page.on('request', (r) => {
@@ -377,8 +362,8 @@ describe('the page follows a creation through the server event stream', () => {
       if (/\/api\/winux\/sessions\/[^/]+\/events$/.test(url)) streams++;
       else if (/\/api\/winux\/sessions\/[^/]+$/.test(url) && r.method() === 'GET') polls.push(url);
     });
-    w.stepper.holdAt('network');
-    await page.goto(`${w.url}/winux/`);
+    w().stepper.holdAt('network');
+    await page.goto(`${w().url}/winux/`);
     await page.click('#launch');
     await until(async () => (await text(page, '#steps li.current')) === 'Connexion au réseau', 'the "network" step, pushed');
     assert.equal(streams, 1, 'the page opened the event stream');
@@ -386,10 +371,10 @@ describe('the page follows a creation through the server event stream', () => {
     const before = polls.length;
     await new Promise((r) => setTimeout(r, 2000));
     assert.equal(polls.length - before, 0, `the page polled while the stream was open: ${polls.join(', ')}`);
-    w.stepper.release();
+    w().stepper.release();
     await page.locator('#view-ready').waitFor();
-    assert.match(await text(page, '#view-ready'), new RegExp((await liveSessions(w))[0]!.password.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
-    await until(() => w.service.listenerCount('session') === appListeners, 'the stream closed once ready');
+    assert.match(await text(page, '#view-ready'), new RegExp((await liveSessions(w()))[0]!.password.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+    await until(() => w().service.listenerCount('session') === appListeners, 'the stream closed once ready');
     await context.close();
   });
 });

@@ -8,6 +8,7 @@ import { abuse, capacityAndHost, failures, liveSessions, usage } from '../admin-
 import { BulkResult, Overview } from '../admin-schemas.ts';
 import { readCaller, requireAdmin, requireCsrfSafe } from '../auth.ts';
 import type { AppContext } from '../context.ts';
+import { openEventStream } from '../event-stream.ts';
 import { EmptyBody, ErrorBody } from '../schemas.ts';
 
 /** Re-sent even without a change: time left moves, and another replica may have changed something. */
@@ -51,15 +52,7 @@ export function adminConsoleRoutes(app: FastifyInstance, ctx: AppContext): void 
     },
     async (request, reply) => {
       requireAdmin(readCaller(request, ctx.adminTokenHash));
-      reply.hijack();
-      const res = reply.raw;
-      res.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-store',
-        'x-content-type-options': 'nosniff',
-        'x-accel-buffering': 'no',
-        connection: 'keep-alive',
-      });
+      const res = openEventStream(reply);
       let ended = false;
       let pending: NodeJS.Timeout | undefined;
       let busy: Promise<void> = Promise.resolve();

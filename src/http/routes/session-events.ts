@@ -13,6 +13,7 @@ import { Type } from 'typebox';
 import { WinuxError } from '../../core/errors.ts';
 import { isEnded, type SessionRecord } from '../../core/session.ts';
 import type { AppContext } from '../context.ts';
+import { openEventStream } from '../event-stream.ts';
 import { SessionIdParams, ErrorBody } from '../schemas.ts';
 
 /** Re-read even without a local change: another replica (PostgreSQL) may have moved the session. */
@@ -77,16 +78,7 @@ export function sessionEventRoutes(app: FastifyInstance, ctx: AppContext, o: Ses
   );
 
   function stream(request: FastifyRequest, reply: FastifyReply, id: string, first: SessionRecord): void {
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-store',
-      'x-content-type-options': 'nosniff',
-      // nginx (the seed's front) buffers answers unless told not to.
-      'x-accel-buffering': 'no',
-      connection: 'keep-alive',
-    });
+    const res = openEventStream(reply);
     let lastKey = '';
     let ended = false;
     let busy: Promise<void> = Promise.resolve();

@@ -196,13 +196,9 @@ export async function startContainer(config: Config, name: string, signal?: Abor
   await run('lxc-start', [...P(config), '-n', name, '-d'], { signal, timeoutMs: 60_000 });
 }
 
-/**
- * Sets the desktop user's password (on stdin: never on a command line), makes the
- * session's own TLS key and only then starts xrdp, via the template's
- * winux-session-init. Retries while the container's init is still coming up.
- */
-export async function initSession(config: Config, name: string, username: string, password: string, dns: string[], signal?: AbortSignal): Promise<void> {
-  const args = [
+/** lxc-attach's arguments to run the template's winux-session-init in the container, with a clean environment and `extra` options. */
+function sessionInitArgs(config: Config, name: string, extra: string[]): string[] {
+  return [
     ...P(config),
     '-n',
     name,
@@ -211,8 +207,21 @@ export async function initSession(config: Config, name: string, username: string
     'PATH=/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin',
     '--',
     '/usr/local/sbin/winux-session-init',
-    ...dns.flatMap((ip) => ['--dns', ip]),
+    ...extra,
   ];
+}
+
+/**
+ * Sets the desktop user's password (on stdin: never on a command line), makes the
+ * session's own TLS key and only then starts xrdp, via the template's
+ * winux-session-init. Retries while the container's init is still coming up.
+ */
+export async function initSession(config: Config, name: string, username: string, password: string, dns: string[], signal?: AbortSignal): Promise<void> {
+  const args = sessionInitArgs(
+    config,
+    name,
+    dns.flatMap((ip) => ['--dns', ip]),
+  );
   const deadline = Date.now() + 60_000;
   for (;;) {
     try {
@@ -247,21 +256,7 @@ export async function initSession(config: Config, name: string, username: string
  * The rest of winux-session-init (keys, xrdp, the desktop) already ran.
  */
 export async function setPassword(config: Config, name: string, username: string, password: string): Promise<void> {
-  await run(
-    'lxc-attach',
-    [
-      ...P(config),
-      '-n',
-      name,
-      '--clear-env',
-      '--set-var',
-      'PATH=/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin',
-      '--',
-      '/usr/local/sbin/winux-session-init',
-      '--rekey',
-    ],
-    { input: `${username}:${password}\n`, timeoutMs: 30_000 },
-  );
+  await run('lxc-attach', sessionInitArgs(config, name, ['--rekey']), { input: `${username}:${password}\n`, timeoutMs: 30_000 });
 }
 
 /** The SHA-256 fingerprint of the session's RDP certificate (made by winux-session-init), read through the container's root. */

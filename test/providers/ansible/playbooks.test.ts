@@ -15,7 +15,7 @@ import { createProxmoxProvider } from '../../../src/providers/proxmox/index.ts';
 import { portOpen } from '../../../src/providers/proxmox/readiness.ts';
 import { allPrivileges } from '../../support/proxmox-sim/acl.ts';
 import { startProxmoxSim, type ProxmoxSim } from '../../support/proxmox-sim/index.ts';
-import { fastTuning } from '../proxmox/sim-config.ts';
+import { ctxFor, fastTuning, spec } from '../proxmox/sim-config.ts';
 
 const root = path.resolve(import.meta.dirname, '..', '..', '..');
 
@@ -151,25 +151,7 @@ describe('Ansible playbooks against the simulator', () => {
     const provider = createAnsibleProvider(config, silentLogger, fastTuning(sim));
     const steps: string[] = [];
     try {
-      const m = await provider.create(
-        {
-          sessionId: 'ans-1',
-          containerId: 30003,
-          hostname: 'winux-30003',
-          username: 'winux',
-          password: 'ansible-Secret-1',
-          memoryMb: 2048,
-          cores: 1,
-          diskGb: 10,
-          pidsMax: 2048,
-        },
-        {
-          signal: new AbortController().signal,
-          progress: (s) => {
-            steps.push(s);
-          },
-        },
-      );
+      const m = await provider.create(spec(30003, 'ans-1', { password: 'ansible-Secret-1', memoryMb: 2048, cores: 1 }), ctxFor(steps));
       assert.equal(m.ref.containerId, 30003);
       assert.equal(m.node, 'pve1');
       assert.equal(m.endpoint.port, 3389);
@@ -183,20 +165,7 @@ describe('Ansible playbooks against the simulator', () => {
       // The same firewall as a CT the Proxmox provider makes, with the admin's allowed networks.
       const px = createProxmoxProvider(config, silentLogger, fastTuning(sim));
       try {
-        const p = await px.create(
-          {
-            sessionId: 'px-1',
-            containerId: 30004,
-            hostname: 'winux-30004',
-            username: 'winux',
-            password: 'px-Secret-1',
-            memoryMb: 1024,
-            cores: 1,
-            diskGb: 10,
-            pidsMax: 2048,
-          },
-          { signal: new AbortController().signal, progress: () => {} },
-        );
+        const p = await px.create(spec(30004, 'px-1', { password: 'px-Secret-1', cores: 1 }), ctxFor());
         const pxCt = sim.cluster.cts.get(30004)!;
         assert.deepEqual(ct.firewall, pxCt.firewall);
         assert.ok(ct.firewall.rules.some((r) => r.dest === '192.168.77.0/24' && r.action === 'ACCEPT'));
@@ -230,20 +199,7 @@ describe('Ansible playbooks against the simulator', () => {
     const config = loadConfig(sim.env({ WINUX_PROVIDER: 'ansible', WINUX_DATA_DIR: sim.dir, WINUX_ANSIBLE_DIR: dir }));
     const provider = createAnsibleProvider(config, silentLogger, fastTuning(sim));
     try {
-      const m = await provider.create(
-        {
-          sessionId: 'ans-2',
-          containerId: 30005,
-          hostname: 'winux-30005',
-          username: 'winux',
-          password: 'site-Secret-2',
-          memoryMb: 1024,
-          cores: 1,
-          diskGb: 10,
-          pidsMax: 2048,
-        },
-        { signal: new AbortController().signal, progress: () => {} },
-      );
+      const m = await provider.create(spec(30005, 'ans-2', { password: 'site-Secret-2', cores: 1 }), ctxFor());
       assert.equal(m.username, 'eleve');
       assert.equal(sim.cluster.cts.get(30005)!.users.get('eleve'), 'site-Secret-2');
       await provider.destroy(m.ref);
