@@ -16,8 +16,9 @@ import type { SessionRecord } from '../../core/session.ts';
 import { shareIdPattern } from '../../core/shares.ts';
 import { bridgeViewer } from '../../desktop/bridge.ts';
 import type { ViewerMode } from '../../desktop/rfb.ts';
-import { readCaller, requireAccess, requireCsrfSafe } from '../auth.ts';
+import { requireCsrfSafe } from '../auth.ts';
 import type { AppContext } from '../context.ts';
+import { loadAccessible } from '../session-access.ts';
 import { ErrorBody, SessionIdParams } from '../schemas.ts';
 
 const errorResponses = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 429: ErrorBody, 503: ErrorBody };
@@ -71,13 +72,7 @@ export function desktopRoutes(app: FastifyInstance, ctx: AppContext): void {
       throw new WinuxError('desktop_unavailable', 503, 'This Winux offers no desktop in the browser for this session; use an RDP client.');
     }
   };
-  const loadOwned = async (request: FastifyRequest, id: string) => {
-    const who = readCaller(request, ctx.adminTokenHash);
-    if (!who.admin && !who.presented) throw errors.unauthorized();
-    const session = await service.list({ ids: [id] }).then((r) => r[0]);
-    requireAccess(who, session);
-    return { who, session };
-  };
+  const loadOwned = (request: FastifyRequest, id: string) => loadAccessible(ctx, request, id);
   const present = (share: { id: string }, session: SessionRecord, url?: string) => ({
     share_id: share.id,
     ...(url ? { url } : {}),

@@ -5,8 +5,9 @@ import { Type } from 'typebox';
 import { errors } from '../../core/errors.ts';
 import type { SessionRecord } from '../../core/session.ts';
 import { isRunning, unendedStatuses } from '../../core/session.ts';
-import { claimedSessionIds, owns, readCaller, requireAccess, requireCsrfSafe, tokenCookie, type Caller } from '../auth.ts';
+import { claimedSessionIds, owns, readCaller, requireCsrfSafe, tokenCookie, type Caller } from '../auth.ts';
 import { presentSession } from '../present.ts';
+import { loadAccessible } from '../session-access.ts';
 import { sessionEventRoutes } from './session-events.ts';
 import { ensureVisitorCookie, visitorKey } from '../visitor.ts';
 import { rdpFile } from '../rdp-file.ts';
@@ -30,14 +31,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: AppContext): void {
       maxExpiresAt: service.maxExpiry(session),
       extendMinutes: config.sessionMinutes,
     });
-  const load = async (request: FastifyRequest, id: string) => {
-    const who = caller(request);
-    // Checked before the lookup too, so an anonymous caller learns nothing about ids.
-    if (!who.admin && !who.presented) throw errors.unauthorized();
-    const session = await service.list({ ids: [id] }).then((r) => r[0]);
-    requireAccess(who, session);
-    return { who, session };
-  };
+  const load = (request: FastifyRequest, id: string) => loadAccessible(ctx, request, id);
 
   api.post(
     '/sessions',
