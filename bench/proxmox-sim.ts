@@ -3,7 +3,7 @@
 // so the figure left is what the provider adds (polling granularity, API calls,
 // the clone queue). Also API calls per session and destroy time. Prints figures;
 // asserts nothing. Run: node --import tsx bench/proxmox-sim.ts
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../src/config.ts';
@@ -17,7 +17,8 @@ const timings = { cloneMs: 150, startMs: 100, dhcpMs: 300, desktopMs: 540 };
 const inherent = timings.cloneMs + timings.startMs + Math.max(timings.dhcpMs, timings.desktopMs);
 
 const sim = await startProxmoxSim({ timings });
-const env = sim.env({ WINUX_PROVIDER: 'proxmox', WINUX_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'winux-bench-px-')) });
+const dataDir = mkdtempSync(path.join(os.tmpdir(), 'winux-bench-px-'));
+const env = sim.env({ WINUX_PROVIDER: 'proxmox', WINUX_DATA_DIR: dataDir });
 delete env.proxmox_ssh_known_hosts;
 const config = loadConfig(env);
 const provider = createProxmoxProvider(config, silentLogger, { knownHostsFile: sim.knownHostsFile!, rdpPort: sim.cluster.rdpPort });
@@ -72,3 +73,4 @@ await Promise.all(Array.from({ length: 20 }, (_, i) => provider.destroy({ contai
 console.log(`rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB (simulator and provider in one process)`);
 await provider.close?.();
 await sim.close();
+rmSync(dataDir, { recursive: true, force: true });

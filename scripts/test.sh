@@ -15,4 +15,7 @@ if [ "$#" -gt 0 ]; then
 fi
 mkdir -p test-output
 # One file at a time: the LXC and browser tests share the host's containers and ports.
-exec node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
+# A file that hangs (a server left listening keeps its process alive) fails
+# after 40 minutes instead of holding the run: the longest file, the first LXC
+# suite on a fresh machine, builds the template in about 10.
+exec node --import tsx --test --test-concurrency=1 --test-timeout=2400000 --test-reporter=spec "${files[@]}"

@@ -34,8 +34,17 @@ export interface TestServer extends RunningServer {
   ): Promise<{ status: number; body: any; headers: Headers }>;
 }
 
+const tempDirs: string[] = [];
+// Test data directories hold an admin token and an encryption key: they go
+// when the test file's process ends, whatever the tests did.
+process.once('exit', () => {
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 export function tempDir(prefix = 'winux-test-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {

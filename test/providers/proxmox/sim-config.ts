@@ -1,15 +1,13 @@
 // Builds a Winux Config pointing at a running simulator, with timings short
 // enough for tests (the provider's behaviour is the same, only the waits shrink).
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { loadConfig, type Config } from '../../../src/config.ts';
 import type { CreateContext, CreateSpec } from '../../../src/core/provider-port.ts';
 import type { ProxmoxTuning } from '../../../src/providers/proxmox/index.ts';
 import type { ProxmoxSim } from '../../support/proxmox-sim/index.ts';
+import { tempDir } from '../../support/server.ts';
 
 export function simConfig(sim: ProxmoxSim, env: Record<string, string> = {}, overrides: Partial<Config> = {}): Config {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'winux-px-data-'));
+  const dataDir = tempDir('winux-px-data-');
   const e = sim.env({ WINUX_PROVIDER: 'proxmox', WINUX_DATA_DIR: dataDir, WINUX_DESTROY_TIMEOUT_SECONDS: '30', ...env });
   // The provider reads the key from proxmox_ssh_key_path; known hosts are passed as tuning.
   delete e.proxmox_ssh_known_hosts;

@@ -74,13 +74,24 @@ export async function startProxmoxSim(opts: SimOptions = {}): Promise<ProxmoxSim
   let ssh: SshEndpoint | undefined;
   let sshKeyFile: string | undefined;
   let knownHostsFile: string | undefined;
-  if (opts.ssh !== false) {
-    ssh = await startSshEndpoints(cluster);
-    sshKeyFile = path.join(dir, 'id_ed25519');
-    writeFileSync(sshKeyFile, ssh.clientPrivateKey, { mode: 0o600 });
-    knownHostsFile = path.join(dir, 'known_hosts');
-    const hostKey = ssh.hostPublicKey.trim().split(/\s+/).slice(0, 2).join(' ');
-    writeFileSync(knownHostsFile, [...cluster.nodes.values()].map((n) => `[${n.ip}]:${ssh!.port} ${hostKey}\n`).join(''));
+  try {
+    if (opts.ssh !== false) {
+      ssh = await startSshEndpoints(cluster);
+      sshKeyFile = path.join(dir, 'id_ed25519');
+      writeFileSync(sshKeyFile, ssh.clientPrivateKey, { mode: 0o600 });
+      knownHostsFile = path.join(dir, 'known_hosts');
+      const hostKey = ssh.hostPublicKey.trim().split(/\s+/).slice(0, 2).join(' ');
+      writeFileSync(knownHostsFile, [...cluster.nodes.values()].map((n) => `[${n.ip}]:${ssh!.port} ${hostKey}\n`).join(''));
+    }
+  } catch (err) {
+    // The caller never gets a handle to close: a listening API left open here
+    // would keep the test file's process alive after its tests ended.
+    await api.close();
+    await ssh?.close();
+    await cluster.close();
+    cert.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
   }
   const main = tokens[0]!;
 
