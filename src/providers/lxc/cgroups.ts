@@ -19,7 +19,7 @@
 // Weights only share a disk whose scheduler is BFQ (or, on v2, io.cost): the
 // doctor check says which scheduler the sessions' disk has.
 import { existsSync, readFileSync, statfsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../../config.ts';
 
@@ -124,6 +124,38 @@ export async function ensureSessionsCgroup(config: Config): Promise<void> {
   // The kernel rounds to pages; compare what it would keep.
   const current = Number((await readFile(file, 'utf8')).trim());
   if (current !== Number(bytes) - (Number(bytes) % 4096)) await writeFile(file, bytes);
+}
+
+/**
+ * Removes the empty cgroups a container's lxc-start left when it was killed
+ * (a SIGKILLed Winux, a host crash): its monitor's (`lxc.monitor.<name>`,
+ * `-1`, …) and its payload's (`winux/<name>` and what systemd made inside).
+ * LXC 5.0 does not step past them: the next start of that name fails with
+ * "Failed to create monitor/container cgroup: Numerical result out of range".
+ * Only empty cgroups go (rmdir refuses one with processes), deepest first.
+ */
+export async function removeStaleCgroups(name: string): Promise<void> {
+  const own = new RegExp(`^lxc\\.monitor\\.${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(-\\d+)?$`);
+  for (const root of await cgroupRoots()) {
+    for (const entry of await readdir(root).catch(() => [] as string[])) {
+      if (own.test(entry)) await removeEmptyTree(path.join(root, entry));
+    }
+    await removeEmptyTree(path.join(root, sessionCgroupDir(name)));
+  }
+}
+
+/** The unified hierarchy's root, or each v1 controller's. */
+async function cgroupRoots(): Promise<string[]> {
+  if (cgroupVersion() === 2) return ['/sys/fs/cgroup'];
+  const names = await readdir('/sys/fs/cgroup').catch(() => [] as string[]);
+  return names.map((h) => path.join('/sys/fs/cgroup', h)).filter((d) => existsSync(path.join(d, 'cgroup.procs')));
+}
+
+async function removeEmptyTree(dir: string): Promise<void> {
+  const children = await readdir(dir, { withFileTypes: true }).catch(() => null);
+  if (!children) return;
+  for (const c of children) if (c.isDirectory()) await removeEmptyTree(path.join(dir, c.name));
+  await rmdir(dir).catch(() => {});
 }
 
 /** The lxc.cgroup* lines for swap and IO weight that this host's kernel supports. */

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Config } from '../../config.ts';
 import { run, CommandError } from './exec.ts';
 import { attachSessionDisk, detachSessionDisk, mountsUnder } from './disk.ts';
-import { cgroupVersion, sessionCgroupDir, sessionCgroupExtras, sessionCgroupFile } from './cgroups.ts';
+import { cgroupVersion, removeStaleCgroups, sessionCgroupDir, sessionCgroupExtras, sessionCgroupFile } from './cgroups.ts';
 import { mountShiftedTemplate, sessionIdMap } from './idmap.ts';
 import { containerIdOf, containerName, containerIp, namePattern, subnetPlan, vethName } from './naming.ts';
 import { netHookPath } from './network.ts';
@@ -193,7 +193,21 @@ export async function startContainer(config: Config, name: string, signal?: Abor
   const id = containerIdOf(name);
   const source = await sessionTemplateRootfs(dir);
   if (id !== null && source) await mountShiftedTemplate(source, shiftedLower(dir), sessionIdMap(config, id));
-  await run('lxc-start', [...P(config), '-n', name, '-d'], { signal, timeoutMs: 60_000 });
+  // lxc-start -d says only "The container failed to start": its log says why,
+  // and the error (shown to the admin, kept with the failed session) carries it.
+  const log = path.join(dir, 'start.log');
+  await rm(log, { force: true });
+  await removeStaleCgroups(name);
+  try {
+    await run('lxc-start', [...P(config), '-n', name, '-d', '--logfile', log, '--logpriority', 'ERROR'], { signal, timeoutMs: 60_000 });
+  } catch (err) {
+    // The first errors are the cause; the last ones only say that it failed.
+    const generic = /lxc_start\.c:main|wait_on_daemonized_start/;
+    const lines = (await readFile(log, 'utf8').catch(() => '')).split('\n').filter((l) => l.includes('ERROR') && !generic.test(l));
+    const why = lines.slice(0, 3).map((l) => l.replace(/^.*?ERROR\s+/, '')).join(' | ');
+    if (err instanceof CommandError && why) throw new CommandError('lxc-start', err.code, why, { cause: err });
+    throw err;
+  }
 }
 
 /** lxc-attach's arguments to run the template's winux-session-init in the container, with a clean environment and `extra` options. */
@@ -302,6 +316,7 @@ export async function destroyContainer(config: Config, name: string): Promise<vo
   // Whatever lxc-destroy left (or a half-made clone without config, after a crash).
   if (existsSync(dir)) await rm(dir, { recursive: true, force: true });
   await rm(path.join('/var/log/lxc', `${name}.log`), { force: true });
+  await removeStaleCgroups(name);
 }
 
 /** Every winux-<digits> directory under the LXC path (with or without a config: half-made clones count). */

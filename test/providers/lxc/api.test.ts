@@ -79,7 +79,7 @@ test('an expired session is destroyed by the reaper, leaving nothing', { timeout
     const created = await server.request('POST', `${api}/sessions`, { body: { duration_minutes: 1 } });
     assert.equal(created.status, 202, JSON.stringify(created.body));
     const { token, session_id: id, container_id: containerId } = created.body;
-    await waitFor(async () => (await server.request('GET', `${api}/sessions/${id}`, { token })).body.status === 'ready', 240_000, 'ready');
+    await waitForReady(server, id, token, 240_000);
     assert.equal(await portAccepts(rdpPort(config, containerId)), true, 'control: the port is open while the session lives');
     await waitFor(async () => (await server.request('GET', `${api}/sessions/${id}`, { token })).body.status === 'destroyed', 150_000, 'expiry');
     assert.deepEqual(await leftovers(config, containerId), []);

@@ -88,6 +88,14 @@ export function portAccepts(port: number, host = '127.0.0.1', timeoutMs = 2000):
   return portOpen(host, port, timeoutMs);
 }
 
+/** The cgroup hierarchies' roots: the unified one, or each v1 controller's. */
+export function cgroupRoots(): string[] {
+  if (existsSync('/sys/fs/cgroup/cgroup.controllers')) return ['/sys/fs/cgroup'];
+  return readdirSync('/sys/fs/cgroup')
+    .map((h) => path.join('/sys/fs/cgroup', h))
+    .filter((d) => existsSync(path.join(d, 'cgroup.procs')));
+}
+
 /** Everything of container `id` still on this host; empty when destroy left nothing. */
 export async function leftovers(config: Config, id: number): Promise<string[]> {
   const name = containerName(id);
@@ -106,6 +114,10 @@ export async function leftovers(config: Config, id: number): Promise<string[]> {
   }
   const { stdout: loops } = await run('losetup', ['-a']);
   for (const line of loops.split('\n')) if (line.includes(`${dir}/`)) found.push(`loop device ${line}`);
+  for (const root of cgroupRoots()) {
+    for (const entry of readdirSync(root)) if (entry === `lxc.monitor.${name}` || entry.startsWith(`lxc.monitor.${name}-`)) found.push(`cgroup ${path.join(root, entry)}`);
+    if (existsSync(path.join(root, 'winux', name))) found.push(`cgroup ${path.join(root, 'winux', name)}`);
+  }
   const snapshots = path.join(config.lxc.path, config.lxc.template, 'lxc_snapshots');
   // LXC deletes this file when its last snapshot goes, possibly while we look.
   let listed = '';

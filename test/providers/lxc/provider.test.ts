@@ -19,7 +19,7 @@ import { containerIp, containerName, rdpPort } from '../../../src/providers/lxc/
 import { ensureNetwork as ensureNetworkFor, sessionDns } from '../../../src/providers/lxc/network.ts';
 import { ensureTemplate, templateState } from '../../../src/providers/lxc/template.ts';
 import { waitFor } from '../../support/server.ts';
-import { desktopUser, leftovers, logger, lxcConfig, portAccepts, prepareHost, randomPassword, rdpLogin, startXfreerdp, startXvfb } from './helpers.ts';
+import { cgroupRoots, desktopUser, leftovers, logger, lxcConfig, portAccepts, prepareHost, randomPassword, rdpLogin, startXfreerdp, startXvfb } from './helpers.ts';
 
 const config = lxcConfig();
 const provider = createLxcProvider(config, logger);
@@ -29,7 +29,8 @@ const B = 30902;
 const HALF = 30903;
 const CANCELLED = 30904;
 const FULL = 30905;
-const used = [A, B, HALF, CANCELLED, FULL];
+const STALE = 30906;
+const used = [A, B, HALF, CANCELLED, FULL, STALE];
 const passwords = new Map<number, string>();
 const outDir = path.resolve(import.meta.dirname, '../../../test-output');
 
@@ -381,6 +382,23 @@ test('a cancelled create stops early and destroy then removes what it made', { t
   );
   await provider.destroy({ containerId: CANCELLED });
   assert.deepEqual(await leftovers(config, CANCELLED), []);
+});
+
+test("the cgroups a killed lxc-start left do not stop the next start, and destroy removes them", { timeout: 120_000 }, async () => {
+  // What a SIGKILLed container leaves: an empty lxc.monitor.<name>, and winux/<name> with the
+  // cgroups its systemd made, in every hierarchy.
+  const name = containerName(STALE);
+  for (const root of cgroupRoots()) {
+    mkdirSync(path.join(root, `lxc.monitor.${name}`), { recursive: true });
+    mkdirSync(path.join(root, 'winux', name, 'system.slice', 'xrdp.service'), { recursive: true });
+  }
+  try {
+    await provider.create(spec(STALE), { signal: new AbortController().signal, progress: () => {} });
+    assert.equal(await provider.status({ containerId: STALE }), 'running');
+  } finally {
+    await provider.destroy({ containerId: STALE });
+  }
+  assert.deepEqual(await leftovers(config, STALE), []);
 });
 
 test('host preparation is idempotent: a second run changes nothing', { timeout: 120_000 }, async () => {
