@@ -204,7 +204,10 @@ export async function startContainer(config: Config, name: string, signal?: Abor
     // The first errors are the cause; the last ones only say that it failed.
     const generic = /lxc_start\.c:main|wait_on_daemonized_start/;
     const lines = (await readFile(log, 'utf8').catch(() => '')).split('\n').filter((l) => l.includes('ERROR') && !generic.test(l));
-    const why = lines.slice(0, 3).map((l) => l.replace(/^.*?ERROR\s+/, '')).join(' | ');
+    const why = lines
+      .slice(0, 3)
+      .map((l) => l.replace(/^.*?ERROR\s+/, ''))
+      .join(' | ');
     if (err instanceof CommandError && why) throw new CommandError('lxc-start', err.code, why, { cause: err });
     throw err;
   }

@@ -115,7 +115,8 @@ export async function leftovers(config: Config, id: number): Promise<string[]> {
   const { stdout: loops } = await run('losetup', ['-a']);
   for (const line of loops.split('\n')) if (line.includes(`${dir}/`)) found.push(`loop device ${line}`);
   for (const root of cgroupRoots()) {
-    for (const entry of readdirSync(root)) if (entry === `lxc.monitor.${name}` || entry.startsWith(`lxc.monitor.${name}-`)) found.push(`cgroup ${path.join(root, entry)}`);
+    for (const entry of readdirSync(root))
+      if (entry === `lxc.monitor.${name}` || entry.startsWith(`lxc.monitor.${name}-`)) found.push(`cgroup ${path.join(root, entry)}`);
     if (existsSync(path.join(root, 'winux', name))) found.push(`cgroup ${path.join(root, 'winux', name)}`);
   }
   const snapshots = path.join(config.lxc.path, config.lxc.template, 'lxc_snapshots');

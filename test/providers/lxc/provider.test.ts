@@ -19,7 +19,19 @@ import { containerIp, containerName, rdpPort } from '../../../src/providers/lxc/
 import { ensureNetwork as ensureNetworkFor, sessionDns } from '../../../src/providers/lxc/network.ts';
 import { ensureTemplate, templateState } from '../../../src/providers/lxc/template.ts';
 import { waitFor } from '../../support/server.ts';
-import { cgroupRoots, desktopUser, leftovers, logger, lxcConfig, portAccepts, prepareHost, randomPassword, rdpLogin, startXfreerdp, startXvfb } from './helpers.ts';
+import {
+  cgroupRoots,
+  desktopUser,
+  leftovers,
+  logger,
+  lxcConfig,
+  portAccepts,
+  prepareHost,
+  randomPassword,
+  rdpLogin,
+  startXfreerdp,
+  startXvfb,
+} from './helpers.ts';
 
 const config = lxcConfig();
 const provider = createLxcProvider(config, logger);
@@ -384,7 +396,7 @@ test('a cancelled create stops early and destroy then removes what it made', { t
   assert.deepEqual(await leftovers(config, CANCELLED), []);
 });
 
-test("the cgroups a killed lxc-start left do not stop the next start, and destroy removes them", { timeout: 120_000 }, async () => {
+test('the cgroups a killed lxc-start left do not stop the next start, and destroy removes them', { timeout: 120_000 }, async () => {
   // What a SIGKILLed container leaves: an empty lxc.monitor.<name>, and winux/<name> with the
   // cgroups its systemd made, in every hierarchy.
   const name = containerName(STALE);
