@@ -63,3 +63,15 @@ export function newPassword(length = 20): string {
 export function newAdminToken(): string {
   return randomBytes(32).toString('base64url');
 }
+
+/**
+ * The desktop's view-only VNC password, derived from the session password the
+ * same way winux-session-init derives it inside the container (the first 8 hex
+ * digits of SHA-256("winux-view-only:" + password); VNC keeps 8 characters).
+ * Share viewers and the admin's "look" authenticate with it: TigerVNC then
+ * ignores their input and sends them no clipboard, on top of Winux's own
+ * input filter. Only Winux reaches the VNC server, so its shortness is no door.
+ */
+export function viewOnlyDesktopPassword(password: string): string {
+  return createHash('sha256').update(`winux-view-only:${password}`).digest('hex').slice(0, 8);
+}

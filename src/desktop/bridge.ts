@@ -1,9 +1,12 @@
 // One viewer's WebSocket joined to the session's desktop: Winux authenticates
-// to the desktop with the session password, greets the browser with security
-// type None, then relays — screen updates as they come, the viewer's messages
-// through ClientMessageFilter (which drops a view-only viewer's input).
+// to the desktop with the session password (a view-only viewer with the
+// view-only one, so the desktop itself refuses its input and sends it no
+// clipboard), greets the browser with security type None, then relays —
+// screen updates as they come, the viewer's messages through
+// ClientMessageFilter (which drops a view-only viewer's input).
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
+import { viewOnlyDesktopPassword } from '../core/credentials.ts';
 import { ByteQueue, ClientMessageFilter, handshakeWithDesktop, handshakeWithViewer, RfbError, type ViewerMode } from './rfb.ts';
 
 /** WebSocket close codes the pages understand (4000–4999 are the application's). */
@@ -96,7 +99,8 @@ export function bridgeViewer(options: BridgeOptions): Bridge {
 
   const timer = setTimeout(() => fail(new RfbError('handshake timed out'), closeCodes.desktopUnavailable), options.handshakeTimeoutMs ?? 15_000);
   const ready = (async () => {
-    const serverInit = await handshakeWithDesktop(fromDesktop, (b) => desktop.write(b), password);
+    const desktopPassword = mode === 'view-only' ? viewOnlyDesktopPassword(password) : password;
+    const serverInit = await handshakeWithDesktop(fromDesktop, (b) => desktop.write(b), desktopPassword);
     await handshakeWithViewer(fromViewer, (b) => ws.send(b, { binary: true }), serverInit);
     clearTimeout(timer);
     relaying = true;

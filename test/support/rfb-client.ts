@@ -20,6 +20,8 @@ export class RfbClient {
   pixels = Buffer.alloc(0);
   updates = 0;
   bytesReceived = 0;
+  /** The desktop's clipboard texts (ServerCutText) seen so far, oldest first. */
+  cutTexts: string[] = [];
   closeCode: number | undefined;
   closeReason = '';
   private buffer = Buffer.alloc(0);
@@ -120,7 +122,7 @@ export class RfbClient {
       if (type === 2) continue; // bell
       if (type === 3) {
         const head = await this.read(7, timeoutMs);
-        await this.read(head.readUInt32BE(3), timeoutMs); // server cut text
+        this.cutTexts.push((await this.read(head.readUInt32BE(3), timeoutMs)).toString('latin1')); // the desktop's clipboard
         continue;
       }
       throw new Error(`unexpected server message ${type}`);

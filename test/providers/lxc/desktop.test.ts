@@ -84,6 +84,12 @@ async function openTypingTerminal(containerId: number): Promise<void> {
   );
   await new Promise((r) => setTimeout(r, 1500)); // mapped and focused
 }
+/** Puts `text` on the desktop's X clipboard, as a program inside would (the host's xclip, run in the session). */
+async function copyOnDesktop(containerId: number, text: string): Promise<void> {
+  const pid = (await run('lxc-info', ['-P', config.lxc.path, '-n', containerName(containerId), '-pH'])).stdout.trim();
+  writeFileSync(`/proc/${pid}/root/tmp/winux-test-xclip`, readFileSync('/usr/bin/xclip'), { mode: 0o755 });
+  await asUser(containerId, `printf %s "${text}" | setsid /tmp/winux-test-xclip -display :10 -selection clipboard >/dev/null 2>&1`);
+}
 const typed = async (containerId: number) => (await inside(containerId, `cat /home/${desktopUser}/typed.txt`)).stdout;
 
 before(
@@ -148,6 +154,20 @@ test('a view-only viewer that sends keys, clicks, a paste and a resize anyway ch
     owner.type('owner\n');
     await waitFor(async () => (await typed(a.containerId)).includes('owner\n'), 15_000, 'the owner typing');
     assert.equal(await typed(a.containerId), 'owner\n');
+
+    // Something copied on the desktop reaches the owner's clipboard, never the viewer's
+    // (Winux opens the viewer's stream with the view-only VNC password: Xvnc sends it none).
+    await copyOnDesktop(a.containerId, 'copied on the desktop');
+    await waitFor(
+      async () => {
+        await owner.update(false);
+        return owner.cutTexts.includes('copied on the desktop');
+      },
+      15_000,
+      "the desktop's clipboard at the owner",
+    );
+    await watcher.update(false);
+    assert.deepEqual(watcher.cutTexts, [], "the desktop's clipboard reached a view-only viewer");
   } finally {
     owner.close();
     watcher.close();

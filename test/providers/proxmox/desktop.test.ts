@@ -155,6 +155,8 @@ describe('the browser desktop of Proxmox sessions', () => {
       looker.pointer(10, 10, 1);
       await looker.update(false);
       assert.equal(ct.desktop.input.length, before, 'nothing a view-only viewer sent reached the desktop');
+      // Winux opened it with the view-only password: the desktop itself ignores that viewer.
+      assert.deepEqual(ct.desktop.logins, ['full', 'view-only']);
     } finally {
       looker.close();
     }

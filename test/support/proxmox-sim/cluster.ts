@@ -111,6 +111,8 @@ export interface SimCt {
   vncNetwork?: boolean;
   /** The desktop's VNC password file (~/.vnc/passwd), written by winux-session-init and its --rekey. */
   vncPassword?: string;
+  /** The password file's second, view-only password. */
+  vncViewOnlyPassword?: string;
   /** The desktop as VNC viewers see it (what they sent, refused answers). */
   desktop: VncDesktop;
   vnc?: net.Server | null;
@@ -613,6 +615,8 @@ export class SimCluster {
     }
     ct.users.set(user, creds.slice(sep + 1));
     ct.vncPassword = creds.slice(sep + 1);
+    // As the template's script does: sha256sum of "winux-view-only:<password>", 8 hex digits.
+    ct.vncViewOnlyPassword = createHash('sha256').update(`winux-view-only:${ct.vncPassword}`).digest('hex').slice(0, 8);
     if (rekey) return 0;
     ct.vncNetwork = vncNetwork;
     if (!ct.xrdpStarted) {
@@ -855,7 +859,7 @@ export class SimCluster {
 
   private addCt(vmid: number, node: string, config: Record<string, string | number>, pool?: string): SimCt {
     // Xvnc rereads its password file at each connection: the desktop asks the CT for it.
-    const desktop: VncDesktop = { vmid, width: 160, height: 100, password: () => ct.vncPassword, input: [], authFailures: 0 };
+    const desktop: VncDesktop = { vmid, width: 160, height: 100, password: () => ct.vncPassword, viewOnlyPassword: () => ct.vncViewOnlyPassword, input: [], authFailures: 0 };
     const ct: SimCt = {
       vmid,
       node,

@@ -12,6 +12,9 @@
 //   - ServerInit with a small framebuffer, then raw FramebufferUpdates in the
 //     client's pixel format. The picture is a gradient whose blue channel is the
 //     vmid's low byte, so a test can tell whose desktop it sees;
+//   - the password file's second line is the view-only password
+//     (winux-session-init writes one): a viewer authenticated with it has its
+//     input ignored, as Xvnc does;
 //   - input (keys, pointer, clipboard, resize) is recorded, not acted on.
 // Independent of Winux's own RFB code on purpose: the simulator must not agree
 // with a bug in it. (The real-Xvnc check of Winux's side is the LXC desktop test.)
@@ -29,10 +32,14 @@ export interface VncDesktop {
   height: number;
   /** The password Xvnc's password file holds now; undefined: none set yet (every answer is refused). */
   password(): string | undefined;
+  /** The password file's view-only password, if it has one. */
+  viewOnlyPassword(): string | undefined;
   /** Everything viewers sent that would change the desktop, oldest first. */
   input: VncInput[];
   /** Authentications refused (wrong or old password). */
   authFailures: number;
+  /** Accepted authentications, by password: the full one or the view-only one. */
+  logins?: Array<'full' | 'view-only'>;
 }
 
 /** RFC 6143 §7.2.2 from the spec's words, not from Winux's code: DES-ECB with a bit-mirrored 8-byte key. */
@@ -119,6 +126,7 @@ function serve(socket: net.Socket, d: VncDesktop): void {
   let buf = Buffer.alloc(0);
   let stage: 'version' | 'security' | 'auth' | 'init' | 'messages' = 'version';
   let challenge = Buffer.alloc(0);
+  let viewOnly = false;
   let pf = defaultFormat;
   const refuse = (reason: string) => {
     const r = Buffer.from(reason, 'utf8');
@@ -154,11 +162,14 @@ function serve(socket: net.Socket, d: VncDesktop): void {
         if (buf.length < 16) return;
         const answer = buf.subarray(0, 16);
         buf = buf.subarray(16);
-        const password = d.password();
-        if (password === undefined || !timingSafeEqual(answer, desChallengeAnswer(password, challenge))) {
+        const matches = (p: string | undefined) => p !== undefined && timingSafeEqual(answer, desChallengeAnswer(p, challenge));
+        const full = matches(d.password());
+        if (!full && !matches(d.viewOnlyPassword())) {
           d.authFailures++;
           return refuse('Authentication failure'); // TigerVNC's text (sim-vnc.test.ts compares)
         }
+        viewOnly = !full;
+        (d.logins ??= []).push(full ? 'full' : 'view-only');
         socket.write(Buffer.from([0, 0, 0, 0]));
         stage = 'init';
       } else if (stage === 'init') {
@@ -177,6 +188,7 @@ function serve(socket: net.Socket, d: VncDesktop): void {
     }
   });
   const handle = (m: Buffer) => {
+    if (viewOnly && [4, 5, 6, 251].includes(m[0]!)) return; // Xvnc ignores a view-only viewer's input
     switch (m[0]) {
       case 0:
         if (m[7] !== 1 || ![8, 16, 32].includes(m[4]!)) return void socket.destroy(); // true colour only, as Winux's viewers ask
