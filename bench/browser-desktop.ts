@@ -23,9 +23,9 @@ import { run } from '../src/providers/lxc/exec.ts';
 import { containerName } from '../src/providers/lxc/naming.ts';
 import { logger, startXfreerdp } from '../test/providers/lxc/helpers.ts';
 import { RfbClient } from '../test/support/rfb-client.ts';
-import { startTestServer, waitFor, waitForReady, type TestServer } from '../test/support/server.ts';
+import { createReadySession, startTestServer, waitFor, type TestServer } from '../test/support/server.ts';
 import { launchBrowser, openPage } from '../test/web/harness.ts';
-import { lxcConfig, prepareHost, startXvfb } from './lxc-support.ts';
+import { lxcRange, prepareHost, startXvfb } from './lxc-support.ts';
 
 // Re-run under the shared LXC lock (other suites use the same bridge and template).
 if (!process.env.WINUX_BENCH_LOCKED) {
@@ -39,18 +39,7 @@ if (!process.env.WINUX_BENCH_LOCKED) {
 const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '3' } } });
 const runs = Math.max(1, Number(args.runs));
 const api = '/api/winux';
-const env = {
-  WINUX_PROVIDER: 'lxc',
-  WINUX_CONTAINER_ID_MIN: '30871',
-  WINUX_CONTAINER_ID_MAX: '30880',
-  WINUX_RDP_PORT_MIN: '34771',
-  WINUX_RDP_PORT_MAX: '34780',
-  WINUX_SESSIONS_PER_VISITOR: '0',
-  WINUX_SESSIONS_PER_ADDRESS: '0',
-  WINUX_CREATE_RATE_PER_MINUTE: '0',
-};
-const ids = Array.from({ length: 10 }, (_, i) => 30871 + i);
-const config = lxcConfig(env);
+const { env, config, cleanAll } = lxcRange(30871, 34771, 10, { WINUX_SESSIONS_PER_ADDRESS: '0' });
 const outDir = path.resolve(import.meta.dirname, '..', 'test-output', 'bench');
 mkdirSync(outDir, { recursive: true });
 const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -68,11 +57,6 @@ const figure = (xs: number[], tries: number) =>
     ? `${s(p50(xs))} (runs: ${xs.map(s).join(', ')}${xs.length < tries ? `; ${tries - xs.length} of ${tries} failed` : ''})`
     : `all ${tries} runs failed`;
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
-
-async function cleanAll(): Promise<void> {
-  const provider = createLxcProvider(config, logger);
-  for (const id of ids) await provider.destroy({ containerId: id }).catch(() => {});
-}
 
 /** Distinct colours in a grid of the canvas's pixels: a drawn XFCE desktop has hundreds, a blank one 1. */
 function canvasColours(page: Page): Promise<number> {
@@ -122,8 +106,7 @@ async function browserClick(server: TestServer, browser: Awaited<ReturnType<type
 
 async function rdpClick(server: TestServer, display: string): Promise<number> {
   const t0 = performance.now();
-  const created = await server.request('POST', `${api}/sessions`, {});
-  const ready = await waitForReady(server, created.body.session_id, created.body.token, 240_000);
+  const ready = await createReadySession(server, 240_000);
   const client = startXfreerdp(
     [`/v:127.0.0.1:${ready.port}`, `/u:${ready.username}`, '/cert:ignore', '/size:1280x800', '/bpp:24', '/log-level:ERROR'],
     ready.password,
@@ -161,12 +144,11 @@ try {
   }
 
   // Steady-state figures on one live session.
-  const created = await server.request('POST', `${api}/sessions`, {});
-  const one = await waitForReady(server, created.body.session_id, created.body.token, 240_000);
+  const one = await createReadySession(server, 240_000);
   await new Promise((r) => setTimeout(r, 5000)); // let the desktop settle
-  const memory = await memoryUsage(containerName(one.container_id));
-  const url = `${server.url.replace(/^http/, 'ws')}${api}/sessions/${one.session_id}/desktop`;
-  const viewer = await RfbClient.connect({ url, headers: { authorization: `Bearer ${created.body.token}` } });
+  const memory = await memoryUsage(containerName(one.containerId));
+  const url = `${server.url.replace(/^http/, 'ws')}${api}/sessions/${one.id}/desktop`;
+  const viewer = await RfbClient.connect({ url, headers: { authorization: `Bearer ${one.token}` } });
   await viewer.update(false);
   // Idle: keep asking for incremental updates, as noVNC does, and count the bytes.
   const idleStart = viewer.bytesReceived;
@@ -181,7 +163,7 @@ try {
       '-P',
       config.lxc.path,
       '-n',
-      containerName(one.container_id),
+      containerName(one.containerId),
       '--',
       'su',
       '-',

@@ -19,16 +19,56 @@ export const distDir = path.join(webDir, 'dist');
 const stampFile = path.join(distDir, '.built');
 
 /**
- * The pages: an HTML file, its entry module and its style sheets (paths under web/
- * and web/dist alike). share.html and view.html sit flat in web/dist; src/http
- * serves them at /winux/share/ and /winux/view/ (they name their files as
- * ../share.js etc.). The admin console lives in admin/, served at /winux/admin/.
+ * The pages. `html` is where the page lands in web/dist, `url` the folder src/http
+ * serves it at (under /winux/): share.html and view.html sit flat in web/dist but are
+ * served at /winux/share/ and /winux/view/, so they name their files as ../share.js etc.
+ * `body` is the page's own markup under web/pages/; the shell around it (the head, the
+ * live regions every page announces through) is written once, in pageShell().
+ * The two viewers are one markup with another entry module.
  */
-const pages = [
-  { html: 'index.html', entry: 'src/winux/main.ts', script: 'winux.js', styles: ['winux.css', 'desktop.css'] },
-  { html: 'share.html', entry: 'src/share/main.ts', script: 'share.js', styles: ['winux.css', 'desktop.css'] },
-  { html: 'view.html', entry: 'src/view/main.ts', script: 'view.js', styles: ['winux.css', 'desktop.css'] },
-  { html: 'admin/index.html', entry: 'src/admin/main.ts', script: 'admin/admin.js', styles: ['admin/admin.css'] },
+interface Page {
+  html: string;
+  url: string;
+  body: string;
+  entry: string;
+  script: string;
+  styles: string[];
+  title: string;
+  description?: string;
+  /** Pages with a secret in their address or no public content: not indexed, no Referer sent on. */
+  private?: 'noindex' | 'noindex, no-referrer';
+  bodyClass?: string;
+}
+const viewer: Pick<Page, 'body' | 'styles' | 'title' | 'private' | 'bodyClass'> = {
+  body: 'viewer.html',
+  styles: ['winux.css', 'desktop.css'],
+  title: 'Winux',
+  private: 'noindex, no-referrer',
+  bodyClass: 'desktop-open',
+};
+const pages: Page[] = [
+  {
+    html: 'index.html',
+    url: '',
+    body: 'visitor.html',
+    entry: 'src/winux/main.ts',
+    script: 'winux.js',
+    styles: ['winux.css', 'desktop.css'],
+    title: 'Winux — un bureau Linux en un clic',
+    description: 'Un bureau Linux XFCE temporaire, isolé et accessible par RDP, en un clic.',
+  },
+  { ...viewer, html: 'share.html', url: 'share', entry: 'src/share/main.ts', script: 'share.js' },
+  { ...viewer, html: 'view.html', url: 'view', entry: 'src/view/main.ts', script: 'view.js' },
+  {
+    html: 'admin/index.html',
+    url: 'admin',
+    body: 'admin.html',
+    entry: 'src/admin/main.ts',
+    script: 'admin/admin.js',
+    styles: ['admin/admin.css'],
+    title: "Winux — console d'administration",
+    private: 'noindex',
+  },
 ];
 /** Folders of web/dist a page lives in (kept by the clean-up of stale files). */
 const pageDirs = ['admin'];
@@ -69,16 +109,8 @@ export async function buildWeb(): Promise<BuildResult> {
   }
   for (const page of pages) {
     // Cache busting: the HTML is revalidated on every load, the files it names carry their content's hash.
-    let html = fs.readFileSync(path.join(webDir, page.html), 'utf8');
-    for (const file of [page.script, ...page.styles]) {
-      const hash = createHash('sha256').update(out.get(file)!).digest('base64url').slice(0, 10);
-      // The HTML names its files relative to itself.
-      const name = path.relative(path.dirname(page.html), file);
-      const before = html;
-      html = html.replace(new RegExp(`(src|href)="((?:\\.\\./)?)${name.replace('.', '\\.')}"`), `$1="$2${name}?v=${hash}"`);
-      if (html === before) throw new Error(`web/${page.html} does not reference ${name}`);
-    }
-    out.set(page.html, Buffer.from(html));
+    const hashed = (file: string) => `${href(page, file)}?v=${createHash('sha256').update(out.get(file)!).digest('base64url').slice(0, 10)}`;
+    out.set(page.html, Buffer.from(pageShell(page, hashed)));
   }
   for (const name of fs.readdirSync(webDir)) if (copied.test(name)) out.set(name, fs.readFileSync(path.join(webDir, name)));
 
@@ -102,6 +134,43 @@ export async function buildWeb(): Promise<BuildResult> {
   }
   writeAtomically('.built', Buffer.from(`${new Date().toISOString()}\n`));
   return { ms: performance.now() - started, files };
+}
+
+/** A file of web/dist as the page names it: relative to the folder the page is served at. */
+function href(page: Page, file: string): string {
+  return path.posix.relative(page.url, file);
+}
+
+const escapeHtml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+/** The one page shell: the head every page shares, its own markup, the live regions of web/src/shared/dom.ts. */
+function pageShell(page: Page, hashed: (file: string) => string): string {
+  const body = fs.readFileSync(path.join(webDir, 'pages', page.body), 'utf8').replace(/^<!--[\s\S]*?-->\n/, '');
+  const head = [
+    '<meta charset="utf-8">',
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    '<meta name="color-scheme" content="light dark">',
+    ...(page.description ? [`<meta name="description" content="${escapeHtml(page.description)}">`] : []),
+    ...(page.private?.includes('no-referrer') ? ['<meta name="referrer" content="no-referrer">'] : []),
+    ...(page.private ? ['<meta name="robots" content="noindex">'] : []),
+    `<title>${escapeHtml(page.title)}</title>`,
+    `<link rel="icon" href="${href(page, 'favicon.svg')}" type="image/svg+xml">`,
+    ...page.styles.map((file) => `<link rel="stylesheet" href="${hashed(file)}">`),
+    `<script type="module" src="${hashed(page.script)}"></script>`,
+  ];
+  return [
+    '<!doctype html>',
+    '<html lang="fr">',
+    '<head>',
+    ...head,
+    '</head>',
+    page.bodyClass ? `<body class="${page.bodyClass}">` : '<body>',
+    `${body}<div id="announcer" class="sr-only" aria-live="polite" aria-atomic="true"></div>`,
+    '<div id="alerter" class="sr-only" aria-live="assertive" aria-atomic="true"></div>',
+    '</body>',
+    '</html>',
+    '',
+  ].join('\n');
 }
 
 /** Several processes may build at once (test runs side by side): each file is replaced whole. */

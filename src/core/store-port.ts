@@ -91,7 +91,7 @@ export interface SessionStore {
    * capacity and the visitor's limit.
    */
   insertWithContainer(session: NewSession, rules: AllocationRules): Promise<SessionRecord | AllocationRefusal>;
-  /** Sets `containerId` aside until `until` and moves session `id` to the lowest free id; undefined when none is free. */
+  /** Sets `containerId` aside until `until` (a foreign machine occupies it) and moves session `id` to the lowest free id, atomically; undefined when none is free. */
   moveToAnotherId(id: string, containerId: number, reason: string, until: number, rules: AllocationRules, now: number): Promise<SessionRecord | undefined>;
   /** Keeps `containerId` from being allocated until `until` (e.g. an orphan there is being removed). */
   setAside(containerId: number, reason: string, until: number): Promise<void>;
@@ -130,7 +130,7 @@ export interface SessionStore {
   countByStatus(): Promise<Record<string, number>>;
   /** Sessions not ended and failed ones still holding a container: what the reconciler must check. */
   needingAttention(): Promise<SessionRecord[]>;
-  /** Creations older than `createdBefore`, and removals not finished, at most `limit`. */
+  /** Creations older than `createdBefore`, and removals not finished (destroying, or failed still holding a container), at most `limit`. */
   stuck(createdBefore: number, limit: number): Promise<SessionRecord[]>;
   /** Deletes finished sessions older than `before`. */
   purgeEnded(before: number): Promise<number>;

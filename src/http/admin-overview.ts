@@ -7,6 +7,7 @@ import type { SessionRecord } from '../core/session.ts';
 import { runningStatuses, unendedStatuses } from '../core/session.ts';
 import { ipv6Net64 } from './blocks.ts';
 import type { AppContext } from './context.ts';
+import { remainingSeconds, sessionHeader } from './present.ts';
 
 const dayMs = 24 * 3600_000;
 
@@ -18,17 +19,13 @@ async function addressesOf(ctx: AppContext, ids: string[]): Promise<Map<string, 
 
 export function adminSessionJson(s: SessionRecord, now: number, address: string | undefined) {
   return {
-    session_id: s.id,
-    status: s.status,
-    step: s.step,
-    container_id: s.containerId,
-    node: s.node,
+    ...sessionHeader(s),
     pooled: s.pooled,
     address: s.pooled ? null : (address ?? null),
     created_at: new Date(s.createdAt).toISOString(),
     age_seconds: Math.max(0, Math.floor((now - s.createdAt) / 1000)),
     expires_at: new Date(s.expiresAt).toISOString(),
-    remaining_seconds: runningStatuses.includes(s.status) ? Math.max(0, Math.floor((s.expiresAt - now) / 1000)) : 0,
+    remaining_seconds: remainingSeconds(s, now),
     expired: s.expiresAt <= now,
     error: s.error,
   };

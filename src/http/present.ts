@@ -17,15 +17,21 @@ export interface PresentOptions {
   extendMinutes: number;
 }
 
+/** What names a session and says where it stands: the first fields of the visitor's and the admin's JSON alike. */
+export function sessionHeader(s: SessionRecord) {
+  return { session_id: s.id, status: s.status, step: s.step, container_id: s.containerId, node: s.node };
+}
+
+/** Whole seconds left; 0 once the session no longer runs. */
+export function remainingSeconds(s: SessionRecord, now: number): number {
+  return isRunning(s.status) ? Math.max(0, Math.floor((s.expiresAt - now) / 1000)) : 0;
+}
+
 export function presentSession(s: SessionRecord, o: PresentOptions): SessionJson {
   const running = isRunning(s.status);
   const hasEndpoint = s.port !== null;
   return {
-    session_id: s.id,
-    status: s.status,
-    step: s.step,
-    container_id: s.containerId,
-    node: s.node,
+    ...sessionHeader(s),
     ip: s.ip,
     host: hasEndpoint ? (s.endpointHost ?? o.publicHost) : null,
     port: s.port,
@@ -36,7 +42,7 @@ export function presentSession(s: SessionRecord, o: PresentOptions): SessionJson
     ready_at: s.readyAt === null ? null : iso(s.readyAt),
     expires_at: iso(s.expiresAt),
     ended_at: s.endedAt === null ? null : iso(s.endedAt),
-    remaining_seconds: running ? Math.max(0, Math.floor((s.expiresAt - o.now) / 1000)) : 0,
+    remaining_seconds: remainingSeconds(s, o.now),
     duration_minutes: s.durationMinutes,
     max_expires_at: iso(o.maxExpiresAt),
     can_extend: running && s.expiresAt < o.maxExpiresAt,

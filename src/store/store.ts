@@ -3,6 +3,8 @@
 // replicas). Every state change is a conditional UPDATE ("move from these statuses
 // to that one"), so two actors never both act on the same transition. A database
 // outage leaves here as the core's StoreUnavailableError, never as a driver's error.
+// What each method promises (what it returns, when it is a no-op) is said once, in
+// the port; the comments here say only how this store keeps the promise.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -19,6 +21,14 @@ import type { AuditLog } from '../core/audit-port.ts';
 import { AdminTables } from './admin-store.ts';
 import { AuditStore } from './audit-store.ts';
 import { noSecretBox, secretBox, type SecretBox } from './secret-box.ts';
+
+/**
+ * A port method's parameters and result, for the methods whose signature is too long
+ * for one line: taken from the port rather than restated (a class method's parameters
+ * get no types from `implements`).
+ */
+type In<M extends keyof SessionStore> = Parameters<SessionStore[M]>;
+type Out<M extends keyof SessionStore> = ReturnType<SessionStore[M]>;
 
 export class Store implements SessionStore, ShareStore {
   /** The audit log and the console's tables, on the same database (and outages translated the same way). */
@@ -116,19 +126,16 @@ export class Store implements SessionStore, ShareStore {
     await this.db.destroy();
   }
 
-  /** Cheap round trip for health checks. */
   async ping(): Promise<void> {
     await sql`SELECT 1`.execute(this.db);
   }
 
-  /** Rewrites the health-probe row: fails when the database answers reads but refuses writes. */
   async checkWritable(now: number): Promise<void> {
     await this.db.updateTable('health_probe').set({ checked_at: now }).where('id', '=', 1).execute();
   }
 
   /**
-   * Inserts a session and gives it the lowest free container id, atomically:
-   * capacity, the visitor's limit and id choice are decided in one transaction
+   * Capacity, the visitor's limit and id choice are decided in one transaction
    * (serialised: SQLite has one writer, PostgreSQL takes an advisory lock), and the
    * partial unique index rejects a held id twice whatever happens.
    */
@@ -170,18 +177,8 @@ export class Store implements SessionStore, ShareStore {
     });
   }
 
-  /**
-   * Sets `containerId` aside until `until` (a foreign machine occupies it) and moves
-   * session `id` to the lowest free id, atomically. Undefined when no id is free.
-   */
-  async moveToAnotherId(
-    id: string,
-    containerId: number,
-    reason: string,
-    until: number,
-    rules: AllocationRules,
-    now: number,
-  ): Promise<SessionRecord | undefined> {
+  /** Setting aside and moving are one transaction, under the same lock as insertWithContainer. */
+  async moveToAnotherId(...[id, containerId, reason, until, rules, now]: In<'moveToAnotherId'>): Out<'moveToAnotherId'> {
     return this.db.transaction().execute(async (trx) => {
       if (this.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(73019)`.execute(trx);
       await trx.deleteFrom('reserved_ids').where('container_id', '=', containerId).execute();
@@ -211,7 +208,6 @@ export class Store implements SessionStore, ShareStore {
     await this.db.deleteFrom('reserved_ids').where('container_id', '=', containerId).execute();
   }
 
-  /** The oldest ready warm-pool member, if any (a candidate: `claimPooled` decides). */
   async peekPooledReady(): Promise<string | undefined> {
     const row = await this.db
       .selectFrom('sessions')
@@ -224,10 +220,7 @@ export class Store implements SessionStore, ShareStore {
     return row?.id;
   }
 
-  /**
-   * Gives pool member `id` to `visitor`, atomically with the visitor's limit. Undefined
-   * when another request claimed it first (the caller then builds a fresh desktop).
-   */
+  /** The limits and the claim are one transaction; the UPDATE's `pooled = 1` lets only one claim win. */
   async claimPooled(id: string, claimant: Claimant, patch: SessionPatch, now: number): Promise<SessionRecord | AllocationRefusal | undefined> {
     const { visitor, perVisitor, perAddress, clientAddress } = claimant;
     return this.db.transaction().execute(async (trx) => {
@@ -275,19 +268,8 @@ export class Store implements SessionStore, ShareStore {
     return (await q.execute()).map((r) => fromRow(r, this.box));
   }
 
-  /**
-   * Moves a session from one of `from` to `to`, writing `patch` with it. Returns the
-   * updated session, or undefined when it was not in one of `from` (someone else
-   * moved it first): the caller must then not act.
-   */
-  async transition(
-    id: string,
-    from: readonly SessionStatus[],
-    to: SessionStatus,
-    patch: SessionPatch,
-    now: number,
-    guard?: MoveGuard,
-  ): Promise<SessionRecord | undefined> {
+  /** One conditional UPDATE: the status and the guard are checked where the row is written. */
+  async transition(...[id, from, to, patch, now, guard]: In<'transition'>): Out<'transition'> {
     const result = await guarded(
       this.db
         .updateTable('sessions')
@@ -300,7 +282,6 @@ export class Store implements SessionStore, ShareStore {
     return this.get(id);
   }
 
-  /** Updates fields without changing the status; `onlyIn` guards against racing a transition. */
   async update(id: string, patch: SessionPatch, now: number, onlyIn?: readonly SessionStatus[], guard?: MoveGuard): Promise<boolean> {
     let q = guarded(
       this.db
@@ -322,7 +303,6 @@ export class Store implements SessionStore, ShareStore {
     await this.db.updateTable('sessions').set({ cleanup_attempts: sql`cleanup_attempts + 1`, updated_at: now }).where('id', '=', id).execute();
   }
 
-  /** Sessions (visitor's, not pool members) whose time is up, oldest first; bounded so one pass stays short. */
   async dueForExpiry(now: number, limit: number): Promise<SessionRecord[]> {
     const rows = await this.db
       .selectFrom('sessions')
@@ -336,7 +316,6 @@ export class Store implements SessionStore, ShareStore {
     return rows.map((r) => fromRow(r, this.box));
   }
 
-  /** The next time a session is due, or undefined when none is live. */
   async nextExpiry(): Promise<number | undefined> {
     const row = await this.db
       .selectFrom('sessions')
@@ -362,7 +341,6 @@ export class Store implements SessionStore, ShareStore {
     return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
   }
 
-  /** Live sessions and failed ones still holding a container: what the reconciler must check. */
   async needingAttention(): Promise<SessionRecord[]> {
     const rows = await this.db
       .selectFrom('sessions')
@@ -373,11 +351,7 @@ export class Store implements SessionStore, ShareStore {
     return rows.map((r) => fromRow(r, this.box));
   }
 
-  /**
-   * Sessions that need a retry: creations older than `createdBefore`, and removals
-   * not finished (destroying, or failed still holding a container). Indexed by
-   * status, so a sweep's cost does not grow with healthy sessions.
-   */
+  /** Indexed by status, so a sweep's cost does not grow with healthy sessions. */
   async stuck(createdBefore: number, limit: number): Promise<SessionRecord[]> {
     const rows = await this.db
       .selectFrom('sessions')

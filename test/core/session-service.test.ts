@@ -1,15 +1,10 @@
-// SessionService on its own, as json-server tests its service: a real store
-// (SQLite in memory), a behaviour fake, a clock moved by hand; no HTTP.
+// SessionService on its own (test/support/standalone-service.ts): a real store,
+// a behaviour fake, a clock moved by hand; no HTTP.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { loadConfig } from '../../src/config.ts';
 import type { ProviderRef } from '../../src/core/provider-port.ts';
-import { SessionService } from '../../src/core/service.ts';
-import { silentLogger } from '../../src/logger.ts';
-import { Store } from '../../src/store/store.ts';
-import { ManualClock } from '../support/clock.ts';
 import { FakeProvider } from '../support/fake-provider.ts';
+import { standaloneService } from '../support/standalone-service.ts';
 
 /** Counts how many removals run at once; each takes a moment. */
 class CountingProvider extends FakeProvider {
@@ -24,26 +19,10 @@ class CountingProvider extends FakeProvider {
   }
 }
 
-async function build(provider: FakeProvider) {
-  const config = loadConfig({ WINUX_SESSIONS_PER_VISITOR: '0', WINUX_DATA_DIR: '/nonexistent-not-used' });
-  const store = await Store.open('sqlite::memory:', { secretKey: randomBytes(32) });
-  const clock = new ManualClock(Date.now());
-  const service = new SessionService({ config, store, provider, logger: silentLogger, clock });
-  return {
-    service,
-    store,
-    clock,
-    close: async () => {
-      await service.shutdown(1000);
-      await store.close();
-    },
-  };
-}
-
 describe('SessionService', () => {
   test('create → ready → destroy → destroyed, and the container is gone', async () => {
     const fake = new FakeProvider();
-    const { service, close } = await build(fake);
+    const { service, close } = await standaloneService({ provider: fake });
     try {
       const { session, token } = await service.create({ visitor: '192.0.2.1' });
       assert.equal(session.status, 'creating');
@@ -60,7 +39,7 @@ describe('SessionService', () => {
 
   test('ending many expired sessions at once calls the provider a few at a time', async () => {
     const fake = new CountingProvider();
-    const { service, clock, close } = await build(fake);
+    const { service, clock, close } = await standaloneService({ provider: fake });
     try {
       for (let i = 0; i < 20; i++) await service.create({ visitor: `192.0.2.${i + 1}`, durationMinutes: 1 });
       await service.idle();

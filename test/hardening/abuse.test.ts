@@ -26,14 +26,13 @@ after(() => {
 });
 
 describe('creation rate limit per client address', () => {
+  /** Two creations a minute per client, behind `proxies`. */
+  const limited = (proxies: string) =>
+    server({ WINUX_CREATE_RATE_PER_MINUTE: '2', WINUX_CREATE_BURST: '2', WINUX_TRUSTED_PROXIES: proxies, WINUX_SESSIONS_PER_VISITOR: '0' });
+
   test('behind a trusted proxy, each forwarded client has its own budget', async () => {
     // Loopback is the proxy here, as nginx on the same host would be.
-    const s = await server({
-      WINUX_CREATE_RATE_PER_MINUTE: '2',
-      WINUX_CREATE_BURST: '2',
-      WINUX_TRUSTED_PROXIES: '127.0.0.1,::1',
-      WINUX_SESSIONS_PER_VISITOR: '0',
-    });
+    const s = await limited('127.0.0.1,::1');
     assert.equal((await s.request('POST', `${api}/sessions`, from('203.0.113.1'))).status, 202);
     assert.equal((await s.request('POST', `${api}/sessions`, from('203.0.113.1'))).status, 202);
     const third = await s.request('POST', `${api}/sessions`, from('203.0.113.1'));
@@ -45,12 +44,7 @@ describe('creation rate limit per client address', () => {
 
   test("a client cannot escape the limit by writing its own X-Forwarded-For in front of the proxy's", async () => {
     // nginx appends the real address: the left part is whatever the client sent.
-    const s = await server({
-      WINUX_CREATE_RATE_PER_MINUTE: '2',
-      WINUX_CREATE_BURST: '2',
-      WINUX_TRUSTED_PROXIES: '127.0.0.1,::1',
-      WINUX_SESSIONS_PER_VISITOR: '0',
-    });
+    const s = await limited('127.0.0.1,::1');
     const statuses = [];
     for (const forged of ['1.1.1.1', '2.2.2.2', '3.3.3.3']) {
       statuses.push((await s.request('POST', `${api}/sessions`, from(`${forged}, 198.51.100.7`))).status);
@@ -59,12 +53,7 @@ describe('creation rate limit per client address', () => {
   });
 
   test('from an address that is not a trusted proxy, X-Forwarded-For is ignored', async () => {
-    const s = await server({
-      WINUX_CREATE_RATE_PER_MINUTE: '2',
-      WINUX_CREATE_BURST: '2',
-      WINUX_TRUSTED_PROXIES: '10.255.255.1',
-      WINUX_SESSIONS_PER_VISITOR: '0',
-    });
+    const s = await limited('10.255.255.1');
     const statuses = [];
     for (const forged of ['203.0.113.1', '203.0.113.2', '203.0.113.3']) {
       statuses.push((await s.request('POST', `${api}/sessions`, from(forged))).status);

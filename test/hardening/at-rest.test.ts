@@ -6,10 +6,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import SQLite from 'better-sqlite3';
-import { createLogger } from '../../src/logger.ts';
+import { captureLogs } from '../support/logs.ts';
 import { startTestServer, tempDir } from '../support/server.ts';
 import { recordFigures } from './support/drill.ts';
 
@@ -27,15 +26,9 @@ function databaseBytes(dataDir: string): Buffer {
 
 describe('session passwords at rest', () => {
   test('the database files hold no password; the owner still gets it; the key is 0600 and logged by path only', async () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _e, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    });
+    const { logger, lines } = captureLogs('info');
     const dataDir = tempDir();
-    const s = await startTestServer({ dataDir, logger: createLogger('info', sink), env: { WINUX_SESSIONS_PER_VISITOR: '0' } });
+    const s = await startTestServer({ dataDir, logger, env: { WINUX_SESSIONS_PER_VISITOR: '0' } });
     const passwords: string[] = [];
     try {
       for (let i = 0; i < 3; i++) {

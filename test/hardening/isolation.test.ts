@@ -42,37 +42,11 @@ function spec(containerId: number): CreateSpec {
   };
 }
 
-/** Runs a shell command in the session as its desktop user (what a visitor can do), bounded in time. */
-function asVisitor(id: number, script: string, seconds: number) {
-  return run(
-    'lxc-attach',
-    [
-      '-P',
-      config.lxc.path,
-      '-n',
-      containerName(id),
-      '--clear-env',
-      '--set-var',
-      'PATH=/usr/sbin:/usr/bin:/sbin:/bin',
-      '--',
-      'timeout',
-      '-s',
-      'KILL',
-      String(seconds),
-      'runuser',
-      '-u',
-      desktopUser,
-      '--',
-      'bash',
-      '-c',
-      script,
-    ],
-    { okCodes: [1, 2, 124, 126, 137, 143], timeoutMs: (seconds + 30) * 1000 },
-  );
-}
-
-/** Runs a command in the session as its root (the visitor's admin), bounded in time. */
-function asRoot(id: number, args: string[], seconds = 20) {
+/**
+ * Runs `args` in session `id` as its root (the visitor's admin), with a clean
+ * environment and killed after `seconds`; `okCodes` are the exits the caller judges itself.
+ */
+function asRoot(id: number, args: string[], seconds = 20, okCodes = [1, 2, 124, 137]) {
   return run(
     'lxc-attach',
     [
@@ -90,8 +64,13 @@ function asRoot(id: number, args: string[], seconds = 20) {
       String(seconds),
       ...args,
     ],
-    { okCodes: [1, 2, 124, 137], timeoutMs: (seconds + 30) * 1000 },
+    { okCodes, timeoutMs: (seconds + 30) * 1000 },
   );
+}
+
+/** Runs a shell command in the session as its desktop user (what a visitor can do), bounded in time. */
+function asVisitor(id: number, script: string, seconds: number) {
+  return asRoot(id, ['runuser', '-u', desktopUser, '--', 'bash', '-c', script], seconds, [1, 2, 124, 126, 137, 143]);
 }
 
 /** Link-local IPv6 addresses of `dev` (in the host's namespace, or inside session `id`), DAD finished. */

@@ -3,16 +3,11 @@
 // its write, and runs the competing move (an extension, a pool claim) right there.
 // Every move is a compare-and-set on what it read, so the loser must change nothing.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { loadConfig } from '../../src/config.ts';
-import { SessionService } from '../../src/core/service.ts';
 import type { SessionStore } from '../../src/core/store-port.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { WarmPool } from '../../src/reaper/pool.ts';
-import { Store } from '../../src/store/store.ts';
-import { ManualClock } from '../support/clock.ts';
-import { FakeProvider } from '../support/fake-provider.ts';
+import { standaloneService } from '../support/standalone-service.ts';
 import { recordFigures } from './support/drill.ts';
 
 const rounds = 20;
@@ -42,23 +37,18 @@ function pausingStore(store: SessionStore): { store: SessionStore; arm(interleav
   };
 }
 
+/** A service on its own whose store pauses every move to `destroying` when armed. */
 async function build(env: Record<string, string> = {}) {
-  const config = loadConfig({ WINUX_SESSIONS_PER_VISITOR: '0', WINUX_DATA_DIR: '/nonexistent-not-used', ...env });
-  const real = await Store.open('sqlite::memory:', { secretKey: randomBytes(32) });
-  const { store, arm } = pausingStore(real);
-  const clock = new ManualClock(Date.now());
-  const service = new SessionService({ config, store, provider: new FakeProvider(), logger: silentLogger, clock });
-  return {
-    config,
-    service,
-    store,
-    clock,
-    arm,
-    close: async () => {
-      await service.shutdown(1000);
-      await real.close();
+  let arm!: (interleave: () => Promise<void>) => void;
+  const t = await standaloneService({
+    env,
+    wrapStore: (real) => {
+      const paused = pausingStore(real);
+      arm = paused.arm;
+      return paused.store;
     },
-  };
+  });
+  return { ...t, arm };
 }
 
 const figures: Record<string, number> = {};

@@ -8,13 +8,12 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
-import { createLogger } from '../../src/logger.ts';
 import { createProxmoxProvider } from '../../src/providers/proxmox/index.ts';
 import { FailingProvider } from '../support/fake-provider.ts';
 import { startProxmoxSim } from '../support/proxmox-sim/index.ts';
 import { fastTuning, simConfig } from '../providers/proxmox/sim-config.ts';
+import { captureLogs } from '../support/logs.ts';
 import { startTestServer, waitFor } from '../support/server.ts';
 
 const api = '/api/winux';
@@ -54,13 +53,7 @@ function startCmdlineSampler(): { stop(): Promise<{ samples: number; cmdlines: s
 
 describe('secrets', () => {
   test('passwords and tokens never reach logs, command lines or error bodies; the store keeps only token hashes', async () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    });
+    const { logger, lines } = captureLogs('trace');
     let failNext = false;
     const provider = new FailingProvider({
       stepDelayMs: 10,
@@ -75,7 +68,7 @@ describe('secrets', () => {
     const sampler = startCmdlineSampler();
     const s = await startTestServer({
       provider,
-      logger: createLogger('trace', sink as never),
+      logger,
       env: { WINUX_SESSIONS_PER_VISITOR: '0', WINUX_LOG_LEVEL: 'trace' },
     });
     const secrets: { what: string; value: string }[] = [{ what: 'admin token', value: s.adminToken }];
@@ -159,14 +152,7 @@ describe('secrets', () => {
   });
 
   test('with the Proxmox provider (simulator): the API token secret and SSH key never reach logs or command lines', async () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    });
-    const logger = createLogger('trace', sink as never);
+    const { logger, lines } = captureLogs('trace');
     const sim = await startProxmoxSim();
     const config = simConfig(sim);
     const keyLines = fs
@@ -220,14 +206,7 @@ describe('secrets', () => {
   });
 
   test('Proxmox credentials given in the environment are redacted if a component logs its config', () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    });
-    const log = createLogger('info', sink as never);
+    const { logger: log, lines } = captureLogs('info');
     const secret = 'b3f1c0de-0000-4a4a-9999-5ec12e7ab1e5';
     const key = '-----BEGIN OPENSSH PRIVATE KEY-----\nAAAAsecretkeymaterial\n-----END OPENSSH PRIVATE KEY-----';
     log.info({ proxmox: { tokenSecret: secret, sshPrivateKey: key } }, 'config');

@@ -1,5 +1,6 @@
 // Starts a real Winux server (real store, real HTTP on 127.0.0.1, port 0) around
 // any provider: the fake for core tests, a real one for provider tests.
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -107,4 +108,39 @@ export async function waitForReady(server: TestServer, id: string, token: string
     timeoutMs,
     `session ${id} to be ready`,
   );
+}
+
+/**
+ * A session created through the API (as a visitor would) and polled until `ready`:
+ * what the tests connect with.
+ */
+export async function createReadySession(server: TestServer, timeoutMs = 30_000) {
+  const created = await server.request('POST', '/api/winux/sessions', {});
+  assert.equal(created.status, 202, JSON.stringify(created.body));
+  const ready = await waitForReady(server, created.body.session_id, created.body.token, timeoutMs);
+  return {
+    id: ready.session_id as string,
+    token: created.body.token as string,
+    containerId: ready.container_id as number,
+    ip: ready.ip as string,
+    port: ready.port as number,
+    username: ready.username as string,
+    password: ready.password as string,
+  };
+}
+
+/**
+ * The environment that gives a test file (or bench) its own `count` container ids
+ * from `firstId` (and RDP ports from `firstPort`), so that files never share a
+ * container, and lifts the per-visitor and creation-rate limits its sessions would hit.
+ */
+export function ownRange(firstId: number, count: number, firstPort?: number): { env: Record<string, string>; ids: number[] } {
+  const env: Record<string, string> = {
+    WINUX_CONTAINER_ID_MIN: String(firstId),
+    WINUX_CONTAINER_ID_MAX: String(firstId + count - 1),
+    WINUX_SESSIONS_PER_VISITOR: '0',
+    WINUX_CREATE_RATE_PER_MINUTE: '0',
+  };
+  if (firstPort !== undefined) Object.assign(env, { WINUX_RDP_PORT_MIN: String(firstPort), WINUX_RDP_PORT_MAX: String(firstPort + count - 1) });
+  return { env, ids: Array.from({ length: count }, (_, i) => firstId + i) };
 }

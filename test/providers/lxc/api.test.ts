@@ -12,27 +12,12 @@ import { createLxcProvider } from '../../../src/providers/lxc/index.ts';
 import { run } from '../../../src/providers/lxc/exec.ts';
 import { containerName, rdpPort } from '../../../src/providers/lxc/naming.ts';
 import { startTestServer, waitForReady, tempDir, waitFor, type TestServer } from '../../support/server.ts';
-import { leftovers, logger, lxcConfig, portAccepts, prepareHost, rdpLogin, startXvfb } from './helpers.ts';
+import { leftovers, logger, lxcRange, portAccepts, prepareHost, rdpLogin, startXvfb } from './helpers.ts';
 
 const api = '/api/winux';
 // Ids and ports of their own, away from the provider test's and a real server's.
-const env = {
-  WINUX_PROVIDER: 'lxc',
-  WINUX_CONTAINER_ID_MIN: '30801',
-  WINUX_CONTAINER_ID_MAX: '30810',
-  WINUX_RDP_PORT_MIN: '34701',
-  WINUX_RDP_PORT_MAX: '34710',
-  WINUX_SESSIONS_PER_VISITOR: '0',
-  WINUX_CREATE_RATE_PER_MINUTE: '0',
-};
-const config = lxcConfig(env);
-const ids = Array.from({ length: 10 }, (_, i) => 30801 + i);
+const { env, config, cleanAll } = lxcRange(30801, 34701, 10);
 let xvfb: Awaited<ReturnType<typeof startXvfb>>;
-
-async function cleanAll(): Promise<void> {
-  const provider = createLxcProvider(config, logger);
-  for (const id of ids) await provider.destroy({ containerId: id }).catch(() => {});
-}
 
 before(
   async () => {

@@ -17,47 +17,20 @@ import { sessionIdMap } from '../../../src/providers/lxc/idmap.ts';
 import { containerIp, containerName } from '../../../src/providers/lxc/naming.ts';
 import { probeRdp } from '../../../src/providers/lxc/rdp-probe.ts';
 import { RfbClient } from '../../support/rfb-client.ts';
-import { startTestServer, waitFor, waitForReady, type TestServer } from '../../support/server.ts';
-import { desktopUser, logger, lxcConfig, prepareHost, startXfreerdp, startXvfb } from './helpers.ts';
+import { createReadySession, startTestServer, waitFor, type TestServer } from '../../support/server.ts';
+import { desktopUser, logger, lxcRange, prepareHost, startXfreerdp, startXvfb } from './helpers.ts';
 
 const api = '/api/winux';
-const env = {
-  WINUX_PROVIDER: 'lxc',
-  WINUX_CONTAINER_ID_MIN: '30851',
-  WINUX_CONTAINER_ID_MAX: '30856',
-  WINUX_RDP_PORT_MIN: '34751',
-  WINUX_RDP_PORT_MAX: '34756',
-  WINUX_SESSIONS_PER_VISITOR: '0',
-};
-const config = lxcConfig(env);
-const ids = Array.from({ length: 6 }, (_, i) => 30851 + i);
+const { env, config, cleanAll } = lxcRange(30851, 34751, 6);
 const outDir = path.resolve(import.meta.dirname, '../../../test-output');
 let server: TestServer;
-let a: { id: string; token: string; containerId: number; password: string; port: number };
-let b: { id: string; token: string; containerId: number };
+let a: Awaited<ReturnType<typeof createReadySession>>;
+let b: Awaited<ReturnType<typeof createReadySession>>;
 
 const wsUrl = (p: string) => `${server.url.replace(/^http/, 'ws')}${api}${p}`;
 const inside = (containerId: number, script: string) =>
   run('lxc-attach', ['-P', config.lxc.path, '-n', containerName(containerId), '--clear-env', '--', 'sh', '-c', script], { timeoutMs: 30_000 });
 const asUser = (containerId: number, script: string) => inside(containerId, `su - ${desktopUser} -c 'DISPLAY=:10 ${script}'`);
-
-async function cleanAll(): Promise<void> {
-  const provider = createLxcProvider(config, logger);
-  for (const id of ids) await provider.destroy({ containerId: id }).catch(() => {});
-}
-
-async function newSession() {
-  const created = await server.request('POST', `${api}/sessions`, {});
-  assert.equal(created.status, 202, JSON.stringify(created.body));
-  const ready = await waitForReady(server, created.body.session_id, created.body.token, 240_000);
-  return {
-    id: ready.session_id as string,
-    token: created.body.token as string,
-    containerId: ready.container_id as number,
-    password: ready.password as string,
-    port: ready.port as number,
-  };
-}
 
 /** Saves the viewer's framebuffer as a PNG (ImageMagick reads the raw BGRA). */
 async function savePng(client: RfbClient, name: string): Promise<string> {
@@ -97,8 +70,8 @@ before(
     await prepareHost(config);
     await cleanAll();
     server = await startTestServer({ provider: createLxcProvider(config, logger), env });
-    a = await newSession();
-    b = await newSession();
+    a = await createReadySession(server, 240_000);
+    b = await createReadySession(server, 240_000);
   },
   { timeout: 45 * 60_000 },
 );

@@ -7,15 +7,33 @@ import path from 'node:path';
 import { loadConfig, type Config } from '../../../src/config.ts';
 import { createLogger, silentLogger } from '../../../src/logger.ts';
 import { run } from '../../../src/providers/lxc/exec.ts';
+import { createLxcProvider } from '../../../src/providers/lxc/index.ts';
 import { containerName, vethName } from '../../../src/providers/lxc/naming.ts';
 import { prepareLxcHost } from '../../../src/providers/lxc/setup.ts';
 import { portOpen } from '../../../src/providers/proxmox/readiness.ts';
+import { ownRange } from '../../support/server.ts';
 import { collectOutput } from '../../support/watched-process.ts';
 
 export const logger = process.env.WINUX_TEST_LOGS ? createLogger('debug') : silentLogger;
 
 export function lxcConfig(env: Record<string, string> = {}): Config {
   return loadConfig({ WINUX_PROVIDER: 'lxc', ...env });
+}
+
+/**
+ * A file's own LXC containers: `count` ids from `firstId` and RDP ports from
+ * `firstPort` (see ownRange), the config for them, and `cleanAll` to remove any
+ * container of the range a previous run left.
+ */
+export function lxcRange(firstId: number, firstPort: number, count: number, extra: Record<string, string> = {}) {
+  const { env: range, ids } = ownRange(firstId, count, firstPort);
+  const env = { WINUX_PROVIDER: 'lxc', ...range, ...extra };
+  const config = lxcConfig(env);
+  async function cleanAll(): Promise<void> {
+    const provider = createLxcProvider(config, logger);
+    for (const id of ids) await provider.destroy({ containerId: id }).catch(() => {});
+  }
+  return { env, config, ids, cleanAll };
 }
 
 /** Fails loudly (never skips) when the host cannot run the LXC tests: a skipped test cannot fail. */

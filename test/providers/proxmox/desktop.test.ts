@@ -15,18 +15,11 @@ import { silentLogger } from '../../../src/logger.ts';
 import { createProxmoxProvider } from '../../../src/providers/proxmox/index.ts';
 import { RfbClient } from '../../support/rfb-client.ts';
 import { startProxmoxSim, type ProxmoxSim } from '../../support/proxmox-sim/index.ts';
-import { startTestServer, type TestServer, tempDir, waitFor, waitForReady } from '../../support/server.ts';
+import { createReadySession, ownRange, startTestServer, type TestServer, tempDir, waitFor } from '../../support/server.ts';
 import { ctxFor, fastTuning, simConfig, spec } from './sim-config.ts';
 
 const api = '/api/winux';
-const base = {
-  WINUX_HOST: '127.0.0.1',
-  WINUX_PORT: '0',
-  WINUX_SESSIONS_PER_VISITOR: '0',
-  WINUX_CREATE_RATE_PER_MINUTE: '0',
-  WINUX_CONTAINER_ID_MIN: '30601',
-  WINUX_CONTAINER_ID_MAX: '30620',
-};
+const base = { WINUX_HOST: '127.0.0.1', WINUX_PORT: '0', ...ownRange(30601, 20).env };
 // Winux's own address as the simulated CTs see it: connections to 127.x.y.z come from 127.0.0.1.
 const viewerSources = { WINUX_PROXMOX_VIEWER_SOURCES: '127.0.0.1' };
 
@@ -34,19 +27,6 @@ async function startWinux(sim: ProxmoxSim, env: Record<string, string>): Promise
   const dataDir = tempDir();
   const config = simConfig(sim, { ...base, ...env, WINUX_DATA_DIR: dataDir });
   return startTestServer({ provider: createProxmoxProvider(config, silentLogger, fastTuning(sim)), config, dataDir });
-}
-
-async function newSession(server: TestServer) {
-  const created = await server.request('POST', `${api}/sessions`, {});
-  assert.equal(created.status, 202, JSON.stringify(created.body));
-  const ready = await waitForReady(server, created.body.session_id, created.body.token, 30_000);
-  return {
-    id: ready.session_id as string,
-    token: created.body.token as string,
-    vmid: ready.container_id as number,
-    ip: ready.ip as string,
-    password: ready.password as string,
-  };
 }
 
 const wsUrl = (server: TestServer, p: string) => `${server.url.replace(/^http/, 'ws')}${api}${p}`;
@@ -103,14 +83,14 @@ function vncLogin(ip: string, port: number, password: string): Promise<{ ok: tru
 describe('the browser desktop of Proxmox sessions', () => {
   let sim: ProxmoxSim;
   let server: TestServer;
-  let a: Awaited<ReturnType<typeof newSession>>;
-  let b: Awaited<ReturnType<typeof newSession>>;
+  let a: Awaited<ReturnType<typeof createReadySession>>;
+  let b: Awaited<ReturnType<typeof createReadySession>>;
 
   before(async () => {
     sim = await startProxmoxSim({ clusterFirewall: true });
     server = await startWinux(sim, viewerSources);
-    a = await newSession(server);
-    b = await newSession(server);
+    a = await createReadySession(server);
+    b = await createReadySession(server);
   });
   after(async () => {
     await server?.close();
@@ -118,7 +98,7 @@ describe('the browser desktop of Proxmox sessions', () => {
   });
 
   it("Winux's WebSocket shows the session's own desktop: RFB handshake, ServerInit, a framebuffer update; keys reach it", async () => {
-    const ct = sim.cluster.cts.get(a.vmid)!;
+    const ct = sim.cluster.cts.get(a.containerId)!;
     assert.equal(ct.vncNetwork, true, 'session-init ran with --vnc-network');
     assert.equal(ct.vncPassword, a.password, "the desktop's VNC password is the session password");
     const viewer = await RfbClient.connect({ url: wsUrl(server, `/sessions/${a.id}/desktop`), headers: { authorization: `Bearer ${a.token}` } });
@@ -130,7 +110,7 @@ describe('the browser desktop of Proxmox sessions', () => {
       // The simulated picture carries the vmid in its blue channel: this is A's desktop, not B's.
       const blue = new Set<number>();
       for (let i = 0; i < viewer.pixels.length; i += 4) blue.add(viewer.pixels[i]!);
-      assert.deepEqual([...blue], [a.vmid & 0xff]);
+      assert.deepEqual([...blue], [a.containerId & 0xff]);
       const at = (x: number, y: number) => [viewer.pixels[(y * 160 + x) * 4 + 2], viewer.pixels[(y * 160 + x) * 4 + 1]];
       assert.deepEqual(
         [at(0, 0), at(159, 99)],
@@ -172,7 +152,7 @@ describe('the browser desktop of Proxmox sessions', () => {
   });
 
   it("the CT firewall admits the VNC port from Winux's addresses only: not from another session, the node or the LAN", async () => {
-    const ct = sim.cluster.cts.get(a.vmid)!;
+    const ct = sim.cluster.cts.get(a.containerId)!;
     const rule = ct.firewall.rules.find((r) => r.dport === String(sim.cluster.vncPort));
     assert.deepEqual(rule && [rule.type, rule.action, rule.proto, rule.source, rule.enable], ['in', 'ACCEPT', 'tcp', '127.0.0.1/32', 1]);
 
@@ -193,7 +173,7 @@ describe('the browser desktop of Proxmox sessions', () => {
       assert.ok(ct.refused.includes(`${from} → ${port}`), `${who}: refused by the CT firewall (${ct.refused.join(', ')})`);
     }
     // The same rules, packet by packet: the LAN, the internet and IPv6 are dropped; RDP is as it was.
-    const v = (peer: string, dport: number) => sim.cluster.packetVerdict(a.vmid, { direction: 'in', peer, proto: 'tcp', dport });
+    const v = (peer: string, dport: number) => sim.cluster.packetVerdict(a.containerId, { direction: 'in', peer, proto: 'tcp', dport });
     assert.equal(v('192.168.1.20', port), 'DROP');
     assert.equal(v('198.51.100.7', port), 'DROP');
     assert.equal(v('fe80::2', port), 'DROP');
@@ -235,8 +215,8 @@ describe('Proxmox desktop credentials and settings', () => {
       const oldPassword = member.vncPassword!;
       assert.equal((await vncLogin(member.ip!, sim.cluster.vncPort, oldPassword)).ok, true, "the member's own password opens it before the claim");
 
-      const s = await newSession(server);
-      assert.equal(s.vmid, member.vmid, 'the session was served by the pool member');
+      const s = await createReadySession(server);
+      assert.equal(s.containerId, member.vmid, 'the session was served by the pool member');
       assert.notEqual(s.password, oldPassword);
       assert.equal(member.vncPassword, s.password, 'session-init --rekey wrote the new VNC password');
       const failuresBefore = member.desktop.authFailures;
@@ -266,8 +246,8 @@ describe('Proxmox desktop credentials and settings', () => {
   it('without WINUX_PROXMOX_VIEWER_SOURCES: Xvnc stays off the network, no firewall door, and the WebSocket says 503', async () => {
     const server = await startWinux(sim, { WINUX_CONTAINER_ID_MIN: '30631', WINUX_CONTAINER_ID_MAX: '30635' });
     try {
-      const s = await newSession(server);
-      const ct = sim.cluster.cts.get(s.vmid)!;
+      const s = await createReadySession(server);
+      const ct = sim.cluster.cts.get(s.containerId)!;
       assert.equal(ct.vncNetwork, false);
       assert.equal(
         ct.firewall.rules.some((r) => r.dport === String(sim.cluster.vncPort)),
