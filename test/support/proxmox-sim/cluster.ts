@@ -886,6 +886,36 @@ export class SimCluster {
     return ct;
   }
 
+  /**
+   * Test helper: a running session CT as the Winux provider leaves one (a linked
+   * clone of `node`'s template, tagged, in the pool), without its RDP stand-in:
+   * for tests that need many live sessions and only list them.
+   */
+  addRunningSessionCt(nodeName: string, vmid: number, tags: string, template: number, pool = 'winux'): SimCt {
+    const ct = this.addCt(
+      vmid,
+      nodeName,
+      {
+        arch: 'amd64',
+        ostype: 'debian',
+        hostname: `winux-${vmid}`,
+        memory: 1024,
+        swap: 512,
+        cores: 2,
+        rootfs: `local-lvm:base-${template}-disk-0/vm-${vmid}-disk-0,size=10G`,
+        net0: `name=eth0,bridge=vmbr0,hwaddr=${this.mac()},ip=dhcp,firewall=1,type=veth`,
+        unprivileged: 1,
+        tags: normaliseTags(tags),
+      },
+      pool,
+    );
+    ct.winuxImage = true;
+    ct.status = 'running';
+    ct.startedAt = Date.now();
+    ct.ip = this.addresses.allocate();
+    return ct;
+  }
+
   /** Test helper: a CT nobody here created (someone else's VM in our id range). */
   addForeignCt(nodeName: string, vmid: number): SimCt {
     return this.addCt(vmid, nodeName, {
