@@ -51,7 +51,8 @@ export async function createMachine(ctx: ProxmoxContext, spec: CreateSpec, cctx:
       'No Winux CT template found on the Proxmox nodes: run `winux template push`, or set WINUX_PROXMOX_TEMPLATE / WINUX_PROXMOX_OSTEMPLATE',
     );
   }
-  ctx.reservations.settle(view.vms);
+  // Every session CT has the same size: another Winux's that the figures miss counts as this one's.
+  ctx.reservations.settle(view.vms, (v) => (isManaged(v) && Number(v.template ?? 0) !== 1 ? spec.memoryMb * MiB : 0));
   const node = chooseNode({
     nodes: view.nodes,
     allowed: px.nodes,

@@ -8,7 +8,9 @@
 // not yet in its node's `mem`. Releasing the promise when the creation ends made
 // every creation of those 10 s land on the same node. The promise is dropped when
 // a listing shows the CT running: the push that saw it running counted it in
-// its node's memory.
+// its node's memory. Other Winux processes on the cluster (replicas) promise
+// memory this one cannot see, so the listing's session CTs that the figures do
+// not count yet (being cloned, or made since the last push) count too.
 import { ProviderError } from '../../core/errors.ts';
 import type { NodeResource, VmResource } from './cluster-view.ts';
 
@@ -24,6 +26,8 @@ interface Promised {
 
 export class Reservations {
   private readonly held = new Map<number | symbol, Promised>();
+  /** By node: the last listing's session CTs, not ours, that the figures did not count. */
+  private listed = new Map<string, number>();
   constructor(private readonly now: () => number = Date.now) {}
 
   /**
@@ -44,16 +48,23 @@ export class Reservations {
     };
   }
 
-  /** Drops the promises of CTs this listing shows running (their node's figures include them now). */
-  settle(vms: VmResource[]): void {
+  /**
+   * Drops the promises of CTs this listing shows running (their node's figures
+   * include them now), and counts, for each node, the memory of the listing's CTs
+   * that `sessionBytes` calls sessions, are not running, and are not this process's.
+   */
+  settle(vms: VmResource[], sessionBytes: (vm: VmResource) => number = () => 0): void {
+    const listed = new Map<string, number>();
     for (const v of vms) {
       const entry = this.held.get(v.vmid);
       if (entry && v.status === 'running' && v.node === entry.node) this.held.delete(v.vmid);
+      else if (!entry && v.status !== 'running') listed.set(v.node, (listed.get(v.node) ?? 0) + sessionBytes(v));
     }
+    this.listed = listed;
   }
 
   of(node: string): number {
-    let sum = 0;
+    let sum = this.listed.get(node) ?? 0;
     const now = this.now();
     for (const [key, e] of this.held) {
       if (e.createdAt !== undefined && now - e.createdAt > unseenHoldMs) this.held.delete(key);

@@ -84,6 +84,23 @@ describe('placement', () => {
       assert.deepEqual(perNode(30341), { pve1: 1, pve2: 1, pve3: 1, pve4: 1 }, 'after a push the figures count them, and the promises are not counted twice');
       for (const m of await provider.list()) await provider.destroy(m.ref);
     });
+
+    it("counts another Winux's CTs that the figures miss, so two replicas creating one after the other spread too", async () => {
+      sim.cluster.pushStats();
+      const other = createProxmoxProvider(simConfig(sim, { proxmox_node: 'auto' }), silentLogger, fastTuning(sim));
+      try {
+        const placed: Record<string, number> = {};
+        // Two here, six there: the second would put its first two where the first put its own.
+        for (let i = 0; i < 8; i++) {
+          const m = await (i < 2 ? provider : other).create(spec(30351 + i), ctxFor());
+          placed[m.node!] = (placed[m.node!] ?? 0) + 1;
+        }
+        assert.deepEqual(placed, { pve1: 2, pve2: 2, pve3: 2, pve4: 2 }, "neither process's promises are visible to the other: the listing's CTs are");
+        for (const m of await provider.list()) await provider.destroy(m.ref);
+      } finally {
+        await other.close?.();
+      }
+    });
   });
 
   describe('over two simulated nodes', () => {
