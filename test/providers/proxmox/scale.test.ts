@@ -21,6 +21,8 @@ import { fastTuning, simConfig } from './sim-config.ts';
 const GiB = 1024 ** 3;
 const idMin = 31001;
 const idMax = 32100;
+/** What a session just inserted has not got yet. */
+const notYet = { node: null, ip: null, endpointHost: null, port: null, providerRef: null, readyAt: null, endedAt: null, error: null };
 
 describe('Proxmox API calls per background pass, 100 vs 1,000 live sessions', () => {
   let sim: ProxmoxSim;
@@ -55,26 +57,19 @@ describe('Proxmox API calls per background pass, 100 vs 1,000 live sessions', ()
       const id = `seeded-${n}`;
       const stored = await server.store.insertWithContainer(
         {
+          ...notYet,
           id,
           status: 'creating',
           step: 'allocating',
           pooled: false,
-          node: null,
-          ip: null,
-          endpointHost: null,
-          port: null,
           username: 'winux',
           password: randomBytes(10).toString('hex'),
           tokenHash: randomBytes(32).toString('hex'),
           visitor: `visitor-${n}`,
           clientAddress: '127.0.0.1',
-          providerRef: null,
           createdAt: now,
-          readyAt: null,
           expiresAt: now + 4 * 3600_000,
-          endedAt: null,
           durationMinutes: 240,
-          error: null,
         },
         rules,
       );
