@@ -17,7 +17,7 @@ export interface ApiFigures {
 // server's event loop (in-process, it roughly doubled the measured latency).
 const autocannonBin = createRequire(import.meta.url).resolve('autocannon/autocannon.js');
 
-async function measure(url: string, headers: Record<string, string>, seconds: number, connections = 1) {
+export async function measure(url: string, headers: Record<string, string>, seconds: number, connections = 1) {
   const args = [autocannonBin, '--json', '-c', String(connections), '-d', String(seconds)];
   for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}=${v}`);
   const { stdout } = await promisify(execFile)(process.execPath, [...args, url], { maxBuffer: 1 << 24 });

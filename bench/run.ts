@@ -23,6 +23,11 @@ const suites: { file: string; args: string[]; what: string }[] = [
     what: 'local LXC: click → desktop in Chromium and on an RDP client, cold and warm; keystroke → update; idle bytes; memory',
   },
   { file: 'proxmox-sim.ts', args: [], what: 'the Proxmox provider against the simulator (protocol overhead)' },
+  {
+    file: 'proxmox-scale.ts',
+    args: ['--sessions', '100,300,1000', '--replicas', '1'],
+    what: '10 simulated Proxmox nodes up to 1,000 live sessions: API calls and time per reaper/reconciler pass, API p50/p99, memory, placement spread',
+  },
   { file: 'web-page.ts', args: [], what: 'the page: first-load size and timings in Chromium' },
   { file: 'hardening-report.ts', args: [], what: 'hardening drills and fuzzing: hostile requests, kills survived, leaks, stuck sessions' },
 ];

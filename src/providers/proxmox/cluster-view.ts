@@ -30,8 +30,9 @@ export interface ClusterView {
   nodes: NodeResource[];
 }
 
-export async function readCluster(client: PveClient, signal?: AbortSignal): Promise<ClusterView> {
-  const all = await client.get<Array<{ type: string }>>('/cluster/resources', undefined, { signal });
+/** With `type: 'vm'` only the guests (what a listing needs): no node, storage or pool entries to build and send. */
+export async function readCluster(client: PveClient, signal?: AbortSignal, type?: 'vm'): Promise<ClusterView> {
+  const all = await client.get<Array<{ type: string }>>('/cluster/resources', type ? { type } : undefined, { signal });
   return {
     vms: all.filter((r) => r.type === 'lxc' || r.type === 'qemu').map((r) => ({ ...r, vmid: Number((r as VmResource).vmid) })) as VmResource[],
     nodes: all.filter((r) => r.type === 'node') as NodeResource[],

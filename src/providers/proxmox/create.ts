@@ -51,6 +51,8 @@ export async function createMachine(ctx: ProxmoxContext, spec: CreateSpec, cctx:
       'No Winux CT template found on the Proxmox nodes: run `winux template push`, or set WINUX_PROXMOX_TEMPLATE / WINUX_PROXMOX_OSTEMPLATE',
     );
   }
+  // Every session CT has the same size: another Winux's that the figures miss counts as this one's.
+  ctx.reservations.settle(view.vms, (v) => (isManaged(v) && Number(v.template ?? 0) !== 1 ? spec.memoryMb * MiB : 0));
   const node = chooseNode({
     nodes: view.nodes,
     allowed: px.nodes,
@@ -58,7 +60,8 @@ export async function createMachine(ctx: ProxmoxContext, spec: CreateSpec, cctx:
     reservations: ctx.reservations,
     needBytes: spec.memoryMb * MiB,
   });
-  const release = ctx.reservations.add(node, spec.memoryMb * MiB);
+  const release = ctx.reservations.add(node, spec.memoryMb * MiB, vmid);
+  let created = false;
   try {
     const hostname = hostnameFor(spec.hostname, vmid);
     const description = JSON.stringify({ winux: { session: spec.sessionId, created: new Date().toISOString() } });
@@ -123,9 +126,11 @@ export async function createMachine(ctx: ProxmoxContext, spec: CreateSpec, cctx:
       cctx.progress('starting');
       await startCt(ctx, node, vmid, signal);
     }
-    return await finish(ctx, node, spec, cctx, staticIp);
+    const machine = await finish(ctx, node, spec, cctx, staticIp);
+    created = true;
+    return machine;
   } finally {
-    release();
+    release(created);
   }
 }
 

@@ -21,7 +21,7 @@ export function isManaged(vm: VmResource): boolean {
 }
 
 export async function findVm(ctx: ProxmoxContext, vmid: number, signal?: AbortSignal): Promise<VmResource | undefined> {
-  return (await readCluster(ctx.client, signal)).vms.find((v) => v.vmid === vmid);
+  return (await readCluster(ctx.client, signal, 'vm')).vms.find((v) => v.vmid === vmid);
 }
 
 interface CtStatus {

@@ -57,7 +57,8 @@ function makeProvider(ctx: ProxmoxContext): Provider {
     },
 
     async list(): Promise<ManagedMachine[]> {
-      const view = await readCluster(ctx.client);
+      // One call for the whole cluster, however many sessions: the reconciler's pass costs the same at 10 or 1,000.
+      const view = await readCluster(ctx.client, undefined, 'vm');
       return view.vms
         .filter((v) => isManaged(v) && Number(v.template ?? 0) !== 1 && inRange(v.vmid))
         .map((v) => ({

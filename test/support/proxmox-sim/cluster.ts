@@ -164,6 +164,26 @@ export interface ClusterOptions {
   vncPort?: number;
   /** Datacenter firewall on (PVE's default is off). */
   clusterFirewall?: boolean;
+  /**
+   * Runs the simulated work this many times faster: every timing (the defaults and
+   * `timings` alike, and `statsIntervalMs`) is divided by it. For scale runs that
+   * create hundreds of CTs; the order of events stays the same.
+   */
+  speed?: number;
+  /**
+   * How often pvestatd pushes node and guest figures (PVE: every 10 s). When set,
+   * `/cluster/resources` answers status, mem and uptime from the last push, as PVE
+   * does from its RRD cache: a guest created since shows `status: "unknown"`
+   * without figures, and a node's `mem` leaves out CTs started since. 0 (the
+   * default): always current.
+   */
+  statsIntervalMs?: number;
+}
+
+/** The figures pvestatd last pushed (see `ClusterOptions.statsIntervalMs`). */
+export interface SimStats {
+  nodeMem: Map<string, number>;
+  cts: Map<number, { status: 'running' | 'stopped'; startedAt?: number; memory: number; cores: number }>;
 }
 
 export class SimCluster {
@@ -179,15 +199,20 @@ export class SimCluster {
   readonly addresses = new LoopbackAddresses();
   readonly rdpPort: number;
   readonly vncPort: number;
-  /** Counts of API calls by "METHOD path-pattern", for tests that check bulk polling. */
+  /** Counts of API calls by "METHOD /path/{param}", for tests that check bulk polling. */
   readonly calls = new Map<string, number>();
   /** How many calls were refused with "CT is locked (…)". */
   lockRejections = 0;
+  /** The last stats push, when stats lag (`statsIntervalMs`); null: answer current figures. */
+  stats: SimStats | null = null;
+  private statsTimer?: NodeJS.Timeout;
   private pidCounter = 0x1000 + Math.floor(Math.random() * 0x10000);
   private closed = false;
 
   constructor(opts: ClusterOptions = {}) {
-    this.timings = { ...defaultTimings, ...opts.timings };
+    const speed = opts.speed ?? 1;
+    if (!(speed > 0)) throw new Error('speed must be a positive number');
+    this.timings = Object.fromEntries(Object.entries({ ...defaultTimings, ...opts.timings }).map(([k, v]) => [k, v / speed])) as unknown as SimTimings;
     this.faults = { http5xxRate: 0, taskFailRate: 0, taskCrashRate: 0, latencyMs: 0, failingPaths: [], ...opts.faults };
     this.random = mulberry32(opts.seed ?? 42);
     this.rdpPort = opts.rdpPort ?? 3389;
@@ -207,6 +232,28 @@ export class SimCluster {
     });
     for (const p of opts.pools ?? ['winux']) this.pools.add(p);
     this.clusterFirewall = { enable: opts.clusterFirewall ? 1 : 0, policy_in: 'DROP', policy_out: 'ACCEPT' };
+    if (opts.statsIntervalMs) {
+      this.pushStats();
+      this.statsTimer = setInterval(() => this.pushStats(), opts.statsIntervalMs / speed);
+      this.statsTimer.unref();
+    }
+  }
+
+  /** One pvestatd cycle: node figures, then every guest's (pvestatd.pm `update_status`). */
+  pushStats(): void {
+    const nodeMem = new Map([...this.nodes.values()].map((n) => [n.name, this.nodeMem(n)]));
+    const cts: SimStats['cts'] = new Map();
+    for (const ct of this.cts.values()) {
+      cts.set(ct.vmid, { status: ct.status, startedAt: ct.startedAt, memory: Number(ct.config.memory ?? 512), cores: Number(ct.config.cores ?? 1) });
+    }
+    this.stats = { nodeMem, cts };
+  }
+
+  /** Calls made since `before` (a copy of `calls` taken earlier), by route; routes not called are left out. */
+  callsSince(before: ReadonlyMap<string, number>): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [route, n] of this.calls) if (n > (before.get(route) ?? 0)) out[route] = n - (before.get(route) ?? 0);
+    return out;
   }
 
   // ---------------------------------------------------------------- lookups
@@ -843,6 +890,36 @@ export class SimCluster {
     return ct;
   }
 
+  /**
+   * Test helper: a running session CT as the Winux provider leaves one (a linked
+   * clone of `node`'s template, tagged, in the pool), without its RDP stand-in:
+   * for tests that need many live sessions and only list them.
+   */
+  addRunningSessionCt(nodeName: string, vmid: number, tags: string, template: number, pool = 'winux'): SimCt {
+    const ct = this.addCt(
+      vmid,
+      nodeName,
+      {
+        arch: 'amd64',
+        ostype: 'debian',
+        hostname: `winux-${vmid}`,
+        memory: 1024,
+        swap: 512,
+        cores: 2,
+        rootfs: `local-lvm:base-${template}-disk-0/vm-${vmid}-disk-0,size=10G`,
+        net0: `name=eth0,bridge=vmbr0,hwaddr=${this.mac()},ip=dhcp,firewall=1,type=veth`,
+        unprivileged: 1,
+        tags: normaliseTags(tags),
+      },
+      pool,
+    );
+    ct.winuxImage = true;
+    ct.status = 'running';
+    ct.startedAt = Date.now();
+    ct.ip = this.addresses.allocate();
+    return ct;
+  }
+
   /** Test helper: a CT nobody here created (someone else's VM in our id range). */
   addForeignCt(nodeName: string, vmid: number): SimCt {
     return this.addCt(vmid, nodeName, {
@@ -897,6 +974,7 @@ export class SimCluster {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.statsTimer);
     await Promise.all([...this.cts.values()].map((ct) => this.halt(ct)));
   }
 }

@@ -336,7 +336,8 @@ export function createHttpApi(opts: HttpApiOptions) {
         if (verb !== method) continue;
         const m = re.exec(path);
         if (!m) continue;
-        const key = `${verb} ${re.source}`;
+        // The bulk listing's filter is part of what a test checks (`?type=vm`: guests only).
+        const key = `${verb} ${routeName(re)}${path === '/cluster/resources' && params.type ? `?type=${params.type}` : ''}`;
         c.calls.set(key, (c.calls.get(key) ?? 0) + 1);
         if (c.faults.failingPaths.includes(path)) throw new PveHttpError(500, 'simulated failure');
         const fault = path !== '/version' && c.random() < c.faults.http5xxRate ? (c.random() < 0.5 ? 'before' : 'after') : null;
@@ -369,6 +370,15 @@ export function createHttpApi(opts: HttpApiOptions) {
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A route's pattern as PVE's API viewer names it: `/nodes/{node}/lxc/{vmid}/status/current`. */
+function routeName(re: RegExp): string {
+  return re.source
+    .replace(/^\^|\$$/g, '')
+    .replace(/\\\//g, '/')
+    .replace(/\/(nodes|tasks|storage)\/\(\[\^\/\]\+\)/g, (_m, seg: string) => `/${seg}/{${{ nodes: 'node', tasks: 'upid', storage: 'storage' }[seg]}}`)
+    .replace(/\(\\d\+\)/g, '{vmid}');
 }
 
 function safeEqual(a: string, b: string): boolean {

@@ -13,7 +13,7 @@ export function nodeEntry(c: SimCluster, n: SimNode, auth: Auth): Record<string,
     Object.assign(e, {
       cpu: 0.05,
       maxcpu: n.maxcpu,
-      mem: c.nodeMem(n),
+      mem: c.stats?.nodeMem.get(n.name) ?? c.nodeMem(n),
       maxmem: n.maxmem,
       disk: 10 * 1024 ** 3,
       maxdisk: 100 * 1024 ** 3,
@@ -27,22 +27,30 @@ function vmEntries(c: SimCluster, auth: Auth): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
   for (const ct of c.cts.values()) {
     if (!hasPriv(auth, `/vms/${ct.vmid}`, 'VM.Audit', ct.pool)) continue;
+    // The vmlist (id, node, name, tags, lock) is current; the figures come from the last stats push when they lag.
+    const now = c.stats
+      ? c.stats.cts.get(ct.vmid)
+      : { status: ct.status, startedAt: ct.startedAt, memory: Number(ct.config.memory ?? 512), cores: Number(ct.config.cores ?? 1) };
     const e: Record<string, unknown> = {
       id: `lxc/${ct.vmid}`,
       type: 'lxc',
       vmid: ct.vmid,
       node: ct.node,
-      status: ct.status,
+      status: now?.status ?? 'unknown',
       name: ct.config.hostname,
       template: Number(ct.config.template ?? 0),
-      maxcpu: Number(ct.config.cores ?? 1),
-      cpu: 0,
-      maxmem: Number(ct.config.memory ?? 512) * MiB,
-      mem: ct.status === 'running' ? 200 * MiB : 0,
-      maxdisk: 8 * 1024 ** 3,
-      disk: 0,
-      uptime: ct.startedAt ? Math.floor((Date.now() - ct.startedAt) / 1000) : 0,
     };
+    if (now) {
+      Object.assign(e, {
+        maxcpu: now.cores,
+        cpu: 0,
+        maxmem: now.memory * MiB,
+        mem: now.status === 'running' ? 200 * MiB : 0,
+        maxdisk: 8 * 1024 ** 3,
+        disk: 0,
+        uptime: now.startedAt ? Math.floor((Date.now() - now.startedAt) / 1000) : 0,
+      });
+    }
     if (ct.config.tags) e.tags = ct.config.tags;
     if (ct.config.lock) e.lock = ct.config.lock;
     if (ct.pool) e.pool = ct.pool;
