@@ -63,7 +63,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   const ctx: AppContext = {
     ...options,
     adminTokenHash: hashSecret(options.adminToken),
-    createBudget: createBudget({ ratePerMinute: config.createRatePerMinute, burst: config.createBurst, clock: options.clock }),
+    createBudget: createBudget({ ratePerMinute: config.createRatePerMinute, burst: config.createBurst, clock: options.clock, store: options.store }),
     providerHealth: providerHealth(options.provider),
     storeHealth: storeHealth(options.store, options.clock, logger),
     shares: new ShareService(options.store, options.clock, { linksPerSession: config.share.linksPerSession }),
