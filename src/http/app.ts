@@ -56,6 +56,9 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     trustProxy: config.trustedProxies.length ? config.trustedProxies : false,
     requestTimeout: 30_000,
     connectionTimeout: 60_000,
+    // Draining on SIGTERM: a request already on its way in is answered, not refused with a
+    // 503 (a proxy in front sends new ones to the other replicas once this one stops listening).
+    return503OnClosing: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     logController: new OneLinePerRequest(),
   });
