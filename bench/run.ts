@@ -23,6 +23,7 @@ const suites: { file: string; args: string[]; what: string }[] = [
     what: 'local LXC: click → desktop in Chromium and on an RDP client, cold and warm; keystroke → update; idle bytes; memory',
   },
   { file: 'proxmox-sim.ts', args: [], what: 'the Proxmox provider against the simulator (protocol overhead)' },
+  { file: 'replicas.ts', args: [], what: '3 replicas on one PostgreSQL behind nginx: kill -9, rolling restart, PostgreSQL restart, cross-replica events' },
   { file: 'web-page.ts', args: [], what: 'the page: first-load size and timings in Chromium' },
   { file: 'hardening-report.ts', args: [], what: 'hardening drills and fuzzing: hostile requests, kills survived, leaks, stuck sessions' },
 ];

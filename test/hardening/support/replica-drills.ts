@@ -7,6 +7,8 @@ import { api, createOne, removeOne, settle, sleep, watchDoubles, type ReplicaSet
 
 export interface KillFigures {
   kills: number;
+  killsDuringCreations: number;
+  killsDuringRemovals: number;
   /** Creations answered 202 (asked again after a lost answer until 20 were). */
   created: number;
   /** POSTs whose answer was lost to a kill (502 or a cut connection). */
@@ -31,10 +33,10 @@ export async function killDrill(set: ReplicaSet, o: { seed?: number; creations?:
   let chaos = true;
   let kills = 0;
   const restarts: Promise<void>[] = [];
-  // A random replica that is up is killed every 1–3 s, as long as another stays up, and started again at once.
+  // A random replica that is up is killed every 0.5–2 s, as long as another stays up, and started again at once.
   const killer = (async () => {
     while (chaos) {
-      await sleep(1000 + random() * 2000);
+      await sleep(500 + random() * 1500);
       const up = set.replicas.filter((r) => r.up);
       if (!chaos || up.length < 2) continue;
       const victim = up[Math.floor(random() * up.length)]!;
@@ -47,7 +49,7 @@ export async function killDrill(set: ReplicaSet, o: { seed?: number; creations?:
   const ids: string[] = [];
   await Promise.all(
     Array.from({ length: wanted }, async (_, k) => {
-      await sleep(k * 150);
+      await sleep(k * 300);
       for (;;) {
         const r = await createOne(set);
         if (r.id) return void ids.push(r.id);
@@ -57,11 +59,14 @@ export async function killDrill(set: ReplicaSet, o: { seed?: number; creations?:
     }),
   );
   // Let the creations finish (or be taken over) while the kills go on, then remove them all.
-  await waitUntil(async () => (await set.rows()).every((r) => r.status !== 'creating'), 90_000);
+  await waitUntil(async () => (await set.rows()).every((r) => r.status !== 'creating'), 120_000);
+  const killsDuringCreations = kills;
+  // Removals start once the killed replicas are back, so the kills go on among them.
+  await waitUntil(async () => set.replicas.filter((r) => r.up).length >= 2, 180_000);
   let failedRemovals = 0;
   await Promise.all(
     ids.map(async (id, k) => {
-      await sleep(k * 150);
+      await sleep(k * 300);
       const r = await removeOne(set, id);
       if (r.status !== 200 && r.status !== 202) failedRemovals++;
     }),
@@ -75,6 +80,8 @@ export async function killDrill(set: ReplicaSet, o: { seed?: number; creations?:
   const all = await set.rows();
   return {
     kills,
+    killsDuringCreations,
+    killsDuringRemovals: kills - killsDuringCreations,
     created: ids.length,
     lostAnswers,
     removals: ids.length,

@@ -14,6 +14,8 @@ import { rows, type Row } from './drill.ts';
 import { startRestartablePostgres, type RestartablePostgres } from './postgres-outage.ts';
 
 const bin = path.resolve(import.meta.dirname, '../../../bin/winux.js');
+/** Each replica's log is kept here after the run (test-output/ is not committed). */
+const logDir = path.resolve(import.meta.dirname, '../../../test-output/replicas');
 export const api = '/api/winux';
 /** Container ids of this file's sessions (no other test uses 34101–34199). */
 export const idRange = { min: 34101, max: 34199 };
@@ -63,6 +65,8 @@ export async function startReplicaSet(o: ReplicaSetOptions = {}): Promise<Replic
   const adminToken = randomBytes(24).toString('base64url');
   const secretKey = `${randomBytes(32).toString('base64')}\n`;
   const replicas: Replica[] = [];
+  fs.rmSync(logDir, { recursive: true, force: true });
+  fs.mkdirSync(logDir, { recursive: true });
   for (let i = 0; i < count; i++) {
     const dir = tempDir(`winux-replica-${i}-`);
     // The same key in every data dir: a password sealed by one replica is opened by another.
@@ -92,14 +96,19 @@ export async function startReplicaSet(o: ReplicaSetOptions = {}): Promise<Replic
 
   const start = async (i: number) => {
     const r = replicas[i]!;
-    const out = fs.openSync(path.join(r.dir, 'server.log'), 'a');
+    const out = fs.openSync(logFile(r), 'a');
     const child = spawn(process.execPath, [bin, 'serve'], {
       env: { ...process.env, ...env, WINUX_DATA_DIR: r.dir, WINUX_PORT: String(r.port) },
       stdio: ['ignore', out, out],
     });
     fs.closeSync(out);
     r.child = child;
-    r.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    r.exited = new Promise((resolve) =>
+      child.once('exit', (code, signal) => {
+        fs.appendFileSync(logFile(r), `--- exited: ${signal ?? code}\n`);
+        resolve();
+      }),
+    );
     // Generous: on a machine shared with other test runs a start-up (tsx, migrations) can take half a minute.
     const deadline = Date.now() + 180_000;
     for (;;) {
@@ -171,9 +180,13 @@ export async function startReplicaSet(o: ReplicaSetOptions = {}): Promise<Replic
   };
 }
 
+function logFile(r: Replica): string {
+  return path.join(logDir, `replica-${r.index}.log`);
+}
+
 function tail(r: Replica): string {
   try {
-    return fs.readFileSync(path.join(r.dir, 'server.log'), 'utf8').split('\n').slice(-15).join('\n');
+    return fs.readFileSync(logFile(r), 'utf8').split('\n').slice(-15).join('\n');
   } catch {
     return '(no log)';
   }
