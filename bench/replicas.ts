@@ -21,7 +21,9 @@ try {
   const events: number[] = [];
   for (let i = 0; i < 5; i++) events.push(await crossReplicaEventMs(set, i % 3, (i + 1) % 3));
   events.sort((a, b) => a - b);
-  console.log(`a change on one replica → an event stream on another: median ${events[2]!.toFixed(0)} ms, worst ${events[4]!.toFixed(0)} ms (the stream's own re-read: 5000 ms)`);
+  console.log(
+    `a change on one replica → an event stream on another: median ${events[2]!.toFixed(0)} ms, worst ${events[4]!.toFixed(0)} ms (the stream's own re-read: 5000 ms)`,
+  );
   const r = await rollingRestart(set);
   console.log(
     `rolling restart (SIGTERM, drain, start; each of 3 in turn) under load: ${r.requests} requests, ${r.failed} failed; leaked ${r.leaked}, stuck ${r.stuck}, created twice ${r.doubled}`,

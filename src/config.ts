@@ -339,7 +339,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     sweepIntervalMs: e.WINUX_SWEEP_SECONDS * 1000,
     leaseMs: e.WINUX_LEASE_SECONDS * 1000,
     // A new id for every start: a restarted replica must not inherit the dead one's leases early.
-    replicaId: e.WINUX_REPLICA_ID ?? `${os.hostname().replace(/[^A-Za-z0-9._-]/g, '').slice(0, 40)}-${process.pid}-${randomBytes(3).toString('hex')}`,
+    replicaId:
+      e.WINUX_REPLICA_ID ??
+      `${os
+        .hostname()
+        .replace(/[^A-Za-z0-9._-]/g, '')
+        .slice(0, 40)}-${process.pid}-${randomBytes(3).toString('hex')}`,
     share: { linksPerSession: e.WINUX_SHARE_LINKS, viewersPerLink: e.WINUX_SHARE_VIEWERS },
     resources: { memoryMb: e.WINUX_MEMORY_MB, cores: e.WINUX_CORES, diskGb: e.WINUX_DISK_GB, pidsMax: e.WINUX_PIDS_MAX },
     desktopUser: e.WINUX_DESKTOP_USER,

@@ -49,7 +49,8 @@ export class Heartbeat {
       lifecycle.afterHeartbeat(await store.renewWork(config.replicaId, until));
       this.lastRenewed = now;
       const leading = !this.resigned && (await store.holdLease(leaderLease, config.replicaId, until, now));
-      if (leading !== this.leading) logger.info({ replica: config.replicaId }, leading ? 'this replica leads now (expiry, reconciler, pool)' : 'this replica no longer leads');
+      if (leading !== this.leading)
+        logger.info({ replica: config.replicaId }, leading ? 'this replica leads now (expiry, reconciler, pool)' : 'this replica no longer leads');
       this.leading = leading;
     } catch (err) {
       logger.warn({ err }, 'heartbeat failed');

@@ -112,7 +112,10 @@ export class MachineLifecycle {
       const now = status.get(id);
       if (now === undefined) this.stopCreation(id, 'its work was taken over by another replica');
       else if ((now === 'destroying' || now === 'failed') && !this.destroying.has(id)) {
-        void this.store.get(id).then((s) => s && this.startDestruction(s), () => {});
+        void this.store.get(id).then(
+          (s) => s && this.startDestruction(s),
+          () => {},
+        );
       }
     }
     for (const [id] of status) if (!this.creating.has(id) && !this.destroying.has(id)) void this.resumeOwned(id);

@@ -90,7 +90,7 @@ export class Reconciler {
           const timedOut = now - session.statusChangedAt > config.createTimeoutMs || session.expiresAt <= now;
           if (!timedOut && !options.startup && !store.shared) continue;
           const claimed = await lifecycle.claim(session.id);
-          if (!claimed || claimed.status !== 'creating') continue;
+          if (claimed?.status !== 'creating') continue;
           if (timedOut) {
             await lifecycle.fail(claimed, 'Creation did not finish in time.', { kind: 'reconciler' });
             stats.failed++;

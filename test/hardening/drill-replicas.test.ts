@@ -22,7 +22,10 @@ describe('three replicas on one PostgreSQL behind nginx', { skip: !postgresInsta
   test('kill -9 of a replica at random moments during 20 creations and 20 removals: nothing doubled, leaked or stuck', async () => {
     const f = await killDrill(set);
     recordFigures('replicas-kill', { ...f, problems: f.problems.join('; ') });
-    assert.ok(f.killsDuringCreations >= 1 && f.killsDuringRemovals >= 1, `kills: ${f.killsDuringCreations} during creations, ${f.killsDuringRemovals} during removals`);
+    assert.ok(
+      f.killsDuringCreations >= 1 && f.killsDuringRemovals >= 1,
+      `kills: ${f.killsDuringCreations} during creations, ${f.killsDuringRemovals} during removals`,
+    );
     assert.equal(f.created, 20);
     assert.equal(f.failedRemovals, 0);
     assert.deepEqual(f.problems, [], set.logs());

@@ -110,7 +110,10 @@ describe('work leases on PostgreSQL', () => {
     // Ten takes at once, from both replicas: exactly the burst is granted.
     const waits = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).takeBudget('198.51.100.7', 6, burst, t0)));
     assert.equal(waits.filter((w) => w === 0).length, burst);
-    assert.ok(waits.filter((w) => w > 0).every((w) => w === 10), `6 a minute: one more in 10 s (${waits})`);
+    assert.ok(
+      waits.filter((w) => w > 0).every((w) => w === 10),
+      `6 a minute: one more in 10 s (${waits})`,
+    );
     // Refilled at the rate, whichever replica asks.
     assert.equal(await a.takeBudget('198.51.100.7', 6, burst, t0 + 10_000), 0);
     assert.ok((await b.takeBudget('198.51.100.7', 6, burst, t0 + 10_000)) > 0);

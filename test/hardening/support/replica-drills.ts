@@ -60,9 +60,9 @@ export async function killDrill(set: ReplicaSet, o: { seed?: number; creations?:
   );
   // Let the creations finish (or be taken over) while the kills go on, then remove them all.
   await waitUntil(async () => (await set.rows()).every((r) => r.status !== 'creating'), 120_000);
-  const killsDuringCreations = kills;
   // Removals start once the killed replicas are back, so the kills go on among them.
   await waitUntil(async () => set.replicas.filter((r) => r.up).length >= 2, 180_000);
+  const killsDuringCreations = kills;
   let failedRemovals = 0;
   await Promise.all(
     ids.map(async (id, k) => {

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { freePort, request, startNginx, type Answer, type Proxy } from '../../deploy/proxies.ts';
+import { freePort, request, startNginx, type Answer, type Proxy as FrontProxy } from '../../deploy/proxies.ts';
 import { startProxmoxSim, type ProxmoxSim } from '../../support/proxmox-sim/index.ts';
 import { tempDir } from '../../support/server.ts';
 import { rows, type Row } from './drill.ts';
@@ -33,7 +33,7 @@ export interface Replica {
 export interface ReplicaSet {
   sim: ProxmoxSim;
   pg: RestartablePostgres;
-  proxy: Proxy;
+  proxy: FrontProxy;
   replicas: Replica[];
   adminToken: string;
   /** Starts replica `i` (again) and waits until it answers. */
