@@ -9,6 +9,7 @@ import type { NewSession, SessionChange } from '../../src/core/store-port.ts';
 import { Store } from '../../src/store/store.ts';
 import { tempDir } from '../support/server.ts';
 import { startTempPostgres, type TempPostgres } from '../support/postgres.ts';
+import { newSessionFields } from '../support/new-session.ts';
 
 const rules = { idMin: 30001, idMax: 30050, maxSessions: 50, perVisitor: 0 };
 const t0 = 1_700_000_000_000;
@@ -16,28 +17,7 @@ let counter = 0;
 
 function newSession(over: Partial<NewSession> = {}): NewSession {
   counter++;
-  return {
-    id: `winux-replica-${counter}`,
-    status: 'creating',
-    step: 'allocating',
-    pooled: false,
-    node: null,
-    ip: null,
-    endpointHost: null,
-    port: null,
-    username: 'winux',
-    password: 'pw',
-    tokenHash: 'h',
-    visitor: `v${counter}`,
-    providerRef: null,
-    createdAt: t0,
-    readyAt: null,
-    expiresAt: t0 + 3_600_000,
-    endedAt: null,
-    durationMinutes: 60,
-    error: null,
-    ...over,
-  };
+  return newSessionFields(`winux-replica-${counter}`, t0, { visitor: `v${counter}`, expiresAt: t0 + 3_600_000, durationMinutes: 60, ...over });
 }
 
 async function inserted(store: Store, over: Partial<NewSession> = {}) {
