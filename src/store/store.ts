@@ -119,6 +119,11 @@ export class Store implements SessionStore, ShareStore {
     // without a listener Node treats it as uncaught and the whole process dies. The pool
     // has already dropped that client; the next query opens a fresh connection.
     pool.on('error', () => {});
+    // The same for a connection checked out but between two statements (inside a transaction,
+    // or acquired and not yet queried): pg emits its 'error' on the client, which the pool
+    // listens to only while idle, so a restarting server would kill the process. The next
+    // statement on that client fails instead (an outage, below), and the pool drops it.
+    pool.on('connect', (client) => client.on('error', () => {}));
     return new Store(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres', pgNotifications(url, pg));
   }
 
