@@ -14,8 +14,8 @@ import { rows, type Row } from './drill.ts';
 import { startRestartablePostgres, type RestartablePostgres } from './postgres-outage.ts';
 
 const bin = path.resolve(import.meta.dirname, '../../../bin/winux.js');
-/** Each replica's log is kept here after the run (test-output/ is not committed). */
-const logDir = path.resolve(import.meta.dirname, '../../../test-output/replicas');
+/** Each replica's log is kept here after the run (test-output/ is not committed), one dir per run. */
+const logDir = path.resolve(import.meta.dirname, '../../../test-output/replicas', `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`);
 export const api = '/api/winux';
 /** Container ids of this file's sessions (no other test uses 34101–34199). */
 export const idRange = { min: 34101, max: 34199 };
@@ -65,7 +65,6 @@ export async function startReplicaSet(o: ReplicaSetOptions = {}): Promise<Replic
   const adminToken = randomBytes(24).toString('base64url');
   const secretKey = `${randomBytes(32).toString('base64')}\n`;
   const replicas: Replica[] = [];
-  fs.rmSync(logDir, { recursive: true, force: true });
   fs.mkdirSync(logDir, { recursive: true });
   for (let i = 0; i < count; i++) {
     const dir = tempDir(`winux-replica-${i}-`);
