@@ -6,7 +6,8 @@
 import { startReplicaSet } from '../test/hardening/support/replicas.ts';
 import { crossReplicaEventMs, killDrill, postgresRestart, rollingRestart } from '../test/hardening/support/replica-drills.ts';
 
-const seed = Number(process.argv[process.argv.indexOf('--seed') + 1] || 17);
+const seedAt = process.argv.indexOf('--seed');
+const seed = seedAt > 0 ? Number(process.argv[seedAt + 1]) : 17;
 const started = Date.now();
 const set = await startReplicaSet();
 console.log(`3 replicas + nginx + PostgreSQL + simulator up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
