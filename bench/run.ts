@@ -28,6 +28,7 @@ const suites: { file: string; args: string[]; what: string }[] = [
     args: ['--sessions', '100,300,1000', '--replicas', '1'],
     what: '10 simulated Proxmox nodes up to 1,000 live sessions: API calls and time per reaper/reconciler pass, API p50/p99, memory, placement spread',
   },
+  { file: 'replicas.ts', args: [], what: '3 replicas on one PostgreSQL behind nginx: kill -9, rolling restart, PostgreSQL restart, cross-replica events' },
   { file: 'web-page.ts', args: [], what: 'the page: first-load size and timings in Chromium' },
   { file: 'hardening-report.ts', args: [], what: 'hardening drills and fuzzing: hostile requests, kills survived, leaks, stuck sessions' },
 ];

@@ -1,6 +1,8 @@
 // Configuration is parsed once from the environment into a typed, frozen object
 // and passed explicitly to whatever needs it. A bad value stops start-up with a
 // message that names the variable and the form it expects.
+import os from 'node:os';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -100,6 +102,11 @@ const schema = z.object({
   WINUX_CACHE_DIR: z.string().min(1).default('/var/cache/winux'),
   WINUX_MIRROR: z.string().url({ error: 'a Debian mirror URL' }).default('http://deb.debian.org/debian'),
 
+  WINUX_LEASE_SECONDS: int(3, 3600).default(30),
+  WINUX_REPLICA_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'letters, digits, ".", "_" or "-" (at most 64)' })
+    .optional(),
   WINUX_POOL_SIZE: int(0, 1000).default(0),
   WINUX_POOL_MAX_AGE_MINUTES: int(1, 100_000).default(240),
   WINUX_AUDIT_DAYS: int(1, 36_500).default(90),
@@ -176,6 +183,13 @@ export interface Config {
   createTimeoutMs: number;
   destroyTimeoutMs: number;
   sweepIntervalMs: number;
+  /**
+   * How long a replica's claim on in-flight work (and on leadership) lasts without a
+   * heartbeat: another replica takes the work over only after it ran out.
+   */
+  leaseMs: number;
+  /** This process among replicas sharing one PostgreSQL (owner of its leases); unique per start by default. */
+  replicaId: string;
   /** View-only links: how many per session, how many viewers per link. */
   share: { linksPerSession: number; viewersPerLink: number };
   resources: { memoryMb: number; cores: number; diskGb: number; pidsMax: number };
@@ -323,6 +337,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     createTimeoutMs: e.WINUX_CREATE_TIMEOUT_SECONDS * 1000,
     destroyTimeoutMs: e.WINUX_DESTROY_TIMEOUT_SECONDS * 1000,
     sweepIntervalMs: e.WINUX_SWEEP_SECONDS * 1000,
+    leaseMs: e.WINUX_LEASE_SECONDS * 1000,
+    // A new id for every start: a restarted replica must not inherit the dead one's leases early.
+    replicaId:
+      e.WINUX_REPLICA_ID ??
+      `${os
+        .hostname()
+        .replace(/[^A-Za-z0-9._-]/g, '')
+        .slice(0, 40)}-${process.pid}-${randomBytes(3).toString('hex')}`,
     share: { linksPerSession: e.WINUX_SHARE_LINKS, viewersPerLink: e.WINUX_SHARE_VIEWERS },
     resources: { memoryMb: e.WINUX_MEMORY_MB, cores: e.WINUX_CORES, diskGb: e.WINUX_DISK_GB, pidsMax: e.WINUX_PIDS_MAX },
     desktopUser: e.WINUX_DESKTOP_USER,

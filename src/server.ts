@@ -57,16 +57,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const adminToken = loadOrCreateAdminToken(config, logger);
   const store = await Store.open(config.databaseUrl, { secretKey: loadOrCreateSecretKey(config, logger) });
   const service = new SessionService({ config, store, provider, logger, clock, audit: store.audit });
-  const stats = await service.reconcile({ startup: true }).catch(async (error: Error) => {
-    await store.close();
-    throw new Error(`The ${provider.name} provider is not working (${error.message}). Run "winux doctor" to see what to fix.`, { cause: error });
-  });
-  logger.info(stats, 'reconciled sessions with the provider');
-  const reaper = new Reaper({ service, store, clock, logger, sweepIntervalMs: config.sweepIntervalMs });
+  // Several replicas: the first beat says whether this one leads; only the leader reconciles at start-up.
+  await service.heartbeat.beat();
+  if (service.isLeader) {
+    const stats = await service.reconcile({ startup: true }).catch(async (error: Error) => {
+      await store.close();
+      throw new Error(`The ${provider.name} provider is not working (${error.message}). Run "winux doctor" to see what to fix.`, { cause: error });
+    });
+    logger.info(stats, 'reconciled sessions with the provider');
+  } else logger.info({ replica: config.replicaId }, 'another replica leads: it reconciles; this one serves');
+  const leader = () => service.isLeader;
+  const reaper = new Reaper({ service, store, clock, logger, sweepIntervalMs: config.sweepIntervalMs, leader });
   // A size set from the console outlives restarts (a settings row); WINUX_POOL_SIZE is the default.
   const poolSize = Number((await store.admin.getSetting(poolSizeSetting)) ?? config.pool.size);
-  const pool = new WarmPool({ service, store, clock, logger, size: poolSize, maxAgeMs: config.pool.maxAgeMs, intervalMs: config.sweepIntervalMs });
+  const pool = new WarmPool({ service, store, clock, logger, size: poolSize, maxAgeMs: config.pool.maxAgeMs, intervalMs: config.sweepIntervalMs, leader });
   const timers = options.reaper !== false;
+  // With SQLite there is one process: nothing to renew, and it always leads.
+  if (store.shared) service.heartbeat.start();
   if (timers) {
     reaper.start();
     if (poolSize > 0) pool.start();

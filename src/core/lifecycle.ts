@@ -3,11 +3,14 @@
 // destruction, each at most once per session in this process; a destruction
 // stops a creation still running first, so nothing is built after it was removed.
 // The store is written before and after every provider call, so whatever a crash
-// interrupts is finished by the reconciler on the next start.
+// interrupts is finished by the reconciler on the next start. With several replicas
+// on one database, work runs only under this replica's lease on the session
+// (`owner`, renewed by the heartbeat, core/heartbeat.ts): a session another replica
+// works on is left to it until its lease runs out.
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { CreatedMachine, CreateSpec, Provider, ProviderRef } from './provider-port.ts';
-import type { AllocationRules, SessionStore } from './store-port.ts';
+import type { AllocationRules, OwnedWork, SessionStore } from './store-port.ts';
 import type { Clock } from './clock.ts';
 import { withTimeout } from './concurrency.ts';
 import { ContainerIdTakenError, ProviderError } from './errors.ts';
@@ -50,6 +53,8 @@ export class MachineLifecycle {
   private readonly creating = new Map<string, { abort: AbortController; done: Promise<void> }>();
   private readonly destroying = new Map<string, Promise<void>>();
   private readonly background = new Set<Promise<unknown>>();
+  /** Creations stopped because their work passed to another replica: they end without writing a failure. */
+  private readonly handedOver = new Set<string>();
   /** How long the last few creations took, for the page's honest estimate. */
   private readonly recentReadyMs: number[] = [];
 
@@ -73,6 +78,100 @@ export class MachineLifecycle {
     return this.destroying.has(id);
   }
 
+  /** This replica's id: the owner written on the sessions it works on. */
+  get replica(): string {
+    return this.config.replicaId;
+  }
+
+  /** True while another replica's lease on this session's work runs (as far as this read of it knows). */
+  heldElsewhere(session: SessionRecord): boolean {
+    return this.store.shared && session.owner !== null && session.owner !== this.replica && (session.leaseUntil ?? 0) > this.clock.now();
+  }
+
+  /** Claims session `id`'s in-flight work for this replica; undefined while another replica's lease holds. */
+  claim(id: string): Promise<SessionRecord | undefined> {
+    const now = this.clock.now();
+    return this.store.claimWork(id, this.replica, now + this.config.leaseMs, now);
+  }
+
+  /** Ids of the sessions this replica is working on now (what its heartbeat keeps leased). */
+  inFlight(): string[] {
+    return [...new Set([...this.creating.keys(), ...this.destroying.keys()])];
+  }
+
+  /**
+   * After a heartbeat: `owned` is what the database still says is ours. A creation whose
+   * session another replica ended (a DELETE or an expiry there) is stopped and removed here,
+   * since we hold its lease; one whose lease was taken over (we were presumed dead) is
+   * stopped without a word, the new owner finishes it; a lease left on a finished session
+   * (its release failed) is given up.
+   */
+  afterHeartbeat(owned: OwnedWork[]): void {
+    const status = new Map(owned.map((w) => [w.id, w.status]));
+    for (const id of this.creating.keys()) {
+      const now = status.get(id);
+      if (now === undefined) this.stopCreation(id, 'its work was taken over by another replica');
+      else if ((now === 'destroying' || now === 'failed') && !this.destroying.has(id)) {
+        void this.store.get(id).then(
+          (s) => s && this.startDestruction(s),
+          () => {},
+        );
+      }
+    }
+    for (const [id] of status) if (!this.creating.has(id) && !this.destroying.has(id)) void this.resumeOwned(id);
+  }
+
+  /**
+   * Work on record as ours that nothing here runs (creations stopped by `fence` while the
+   * database was away, or a restart under the same WINUX_REPLICA_ID): ours to finish, since
+   * nobody else may take it while we renew. A lease left on a finished session is given up.
+   */
+  private async resumeOwned(id: string): Promise<void> {
+    try {
+      const session = await this.store.get(id);
+      if (!session || session.owner !== this.replica || this.creating.has(id) || this.destroying.has(id)) return;
+      if (session.status === 'creating') {
+        sessionLog(this.log, session).info('resuming a creation this replica owns');
+        this.startCreation(session);
+      } else if (session.holdsContainer && (session.status === 'destroying' || session.status === 'failed')) void this.startDestruction(session);
+      else await this.releaseIfIdle(id);
+    } catch (err) {
+      this.log.warn({ err, session_id: id }, 'could not resume owned work; the next heartbeat tries again');
+    }
+  }
+
+  /**
+   * The heartbeat could not renew our leases for most of their length: another replica
+   * may take this work over any moment, so creations stop now rather than build a
+   * machine twice (a removal is idempotent and finishes).
+   */
+  fence(): void {
+    for (const id of this.creating.keys()) this.stopCreation(id, 'its lease could not be renewed');
+  }
+
+  /**
+   * Shutdown after the drain: creations still running are stopped and their leases given
+   * up, so another replica resumes them at once (`create` adopts what is already built).
+   */
+  async handOver(): Promise<number> {
+    for (const id of this.creating.keys()) this.stopCreation(id, 'this replica is shutting down');
+    return this.store.handOverWork(this.replica);
+  }
+
+  private stopCreation(id: string, why: string): void {
+    const creation = this.creating.get(id);
+    if (!creation || this.handedOver.has(id)) return;
+    this.log.warn({ session_id: id }, `creation stopped here: ${why}`);
+    this.handedOver.add(id);
+    creation.abort.abort(new Error(why));
+  }
+
+  /** Gives up the lease on `id` once this replica has no work left on it. */
+  private async releaseIfIdle(id: string): Promise<void> {
+    if (this.creating.has(id) || this.destroying.has(id)) return;
+    await this.store.releaseWork(id, this.replica).catch((err) => this.log.warn({ err, session_id: id }, 'could not release a lease; it runs out'));
+  }
+
   /** Median of recent creation times, or a provider-typical guess before any (LXC: 1.1–2.8 s measured in bench/). */
   estimatedReadySeconds(): number {
     if (!this.recentReadyMs.length) return this.provider.name === 'lxc' ? 3 : 45;
@@ -92,6 +191,7 @@ export class MachineLifecycle {
 
   /** Builds the session's machine in the background; the session becomes `ready` or `failed`. */
   startCreation(session: SessionRecord): void {
+    if (this.creating.has(session.id)) return;
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(new Error('creation timed out')), this.config.createTimeoutMs);
     timer.unref();
@@ -99,6 +199,8 @@ export class MachineLifecycle {
       this.runCreation(session, abort.signal).finally(() => {
         clearTimeout(timer);
         this.creating.delete(session.id);
+        // Handed over: the lease stays on record, run out, for the replica that takes it.
+        if (!this.handedOver.delete(session.id)) return this.releaseIfIdle(session.id);
       }),
     );
     this.creating.set(session.id, { abort, done });
@@ -108,7 +210,12 @@ export class MachineLifecycle {
   startDestruction(session: SessionRecord): Promise<void> {
     const existing = this.destroying.get(session.id);
     if (existing) return existing;
-    const done = this.track(this.runDestruction(session.id).finally(() => this.destroying.delete(session.id)));
+    const done = this.track(
+      this.runDestruction(session.id).finally(() => {
+        this.destroying.delete(session.id);
+        return this.releaseIfIdle(session.id);
+      }),
+    );
     this.destroying.set(session.id, done);
     return done;
   }
@@ -161,6 +268,7 @@ export class MachineLifecycle {
         await this.markReady(session, machine, log);
         return;
       } catch (error) {
+        if (this.handedOver.has(session.id)) return;
         if (signal.aborted && (await this.store.get(session.id))?.status === 'destroying') {
           log.info('creation stopped because the session is ending');
           return;
@@ -231,9 +339,12 @@ export class MachineLifecycle {
       log.info({ status: 'ready', seconds: (now - session.createdAt) / 1000 }, 'session ready');
       this.changed(session.id, false);
     } else {
-      // Ended (or failed) while it was being built: the destruction waiting for us removes it.
+      // Ended (or failed) while it was being built: the destruction waiting for us removes it,
+      // or, when the end came from another replica (which left the work to our lease), one started here.
       await this.store.update(session.id, { providerRef: machine.ref }, now);
       log.info('session ended during creation; removing its machine');
+      const current = await this.store.get(session.id);
+      if (current?.holdsContainer && !this.destroying.has(session.id)) void this.startDestruction(current);
     }
   }
 
@@ -244,7 +355,8 @@ export class MachineLifecycle {
       creation.abort.abort(new Error('session ending'));
       await creation.done;
     }
-    const session = await this.store.get(id);
+    // Another replica's lease holds: that replica removes it (its heartbeat sees the session ending).
+    const session = await this.claim(id);
     if (!session?.holdsContainer) return;
     const log = sessionLog(this.log, session);
     const ref: ProviderRef = { ...(session.providerRef ?? {}), containerId: session.containerId };

@@ -1,6 +1,8 @@
 // The reconciler: brings what the store believes in line with what the
 // provider has. Run once before serving (after a crash or restart, whatever was
 // interrupted is finished here) and by the reaper's sweep (stuck work retried).
+// With several replicas only the leader runs it, and it leaves alone any session
+// another replica holds a lease on; work whose owner's lease ran out is taken over.
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { ManagedMachine, Provider } from './provider-port.ts';
@@ -82,13 +84,19 @@ export class Reconciler {
       stats.checked++;
       try {
         if (session.status === 'creating') {
-          if (lifecycle.isCreating(session.id)) continue;
-          if (now - session.statusChangedAt > config.createTimeoutMs || session.expiresAt <= now) {
-            await lifecycle.fail(session, 'Creation did not finish in time.', { kind: 'reconciler' });
+          if (lifecycle.isCreating(session.id) || lifecycle.heldElsewhere(session)) continue;
+          // Ours on record but not running here: a creation this process is just starting (after start-up).
+          if (!options.startup && session.owner === lifecycle.replica) continue;
+          const timedOut = now - session.statusChangedAt > config.createTimeoutMs || session.expiresAt <= now;
+          if (!timedOut && !options.startup && !store.shared) continue;
+          const claimed = await lifecycle.claim(session.id);
+          if (claimed?.status !== 'creating') continue;
+          if (timedOut) {
+            await lifecycle.fail(claimed, 'Creation did not finish in time.', { kind: 'reconciler' });
             stats.failed++;
-          } else if (options.startup) {
+          } else {
             sessionLog(logger, session).info('resuming interrupted creation');
-            lifecycle.startCreation(session);
+            lifecycle.startCreation(claimed);
             stats.resumed++;
           }
         } else if (session.status === 'ready') {
@@ -116,7 +124,7 @@ export class Reconciler {
           });
           stats.failed++;
         } else if (session.status === 'destroying' || session.holdsContainer) {
-          if (!lifecycle.isDestroying(session.id)) {
+          if (!lifecycle.isDestroying(session.id) && !lifecycle.heldElsewhere(session)) {
             lifecycle.startDestruction(session);
             stats.destroyed++;
           }
@@ -173,14 +181,34 @@ export class Reconciler {
     return removed;
   }
 
-  /** Fails creations that ran too long and retries cleanups that failed before. Returns how many it touched. */
+  /**
+   * Fails creations that ran too long, retries cleanups that failed before, and takes
+   * over work whose replica's lease ran out (it died, or handed the work over when it
+   * stopped). Returns how many it touched.
+   */
   async retryStuck(): Promise<number> {
-    const { config, store, clock, lifecycle } = this.o;
+    const { config, store, clock, lifecycle, logger } = this.o;
     const now = clock.now();
     let touched = 0;
+    for (const session of await store.abandoned(lifecycle.replica, now, 200)) {
+      if (lifecycle.isCreating(session.id) || lifecycle.isDestroying(session.id)) continue;
+      const claimed = await lifecycle.claim(session.id);
+      if (!claimed) continue;
+      sessionLog(logger, claimed).warn({ from: session.owner, status: claimed.status }, 'taking over work whose lease ran out');
+      if (claimed.status === 'creating') {
+        if (now - claimed.statusChangedAt > config.createTimeoutMs || claimed.expiresAt <= now) {
+          await lifecycle.fail(claimed, 'Creation did not finish in time.', { kind: 'reconciler' });
+        } else lifecycle.startCreation(claimed);
+      } else if (claimed.holdsContainer) void lifecycle.startDestruction(claimed);
+      else await store.releaseWork(claimed.id, lifecycle.replica);
+      touched++;
+    }
     for (const session of await store.stuck(now - config.createTimeoutMs, 200)) {
+      if (lifecycle.heldElsewhere(session)) continue;
       if (session.status === 'creating' && !lifecycle.isCreating(session.id)) {
-        await lifecycle.fail(session, 'Creation did not finish in time.', { kind: 'reconciler' });
+        const claimed = await lifecycle.claim(session.id);
+        if (claimed?.status !== 'creating') continue;
+        await lifecycle.fail(claimed, 'Creation did not finish in time.', { kind: 'reconciler' });
         touched++;
       } else if (
         (session.status === 'destroying' || (session.status === 'failed' && session.holdsContainer)) &&

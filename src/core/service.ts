@@ -14,6 +14,7 @@ import { newPassword, newSessionId, newSessionToken, hashSecret } from './creden
 import { errors, WinuxError } from './errors.ts';
 import { MachineLifecycle, redactError, sessionLog } from './lifecycle.ts';
 import { Reconciler, type ReconcileStats } from './reconciler.ts';
+import { Heartbeat } from './heartbeat.ts';
 import { sessionMoves, type Moves } from './moves.ts';
 import type { SessionRecord } from './session.ts';
 import { isRunning, runningStatuses } from './session.ts';
@@ -69,6 +70,9 @@ export class SessionService extends EventEmitter {
   private readonly lifecycle: MachineLifecycle;
   private readonly reconciler: Reconciler;
   private readonly record: Audit;
+  /** Leases of this replica's work and of leadership (several replicas on one PostgreSQL). */
+  readonly heartbeat: Heartbeat;
+  private readonly unsubscribe: () => void;
   private closing = false;
 
   constructor(options: SessionServiceOptions) {
@@ -89,6 +93,16 @@ export class SessionService extends EventEmitter {
     // One listener per open event stream (GET /sessions/{id}/events): no fixed ceiling.
     this.setMaxListeners(0);
     this.reconciler = new Reconciler({ ...options, lifecycle: this.lifecycle, record: this.record, report: (event) => this.report(event) });
+    this.heartbeat = new Heartbeat({ ...options, lifecycle: this.lifecycle });
+    // Changes made by the other replicas reach this one's listeners (event streams, the leader's timers) as its own do.
+    this.unsubscribe = options.store.subscribe((change) => {
+      if (change.origin !== this.config.replicaId) this.tell(change.id, change.stepOnly);
+    });
+  }
+
+  /** True when this replica runs expiry, the reconciler and the warm pool (always with SQLite). */
+  get isLeader(): boolean {
+    return this.heartbeat.leader;
   }
 
   get providerName(): string {
@@ -183,6 +197,9 @@ export class SessionService extends EventEmitter {
         endedAt: null,
         durationMinutes: o.minutes,
         error: null,
+        // Ours from the first moment: another replica's reconciler leaves it alone while we renew.
+        owner: this.config.replicaId,
+        leaseUntil: now + this.config.leaseMs,
       },
       this.lifecycle.allocationRules(),
     );
@@ -430,6 +447,14 @@ export class SessionService extends EventEmitter {
    * for status changes only, which the pool and the reaper's timer react to.
    */
   private announce(sessionId: string, stepOnly: boolean): void {
+    this.tell(sessionId, stepOnly);
+    this.store.publish({ id: sessionId, stepOnly, origin: this.config.replicaId }).catch((err) => {
+      // The others' streams still see it at their next re-read.
+      this.log.debug({ err, session_id: sessionId }, 'could not tell the other replicas about a change');
+    });
+  }
+
+  private tell(sessionId: string, stepOnly: boolean): void {
     this.emit('session', sessionId);
     if (!stepOnly) this.emit('changed');
   }
@@ -437,7 +462,15 @@ export class SessionService extends EventEmitter {
   /** Stops taking new work and waits (up to `timeoutMs`) for in-flight work; the rest is reconciled on next start. */
   async shutdown(timeoutMs = 20_000): Promise<void> {
     this.closing = true;
+    this.unsubscribe();
+    await this.heartbeat.resign();
     await this.lifecycle.drain(timeoutMs);
+    // What did not finish in time passes to another replica now, not when its lease would run out.
+    if (this.store.shared) {
+      const handed = await this.lifecycle.handOver().catch(() => 0);
+      if (handed) this.log.info({ sessions: handed }, 'handed in-flight work over to the other replicas');
+    }
+    this.heartbeat.stop();
   }
 
   /** Resolves when every background task started so far has settled (tests, shutdown). */

@@ -77,4 +77,8 @@ export interface SessionRecord {
   statusChangedAt: number;
   cleanupAttempts: number;
   updatedAt: number;
+  /** The replica running this session's creation or removal now (none when no work is in flight). */
+  owner: string | null;
+  /** Until when `owner`'s claim holds without a heartbeat; after it, another replica may take the work over. */
+  leaseUntil: number | null;
 }

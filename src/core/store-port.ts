@@ -27,9 +27,30 @@ export interface Claimant {
 /** What `insertWithContainer` could not do, for the service to turn into a person's message. */
 export type AllocationRefusal = { refused: 'capacity' | 'visitor_limit' | 'address_limit' };
 
-export type NewSession = Omit<SessionRecord, 'containerId' | 'holdsContainer' | 'updatedAt' | 'statusChangedAt' | 'cleanupAttempts' | 'clientAddress'> & {
+export type NewSession = Omit<
+  SessionRecord,
+  'containerId' | 'holdsContainer' | 'updatedAt' | 'statusChangedAt' | 'cleanupAttempts' | 'clientAddress' | 'owner' | 'leaseUntil'
+> & {
   clientAddress?: string;
+  /** The replica that starts the creation, and until when its claim holds (see `claimWork`). */
+  owner?: string;
+  leaseUntil?: number;
 };
+
+/** A change of one session, as told to the other replicas' event streams. */
+export interface SessionChange {
+  id: string;
+  /** Only the creation step changed (no status change). */
+  stepOnly: boolean;
+  /** The replica that made the change (its own notifications come back to it too). */
+  origin: string;
+}
+
+/** A session this replica still owns after a heartbeat, with its status now. */
+export interface OwnedWork {
+  id: string;
+  status: SessionStatus;
+}
 
 export interface SessionFilter {
   statuses?: readonly SessionStatus[];
@@ -134,4 +155,44 @@ export interface SessionStore {
   stuck(createdBefore: number, limit: number): Promise<SessionRecord[]>;
   /** Deletes finished sessions older than `before`. */
   purgeEnded(before: number): Promise<number>;
+
+  // ---- Several replicas (PostgreSQL). With SQLite there is one process, and these are trivially true.
+
+  /**
+   * True when several processes may share this store (PostgreSQL): leases are honoured.
+   * False for SQLite (one process): every claim succeeds, since any other owner on record
+   * can only be this deployment's previous process, dead now.
+   */
+  readonly shared: boolean;
+  /**
+   * Makes `owner` the owner of session `id`'s in-flight work until `until`, if nobody else
+   * holds a lease on it still running at `now`. The session as claimed, or undefined when
+   * another replica's lease holds (that replica does the work; this one must not).
+   */
+  claimWork(id: string, owner: string, until: number, now: number): Promise<SessionRecord | undefined>;
+  /** The heartbeat: extends every lease `owner` holds to `until`; returns what it still owns. */
+  renewWork(owner: string, until: number): Promise<OwnedWork[]>;
+  /** Gives up `owner`'s claim on `id`: the work is done (a failed removal is retried later, with back-off). */
+  releaseWork(id: string, owner: string): Promise<void>;
+  /** Ends every lease `owner` holds now (shutdown): the leader takes that work over at its next sweep. */
+  handOverWork(owner: string): Promise<number>;
+  /**
+   * Unfinished work nobody runs: creations, removals and failed sessions still holding a
+   * container whose owner (not `owner`) let its lease run out before `now`: it died or
+   * handed the work over. (Work with no owner at all is retried through `stuck`.)
+   */
+  abandoned(owner: string, now: number, limit: number): Promise<SessionRecord[]>;
+  /** Takes or renews the named lease for `holder` until `until`; false while another holder's lease runs. */
+  holdLease(name: string, holder: string, until: number, now: number): Promise<boolean>;
+  /** Gives the named lease up, if `holder` has it (a replica shutting down hands leadership over at once). */
+  dropLease(name: string, holder: string): Promise<void>;
+  /**
+   * Takes one creation from `key`'s token bucket (refilled at `ratePerMinute`, holding at
+   * most `burst`), shared by every replica: 0 when allowed, else the seconds until one is.
+   */
+  takeBudget(key: string, ratePerMinute: number, burst: number, now: number): Promise<number>;
+  /** Tells every replica that a session changed (PostgreSQL NOTIFY); nothing to do with SQLite. */
+  publish(change: SessionChange): Promise<void>;
+  /** Calls `listener` for every change published by any replica (this one's included); returns the unsubscribe. */
+  subscribe(listener: (change: SessionChange) => void): () => void;
 }

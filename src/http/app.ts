@@ -56,6 +56,9 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     trustProxy: config.trustedProxies.length ? config.trustedProxies : false,
     requestTimeout: 30_000,
     connectionTimeout: 60_000,
+    // Draining on SIGTERM: a request already on its way in is answered, not refused with a
+    // 503 (a proxy in front sends new ones to the other replicas once this one stops listening).
+    return503OnClosing: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     logController: new OneLinePerRequest(),
   });
@@ -63,7 +66,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   const ctx: AppContext = {
     ...options,
     adminTokenHash: hashSecret(options.adminToken),
-    createBudget: createBudget({ ratePerMinute: config.createRatePerMinute, burst: config.createBurst, clock: options.clock }),
+    createBudget: createBudget({ ratePerMinute: config.createRatePerMinute, burst: config.createBurst, clock: options.clock, store: options.store }),
     providerHealth: providerHealth(options.provider),
     storeHealth: storeHealth(options.store, options.clock, logger),
     shares: new ShareService(options.store, options.clock, { linksPerSession: config.share.linksPerSession }),

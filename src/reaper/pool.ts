@@ -18,6 +18,8 @@ export interface WarmPoolOptions {
   size: number;
   maxAgeMs: number;
   intervalMs: number;
+  /** False while another replica leads (it keeps the pool); always true by default. */
+  leader?: () => boolean;
 }
 
 export interface PoolStats {
@@ -78,7 +80,7 @@ export class WarmPool {
     const { service, store, clock, maxAgeMs, logger } = this.options;
     const size = this.size;
     const stats: PoolStats = { members: 0, created: 0, recycled: 0, shrunk: 0, backingOff: false };
-    if (this.running) return stats;
+    if (this.running || this.options.leader?.() === false) return stats;
     this.running = true;
     try {
       const now = clock.now();

@@ -18,6 +18,8 @@ export interface ReaperOptions {
   reconcileEvery?: number;
   /** Most sessions ended in one pass; the rest wait for the next (bounded work per tick). */
   batchSize?: number;
+  /** False while another replica leads (it runs expiry and reconciliation); always true by default. */
+  leader?: () => boolean;
 }
 
 export interface ReaperStats {
@@ -59,7 +61,7 @@ export class Reaper {
   async runOnce(options: { reconcile?: boolean } = {}): Promise<ReaperStats> {
     const { service, batchSize = 100, reconcileEvery = 4 } = { ...this.options };
     const stats: ReaperStats = { expired: 0, retried: 0, reconciled: false };
-    if (this.running) return stats;
+    if (this.running || this.options.leader?.() === false) return stats;
     this.running = true;
     try {
       stats.expired = (await service.cleanupExpired({ limit: batchSize })).length;

@@ -134,6 +134,29 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('sessions_client_address').on('sessions').columns(['client_address', 'status']).execute();
     },
   },
+  '0010_replicas': {
+    async up(db: Kysely<any>) {
+      // Several replicas on one PostgreSQL: in-flight work (a creation, a removal) belongs to
+      // the replica in `owner` while `lease_until` is ahead; another takes it over only after.
+      await db.schema.alterTable('sessions').addColumn('owner', 'varchar(128)').execute();
+      await db.schema.alterTable('sessions').addColumn('lease_until', 'bigint').execute();
+      await db.schema.createIndex('sessions_owner').on('sessions').columns(['owner', 'status']).execute();
+      // Named leases held by one replica at a time (the leader that runs expiry, the reconciler, the pool).
+      await db.schema
+        .createTable('leases')
+        .addColumn('name', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('holder', 'varchar(128)', (c) => c.notNull())
+        .addColumn('until', 'bigint', (c) => c.notNull())
+        .execute();
+      // Creation budgets per client address (token buckets), shared by every replica.
+      await db.schema
+        .createTable('create_budgets')
+        .addColumn('key', 'varchar(255)', (c) => c.primaryKey())
+        .addColumn('tokens', 'double precision', (c) => c.notNull())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

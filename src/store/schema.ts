@@ -28,6 +28,23 @@ export interface SessionsTable {
   error: string | null;
   cleanup_attempts: number;
   updated_at: number;
+  /** The replica running this session's in-flight work, while `lease_until` is ahead. */
+  owner: string | null;
+  lease_until: number | null;
+}
+
+/** A lease one replica holds at a time (e.g. `leader`), renewed by its heartbeat. */
+export interface LeasesTable {
+  name: string;
+  holder: string;
+  until: number;
+}
+
+/** One token bucket per client address: `tokens` as of `at`. */
+export interface CreateBudgetsTable {
+  key: string;
+  tokens: number;
+  at: number;
 }
 
 /** Ids occupied by machines Winux did not create: skipped by allocation until `until`. */
@@ -97,4 +114,6 @@ export interface Database {
   admin_sign_ins: AdminSignInsTable;
   settings: SettingsTable;
   blocks: BlocksTable;
+  leases: LeasesTable;
+  create_budgets: CreateBudgetsTable;
 }

@@ -12,7 +12,18 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Transaction
 import { StoreUnavailableError } from '../core/errors.ts';
 import type { SessionRecord, SessionStatus, CreationStep } from '../core/session.ts';
 import { runningStatuses, unendedStatuses } from '../core/session.ts';
-import type { AllocationRefusal, AllocationRules, Claimant, MoveGuard, NewSession, SessionFilter, SessionPatch, SessionStore } from '../core/store-port.ts';
+import type {
+  AllocationRefusal,
+  AllocationRules,
+  Claimant,
+  MoveGuard,
+  NewSession,
+  OwnedWork,
+  SessionChange,
+  SessionFilter,
+  SessionPatch,
+  SessionStore,
+} from '../core/store-port.ts';
 import type { ShareRecord, ShareStore } from '../core/share-port.ts';
 import type { Database, SessionsTable, SharesTable } from './schema.ts';
 import { migrationProvider } from './migrations.ts';
@@ -21,27 +32,33 @@ import type { AuditLog } from '../core/audit-port.ts';
 import { AdminTables } from './admin-store.ts';
 import { AuditStore } from './audit-store.ts';
 import { noSecretBox, secretBox, type SecretBox } from './secret-box.ts';
+import { noNotifications, pgNotifications, type Notifications } from './notifications.ts';
 
 /**
  * A port method's parameters and result, for the methods whose signature is too long
  * for one line: taken from the port rather than restated (a class method's parameters
  * get no types from `implements`).
  */
-type In<M extends keyof SessionStore> = Parameters<SessionStore[M]>;
-type Out<M extends keyof SessionStore> = ReturnType<SessionStore[M]>;
+type StoreMethod = { [K in keyof SessionStore]: SessionStore[K] extends (...args: never[]) => unknown ? K : never }[keyof SessionStore];
+type In<M extends StoreMethod> = Parameters<SessionStore[M]>;
+type Out<M extends StoreMethod> = ReturnType<SessionStore[M]>;
 
 export class Store implements SessionStore, ShareStore {
   /** The audit log and the console's tables, on the same database (and outages translated the same way). */
   readonly audit: AuditLog;
   readonly admin: AdminStore;
   private box: SecretBox = noSecretBox;
+  /** See SessionStore.shared: PostgreSQL may have several replicas, SQLite has one process. */
+  readonly shared: boolean;
 
   private constructor(
     readonly db: Kysely<Database>,
     readonly dialect: 'sqlite' | 'postgres',
+    private readonly notifications: Notifications = noNotifications,
   ) {
     this.audit = translatingOutages(new AuditStore(db));
     this.admin = translatingOutages(new AdminTables(db));
+    this.shared = dialect === 'postgres';
   }
 
   /**
@@ -113,7 +130,12 @@ export class Store implements SessionStore, ShareStore {
     // without a listener Node treats it as uncaught and the whole process dies. The pool
     // has already dropped that client; the next query opens a fresh connection.
     pool.on('error', () => {});
-    return new Store(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres');
+    // The same for a connection checked out but between two statements (inside a transaction,
+    // or acquired and not yet queried): pg emits its 'error' on the client, which the pool
+    // listens to only while idle, so a restarting server would kill the process. The next
+    // statement on that client fails instead (an outage, below), and the pool drops it.
+    pool.on('connect', (client) => client.on('error', () => {}));
+    return new Store(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres', pgNotifications(url, pg));
   }
 
   async migrate(): Promise<void> {
@@ -123,6 +145,7 @@ export class Store implements SessionStore, ShareStore {
   }
 
   async close(): Promise<void> {
+    await this.notifications.close();
     await this.db.destroy();
   }
 
@@ -171,6 +194,8 @@ export class Store implements SessionStore, ShareStore {
         statusChangedAt: session.createdAt,
         cleanupAttempts: 0,
         updatedAt: session.createdAt,
+        owner: session.owner ?? null,
+        leaseUntil: session.leaseUntil ?? null,
       };
       await trx.insertInto('sessions').values(toRow(record, this.box)).execute();
       return record;
@@ -379,7 +404,97 @@ export class Store implements SessionStore, ShareStore {
       .executeTakeFirst();
     // Their share links go with them.
     await this.db.deleteFrom('shares').where('session_id', 'not in', this.db.selectFrom('sessions').select('id')).execute();
+    // A budget untouched that long has long been full again: the same as no row.
+    await this.db.deleteFrom('create_budgets').where('at', '<', before).execute();
     return Number(result.numDeletedRows);
+  }
+
+  async claimWork(id: string, owner: string, until: number, now: number): Promise<SessionRecord | undefined> {
+    let q = this.db.updateTable('sessions').set({ owner, lease_until: until }).where('id', '=', id);
+    // SQLite is one process: whoever else is on record was this deployment's previous process.
+    if (this.shared) q = q.where((eb) => eb.or([eb('owner', 'is', null), eb('owner', '=', owner), eb('lease_until', '<', now)]));
+    const result = await q.executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) return undefined;
+    return this.get(id);
+  }
+
+  async renewWork(owner: string, until: number): Promise<OwnedWork[]> {
+    const rows = await this.db.updateTable('sessions').set({ lease_until: until }).where('owner', '=', owner).returning(['id', 'status']).execute();
+    return rows.map((r) => ({ id: r.id, status: r.status as SessionStatus }));
+  }
+
+  async releaseWork(id: string, owner: string): Promise<void> {
+    await this.db.updateTable('sessions').set({ owner: null, lease_until: null }).where('id', '=', id).where('owner', '=', owner).execute();
+  }
+
+  async handOverWork(owner: string): Promise<number> {
+    const result = await this.db.updateTable('sessions').set({ lease_until: 0 }).where('owner', '=', owner).executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  async abandoned(owner: string, now: number, limit: number): Promise<SessionRecord[]> {
+    const rows = await this.db
+      .selectFrom('sessions')
+      .selectAll()
+      .where((eb) =>
+        eb.and([
+          eb.or([eb('status', 'in', ['creating', 'destroying']), eb.and([eb('status', '=', 'failed'), eb('holds_container', '=', 1)])]),
+          eb('owner', 'is not', null),
+          eb('owner', '!=', owner),
+          eb('lease_until', '<', now),
+        ]),
+      )
+      .orderBy('updated_at')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => fromRow(r, this.box));
+  }
+
+  async holdLease(name: string, holder: string, until: number, now: number): Promise<boolean> {
+    const result = await sql`
+      INSERT INTO leases (name, holder, until) VALUES (${name}, ${holder}, ${until})
+      ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+      WHERE leases.holder = excluded.holder OR leases.until < ${now}`.execute(this.db);
+    // One process on SQLite: a lease still on record is its dead predecessor's.
+    return !this.shared || Number(result.numAffectedRows ?? 0) > 0;
+  }
+
+  async dropLease(name: string, holder: string): Promise<void> {
+    await this.db.deleteFrom('leases').where('name', '=', name).where('holder', '=', holder).execute();
+  }
+
+  /**
+   * One transaction per take, the bucket's row locked (PostgreSQL `FOR UPDATE`; SQLite has
+   * one writer), so two replicas taking from one address's bucket at once both count.
+   */
+  async takeBudget(key: string, ratePerMinute: number, burst: number, now: number): Promise<number> {
+    const perMs = ratePerMinute / 60_000;
+    return this.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('create_budgets')
+        .values({ key, tokens: burst, at: now })
+        .onConflict((oc) => oc.column('key').doNothing())
+        .execute();
+      let q = trx.selectFrom('create_budgets').selectAll().where('key', '=', key);
+      if (this.dialect === 'postgres') q = q.forUpdate();
+      const row = await q.executeTakeFirstOrThrow();
+      const tokens = Math.min(burst, Number(row.tokens) + Math.max(0, now - Number(row.at)) * perMs);
+      const allowed = tokens >= 1;
+      await trx
+        .updateTable('create_budgets')
+        .set({ tokens: allowed ? tokens - 1 : tokens, at: now })
+        .where('key', '=', key)
+        .execute();
+      return allowed ? 0 : Math.max(1, Math.ceil((1 - tokens) / perMs / 1000));
+    });
+  }
+
+  async publish(change: SessionChange): Promise<void> {
+    await this.notifications.publish(this.db, change);
+  }
+
+  subscribe(listener: (change: SessionChange) => void): () => void {
+    return this.notifications.subscribe(listener);
   }
 
   async insertShare(share: ShareRecord): Promise<void> {
@@ -532,6 +647,8 @@ const columns: { [K in keyof SessionRecord]-?: readonly [keyof SessionsTable, Co
   statusChangedAt: ['status_changed_at', 'number'],
   cleanupAttempts: ['cleanup_attempts', 'number'],
   updatedAt: ['updated_at', 'number'],
+  owner: ['owner', 'as-is'],
+  leaseUntil: ['lease_until', 'number-or-null'],
 };
 
 function encode(codec: Codec, value: unknown, box: SecretBox): unknown {

@@ -168,7 +168,9 @@ export async function startCaddy(upstream: string): Promise<Proxy> {
  * Debian's /etc/nginx/nginx.conf with only its pid, log and temp paths moved to a
  * temp dir. Its own master, in the foreground, with that dir as its prefix.
  */
-export async function startNginx(upstream: string): Promise<Proxy> {
+export async function startNginx(upstream: string | string[]): Promise<Proxy> {
+  // Several replicas: one `server` line each in the upstream block (nginx balances round-robin).
+  const servers = (Array.isArray(upstream) ? upstream : [upstream]).map((u) => `server ${u};`).join('\n    ');
   const dir = tempDir('winux-nginx-');
   // Workers run as an unprivileged user and must reach the prefix.
   fs.chmodSync(dir, 0o755);
@@ -183,7 +185,7 @@ export async function startNginx(upstream: string): Promise<Proxy> {
   site = substitute(site, '/etc/letsencrypt/live/winux.example.org/fullchain.pem', cert, file);
   site = substitute(site, '/etc/letsencrypt/live/winux.example.org/privkey.pem', key, file);
   site = substitute(site, 'winux.example.org', domain, file);
-  site = substitute(site, 'server 127.0.0.1:5000;', `server ${upstream};`, file);
+  site = substitute(site, 'server 127.0.0.1:5000;', servers, file);
   site = substitute(site, 'listen 80;', `listen 127.0.0.1:${httpPort};`, file);
   site = substitute(site, 'listen [::]:80;', `listen [::1]:${httpPort};`, file);
   site = substitute(site, 'listen 443 ', `listen 127.0.0.1:${httpsPort} `, file);

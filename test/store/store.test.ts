@@ -7,37 +7,17 @@ import type { NewSession } from '../../src/core/store-port.ts';
 import { Store } from '../../src/store/store.ts';
 import { tempDir } from '../support/server.ts';
 import { startTempPostgres, type TempPostgres } from '../support/postgres.ts';
+import { newSessionFields } from '../support/new-session.ts';
 
 const rules = { idMin: 30001, idMax: 30010, maxSessions: 10, perVisitor: 0 };
 let counter = 0;
 
 function newSession(over: Partial<NewSession> = {}): NewSession {
-  const now = 1_700_000_000_000;
   counter++;
-  return {
-    id: `winux-${String(counter)
-      .padStart(12, 'a')
-      .replace(/[0-9]/g, (d) => 'abcdefghij'[Number(d)])}`,
-    status: 'creating',
-    step: 'allocating',
-    pooled: false,
-    node: null,
-    ip: null,
-    endpointHost: null,
-    port: null,
-    username: 'winux',
-    password: 'pw',
-    tokenHash: 'h',
-    visitor: 'v',
-    providerRef: null,
-    createdAt: now,
-    readyAt: null,
-    expiresAt: now + 60_000,
-    endedAt: null,
-    durationMinutes: 1,
-    error: null,
-    ...over,
-  };
+  const id = `winux-${String(counter)
+    .padStart(12, 'a')
+    .replace(/[0-9]/g, (d) => 'abcdefghij'[Number(d)])}`;
+  return newSessionFields(id, 1_700_000_000_000, over);
 }
 
 let pg: TempPostgres;

@@ -48,7 +48,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: AppContext): void {
       await refuseBlocked(request, ctx);
       const visitor = visitorKey(request);
       const address = clientAddressKey(request.ip);
-      const wait = ctx.createBudget?.take(address) ?? 0;
+      const wait = (await ctx.createBudget?.take(address)) ?? 0;
       if (wait) {
         ctx.metrics.refused('rate_limited');
         throw errors.rateLimited(wait);
