@@ -84,7 +84,15 @@ describe("the simulator's VNC server against TigerVNC's Xvnc", () => {
   let xvnc: ChildProcess;
   let sock: string;
   let sim: net.Server | null;
-  const simDesktop: VncDesktop = { vmid: 30700, width: 64, height: 48, password: () => password, viewOnlyPassword: () => undefined, input: [], authFailures: 0 };
+  const simDesktop: VncDesktop = {
+    vmid: 30700,
+    width: 64,
+    height: 48,
+    password: () => password,
+    viewOnlyPassword: () => undefined,
+    input: [],
+    authFailures: 0,
+  };
   const simIp = `127.${64 + Math.floor(Math.random() * 180)}.250.1`;
 
   before(async () => {

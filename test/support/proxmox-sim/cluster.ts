@@ -936,7 +936,15 @@ export class SimCluster {
 
   private addCt(vmid: number, node: string, config: Record<string, string | number>, pool?: string): SimCt {
     // Xvnc rereads its password file at each connection: the desktop asks the CT for it.
-    const desktop: VncDesktop = { vmid, width: 160, height: 100, password: () => ct.vncPassword, viewOnlyPassword: () => ct.vncViewOnlyPassword, input: [], authFailures: 0 };
+    const desktop: VncDesktop = {
+      vmid,
+      width: 160,
+      height: 100,
+      password: () => ct.vncPassword,
+      viewOnlyPassword: () => ct.vncViewOnlyPassword,
+      input: [],
+      authFailures: 0,
+    };
     const ct: SimCt = {
       vmid,
       node,
