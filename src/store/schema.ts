@@ -88,6 +88,16 @@ export interface BlocksTable {
   expires_at: number | null;
 }
 
+/** One day's usage, kept after the day's sessions are purged (WINUX_USAGE_DAYS). */
+export interface UsageDaysTable {
+  day: string;
+  sessions: number;
+  desktop_seconds: number;
+  failures: number;
+  median_ready_ms: number | null;
+  p95_ready_ms: number | null;
+}
+
 export interface Database {
   sessions: SessionsTable;
   shares: SharesTable;
@@ -97,4 +107,5 @@ export interface Database {
   admin_sign_ins: AdminSignInsTable;
   settings: SettingsTable;
   blocks: BlocksTable;
+  usage_days: UsageDaysTable;
 }

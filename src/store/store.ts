@@ -18,12 +18,16 @@ import type { AdminStore } from '../core/admin-port.ts';
 import type { AuditLog } from '../core/audit-port.ts';
 import { AdminTables } from './admin-store.ts';
 import { AuditStore } from './audit-store.ts';
+import type { UsageHistory } from '../core/usage-days.ts';
+import { UsageStore } from './usage-store.ts';
 import { noSecretBox, secretBox, type SecretBox } from './secret-box.ts';
 
 export class Store implements SessionStore, ShareStore {
   /** The audit log and the console's tables, on the same database (and outages translated the same way). */
   readonly audit: AuditLog;
   readonly admin: AdminStore;
+  /** Daily usage rows for the console's charts. */
+  readonly usage: UsageHistory;
   private box: SecretBox = noSecretBox;
 
   private constructor(
@@ -32,6 +36,7 @@ export class Store implements SessionStore, ShareStore {
   ) {
     this.audit = translatingOutages(new AuditStore(db));
     this.admin = translatingOutages(new AdminTables(db));
+    this.usage = translatingOutages(new UsageStore(db));
   }
 
   /**

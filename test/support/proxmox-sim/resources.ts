@@ -3,7 +3,7 @@
 // PVE/API2/Cluster.pm: guests without VM.Audit are left out, nodes without
 // Sys.Audit lose their figures, storages need Datastore.Audit or AllocateSpace.
 import { hasPriv, type Auth } from './acl.ts';
-import type { SimCluster, SimNode } from './cluster.ts';
+import { ctCpu, ctMem, type SimCluster, type SimNode } from './cluster.ts';
 
 const MiB = 1024 ** 2;
 
@@ -36,9 +36,9 @@ function vmEntries(c: SimCluster, auth: Auth): Record<string, unknown>[] {
       name: ct.config.hostname,
       template: Number(ct.config.template ?? 0),
       maxcpu: Number(ct.config.cores ?? 1),
-      cpu: 0,
+      cpu: ctCpu(ct),
       maxmem: Number(ct.config.memory ?? 512) * MiB,
-      mem: ct.status === 'running' ? 200 * MiB : 0,
+      mem: ctMem(ct),
       maxdisk: 8 * 1024 ** 3,
       disk: 0,
       uptime: ct.startedAt ? Math.floor((Date.now() - ct.startedAt) / 1000) : 0,
