@@ -153,7 +153,8 @@ export class Reconciler {
     const from = completeFrom(now, keepEndedMs);
     const days = Math.round((startOfDay(now) - from) / dayMs) + 1;
     const sessions = await this.o.store.list({ pooled: false, limit: 50_000 });
-    await history.save(usageByDay(sessions, now, days));
+    // A day without sessions needs no row: the charts show it as zero.
+    await history.save(usageByDay(sessions, now, days).filter((d) => d.sessions > 0));
     await history.purge(dayOf(now - this.o.config.usageDays * dayMs));
   }
 

@@ -90,6 +90,7 @@ async function loadOverview(): Promise<void> {
   takeSessions(o.sessions, o.capacity);
   $('capacity').innerHTML = panels.capacity(o);
   $('nodes').innerHTML = panels.nodes(o.nodes);
+  $('nodes-wrap').hidden = !o.nodes.length;
   showTemplate(o.template);
   const size = $<HTMLInputElement>('pool-size');
   if (document.activeElement !== size) size.value = String(o.pool.size);
