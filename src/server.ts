@@ -80,7 +80,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (timers && size > 0 && !pool.started) pool.start();
     },
   };
-  const app = await createApp({ config, service, store, provider, clock, logger, adminToken, tls, admin: store.admin, audit: store.audit, usageHistory: store.usage, pool: poolControl });
+  const app = await createApp({
+    config,
+    service,
+    store,
+    provider,
+    clock,
+    logger,
+    adminToken,
+    tls,
+    admin: store.admin,
+    audit: store.audit,
+    usageHistory: store.usage,
+    pool: poolControl,
+  });
   const address = await app.listen({ host: config.host, port: config.port });
   const url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '[::1]');
   // Renewed files reach new connections; open ones keep the certificate they shook hands with.

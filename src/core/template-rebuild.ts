@@ -60,12 +60,12 @@ export class TemplateRebuilds extends EventEmitter<{ change: [RebuildState] }> {
     this.current = { running: true, startedAt: now, finishedAt: null, outcome: null, error: null, step: null, lines: [] };
     await this.o.audit('template.rebuild', { actor, detail: { provider: provider.name } });
     const rebuild = provider.rebuildTemplate.bind(provider);
-    this.work = this.run(rebuild, actor);
+    this.work = this.follow(rebuild, actor);
     this.emitChange();
     return this.state;
   }
 
-  private async run(rebuild: NonNullable<Provider['rebuildTemplate']>, actor: Actor): Promise<void> {
+  private async follow(rebuild: NonNullable<Provider['rebuildTemplate']>, actor: Actor): Promise<void> {
     const progress = (e: TemplateProgressEvent) => {
       this.current.step = e.step;
       this.current.lines.push({ at: this.o.clock.now(), step: e.step, detail: e.detail ?? null });

@@ -53,7 +53,10 @@ describe('usage by day past the purge', () => {
     const kept = month.find((d) => d.day === today)!;
     assert.deepEqual(kept, live);
     assert.equal(month.filter((d) => d.sessions > 0).length, 1);
-    assert.ok((await usage(7)).every((d) => d.sessions === 0), 'a week back does not reach it');
+    assert.ok(
+      (await usage(7)).every((d) => d.sessions === 0),
+      'a week back does not reach it',
+    );
 
     // Past WINUX_USAGE_DAYS the day goes too.
     clock.advance(25 * day);

@@ -175,7 +175,14 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     });
 
     test('daily usage rows: written, rewritten for the same day, read from a day on, purged before a day', async () => {
-      const row = (day: string, sessions: number) => ({ day, sessions, desktopSeconds: sessions * 600, failures: 1, medianReadySeconds: 1.234, p95ReadySeconds: null });
+      const row = (day: string, sessions: number) => ({
+        day,
+        sessions,
+        desktopSeconds: sessions * 600,
+        failures: 1,
+        medianReadySeconds: 1.234,
+        p95ReadySeconds: null,
+      });
       await store.usage.save([row('2026-01-01', 2), row('2026-01-02', 3)]);
       await store.usage.save([row('2026-01-02', 5)]);
       assert.deepEqual(await store.usage.since('2026-01-01'), [row('2026-01-01', 2), row('2026-01-02', 5)]);

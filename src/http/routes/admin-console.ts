@@ -28,7 +28,14 @@ export function adminConsoleRoutes(app: FastifyInstance, ctx: AppContext): void 
 
   api.get(
     '/admin/overview',
-    { schema: { summary: 'Everything the console shows (admin)', tags: ['admin'], querystring: OverviewQuery, response: { 200: Overview, 400: ErrorBody, ...errs } } },
+    {
+      schema: {
+        summary: 'Everything the console shows (admin)',
+        tags: ['admin'],
+        querystring: OverviewQuery,
+        response: { 200: Overview, 400: ErrorBody, ...errs },
+      },
+    },
     async (request) => {
       requireAdmin(readCaller(request, ctx.adminTokenHash));
       const days = request.query.days === undefined ? defaultUsageDays : Number(request.query.days);

@@ -70,7 +70,8 @@ export function adminTemplateRoutes(app: FastifyInstance, ctx: AppContext): void
     '/admin/template/rebuild',
     {
       schema: {
-        summary: 'Rebuild the desktop template from its recipe (admin; progress as `template` events on /admin/events; 409 while one runs or where none is offered)',
+        summary:
+          'Rebuild the desktop template from its recipe (admin; progress as `template` events on /admin/events; 409 while one runs or where none is offered)',
         tags: ['admin'],
         body: EmptyBody,
         response: { 202: TemplatePanel, 409: ErrorBody, ...errs },

@@ -56,13 +56,21 @@ describe('the admin console on the Proxmox provider', () => {
     const ct = sim.cluster.cts.get(session.container_id)!;
     // A busy desktop: three quarters of its 2 cores, 700 MiB.
     ct.load = { cpu: 0.75, mem: 700 * MiB };
-    const row = await waitFor(async () => {
-      const r = (await overview()).sessions.find((s: any) => s.session_id === session.session_id);
-      return r?.cpu_percent === 150 ? r : null;
-    }, 10_000, 'the sampled CPU of the CT');
+    const row = await waitFor(
+      async () => {
+        const r = (await overview()).sessions.find((s: any) => s.session_id === session.session_id);
+        return r?.cpu_percent === 150 ? r : null;
+      },
+      10_000,
+      'the sampled CPU of the CT',
+    );
     assert.equal(row.memory_bytes, 700 * MiB);
     ct.load = { cpu: 0.1, mem: 300 * MiB };
-    await waitFor(async () => (await overview()).sessions.find((s: any) => s.session_id === session.session_id)?.memory_bytes === 300 * MiB, 10_000, 'a new sample');
+    await waitFor(
+      async () => (await overview()).sessions.find((s: any) => s.session_id === session.session_id)?.memory_bytes === 300 * MiB,
+      10_000,
+      'a new sample',
+    );
   });
 
   it("shows each node's memory, disk and CPU", async () => {
@@ -75,7 +83,10 @@ describe('the admin console on the Proxmox provider', () => {
     assert.equal(pve1.memory_total_bytes, 64 * GiB);
     assert.equal(pve2.memory_total_bytes, 32 * GiB);
     // The node's memory counts its running CTs (the session's, on one of them).
-    assert.equal(pve1.memory_used_bytes + pve2.memory_used_bytes, 6 * GiB + 1024 * MiB * [...sim.cluster.cts.values()].filter((c) => c.status === 'running').length);
+    assert.equal(
+      pve1.memory_used_bytes + pve2.memory_used_bytes,
+      6 * GiB + 1024 * MiB * [...sim.cluster.cts.values()].filter((c) => c.status === 'running').length,
+    );
     assert.equal(pve1.cpus, 16);
     assert.equal(typeof pve1.cpu_percent, 'number');
     assert.ok(pve1.disk_total_bytes > 0 && pve1.disk_used_bytes >= 0);
@@ -84,7 +95,8 @@ describe('the admin console on the Proxmox provider', () => {
 
   it('lists the Winux templates per node and offers no rebuild; a rebuild request is refused and changes nothing', async () => {
     // As `winux template push` leaves it.
-    sim.cluster.cts.get(9000)!.config.description = 'Winux desktop template from debian-12-winux_0123456789abcdef_amd64.tar.zst, pushed 2026-11-30T10:00:00.000Z';
+    sim.cluster.cts.get(9000)!.config.description =
+      'Winux desktop template from debian-12-winux_0123456789abcdef_amd64.tar.zst, pushed 2026-11-30T10:00:00.000Z';
     const t = (await server.request('GET', `${api}/admin/template`, { token: server.adminToken })).body;
     assert.equal(t.rebuild_offered, false);
     assert.match(t.rebuild_reason, /winux template push/);

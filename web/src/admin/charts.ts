@@ -36,7 +36,8 @@ export function barChart(days: string[], series: Series[]): string {
       if (!crowded || v > 0) bars.push(`<text x="${(x + barW / 2).toFixed(1)}" y="${(y - 2).toFixed(1)}" text-anchor="middle">${esc(round(v))}</text>`);
     });
     // The last day (today) always has its label; the others count back from it.
-    if ((days.length - 1 - i) % every === 0) bars.push(`<text x="${(i * slot + slot / 2).toFixed(1)}" y="${height - 3}" text-anchor="middle">${esc(day.slice(5))}</text>`);
+    if ((days.length - 1 - i) % every === 0)
+      bars.push(`<text x="${(i * slot + slot / 2).toFixed(1)}" y="${height - 3}" text-anchor="middle">${esc(day.slice(5))}</text>`);
   });
   const summary = series.map((s) => `${s.label}: ${s.values.map((v, i) => `${days[i]} ${v ?? '–'}`).join(', ')}`).join('; ');
   return `<svg viewBox="0 0 ${width} ${height}" role="img" aria-label="${esc(summary)}">${bars.join('')}</svg>`;

@@ -148,7 +148,22 @@ function signedOut(): void {
   sessions = [];
   $('template-progress').hidden = true;
   $('template-note').hidden = true;
-  for (const id of ['summary', 'sessions-body', 'capacity', 'nodes', 'template', 'template-lines', 'template-state', 'pool-members', 'clients', 'blocks', 'failures', 'charts', 'audit']) $(id).innerHTML = '';
+  for (const id of [
+    'summary',
+    'sessions-body',
+    'capacity',
+    'nodes',
+    'template',
+    'template-lines',
+    'template-state',
+    'pool-members',
+    'clients',
+    'blocks',
+    'failures',
+    'charts',
+    'audit',
+  ])
+    $(id).innerHTML = '';
   show('signin');
   $('token').focus();
 }

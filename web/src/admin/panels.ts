@@ -54,7 +54,8 @@ export function template(p: TemplatePanel): string {
   const rows = p.recipe_hash ? [row(t('template.recipe'), `<span class="mono" id="template-recipe">${esc(p.recipe_hash)}</span>`)] : [];
   if (!p.copies.length) rows.push(row(t('template.title'), esc(t('template.none'))));
   for (const c of p.copies) {
-    const state = c.current === null ? '' : ` <span class="${c.current ? 'muted' : 'expired'}">(${esc(c.current ? t('template.current') : t('template.outdated'))})</span>`;
+    const state =
+      c.current === null ? '' : ` <span class="${c.current ? 'muted' : 'expired'}">(${esc(c.current ? t('template.current') : t('template.outdated'))})</span>`;
     const built = t(
       'template.built',
       c.hash ?? t('template.unknown'),
@@ -74,9 +75,7 @@ export function rebuildState(r: RebuildState): string {
 }
 
 export function rebuildLines(r: RebuildState): string {
-  return r.lines
-    .map((l) => `<li><span class="step">${esc(l.step)}</span>${l.detail ? ` ${esc(l.detail)}` : ''}</li>`)
-    .join('');
+  return r.lines.map((l) => `<li><span class="step">${esc(l.step)}</span>${l.detail ? ` ${esc(l.detail)}` : ''}</li>`).join('');
 }
 
 export function poolMembers(sessions: AdminSession[]): string {

@@ -43,7 +43,15 @@ export interface RebuildState {
 export interface TemplatePanel {
   provider: string;
   recipe_hash: string | null;
-  copies: { node: string; name: string; hash: string | null; built_at: string | null; age_seconds: number | null; archive_bytes: number | null; current: boolean | null }[];
+  copies: {
+    node: string;
+    name: string;
+    hash: string | null;
+    built_at: string | null;
+    age_seconds: number | null;
+    archive_bytes: number | null;
+    current: boolean | null;
+  }[];
   rebuild_offered: boolean;
   rebuild_reason: string | null;
   rebuild: RebuildState;
