@@ -59,7 +59,11 @@ export function template(p: TemplatePanel): string {
     const built = t(
       'template.built',
       c.hash ?? t('template.unknown'),
-      c.age_seconds === null ? t('template.unknown') : duration(c.age_seconds),
+      c.age_seconds === null
+        ? t('template.unknown')
+        : c.age_seconds >= 2 * 86400
+          ? t('template.days', Math.floor(c.age_seconds / 86400))
+          : duration(c.age_seconds),
       c.archive_bytes === null ? t('template.unknown') : bytes(c.archive_bytes),
     );
     rows.push(row(t('template.copy', c.node, c.name), `<span data-hash="${esc(c.hash ?? '')}">${esc(built)}</span>${state}`));

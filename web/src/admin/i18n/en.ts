@@ -45,6 +45,7 @@ export const en: Strings = {
   'template.recipe': 'Current recipe',
   'template.copy': (node: string, name: string) => `${name} on ${node}`,
   'template.built': (hash: string, age: string, size: string) => `recipe ${hash}, built ${age} ago, archive ${size}`,
+  'template.days': (n: number) => `${n} days`,
   'template.current': 'up to date',
   'template.outdated': 'recipe changed since',
   'template.none': 'No template built.',

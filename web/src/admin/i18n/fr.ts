@@ -43,6 +43,7 @@ export const fr = {
   'template.recipe': 'Recette actuelle',
   'template.copy': (node: string, name: string) => `${name} sur ${node}`,
   'template.built': (hash: string, age: string, size: string) => `recette ${hash}, construit il y a ${age}, archive ${size}`,
+  'template.days': (n: number) => `${n} jours`,
   'template.current': 'à jour',
   'template.outdated': 'recette modifiée depuis',
   'template.none': 'Aucun modèle construit.',
