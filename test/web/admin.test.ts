@@ -227,7 +227,8 @@ describe("a visitor's browser", () => {
       assert.equal(await page.locator('#sessions-body tr').count(), 0);
       const statuses = await page.evaluate(async () => {
         const out: number[] = [];
-        for (const path of ['admin/overview', 'admin/events', 'audit', 'metrics', 'admin/pool', 'admin/template']) out.push((await fetch(`/api/winux/${path}`)).status);
+        for (const path of ['admin/overview', 'admin/events', 'audit', 'metrics', 'admin/pool', 'admin/template'])
+          out.push((await fetch(`/api/winux/${path}`)).status);
         return out;
       });
       assert.ok(
