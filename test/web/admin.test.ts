@@ -211,6 +211,36 @@ for (const width of [1280, 390]) {
   });
 }
 
+describe('a provider that offers no rebuild (as on Proxmox)', () => {
+  test('the template panel lists its copies per node, says why there is no rebuild, and the button stays disabled', async () => {
+    const stepper = Object.assign(new SteppingProvider(), {
+      templateStatus: async () => ({
+        recipeHash: null,
+        copies: [
+          { node: 'pve1', name: '9000 (winux-template)', hash: '0123456789abcdef', builtAt: Date.now() - 3.5 * 86_400_000, archiveBytes: null },
+          { node: 'pve2', name: '9001 (winux-template)', hash: null, builtAt: null, archiveBytes: null },
+        ],
+        rebuild: { offered: false as const, reason: 'templates are pushed with winux template push' },
+      }),
+    });
+    const w = await startWinux({}, { stepper });
+    const { context, page } = await openPage(browser, w.url, { width: 390, height: 900, locale: 'en-GB', mobile: true });
+    try {
+      await signIn(page, w);
+      await page.locator('#template-note').waitFor({ state: 'visible' });
+      assert.match(await text(page, '#template-note'), /No rebuild here: templates are pushed with winux template push/);
+      assert.equal(await page.locator('#template-rebuild').isDisabled(), true);
+      const panel = await text(page, '#template');
+      assert.match(panel, /9000 \(winux-template\) on pve1/);
+      assert.match(panel, /recipe 0123456789abcdef, built 3 days ago/);
+      assert.match(panel, /9001 \(winux-template\) on pve2/);
+    } finally {
+      await context.close();
+      await w.close();
+    }
+  });
+});
+
 describe("a visitor's browser", () => {
   test('sees only the sign-in form: the admin data is refused and nothing is shown', async () => {
     const w = await startWinux({ WINUX_SESSIONS_PER_VISITOR: '0' });
