@@ -19,8 +19,12 @@ const procs = [...new Set(dirs)].map((d) => path.join(d, 'cgroup.procs'));
 let child: ReturnType<typeof spawn> | undefined;
 
 after(async () => {
-  child?.kill('SIGKILL');
-  await new Promise((r) => setTimeout(r, 200));
+  // A cgroup can only be removed once its last process has exited.
+  if (child && child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise((r) => child!.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+  }
   for (const d of new Set(dirs)) if (existsSync(d)) rmdirSync(d);
 });
 
