@@ -110,6 +110,9 @@ const schema = z.object({
   WINUX_POOL_SIZE: int(0, 1000).default(0),
   WINUX_POOL_MAX_AGE_MINUTES: int(1, 100_000).default(240),
   WINUX_AUDIT_DAYS: int(1, 36_500).default(90),
+  WINUX_USAGE_DAYS: int(7, 36_500).default(90),
+  WINUX_USAGE_SAMPLE_SECONDS: int(1, 3600).default(5),
+  WINUX_TEMPLATE_DIR: z.string().min(1).optional(),
   WINUX_METRICS_TOKEN: z.string().min(16, { error: 'at least 16 characters' }).optional(),
   WINUX_ADMIN_SIGN_IN_HOURS: int(1, 720).default(12),
 
@@ -215,6 +218,12 @@ export interface Config {
   pool: { size: number; maxAgeMs: number };
   /** Audit rows older than this are purged by the reconciler. */
   auditDays: number;
+  /** Daily usage figures (sessions, desktop-hours, time to desktop, failures) are kept this long, past the sessions' own purge. */
+  usageDays: number;
+  /** How often one loop reads every session's CPU and memory for the console. */
+  usageSampleMs: number;
+  /** The desktop template's recipe (build.sh and its files); default: the template/ directory shipped with Winux. */
+  templateDir: string;
   /** A bearer token that may read /metrics only (a scraper should not hold admin rights). */
   metricsToken?: string;
   /** How long a console sign-in lasts. */
@@ -365,6 +374,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     },
     pool: { size: e.WINUX_POOL_SIZE, maxAgeMs: e.WINUX_POOL_MAX_AGE_MINUTES * 60_000 },
     auditDays: e.WINUX_AUDIT_DAYS,
+    usageDays: e.WINUX_USAGE_DAYS,
+    usageSampleMs: e.WINUX_USAGE_SAMPLE_SECONDS * 1000,
+    templateDir: path.resolve(e.WINUX_TEMPLATE_DIR ?? path.resolve(import.meta.dirname, '..', 'template')),
     metricsToken: e.WINUX_METRICS_TOKEN,
     adminSignInMs: e.WINUX_ADMIN_SIGN_IN_HOURS * 3600_000,
     proxmox: {

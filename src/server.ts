@@ -56,7 +56,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   ensureDataDir(config);
   const adminToken = loadOrCreateAdminToken(config, logger);
   const store = await Store.open(config.databaseUrl, { secretKey: loadOrCreateSecretKey(config, logger) });
-  const service = new SessionService({ config, store, provider, logger, clock, audit: store.audit });
+  const service = new SessionService({ config, store, provider, logger, clock, audit: store.audit, usageHistory: store.usage });
   // Several replicas: the first beat says whether this one leads; only the leader reconciles at start-up.
   await service.heartbeat.beat();
   if (service.isLeader) {
@@ -87,7 +87,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (timers && size > 0 && !pool.started) pool.start();
     },
   };
-  const app = await createApp({ config, service, store, provider, clock, logger, adminToken, tls, admin: store.admin, audit: store.audit, pool: poolControl });
+  const app = await createApp({
+    config,
+    service,
+    store,
+    provider,
+    clock,
+    logger,
+    adminToken,
+    tls,
+    admin: store.admin,
+    audit: store.audit,
+    usageHistory: store.usage,
+    pool: poolControl,
+  });
   const address = await app.listen({ host: config.host, port: config.port });
   const url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '[::1]');
   // Renewed files reach new connections; open ones keep the certificate they shook hands with.

@@ -65,6 +65,51 @@ export interface ProviderCheck {
   detail: string;
 }
 
+/** One machine's use of the host now: CPU in % of one core (null until two samples are known), memory in bytes. */
+export interface MachineUsage {
+  cpuPercent: number | null;
+  memoryBytes: number;
+}
+
+/** One host's figures (LXC: this machine; Proxmox: each node). Null where the provider cannot tell. */
+export interface HostFigures {
+  node: string;
+  online: boolean;
+  cpus: number | null;
+  /** CPU use of the whole host, 0–100. */
+  cpuPercent: number | null;
+  memoryTotalBytes: number | null;
+  memoryUsedBytes: number | null;
+  diskTotalBytes: number | null;
+  diskUsedBytes: number | null;
+  /** Load average over 1, 5 and 15 minutes. */
+  load: number[] | null;
+}
+
+/** One built template: where it is, which recipe it came from, when, how big. */
+export interface TemplateCopy {
+  /** LXC: this host's name; Proxmox: the node holding the CT template. */
+  node: string;
+  /** What the template is called there (LXC container name, Proxmox vmid and hostname). */
+  name: string;
+  /** The recipe hash it was built from, when known. */
+  hash: string | null;
+  /** When it was built (ms since the epoch), when known. */
+  builtAt: number | null;
+  /** Size of its archive in bytes, when known. */
+  archiveBytes: number | null;
+}
+
+export interface TemplateStatus {
+  /** The hash of the recipe in this Winux's template/ directory, when the provider builds from it. */
+  recipeHash: string | null;
+  copies: TemplateCopy[];
+  /** Whether `rebuildTemplate` is offered here, and why not when it is not (shown to the admin). */
+  rebuild: { offered: true } | { offered: false; reason: string };
+}
+
+export type TemplateProgressEvent = { step: string; detail?: string };
+
 export interface Provider {
   /** The short name the factory knows it by (providers/index.ts), shown by /health and /info. */
   readonly name: string;
@@ -87,5 +132,20 @@ export interface Provider {
    * Absent: the provider offers no browser desktop.
    */
   openDesktop?(ref: ProviderRef, signal?: AbortSignal): Promise<Duplex>;
+  /**
+   * CPU and memory of these machines now, keyed by container id; a machine the
+   * provider cannot read is left out. Called by one sampling loop (core/usage-sampler.ts),
+   * never per request. Absent: the provider cannot tell.
+   */
+  usage?(refs: ProviderRef[]): Promise<Map<number, MachineUsage>>;
+  /** The host or nodes sessions run on, with their figures. */
+  hosts?(): Promise<HostFigures[]>;
+  /** Which desktop template is built, where. */
+  templateStatus?(): Promise<TemplateStatus>;
+  /**
+   * Builds the template from the recipe again, reporting each step. Running
+   * sessions keep their own copy. Offered only when `templateStatus().rebuild.offered`.
+   */
+  rebuildTemplate?(progress: (e: TemplateProgressEvent) => void, signal: AbortSignal): Promise<void>;
   close?(): Promise<void>;
 }

@@ -10,6 +10,7 @@ import type { SessionStore } from './store-port.ts';
 import type { Clock } from './clock.ts';
 import { forEachBounded, providerConcurrency, withTimeout } from './concurrency.ts';
 import { sessionLog, type MachineLifecycle } from './lifecycle.ts';
+import { completeFrom, dayMs, dayOf, startOfDay, usageByDay, type UsageHistory } from './usage-days.ts';
 import type { AuditLog } from './audit-port.ts';
 import type { Audit } from './audit.ts';
 import { errorCode, type TelemetryEvent } from './telemetry.ts';
@@ -36,12 +37,14 @@ export interface ReconcilerOptions {
   lifecycle: MachineLifecycle;
   /** The audit log, purged here after `config.auditDays`. */
   audit?: AuditLog;
+  /** Daily usage, written here while each day's sessions are all kept, purged after `config.usageDays`. */
+  usageHistory?: UsageHistory;
   record?: Audit;
   report?(event: TelemetryEvent): void;
 }
 
 /** Finished sessions are kept this long for the record, then purged. */
-const keepEndedMs = 7 * 24 * 3600_000;
+export const keepEndedMs = 7 * 24 * 3600_000;
 
 /** Listing every managed machine is one API call or one directory read. */
 const listTimeoutMs = 60_000;
@@ -145,9 +148,22 @@ export class Reconciler {
     // Start-up never waits on a slow removal: it finishes in the background (drained on shutdown).
     if (options.startup) lifecycle.track(removal);
     else await removal;
+    await this.keepUsage(now);
     await store.purgeEnded(now - keepEndedMs);
     await this.o.audit?.purge(now - config.auditDays * 24 * 3600_000);
     return stats;
+  }
+
+  /** Writes the days whose sessions are all still kept (so each day's last row is complete before any purge), drops old days. */
+  private async keepUsage(now: number): Promise<void> {
+    const history = this.o.usageHistory;
+    if (!history) return;
+    const from = completeFrom(now, keepEndedMs);
+    const days = Math.round((startOfDay(now) - from) / dayMs) + 1;
+    const sessions = await this.o.store.list({ pooled: false, limit: 50_000 });
+    // A day without sessions needs no row: the charts show it as zero.
+    await history.save(usageByDay(sessions, now, days).filter((d) => d.sessions > 0));
+    await history.purge(dayOf(now - this.o.config.usageDays * dayMs));
   }
 
   /** Removes machines nobody owns, a few at a time, each bounded by the destroy timeout. Returns how many went. */

@@ -21,6 +21,7 @@ import { isRunning, runningStatuses } from './session.ts';
 import { noAudit, type Actor, type AuditLog } from './audit-port.ts';
 import { createAudit, systemActor, type Audit, type AuditNote } from './audit.ts';
 import { errorCode, type TelemetryEvent } from './telemetry.ts';
+import type { UsageHistory } from './usage-days.ts';
 
 export interface SessionServiceOptions {
   config: Config;
@@ -30,6 +31,8 @@ export interface SessionServiceOptions {
   clock: Clock;
   /** Where actions are recorded (the database's audit log); none by default. */
   audit?: AuditLog;
+  /** Where daily usage is kept past the sessions' purge (the reconciler writes it); none by default. */
+  usageHistory?: UsageHistory;
 }
 
 export interface CreateRequest {

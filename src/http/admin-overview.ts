@@ -3,13 +3,19 @@
 // failures, abuse (addresses and IPv6 /64s), and usage by day.
 import fs from 'node:fs';
 import os from 'node:os';
+import { withTimeout } from '../core/concurrency.ts';
+import type { MachineUsage } from '../core/provider-port.ts';
+import { keepEndedMs } from '../core/reconciler.ts';
 import type { SessionRecord } from '../core/session.ts';
+import { chartDays, completeFrom, dayMs, dayOf, startOfDay, usageByDay } from '../core/usage-days.ts';
 import { runningStatuses, unendedStatuses } from '../core/session.ts';
 import { ipv6Net64 } from './blocks.ts';
 import type { AppContext } from './context.ts';
 import { remainingSeconds, sessionHeader } from './present.ts';
 
-const dayMs = 24 * 3600_000;
+/** The console's charts open on this many days; it may ask for up to WINUX_USAGE_DAYS. */
+export const defaultUsageDays = 30;
+const hostsTimeoutMs = 5_000;
 
 /** The address each session was started from (its session.create audit row). */
 async function addressesOf(ctx: AppContext, ids: string[]): Promise<Map<string, string>> {
@@ -17,7 +23,7 @@ async function addressesOf(ctx: AppContext, ids: string[]): Promise<Map<string, 
   return new Map(rows.filter((r) => r.sessionId && r.address).map((r) => [r.sessionId!, r.address!]));
 }
 
-export function adminSessionJson(s: SessionRecord, now: number, address: string | undefined) {
+export function adminSessionJson(s: SessionRecord, now: number, address: string | undefined, use?: MachineUsage) {
   return {
     ...sessionHeader(s),
     pooled: s.pooled,
@@ -28,6 +34,9 @@ export function adminSessionJson(s: SessionRecord, now: number, address: string 
     remaining_seconds: remainingSeconds(s, now),
     expired: s.expiresAt <= now,
     error: s.error,
+    // The last sample of the one usage loop (core/usage-sampler.ts); null until it has one.
+    cpu_percent: use?.cpuPercent ?? null,
+    memory_bytes: use?.memoryBytes ?? null,
   };
 }
 
@@ -39,7 +48,7 @@ export async function liveSessions(ctx: AppContext) {
     sessions.filter((s) => !s.pooled).map((s) => s.id),
   );
   const now = ctx.clock.now();
-  return sessions.map((s) => adminSessionJson(s, now, addresses.get(s.id)));
+  return sessions.map((s) => adminSessionJson(s, now, addresses.get(s.id), ctx.usage.of(s.id)));
 }
 
 export async function capacityAndHost(ctx: AppContext) {
@@ -62,7 +71,30 @@ export async function capacityAndHost(ctx: AppContext) {
       disk,
     },
     provider: ctx.provider.name,
+    nodes: await nodes(ctx),
   };
+}
+
+/** The provider's hosts (LXC: this one; Proxmox: each node), or none when it cannot tell or does not answer in time. */
+async function nodes(ctx: AppContext) {
+  if (!ctx.provider.hosts) return [];
+  try {
+    const hosts = await withTimeout(ctx.provider.hosts(), hostsTimeoutMs, 'reading the hosts');
+    return hosts.map((h) => ({
+      node: h.node,
+      online: h.online,
+      cpus: h.cpus,
+      cpu_percent: h.cpuPercent,
+      memory_total_bytes: h.memoryTotalBytes,
+      memory_used_bytes: h.memoryUsedBytes,
+      disk_total_bytes: h.diskTotalBytes,
+      disk_used_bytes: h.diskUsedBytes,
+      load: h.load,
+    }));
+  } catch (err) {
+    ctx.logger.warn({ err }, 'could not read the hosts for the console');
+    return [];
+  }
 }
 
 /** Recent failed creations and removals, and what Winux did about them. */
@@ -117,44 +149,22 @@ export async function abuse(ctx: AppContext) {
   };
 }
 
-function quantile(sorted: number[], q: number): number | null {
-  if (!sorted.length) return null;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
-
-/** Per day over the sessions kept (finished ones are kept 7 days): sessions, desktop-hours, failures, time to desktop. */
-export async function usage(ctx: AppContext, days = 7) {
+/** Per day: sessions, desktop-hours, failures, time to desktop; past the sessions kept (7 days) from the daily rows (WINUX_USAGE_DAYS). */
+export async function usage(ctx: AppContext, days = defaultUsageDays) {
   const now = ctx.clock.now();
-  const start = Math.floor(now / dayMs) * dayMs - (days - 1) * dayMs;
-  const sessions = (await ctx.store.list({ pooled: false, limit: 20_000 })).filter((s) => s.createdAt >= start);
-  const out = Array.from({ length: days }, (_, i) => ({
-    day: new Date(start + i * dayMs).toISOString().slice(0, 10),
-    sessions: 0,
-    desktop_hours: 0,
-    failures: 0,
-    ready_seconds: [] as number[],
-  }));
-  for (const s of sessions) {
-    const d = out[Math.floor((s.createdAt - start) / dayMs)];
-    if (!d) continue;
-    d.sessions++;
-    if (s.status === 'failed') d.failures++;
-    if (s.readyAt !== null) {
-      d.ready_seconds.push((s.readyAt - s.createdAt) / 1000);
-      d.desktop_hours += (Math.min(s.endedAt ?? now, now) - s.readyAt) / 3600_000;
-    }
-  }
+  const liveFrom = completeFrom(now, keepEndedMs);
+  const liveDays = Math.min(days, Math.round((startOfDay(now) - liveFrom) / dayMs) + 1);
+  const live = usageByDay(await ctx.store.list({ pooled: false, limit: 20_000 }), now, liveDays);
+  const history = ctx.usageHistory ? await ctx.usageHistory.since(dayOf(now - (days - 1) * dayMs)) : [];
   return {
-    days: out.map((d) => {
-      const sorted = d.ready_seconds.sort((a, b) => a - b);
-      return {
-        day: d.day,
-        sessions: d.sessions,
-        desktop_hours: Math.round(d.desktop_hours * 100) / 100,
-        failures: d.failures,
-        median_ready_seconds: quantile(sorted, 0.5),
-        p95_ready_seconds: quantile(sorted, 0.95),
-      };
-    }),
+    kept_days: ctx.config.usageDays,
+    days: chartDays(live, history, now, days, liveFrom).map((d) => ({
+      day: d.day,
+      sessions: d.sessions,
+      desktop_hours: Math.round((d.desktopSeconds / 3600) * 100) / 100,
+      failures: d.failures,
+      median_ready_seconds: d.medianReadySeconds,
+      p95_ready_seconds: d.p95ReadySeconds,
+    })),
   };
 }

@@ -70,5 +70,10 @@ export const BlockJson = Type.Object({
 });
 export const BlockList = Type.Object({ blocks: Type.Array(BlockJson) });
 
+export const TemplatePanel = Loose('the recipe hash, the built copies (node, name, hash, age, archive size), whether a rebuild is offered, and its state');
+export const OverviewQuery = Type.Object(
+  { days: Type.Optional(Type.String({ pattern: '^[0-9]{1,5}$', description: 'days of usage charted (7 to WINUX_USAGE_DAYS; default 30)' })) },
+  { additionalProperties: false },
+);
 export const Overview = Loose('sessions, capacity, host, pool, failures, abuse, usage');
 export const BulkResult = Type.Object({ ended: Type.Integer(), sessions: Type.Array(Type.String()) });

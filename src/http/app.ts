@@ -23,6 +23,9 @@ import { sessionRoutes } from './routes/sessions.ts';
 import { systemRoutes } from './routes/system.ts';
 import { markSignedInAdmins } from './admin-auth.ts';
 import { createMetrics } from './metrics.ts';
+import { TemplateRebuilds } from '../core/template-rebuild.ts';
+import { UsageSampler } from '../core/usage-sampler.ts';
+import { adminTemplateRoutes } from './routes/admin-template.ts';
 import { adminBlockRoutes } from './routes/admin-blocks.ts';
 import { adminConsoleRoutes } from './routes/admin-console.ts';
 import { adminPoolRoutes } from './routes/admin-pool.ts';
@@ -63,6 +66,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     logController: new OneLinePerRequest(),
   });
 
+  const sampler = new UsageSampler({ ...options, intervalMs: config.usageSampleMs });
   const ctx: AppContext = {
     ...options,
     adminTokenHash: hashSecret(options.adminToken),
@@ -72,7 +76,14 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     shares: new ShareService(options.store, options.clock, { linksPerSession: config.share.linksPerSession }),
     desktops: new DesktopHub(),
     metrics: createMetrics(options),
+    usage: sampler,
+    rebuilds: new TemplateRebuilds({ provider: options.provider, audit: (a, n) => options.service.audit(a, n), clock: options.clock, logger }),
   };
+  sampler.start();
+  app.addHook('onClose', async () => {
+    await sampler.stop();
+    await ctx.rebuilds.close();
+  });
   app.addHook('onResponse', ctx.metrics.onResponse);
   app.addHook('onClose', async () => ctx.metrics.close());
   // A session that stops being ready closes its desktop streams at once (the page says why).
@@ -183,6 +194,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
       adminSessionRoutes(api, ctx);
       adminConsoleRoutes(api, ctx);
       adminPoolRoutes(api, ctx);
+      adminTemplateRoutes(api, ctx);
       adminBlockRoutes(api, ctx);
       auditRoutes(api, ctx);
       metricsRoutes(api, ctx);

@@ -14,6 +14,9 @@ import type { Check } from './health.ts';
 import type { AdminStore } from '../core/admin-port.ts';
 import type { AuditLog } from '../core/audit-port.ts';
 import type { Metrics } from './metrics.ts';
+import type { TemplateRebuilds } from '../core/template-rebuild.ts';
+import type { UsageHistory } from '../core/usage-days.ts';
+import type { UsageView } from '../core/usage-sampler.ts';
 
 /** The warm pool as the console sees it (reaper/pool.ts implements it). */
 export interface PoolControl {
@@ -32,6 +35,8 @@ export interface AppServices {
   admin: AdminStore;
   audit: AuditLog;
   pool: PoolControl;
+  /** Daily usage kept past the sessions' purge (the console's charts); absent: only the sessions kept. */
+  usageHistory?: UsageHistory;
 }
 
 export interface AppContext extends AppServices {
@@ -46,4 +51,8 @@ export interface AppContext extends AppServices {
   desktops: DesktopHub;
   /** This app's own Prometheus registry (several apps may live in one process). */
   metrics: Metrics;
+  /** Each session's CPU and memory, from the last sample of the one loop. */
+  usage: UsageView;
+  /** The console's template rebuild (one at a time). */
+  rebuilds: TemplateRebuilds;
 }

@@ -134,6 +134,20 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('sessions_client_address').on('sessions').columns(['client_address', 'status']).execute();
     },
   },
+  '0008_usage_days': {
+    async up(db: Kysely<any>) {
+      // The console's usage charts past the sessions' purge: one row a day (UTC), no session ids.
+      await db.schema
+        .createTable('usage_days')
+        .addColumn('day', 'varchar(10)', (c) => c.primaryKey())
+        .addColumn('sessions', 'integer', (c) => c.notNull())
+        .addColumn('desktop_seconds', 'bigint', (c) => c.notNull())
+        .addColumn('failures', 'integer', (c) => c.notNull())
+        .addColumn('median_ready_ms', 'integer')
+        .addColumn('p95_ready_ms', 'integer')
+        .execute();
+    },
+  },
   '0010_replicas': {
     async up(db: Kysely<any>) {
       // Several replicas on one PostgreSQL: in-flight work (a creation, a removal) belongs to

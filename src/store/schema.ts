@@ -105,6 +105,16 @@ export interface BlocksTable {
   expires_at: number | null;
 }
 
+/** One day's usage, kept after the day's sessions are purged (WINUX_USAGE_DAYS). */
+export interface UsageDaysTable {
+  day: string;
+  sessions: number;
+  desktop_seconds: number;
+  failures: number;
+  median_ready_ms: number | null;
+  p95_ready_ms: number | null;
+}
+
 export interface Database {
   sessions: SessionsTable;
   shares: SharesTable;
@@ -116,4 +126,5 @@ export interface Database {
   blocks: BlocksTable;
   leases: LeasesTable;
   create_budgets: CreateBudgetsTable;
+  usage_days: UsageDaysTable;
 }

@@ -31,6 +31,8 @@ import type { AdminStore } from '../core/admin-port.ts';
 import type { AuditLog } from '../core/audit-port.ts';
 import { AdminTables } from './admin-store.ts';
 import { AuditStore } from './audit-store.ts';
+import type { UsageHistory } from '../core/usage-days.ts';
+import { UsageStore } from './usage-store.ts';
 import { noSecretBox, secretBox, type SecretBox } from './secret-box.ts';
 import { noNotifications, pgNotifications, type Notifications } from './notifications.ts';
 
@@ -47,6 +49,8 @@ export class Store implements SessionStore, ShareStore {
   /** The audit log and the console's tables, on the same database (and outages translated the same way). */
   readonly audit: AuditLog;
   readonly admin: AdminStore;
+  /** Daily usage rows for the console's charts. */
+  readonly usage: UsageHistory;
   private box: SecretBox = noSecretBox;
   /** See SessionStore.shared: PostgreSQL may have several replicas, SQLite has one process. */
   readonly shared: boolean;
@@ -59,6 +63,7 @@ export class Store implements SessionStore, ShareStore {
     this.audit = translatingOutages(new AuditStore(db));
     this.admin = translatingOutages(new AdminTables(db));
     this.shared = dialect === 'postgres';
+    this.usage = translatingOutages(new UsageStore(db));
   }
 
   /**

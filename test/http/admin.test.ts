@@ -36,6 +36,8 @@ const adminRoutes: [string, string, unknown?][] = [
   ['DELETE', '/admin/blocks/1'],
   ['POST', '/admin/sessions/end-expired', {}],
   ['POST', '/admin/sessions/end-all', {}],
+  ['GET', '/admin/template'],
+  ['POST', '/admin/template/rebuild', {}],
   ['GET', '/admin/session'],
   ['GET', '/audit'],
   ['GET', '/audit?format=jsonl'],

@@ -154,6 +154,23 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       assert.equal((await store.audit.query({ limit: 10 })).length, 3);
     });
 
+    test('daily usage rows: written, rewritten for the same day, read from a day on, purged before a day', async () => {
+      const row = (day: string, sessions: number) => ({
+        day,
+        sessions,
+        desktopSeconds: sessions * 600,
+        failures: 1,
+        medianReadySeconds: 1.234,
+        p95ReadySeconds: null,
+      });
+      await store.usage.save([row('2026-01-01', 2), row('2026-01-02', 3)]);
+      await store.usage.save([row('2026-01-02', 5)]);
+      assert.deepEqual(await store.usage.since('2026-01-01'), [row('2026-01-01', 2), row('2026-01-02', 5)]);
+      assert.deepEqual(await store.usage.since('2026-01-02'), [row('2026-01-02', 5)]);
+      assert.equal(await store.usage.purge('2026-01-02'), 1);
+      assert.deepEqual(await store.usage.since('2000-01-01'), [row('2026-01-02', 5)]);
+    });
+
     test('admin tables: sign-ins expire, a setting is overwritten, blocks expire or last', async () => {
       await store.admin.addSignIn({ secretHash: 'a'.repeat(64), createdAt: 0, expiresAt: 1000, address: null });
       assert.ok(await store.admin.findSignIn('a'.repeat(64), 999));

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchBrowser, openPage, shot, startWinux, until, type Winux } from './harness.ts';
+import { fakeRecipe, type FakeRecipe } from '../support/fake-recipe.ts';
+import { launchBrowser, openPage, shot, startWinux, SteppingProvider, text, until, type Winux } from './harness.ts';
 
 let browser: Browser;
 before(async () => {
@@ -17,6 +18,8 @@ after(async () => {
 
 const api = '/api/winux';
 const rowOf = (page: Page, id: string) => page.locator(`#sessions-body tr[data-session="${id}"]`);
+const MiB = 1024 ** 2;
+const shownIds = (page: Page) => page.locator('#sessions-body tr[data-session]').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.session));
 /** Script errors, without the browser's note of each refused request (the wrong-token try, the first "am I signed in?"). */
 function jsErrors(page: Page): string[] {
   return (page as unknown as { jsErrors: string[] }).jsErrors.filter((e) => !/status of 401/.test(e));
@@ -35,8 +38,13 @@ for (const width of [1280, 390]) {
     let w: Winux;
     let context: BrowserContext;
     let page: Page;
+    let recipe: FakeRecipe;
     before(async () => {
-      w = await startWinux({ WINUX_SESSIONS_PER_VISITOR: '0', WINUX_MAX_SESSIONS: '6' });
+      // The real LXC template code over a tiny recipe, built once before the console opens.
+      recipe = fakeRecipe();
+      await recipe.control.rebuildTemplate(() => {}, new AbortController().signal);
+      const stepper = Object.assign(new SteppingProvider(), recipe.control);
+      w = await startWinux({ WINUX_SESSIONS_PER_VISITOR: '0', WINUX_MAX_SESSIONS: '6', WINUX_USAGE_SAMPLE_SECONDS: '1' }, { stepper });
       ({ context, page } = await openPage(browser, w.url, { width, height: 900, locale: width === 390 ? 'en-GB' : 'fr-FR', mobile: width === 390 }));
     });
     after(async () => {
@@ -117,6 +125,67 @@ for (const width of [1280, 390]) {
       await until(async () => (await page.locator('#pool-members li .mono').count()) === 0, 'the pool emptied');
     });
 
+    test('CPU and memory now are shown per session, and the list sorts on them', async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 2; i++) ids.push((await w.request('POST', `${api}/sessions`, {})).body.session_id);
+      await until(async () => (await page.locator('#sessions-body tr[data-session] .status.ready').count()) === 2, 'two ready rows');
+      const [a, b] = await Promise.all(ids.map(async (id) => (await w.store.get(id))!.containerId));
+      w.stepper.load.set(a!, { cpuPercent: 12.5, memoryBytes: 300 * MiB });
+      w.stepper.load.set(b!, { cpuPercent: 87, memoryBytes: 100 * MiB });
+      await until(async () => (await rowOf(page, ids[1]!).innerText()).includes('87.0 %'), 'the sampled CPU shown');
+      assert.match(await rowOf(page, ids[0]!).innerText(), /12\.5 %[\s\S]*300 MiB/);
+      await page.locator('button[data-sort="cpu_percent"]').click();
+      assert.deepEqual(await shownIds(page), ids);
+      await page.locator('button[data-sort="cpu_percent"]').press('Enter');
+      assert.deepEqual(await shownIds(page), [ids[1], ids[0]]);
+      await page.locator('button[data-sort="memory_bytes"]').click();
+      assert.deepEqual(await shownIds(page), [ids[1], ids[0]]);
+      assert.equal(await page.locator('button[data-sort="memory_bytes"]').evaluate((b) => b.closest('th')!.getAttribute('aria-sort')), 'ascending');
+      await w.request('POST', `${api}/admin/sessions/end-all`, { token: w.adminToken, body: {} });
+      await until(async () => (await page.locator('#sessions-body tr[data-session]').count()) === 0, 'the rows gone');
+    });
+
+    test('the template panel: Rebuild shows its progress live, refuses a second one, sessions carry on, then the new hash shows', async () => {
+      const first = await recipe.hash();
+      await until(async () => (await page.locator('#template [data-hash]').getAttribute('data-hash')) === first, 'the built hash');
+      assert.equal(await page.locator('#template-recipe').innerText(), first);
+      recipe.change(`v-${width}`);
+      const second = await recipe.hash();
+      assert.notEqual(second, first);
+      await page.locator('#template-rebuild').click();
+      await page.locator('#confirm button[value="ok"]').click();
+      // Held at the recipe's gate: what is shown came live, not at the end.
+      await page.locator('#template-lines li', { hasText: `writing a tiny root filesystem (v-${width})` }).waitFor();
+      await page.locator('#template-lines li', { hasText: "waiting for the test's gate" }).waitFor();
+      assert.match(await text(page, '#template-state'), /packages/);
+      assert.equal(await page.locator('#template-rebuild').isDisabled(), true);
+      const again = await w.request('POST', `${api}/admin/template/rebuild`, { token: w.adminToken, body: {} });
+      assert.equal(again.status, 409, JSON.stringify(again.body));
+      // Sessions keep working during the rebuild.
+      const created = await w.request('POST', `${api}/sessions`, {});
+      await until(async () => (await rowOf(page, created.body.session_id).innerText()).includes('ready'), 'a session ready during the rebuild');
+      recipe.open();
+      await until(async () => (await page.locator('#template [data-hash]').getAttribute('data-hash')) === second, 'the new hash in the panel');
+      assert.match(await text(page, '#template-state'), /terminée|finished/);
+      const lines = await text(page, '#template-lines');
+      for (const step of ['configure', 'archive', 'install', 'done']) assert.match(lines, new RegExp(step));
+      assert.match(await text(page, '#template'), /0:0\d|0:1\d/, 'an age of a few seconds');
+      assert.equal(await page.locator('#template-rebuild').isDisabled(), false);
+      const audit = (await w.request('GET', `${api}/audit?action=template.rebuild`, { token: w.adminToken })).body.entries;
+      assert.deepEqual(
+        audit.map((e: any) => `${e.actor}:${e.outcome}`),
+        ['admin:ok'],
+      );
+      const done = (await w.request('GET', `${api}/audit?action=template.rebuilt`, { token: w.adminToken })).body.entries;
+      assert.deepEqual(
+        done.map((e: any) => `${e.actor}:${e.outcome}`),
+        ['admin:ok'],
+      );
+      await shot(page, `admin-${width}-template`);
+      await w.request('DELETE', `${api}/sessions/${created.body.session_id}`, { token: w.adminToken });
+      await until(async () => (await page.locator('#sessions-body tr[data-session]').count()) === 0, 'the session gone');
+    });
+
     test('a network is blocked and unblocked; the charts and panels are drawn; nothing overflows the width', async () => {
       await page.locator('#block-network').fill('2001:db8:42::/64');
       await page.locator('#block-add').click();
@@ -142,6 +211,36 @@ for (const width of [1280, 390]) {
   });
 }
 
+describe('a provider that offers no rebuild (as on Proxmox)', () => {
+  test('the template panel lists its copies per node, says why there is no rebuild, and the button stays disabled', async () => {
+    const stepper = Object.assign(new SteppingProvider(), {
+      templateStatus: async () => ({
+        recipeHash: null,
+        copies: [
+          { node: 'pve1', name: '9000 (winux-template)', hash: '0123456789abcdef', builtAt: Date.now() - 3.5 * 86_400_000, archiveBytes: null },
+          { node: 'pve2', name: '9001 (winux-template)', hash: null, builtAt: null, archiveBytes: null },
+        ],
+        rebuild: { offered: false as const, reason: 'templates are pushed with winux template push' },
+      }),
+    });
+    const w = await startWinux({}, { stepper });
+    const { context, page } = await openPage(browser, w.url, { width: 390, height: 900, locale: 'en-GB', mobile: true });
+    try {
+      await signIn(page, w);
+      await page.locator('#template-note').waitFor({ state: 'visible' });
+      assert.match(await text(page, '#template-note'), /No rebuild here: templates are pushed with winux template push/);
+      assert.equal(await page.locator('#template-rebuild').isDisabled(), true);
+      const panel = await text(page, '#template');
+      assert.match(panel, /9000 \(winux-template\) on pve1/);
+      assert.match(panel, /recipe 0123456789abcdef, built 3 days ago/);
+      assert.match(panel, /9001 \(winux-template\) on pve2/);
+    } finally {
+      await context.close();
+      await w.close();
+    }
+  });
+});
+
 describe("a visitor's browser", () => {
   test('sees only the sign-in form: the admin data is refused and nothing is shown', async () => {
     const w = await startWinux({ WINUX_SESSIONS_PER_VISITOR: '0' });
@@ -158,7 +257,8 @@ describe("a visitor's browser", () => {
       assert.equal(await page.locator('#sessions-body tr').count(), 0);
       const statuses = await page.evaluate(async () => {
         const out: number[] = [];
-        for (const path of ['admin/overview', 'admin/events', 'audit', 'metrics', 'admin/pool']) out.push((await fetch(`/api/winux/${path}`)).status);
+        for (const path of ['admin/overview', 'admin/events', 'audit', 'metrics', 'admin/pool', 'admin/template'])
+          out.push((await fetch(`/api/winux/${path}`)).status);
         return out;
       });
       assert.ok(

@@ -7,7 +7,7 @@ import { after, before } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { Clock } from '../../src/core/clock.ts';
 import type { CreationStep } from '../../src/core/session.ts';
-import type { CreatedMachine, CreateContext, CreateSpec, ManagedMachine, Provider, ProviderRef } from '../../src/core/provider-port.ts';
+import type { CreatedMachine, CreateContext, CreateSpec, MachineUsage, ManagedMachine, Provider, ProviderRef } from '../../src/core/provider-port.ts';
 import type { Duplex } from 'node:stream';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { VncDesktop } from '../support/vnc-desktop.ts';
@@ -51,6 +51,8 @@ export class SteppingProvider implements Provider {
   private hold: CreationStep | null = null;
   private waiting: Array<() => void> = [];
   reached = new Set<CreationStep>();
+  /** What `usage` reports per container id (a test sets it to play busy or idle desktops). */
+  readonly load = new Map<number, MachineUsage>();
   /** With `desktops`, each machine gets a real Xtigervnc (VNC auth by the session's password), reached by `openDesktop`. */
   desktops: Map<number, VncDesktop> | null = null;
 
@@ -111,6 +113,14 @@ export class SteppingProvider implements Provider {
   }
   async check() {
     return [{ name: 'fake', ok: true, detail: 'test provider' }];
+  }
+  async usage(refs: ProviderRef[]): Promise<Map<number, MachineUsage>> {
+    const out = new Map<number, MachineUsage>();
+    for (const r of refs) {
+      const u = this.load.get(r.containerId);
+      if (u && this.machines.has(r.containerId)) out.set(r.containerId, u);
+    }
+    return out;
   }
 }
 

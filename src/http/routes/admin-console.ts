@@ -4,8 +4,11 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { runningStatuses } from '../../core/session.ts';
-import { abuse, capacityAndHost, failures, liveSessions, usage } from '../admin-overview.ts';
-import { BulkResult, Overview } from '../admin-schemas.ts';
+import { errors } from '../../core/errors.ts';
+import type { RebuildState } from '../../core/template-rebuild.ts';
+import { abuse, capacityAndHost, defaultUsageDays, failures, liveSessions, usage } from '../admin-overview.ts';
+import { BulkResult, Overview, OverviewQuery } from '../admin-schemas.ts';
+import { rebuildJson, templatePanel } from './admin-template.ts';
 import { readCaller, requireAdmin, requireCsrfSafe } from '../auth.ts';
 import type { AppContext } from '../context.ts';
 import { openEventStream } from '../event-stream.ts';
@@ -25,10 +28,26 @@ export function adminConsoleRoutes(app: FastifyInstance, ctx: AppContext): void 
 
   api.get(
     '/admin/overview',
-    { schema: { summary: 'Everything the console shows (admin)', tags: ['admin'], response: { 200: Overview, ...errs } } },
+    {
+      schema: {
+        summary: 'Everything the console shows (admin)',
+        tags: ['admin'],
+        querystring: OverviewQuery,
+        response: { 200: Overview, 400: ErrorBody, ...errs },
+      },
+    },
     async (request) => {
       requireAdmin(readCaller(request, ctx.adminTokenHash));
-      const [sessions, capacity, failed, clients, use] = await Promise.all([liveSessions(ctx), capacityAndHost(ctx), failures(ctx), abuse(ctx), usage(ctx)]);
+      const days = request.query.days === undefined ? defaultUsageDays : Number(request.query.days);
+      if (days < 7 || days > ctx.config.usageDays) throw errors.badRequest(`days must be between 7 and ${ctx.config.usageDays} (WINUX_USAGE_DAYS).`);
+      const [sessions, capacity, failed, clients, use, template] = await Promise.all([
+        liveSessions(ctx),
+        capacityAndHost(ctx),
+        failures(ctx),
+        abuse(ctx),
+        usage(ctx, days),
+        templatePanel(ctx),
+      ]);
       return {
         sessions,
         ...capacity,
@@ -36,6 +55,7 @@ export function adminConsoleRoutes(app: FastifyInstance, ctx: AppContext): void 
         failures: failed,
         abuse: clients,
         usage: use,
+        template,
         server_time: new Date(ctx.clock.now()).toISOString(),
       };
     },
@@ -45,7 +65,8 @@ export function adminConsoleRoutes(app: FastifyInstance, ctx: AppContext): void 
     '/admin/events',
     {
       schema: {
-        summary: 'The live session list as server-sent events: a `sessions` event (every session not ended) on each change (admin)',
+        summary:
+          'The live session list as server-sent events: a `sessions` event (every session not ended) on each change, a `template` event (the rebuild state) on each step of a template rebuild (admin)',
         tags: ['admin'],
         response: { 200: Type.String({ description: 'text/event-stream' }), ...errs },
       },
@@ -77,6 +98,14 @@ export function adminConsoleRoutes(app: FastifyInstance, ctx: AppContext): void 
           send();
         }, 100);
       };
+      // A rebuild's progress lines, as they come: a burst of lines becomes one event.
+      let rebuildPending: NodeJS.Timeout | undefined;
+      const onRebuild = (_state: RebuildState) => {
+        rebuildPending ??= setTimeout(() => {
+          rebuildPending = undefined;
+          if (!ended) res.write(`event: template\ndata: ${JSON.stringify(rebuildJson(ctx.rebuilds.state))}\n\n`);
+        }, 100);
+      };
       const refresh = setInterval(send, refreshMs);
       const keepalive = setInterval(() => res.write(': keepalive\n\n'), keepaliveMs);
       const end = () => {
@@ -85,12 +114,15 @@ export function adminConsoleRoutes(app: FastifyInstance, ctx: AppContext): void 
         clearInterval(refresh);
         clearInterval(keepalive);
         if (pending) clearTimeout(pending);
+        if (rebuildPending) clearTimeout(rebuildPending);
+        ctx.rebuilds.off('change', onRebuild);
         ctx.service.off('session', onChange);
         streams.delete(end);
         res.end();
       };
       streams.add(end);
       ctx.service.on('session', onChange);
+      ctx.rebuilds.on('change', onRebuild);
       res.on('close', end);
       res.write('retry: 2000\n\n');
       send();

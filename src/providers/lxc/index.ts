@@ -43,7 +43,8 @@ import { hasRootIdMap, hasSessionIdSpace, sessionIdSpace } from './idmap.ts';
 import { containerIdOf, containerIp, containerName, rdpPort } from './naming.ts';
 import { bridgeState, closeRdpPort, ensureNetwork, forwardedContainers, hostListensOn, openRdpPort, sessionDns } from './network.ts';
 import { probeRdp } from './rdp-probe.ts';
-import { templateState } from './template.ts';
+import { templateControl, templateState } from './template.ts';
+import { createHostReader, createUsageReader } from './usage.ts';
 
 export { prepareLxcHost } from './setup.ts';
 
@@ -287,5 +288,17 @@ export function createLxcProvider(config: Config, logger: Logger): Provider {
     return connectStream(net.connect({ path: socketPath }), signal, name);
   }
 
-  return { name: 'lxc', create, destroy, status, list, check, setCredentials, openDesktop };
+  return {
+    name: 'lxc',
+    create,
+    destroy,
+    status,
+    list,
+    check,
+    setCredentials,
+    openDesktop,
+    usage: createUsageReader(),
+    hosts: createHostReader(config),
+    ...templateControl(config, log),
+  };
 }

@@ -13,8 +13,10 @@
 // once no session uses it any more.
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile, chown, chmod, open, copyFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type { Config } from '../../config.ts';
+import type { Provider, TemplateStatus } from '../../core/provider-port.ts';
 import type { Logger } from '../../logger.ts';
 import { run } from './exec.ts';
 import { readFile0 } from './network.ts';
@@ -22,7 +24,6 @@ import { hostIdMap } from './idmap.ts';
 
 /** Bumped when the way the recipe is applied (not the recipe itself) changes. */
 const formatVersion = '1';
-export const recipeDir = path.resolve(import.meta.dirname, '..', '..', '..', 'template');
 
 export type TemplateProgress = (event: { step: string; detail?: string }) => void;
 
@@ -39,6 +40,7 @@ async function listFiles(dir: string, prefix = ''): Promise<string[]> {
 export async function recipeHash(config: Config): Promise<string> {
   const h = createHash('sha256');
   h.update(`winux-template ${formatVersion}\nmirror ${config.lxc.mirror}\nuser ${config.desktopUser}\n`);
+  const recipeDir = config.templateDir;
   for (const rel of await listFiles(recipeDir)) {
     if (rel === 'README.md') continue; // documentation does not change the image
     const file = path.join(recipeDir, rel);
@@ -79,6 +81,36 @@ export async function templateState(config: Config): Promise<TemplateState> {
   return { hash, installed: installedHash === hash && rootfsOk, installedHash, archiveCached: await exists(p.archive), rootfs: p.rootfs };
 }
 
+/** What the console's template panel shows: the recipe, and the installed template's hash, age and archive size. */
+export async function templateReport(config: Config): Promise<TemplateStatus> {
+  const state = await templateState(config);
+  const copies: TemplateStatus['copies'] = [];
+  if (state.installedHash) {
+    const p = templatePaths(config, state.installedHash);
+    // The archive's time is the build's; the marker's is the installation's (an archive may come from another host).
+    const archive = await stat(p.archive).catch(() => null);
+    const marker = await stat(p.marker).catch(() => null);
+    copies.push({
+      node: os.hostname(),
+      name: config.lxc.template,
+      hash: state.installedHash,
+      builtAt: archive?.mtimeMs ?? marker?.mtimeMs ?? null,
+      archiveBytes: archive?.size ?? null,
+    });
+  }
+  return { recipeHash: state.hash, copies, rebuild: { offered: true } };
+}
+
+/** The provider's template methods: status, and a rebuild from the recipe (a new recipe goes into its own root filesystem; sessions keep theirs). */
+export function templateControl(config: Config, logger: Logger): Required<Pick<Provider, 'templateStatus' | 'rebuildTemplate'>> {
+  return {
+    templateStatus: () => templateReport(config),
+    rebuildTemplate: async (progress, signal) => {
+      await ensureTemplate(config, logger, { force: true, onProgress: progress, signal });
+    },
+  };
+}
+
 async function exists(file: string): Promise<boolean> {
   try {
     await stat(file);
@@ -116,7 +148,11 @@ export async function ensureTemplate(config: Config, logger: Logger, options: Bu
     await withBuildLock(config, () => buildArchive(config, logger, state.hash, progress, options.signal));
     did = 'built';
   }
-  if (did === 'built' || !state.installed) {
+  // A forced rebuild of the recipe already installed keeps the installed copy while
+  // sessions run on it: extracting over it would pull files from under them.
+  const inUse = state.installed && (await usedRootfs(config)).has(path.resolve(p.rootfs));
+  if (inUse && did === 'built') progress({ step: 'install', detail: `sessions run on ${p.rootfs} (same recipe): kept as it is` });
+  else if (did === 'built' || !state.installed) {
     progress({ step: 'install', detail: `extracting into ${p.rootfs}` });
     await installTemplate(config, state.hash);
     if (did === 'nothing') did = 'installed-from-cache';
@@ -182,7 +218,7 @@ async function buildArchive(config: Config, logger: Logger, hash: string, progre
   progress({ step });
   logger.info({ hash, rootfs }, 'building the desktop template');
   try {
-    await run('bash', [path.join(recipeDir, 'build.sh'), rootfs], {
+    await run('bash', [path.join(config.templateDir, 'build.sh'), rootfs], {
       signal,
       env: {
         ...process.env,
@@ -272,6 +308,17 @@ async function installTemplate(config: Config, hash: string): Promise<void> {
 /** Removes template root filesystems of older recipes that no session container uses any more. */
 export async function removeUnusedRootfs(config: Config, currentHash: string, logger: Logger): Promise<void> {
   const p = templatePaths(config, currentHash);
+  const used = await usedRootfs(config);
+  for (const name of await readdir(p.containerDir).catch(() => [] as string[])) {
+    const dir = path.join(p.containerDir, name);
+    if (!name.startsWith('rootfs-') || dir === p.rootfs || used.has(dir)) continue;
+    logger.info({ dir }, 'removing an older template root filesystem');
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The template root filesystems session containers are made from (their overlay's lower directory). */
+async function usedRootfs(config: Config): Promise<Set<string>> {
   const used = new Set<string>();
   for (const name of await readdir(config.lxc.path).catch(() => [] as string[])) {
     const conf = await readFile0(path.join(config.lxc.path, name, 'config'));
@@ -280,12 +327,7 @@ export async function removeUnusedRootfs(config: Config, currentHash: string, lo
     const shifted = await readFile0(path.join(config.lxc.path, name, 'template-rootfs'));
     if (shifted?.trim()) used.add(path.resolve(shifted.trim()));
   }
-  for (const name of await readdir(p.containerDir).catch(() => [] as string[])) {
-    const dir = path.join(p.containerDir, name);
-    if (!name.startsWith('rootfs-') || dir === p.rootfs || used.has(dir)) continue;
-    logger.info({ dir }, 'removing an older template root filesystem');
-    await rm(dir, { recursive: true, force: true });
-  }
+  return used;
 }
 
 /** Writes a Proxmox CT template (vztmpl) of the current recipe into `outDir`; builds it first if needed. */

@@ -11,6 +11,7 @@ import { destroyVm, InvisibleCtError, vmidFree } from './destroy.ts';
 import { runChecks } from './doctor.ts';
 import { isNotFound, noSshKeyMessage } from './errors.ts';
 import { openCtDesktop } from './desktop.ts';
+import { ctUsage, nodeFigures, templateCopies } from './figures.ts';
 import { ctPath, findVm, isManaged } from './guest-ops.ts';
 import { setPasswordInCt } from './ssh-pct.ts';
 
@@ -69,6 +70,9 @@ function makeProvider(ctx: ProxmoxContext): Provider {
     },
 
     check: () => runChecks(ctx),
+    usage: (refs) => ctUsage(ctx, refs),
+    hosts: () => nodeFigures(ctx),
+    templateStatus: () => templateCopies(ctx),
 
     async setCredentials(ref, username, password) {
       const vm = await findVm(ctx, ref.containerId);

@@ -178,6 +178,35 @@ test('the session container is unprivileged, limited, named after the session, a
   await attach(A, ['passwd', '-l', 'root']);
 });
 
+test("usage reads each session's CPU and memory from its cgroup: a busy loop inside shows as about a core", { timeout: 90_000 }, async () => {
+  const ref = { containerId: A, name: containerName(A) };
+  const missing = 30999;
+  const first = await provider.usage!([ref, { containerId: missing }]);
+  assert.equal(first.has(missing), false, 'a container that does not exist is left out');
+  assert.equal(first.get(A)?.cpuPercent, null, 'no rate from a single sample');
+  assert.ok(first.get(A)!.memoryBytes > 10 * 2 ** 20, `the desktop uses memory (${first.get(A)!.memoryBytes} bytes)`);
+  await new Promise((r) => setTimeout(r, 1500));
+  const quiet = (await provider.usage!([ref])).get(A)!.cpuPercent!;
+  const busy = attach(A, ['timeout', '8', 'sh', '-c', 'while :; do :; done']);
+  await new Promise((r) => setTimeout(r, 1000));
+  await provider.usage!([ref]);
+  await new Promise((r) => setTimeout(r, 3000));
+  const loaded = (await provider.usage!([ref])).get(A)!.cpuPercent!;
+  await busy;
+  // On a loaded machine a busy loop may get less than a core: it must stand out, not reach a figure.
+  assert.ok(loaded > quiet + 15, `a busy loop shows (quiet ${quiet} %, busy ${loaded} %)`);
+
+  const [host] = await provider.hosts!();
+  assert.ok(host!.online && host!.memoryTotalBytes! > host!.memoryUsedBytes! && host!.memoryUsedBytes! > 0);
+  assert.ok(host!.diskTotalBytes! > 0 && host!.load!.length === 3);
+  const t = await provider.templateStatus!();
+  const state = await templateState(config);
+  assert.equal(t.recipeHash, state.hash);
+  assert.equal(t.copies[0]!.hash, state.installedHash);
+  assert.ok(t.copies[0]!.archiveBytes! > 100 * 2 ** 20, 'the real archive is hundreds of MB');
+  assert.deepEqual(t.rebuild, { offered: true });
+});
+
 test('sessions cannot reach each other or the host, and each has its own TLS key', { timeout: 240_000 }, async () => {
   await provider.create(spec(B), { signal: AbortSignal.timeout(200_000), progress: () => {} });
   // Control: the method works (a container reaches its own xrdp).

@@ -118,6 +118,11 @@ export interface SimCt {
   vnc?: net.Server | null;
   /** Connections the CT firewall refused, as `peer → port`. */
   refused: string[];
+  /**
+   * What pvestatd last reported of the running CT: `cpu` as a fraction of its cores, `mem`
+   * in bytes (a test sets it to play a busy desktop; default: an idle one).
+   */
+  load?: { cpu: number; mem: number };
 }
 
 /** A task: the fields its UPID encodes, plus its state. */
@@ -128,6 +133,10 @@ export interface SimTask extends UpidParts {
   log: string[];
   endtime?: number;
 }
+
+/** A running CT's CPU (fraction of its cores) and memory as pvestatd reports them; a stopped one uses none. */
+export const ctCpu = (ct: SimCt): number => (ct.status === 'running' ? (ct.load?.cpu ?? 0) : 0);
+export const ctMem = (ct: SimCt): number => (ct.status === 'running' ? (ct.load?.mem ?? 200 * MiB) : 0);
 
 export const defaultTimings: SimTimings = {
   createMs: 300,
@@ -825,11 +834,11 @@ export class SimCluster {
       name: ct.config.hostname,
       type: 'lxc',
       maxmem: Number(ct.config.memory) * MiB,
-      mem: ct.status === 'running' ? 200 * MiB : 0,
+      mem: ctMem(ct),
       maxswap: Number(ct.config.swap) * MiB,
       maxdisk: 8 * GiB,
       disk: 0,
-      cpu: 0,
+      cpu: ctCpu(ct),
       cpus: Number(ct.config.cores),
       uptime: ct.startedAt ? Math.floor((Date.now() - ct.startedAt) / 1000) : 0,
       netin: 0,

@@ -3,7 +3,7 @@
 // PVE/API2/Cluster.pm: guests without VM.Audit are left out, nodes without
 // Sys.Audit lose their figures, storages need Datastore.Audit or AllocateSpace.
 import { hasPriv, type Auth } from './acl.ts';
-import type { SimCluster, SimNode } from './cluster.ts';
+import { ctCpu, ctMem, type SimCluster, type SimNode } from './cluster.ts';
 
 const MiB = 1024 ** 2;
 
@@ -43,9 +43,9 @@ function vmEntries(c: SimCluster, auth: Auth): Record<string, unknown>[] {
     if (now) {
       Object.assign(e, {
         maxcpu: now.cores,
-        cpu: 0,
+        cpu: now.status === 'running' ? (ct.load?.cpu ?? 0) : 0,
         maxmem: now.memory * MiB,
-        mem: now.status === 'running' ? 200 * MiB : 0,
+        mem: now.status === 'running' ? (ct.load?.mem ?? 200 * MiB) : 0,
         maxdisk: 8 * 1024 ** 3,
         disk: 0,
         uptime: now.startedAt ? Math.floor((Date.now() - now.startedAt) / 1000) : 0,

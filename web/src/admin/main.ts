@@ -7,7 +7,7 @@ import { $, say, storage } from '../shared/dom.ts';
 import { i18n, t } from './i18n/index.ts';
 import * as panels from './panels.ts';
 import { renderHead, renderRows, tableState, visible } from './sessions-table.ts';
-import type { AdminSession, AuditEntry, Capacity, Overview } from './types.ts';
+import type { AdminSession, AuditEntry, Capacity, Overview, RebuildState, TemplatePanel } from './types.ts';
 
 const base = apiBase(location.href, '../../api/winux/');
 const api = createApi(base);
@@ -60,10 +60,38 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   }
 }
 
+function showRebuild(r: RebuildState): void {
+  const box = $('template-progress');
+  box.hidden = !r.running && !r.outcome;
+  $('template-state').textContent = panels.rebuildState(r);
+  const lines = $('template-lines');
+  const atEnd = lines.scrollTop + lines.clientHeight >= lines.scrollHeight - 4;
+  lines.innerHTML = panels.rebuildLines(r);
+  if (atEnd) lines.scrollTop = lines.scrollHeight;
+  $<HTMLButtonElement>('template-rebuild').disabled = r.running || !templateOffered;
+}
+
+let templateOffered = false;
+function showTemplate(p: TemplatePanel): void {
+  templateOffered = p.rebuild_offered;
+  $('template').innerHTML = panels.template(p);
+  const note = $('template-note');
+  note.hidden = p.rebuild_offered || !p.rebuild_reason;
+  note.textContent = p.rebuild_reason ? t('template.notOffered', p.rebuild_reason) : '';
+  showRebuild(p.rebuild);
+}
+
+async function loadTemplate(): Promise<void> {
+  showTemplate(await call<TemplatePanel>('GET', 'admin/template'));
+}
+
 async function loadOverview(): Promise<void> {
-  const o = await call<Overview>('GET', 'admin/overview');
+  const o = await call<Overview>('GET', `admin/overview?days=${$<HTMLSelectElement>('usage-days').value}`);
   takeSessions(o.sessions, o.capacity);
   $('capacity').innerHTML = panels.capacity(o);
+  $('nodes').innerHTML = panels.nodes(o.nodes);
+  $('nodes-wrap').hidden = !o.nodes.length;
+  showTemplate(o.template);
   const size = $<HTMLInputElement>('pool-size');
   if (document.activeElement !== size) size.value = String(o.pool.size);
   size.max = String(o.capacity.max);
@@ -71,6 +99,7 @@ async function loadOverview(): Promise<void> {
   $('blocks').innerHTML = panels.blocks(o);
   $('failures').innerHTML = panels.failures(o);
   $('charts').innerHTML = panels.charts(o);
+  for (const option of $<HTMLSelectElement>('usage-days').options) option.disabled = Number(option.value) > o.usage.kept_days;
   const audit = await call<{ entries: AuditEntry[] }>('GET', 'audit?limit=50');
   $('audit').innerHTML = panels.audit(audit.entries);
 }
@@ -84,6 +113,14 @@ function listen(): void {
     takeSessions(data.sessions, data.capacity);
     live.textContent = t('sessions.live');
     live.classList.remove('off');
+  });
+  // A rebuild's progress as it comes; once it ends, the panel shows the new template.
+  let wasRunning = false;
+  events.addEventListener('template', (e) => {
+    const r = JSON.parse((e as MessageEvent).data) as RebuildState;
+    showRebuild(r);
+    if (wasRunning && !r.running) void loadTemplate().catch(() => {});
+    wasRunning = r.running;
   });
   events.addEventListener('error', () => {
     live.textContent = t('sessions.offline');
@@ -109,7 +146,24 @@ function signedOut(): void {
   events = undefined;
   window.clearInterval(refresher);
   sessions = [];
-  for (const id of ['summary', 'sessions-body', 'capacity', 'pool-members', 'clients', 'blocks', 'failures', 'charts', 'audit']) $(id).innerHTML = '';
+  $('template-progress').hidden = true;
+  $('template-note').hidden = true;
+  for (const id of [
+    'summary',
+    'sessions-body',
+    'capacity',
+    'nodes',
+    'template',
+    'template-lines',
+    'template-state',
+    'pool-members',
+    'clients',
+    'blocks',
+    'failures',
+    'charts',
+    'audit',
+  ])
+    $(id).innerHTML = '';
   show('signin');
   $('token').focus();
 }
@@ -204,6 +258,15 @@ function wire(): void {
     if (!(await confirmed(t('confirm.endAll')))) return;
     await act(async () => t('ended', (await call<{ ended: number }>('POST', 'admin/sessions/end-all', {})).ended));
   });
+
+  $('template-rebuild').addEventListener('click', async () => {
+    if (!(await confirmed(t('confirm.rebuild')))) return;
+    await act(async () => {
+      showTemplate(await call<TemplatePanel>('POST', 'admin/template/rebuild', {}));
+      return t('template.started');
+    });
+  });
+  $('usage-days').addEventListener('change', () => void loadOverview().catch(() => {}));
 
   $('pool-form').addEventListener('submit', (e) => {
     e.preventDefault();

@@ -2,9 +2,9 @@
 // blocks, failures, usage charts, the latest audit rows.
 import { esc } from '../shared/dom.ts';
 import { barChart } from './charts.ts';
-import { bytes, when } from './format.ts';
+import { bytes, duration, when } from './format.ts';
 import { t } from './i18n/index.ts';
-import type { AdminSession, AuditEntry, Capacity, Overview } from './types.ts';
+import type { AdminSession, AuditEntry, Capacity, NodeFigures, Overview, RebuildState, TemplatePanel } from './types.ts';
 
 export function summary(sessions: AdminSession[], c: Capacity): string {
   const n = (status: string) => sessions.filter((s) => s.status === status).length;
@@ -28,6 +28,58 @@ export function capacity(o: Overview): string {
     h.disk ? row(t('cap.disk'), `${bytes(h.disk.free_bytes)} / ${bytes(h.disk.total_bytes)}`) : '',
     row(t('cap.load'), h.load.map((l) => l.toFixed(2)).join(' · ')),
   ].join('');
+}
+
+const used = (u: number | null, total: number | null) => (u === null || total === null ? t('node.unknown') : `${bytes(u)} / ${bytes(total)}`);
+
+/** Each host sessions run on (LXC: this one; Proxmox: each node). */
+export function nodes(list: NodeFigures[]): string {
+  return list
+    .map((n) => {
+      const load = !n.online
+        ? t('node.offline')
+        : n.load
+          ? n.load.map((l) => l.toFixed(2)).join(' · ')
+          : n.cpu_percent !== null
+            ? t('node.cpu', n.cpu_percent.toFixed(1))
+            : t('node.unknown');
+      return `<tr data-node="${esc(n.node)}"><td class="mono">${esc(n.node)}${n.cpus ? ` <span class="muted">(${n.cpus} CPU)</span>` : ''}</td><td>${esc(used(n.memory_used_bytes, n.memory_total_bytes))}</td><td>${esc(used(n.disk_used_bytes, n.disk_total_bytes))}</td><td>${esc(load)}</td></tr>`;
+    })
+    .join('');
+}
+
+/** Which recipe is built where, how old, how big. */
+export function template(p: TemplatePanel): string {
+  const row = (k: string, v: string) => `<dt>${esc(k)}</dt><dd>${v}</dd>`;
+  const rows = p.recipe_hash ? [row(t('template.recipe'), `<span class="mono" id="template-recipe">${esc(p.recipe_hash)}</span>`)] : [];
+  if (!p.copies.length) rows.push(row(t('template.title'), esc(t('template.none'))));
+  for (const c of p.copies) {
+    const state =
+      c.current === null ? '' : ` <span class="${c.current ? 'muted' : 'expired'}">(${esc(c.current ? t('template.current') : t('template.outdated'))})</span>`;
+    const built = t(
+      'template.built',
+      c.hash ?? t('template.unknown'),
+      c.age_seconds === null
+        ? t('template.unknown')
+        : c.age_seconds >= 2 * 86400
+          ? t('template.days', Math.floor(c.age_seconds / 86400))
+          : duration(c.age_seconds),
+      c.archive_bytes === null ? t('template.unknown') : bytes(c.archive_bytes),
+    );
+    rows.push(row(t('template.copy', c.node, c.name), `<span data-hash="${esc(c.hash ?? '')}">${esc(built)}</span>${state}`));
+  }
+  return rows.join('');
+}
+
+export function rebuildState(r: RebuildState): string {
+  if (r.running) return t('template.running', r.step ?? '…');
+  if (r.outcome === 'failed') return t('template.failed', r.error ?? '');
+  if (r.outcome === 'ok' && r.finished_at) return t('template.done', when(r.finished_at));
+  return '';
+}
+
+export function rebuildLines(r: RebuildState): string {
+  return r.lines.map((l) => `<li><span class="step">${esc(l.step)}</span>${l.detail ? ` ${esc(l.detail)}` : ''}</li>`).join('');
 }
 
 export function poolMembers(sessions: AdminSession[]): string {

@@ -13,6 +13,48 @@ export interface AdminSession {
   remaining_seconds: number;
   expired: boolean;
   error: string | null;
+  /** % of one core, from the last sample; null until there is one. */
+  cpu_percent: number | null;
+  memory_bytes: number | null;
+}
+
+export interface NodeFigures {
+  node: string;
+  online: boolean;
+  cpus: number | null;
+  cpu_percent: number | null;
+  memory_total_bytes: number | null;
+  memory_used_bytes: number | null;
+  disk_total_bytes: number | null;
+  disk_used_bytes: number | null;
+  load: number[] | null;
+}
+
+export interface RebuildState {
+  running: boolean;
+  started_at: string | null;
+  finished_at: string | null;
+  outcome: 'ok' | 'failed' | null;
+  error: string | null;
+  step: string | null;
+  lines: { at: string; step: string; detail: string | null }[];
+}
+
+export interface TemplatePanel {
+  provider: string;
+  recipe_hash: string | null;
+  copies: {
+    node: string;
+    name: string;
+    hash: string | null;
+    built_at: string | null;
+    age_seconds: number | null;
+    archive_bytes: number | null;
+    current: boolean | null;
+  }[];
+  rebuild_offered: boolean;
+  rebuild_reason: string | null;
+  rebuild: RebuildState;
 }
 
 export interface Capacity {
@@ -42,6 +84,8 @@ export interface Overview {
     disk: { total_bytes: number; free_bytes: number } | null;
   };
   provider: string;
+  nodes: NodeFigures[];
+  template: TemplatePanel;
   pool: { size: number };
   failures: {
     failed: { session_id: string; step: string; error: string | null; at: string; cleaned: boolean; cleanup_attempts: number }[];
@@ -51,7 +95,7 @@ export interface Overview {
     clients: { key: string; kind: 'address' | 'ipv6_64'; sessions: number; refused: number }[];
     blocks: { id: number; network: string; reason: string; created_at: string; expires_at: string | null }[];
   };
-  usage: { days: UsageDay[] };
+  usage: { kept_days: number; days: UsageDay[] };
 }
 
 export interface AuditEntry {
