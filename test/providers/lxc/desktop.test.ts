@@ -6,6 +6,7 @@
 // stream, and the stream closes when the session ends. The VNC server has no
 // port another session or a host namespace could reach.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -57,10 +58,25 @@ async function openTypingTerminal(containerId: number): Promise<void> {
   );
   await new Promise((r) => setTimeout(r, 1500)); // mapped and focused
 }
-/** Puts `text` on the desktop's X clipboard, as a program inside would (the host's xclip, run in the session). */
+/** Puts `text` on the desktop's X clipboard, as a program inside would (the host's xclip, copied into the session). */
 async function copyOnDesktop(containerId: number, text: string): Promise<void> {
-  const pid = (await run('lxc-info', ['-P', config.lxc.path, '-n', containerName(containerId), '-pH'])).stdout.trim();
-  writeFileSync(`/proc/${pid}/root/tmp/winux-test-xclip`, readFileSync('/usr/bin/xclip'), { mode: 0o755 });
+  // Through lxc-attach's stdin: the host's root cannot create files in the session's shifted filesystem.
+  const copied = spawnSync(
+    'lxc-attach',
+    [
+      '-P',
+      config.lxc.path,
+      '-n',
+      containerName(containerId),
+      '--clear-env',
+      '--',
+      'sh',
+      '-c',
+      'cat > /tmp/winux-test-xclip && chmod 755 /tmp/winux-test-xclip',
+    ],
+    { input: readFileSync('/usr/bin/xclip'), timeout: 30_000 },
+  );
+  assert.equal(copied.status, 0, String(copied.stderr));
   await asUser(containerId, `printf %s "${text}" | setsid /tmp/winux-test-xclip -display :10 -selection clipboard >/dev/null 2>&1`);
 }
 const typed = async (containerId: number) => (await inside(containerId, `cat /home/${desktopUser}/typed.txt`)).stdout;
