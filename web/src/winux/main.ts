@@ -67,5 +67,7 @@ document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible' && session && (session.status === 'ready' || session.status === 'creating')) sync();
 });
 
+// The visitor's last choice of where the desktop opens.
+$<HTMLInputElement>('open-at-once').checked = storage.get('winux.atOnce') === '1';
 applyLang();
 boot();

@@ -1,0 +1,224 @@
+// Where the time of "click → first desktop frame" goes, phase by phase, on real
+// LXC sessions with real Chromium (the page as browser-desktop.ts drives it, with
+// "open the desktop in this browser as soon as it is ready" ticked).
+// Prints each run's timeline and the medians; asserts nothing.
+//
+//   node --import tsx bench/desktop-phases.ts [--runs 3]      (root; takes the LXC lock itself)
+//
+// Marks, all on one clock (ms after the launch click):
+//   page:    POST answered, the ready view shown, the WebSocket made, open, its
+//            first message (RFB version), ServerInit, the first FramebufferUpdate,
+//            the canvas showing the drawn desktop (> 100 colours, checked every frame);
+//   server:  the claim's re-key (provider.setCredentials), openDesktop (socket reached);
+//   inside:  cold only, when each process of the desktop started (from /proc: 10 ms steps).
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { Provider } from '../src/core/provider-port.ts';
+import { createLxcProvider } from '../src/providers/lxc/index.ts';
+import { containerName } from '../src/providers/lxc/naming.ts';
+import { logger } from '../test/providers/lxc/helpers.ts';
+import { startTestServer, waitFor, type TestServer } from '../test/support/server.ts';
+import { launchBrowser, openPage } from '../test/web/harness.ts';
+import { lxcConfig, prepareHost } from './lxc-support.ts';
+
+if (!process.env.WINUX_BENCH_LOCKED) {
+  const r = spawnSync('flock', ['/tmp/winux-lxc.lock', process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, WINUX_BENCH_LOCKED: '1' },
+  });
+  process.exit(r.status ?? 1);
+}
+
+const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '3' } } });
+const runs = Math.max(1, Number(args.runs));
+const api = '/api/winux';
+const env = {
+  WINUX_PROVIDER: 'lxc',
+  WINUX_CONTAINER_ID_MIN: '30881',
+  WINUX_CONTAINER_ID_MAX: '30888',
+  WINUX_RDP_PORT_MIN: '34781',
+  WINUX_RDP_PORT_MAX: '34788',
+  WINUX_SESSIONS_PER_VISITOR: '0',
+  WINUX_SESSIONS_PER_ADDRESS: '0',
+  WINUX_CREATE_RATE_PER_MINUTE: '0',
+};
+const ids = Array.from({ length: 8 }, (_, i) => 30881 + i);
+const config = lxcConfig(env);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+
+/** Host times (performance.now() of this process) of the server-side marks of the current run. */
+let serverMarks: Array<[string, number]> = [];
+function timedProvider(inner: Provider): Provider {
+  const mark = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+    const t = performance.now();
+    try {
+      return await fn();
+    } finally {
+      serverMarks.push([`${what} start`, t], [`${what} end`, performance.now()]);
+    }
+  };
+  return Object.assign(Object.create(inner) as Provider, {
+    setCredentials: (ref: never, u: string, p: string) => mark('server: re-key', () => inner.setCredentials!(ref, u, p)),
+    openDesktop: (ref: never, signal?: AbortSignal) => mark('server: openDesktop', () => inner.openDesktop!(ref, signal)),
+    create: (spec: never, ctx: never) => mark('server: create', () => inner.create(spec, ctx)),
+  });
+}
+
+// In the page: the launch click, the ready view, every WebSocket message of the desktop stream, the drawn canvas.
+const pageProbe = `(() => {
+  const m = (window.__marks = []);
+  const now = () => performance.now();
+  document.addEventListener('click', (e) => { const id = e.target.closest && e.target.closest('button') && e.target.closest('button').id; if (id) m.push(['click #' + id, now()]); }, true);
+  const Real = window.WebSocket;
+  window.WebSocket = class extends Real {
+    constructor(url, p) {
+      super(url, p);
+      m.push(['ws: made', now()]);
+      this.addEventListener('open', () => m.push(['ws: open', now()]));
+      let n = 0, bytes = 0, fbu = false;
+      this.addEventListener('message', (e) => {
+        n++;
+        const b = new Uint8Array(e.data instanceof ArrayBuffer ? e.data : new ArrayBuffer(0));
+        bytes += b.length;
+        if (n === 1) m.push(['ws: first message', now()]);
+        if (!fbu && n > 3 && b[0] === 0) { fbu = true; m.push(['ws: first FramebufferUpdate', now()]); }
+      });
+    }
+  };
+  const seen = { ready: false, drawn: false };
+  const poll = () => {
+    const v = document.getElementById('view-ready');
+    if (!seen.ready && v && !v.hidden) { seen.ready = true; m.push(['page: ready view', now()]); }
+    const c = document.querySelector('#desktop canvas');
+    const ctx = c && c.width ? c.getContext('2d', { willReadFrequently: true }) : null;
+    if (ctx && !seen.drawn) {
+      const data = ctx.getImageData(0, 0, c.width, c.height).data;
+      const s = new Set();
+      for (let i = 0; i < data.length; i += 4 * 97) s.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
+      if (s.size > 100) { seen.drawn = true; m.push(['page: canvas drawn', now()]); }
+    }
+    if (!seen.drawn) requestAnimationFrame(poll);
+  };
+  requestAnimationFrame(poll);
+})();`;
+
+/** Start times of the container's processes, as host performance.now() values (from /proc, 10 ms steps). */
+function containerProcesses(name: string): Array<[string, number]> {
+  const hz = 100;
+  const uptimeMs = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 1000;
+  const nowMs = performance.now();
+  const out: Array<[string, number]> = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (!readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`/${name}`)) continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const start = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]) * (1000 / hz);
+      out.push([`inside: ${comm}`, nowMs - (uptimeMs - start)]);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return out.sort((a, b) => a[1] - b[1]);
+}
+
+async function endAll(server: TestServer): Promise<void> {
+  const admin = { authorization: `Bearer ${server.adminToken}` };
+  const list = await server.request('GET', `${api}/sessions?pool=false`, { headers: admin });
+  for (const sess of list.body.sessions ?? []) await server.request('DELETE', `${api}/sessions/${sess.session_id}`, { headers: admin });
+  await waitFor(
+    async () => ((await server.request('GET', `${api}/sessions`, { headers: admin })).body.sessions.length === 0 ? true : undefined),
+    120_000,
+    'all sessions ended',
+  );
+}
+
+async function oneRun(server: TestServer, browser: Awaited<ReturnType<typeof launchBrowser>>, cold: boolean): Promise<Array<[string, number]>> {
+  const { context, page } = await openPage(browser, server.url);
+  await context.addInitScript({ content: pageProbe });
+  try {
+    await page.goto(`${server.url}/winux/`);
+    const launch = page.getByRole('button', { name: /Lancer|Launch/ });
+    await launch.waitFor();
+    // The visitor chose the browser before launching (one click), where the page offers it.
+    if (await page.locator('#open-at-once').count()) await page.locator('#open-at-once').check();
+    serverMarks = [];
+    // One clock: the page's performance.now() at the click ↔ this process's.
+    const [pageAt, hostAt] = [await page.evaluate(() => performance.now()), performance.now()];
+    await launch.click();
+    const open = page.getByRole('button', { name: /Ouvrir dans le navigateur|Open in the browser/ });
+    await open.waitFor({ timeout: 240_000 });
+    if (!(await page.locator('#desktop').isVisible())) await open.click();
+    await page.waitForFunction(() => (window as unknown as { __marks: [string, number][] }).__marks.some(([k]) => k === 'page: canvas drawn'), null, {
+      timeout: 120_000,
+      polling: 50,
+    });
+    const marks = (await page.evaluate(() => (window as unknown as { __marks: [string, number][] }).__marks)) as Array<[string, number]>;
+    const t0 = marks.find(([k]) => k === 'click #launch')![1];
+    const hostT0 = hostAt + (t0 - pageAt);
+    const all: Array<[string, number]> = marks.map(([k, t]) => [`page: ${k.replace(/^page: /, '')}`, t - t0]);
+    for (const [k, t] of serverMarks) all.push([k, t - hostT0]);
+    if (cold) {
+      const [s] = (await server.request('GET', `${api}/sessions?pool=false`, { headers: { authorization: `Bearer ${server.adminToken}` } })).body.sessions;
+      for (const [k, t] of containerProcesses(containerName(s.container_id))) all.push([k, t - hostT0]);
+    }
+    return all.sort((a, b) => a[1] - b[1]);
+  } finally {
+    await page.close();
+    await context.close();
+  }
+}
+
+function report(title: string, timelines: Array<Array<[string, number]>>): void {
+  console.log(`\n${title}`);
+  for (const [i, tl] of timelines.entries()) {
+    console.log(`  run ${i + 1}:`);
+    for (const [k, t] of tl) console.log(`    ${(t / 1000).toFixed(3).padStart(7)} s  ${k}`);
+  }
+  const keys = [...new Set(timelines.flatMap((tl) => tl.map(([k]) => k)))].filter((k) => !k.startsWith('inside:'));
+  console.log('  medians:');
+  for (const k of keys) {
+    const v = timelines.map((tl) => tl.find(([x]) => x === k)?.[1]).filter((x): x is number => x !== undefined);
+    console.log(`    ${(median(v) / 1000).toFixed(3).padStart(7)} s  ${k}`);
+  }
+}
+
+await prepareHost(config);
+const cleanAll = async () => {
+  const p = createLxcProvider(config, logger);
+  for (const id of ids) await p.destroy({ containerId: id }).catch(() => {});
+};
+await cleanAll();
+const browser = await launchBrowser();
+try {
+  let server = await startTestServer({ provider: timedProvider(createLxcProvider(config, logger)), env });
+  const cold: Array<Array<[string, number]>> = [];
+  for (let i = 0; i < runs; i++) {
+    cold.push(await oneRun(server, browser, true));
+    await endAll(server);
+  }
+  await server.close();
+  server = await startTestServer({ provider: timedProvider(createLxcProvider(config, logger)), env: { ...env, WINUX_POOL_SIZE: '2' } });
+  const admin = { authorization: `Bearer ${server.adminToken}` };
+  const warm: Array<Array<[string, number]>> = [];
+  for (let i = 0; i < runs; i++) {
+    await waitFor(
+      async () => {
+        const pool = await server.request('GET', `${api}/sessions?pool=true`, { headers: admin });
+        return (pool.body.sessions ?? []).filter((x: { status: string; pooled: boolean }) => x.pooled && x.status === 'ready').length >= 2 ? true : undefined;
+      },
+      300_000,
+      'the pool to be full',
+    );
+    await new Promise((r) => setTimeout(r, 3000));
+    warm.push(await oneRun(server, browser, false));
+    await endAll(server);
+  }
+  await server.close();
+  report('cold (no pool)', cold);
+  report('warm pool', warm);
+} finally {
+  await browser.close();
+  await cleanAll();
+}
