@@ -14,7 +14,6 @@
 // 3. keystroke → screen update on loopback (RFB through Winux's WebSocket, a
 //    terminal focused), idle bytes per minute, memory of a session with its
 //    desktop running and sessions per GiB.
-import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,32 +24,16 @@ import { run } from '../src/providers/lxc/exec.ts';
 import { containerName } from '../src/providers/lxc/naming.ts';
 import { logger, startXfreerdp } from '../test/providers/lxc/helpers.ts';
 import { RfbClient } from '../test/support/rfb-client.ts';
-import { startTestServer, waitFor, waitForReady, type TestServer } from '../test/support/server.ts';
+import { startTestServer, waitForReady, type TestServer } from '../test/support/server.ts';
 import { launchBrowser, openPage } from '../test/web/harness.ts';
-import { lxcConfig, prepareHost, startXvfb } from './lxc-support.ts';
+import { desktopBenchEnv, endAllSessions, lxcConfig, prepareHost, startXvfb, underLxcLock, waitForFullPool } from './lxc-support.ts';
 
-// Re-run under the shared LXC lock (other suites use the same bridge and template).
-if (!process.env.WINUX_BENCH_LOCKED) {
-  const r = spawnSync('flock', ['/tmp/winux-lxc.lock', process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
-    stdio: 'inherit',
-    env: { ...process.env, WINUX_BENCH_LOCKED: '1' },
-  });
-  process.exit(r.status ?? 1);
-}
+underLxcLock();
 
 const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '3' } } });
 const runs = Math.max(1, Number(args.runs));
 const api = '/api/winux';
-const env = {
-  WINUX_PROVIDER: 'lxc',
-  WINUX_CONTAINER_ID_MIN: '30871',
-  WINUX_CONTAINER_ID_MAX: '30880',
-  WINUX_RDP_PORT_MIN: '34771',
-  WINUX_RDP_PORT_MAX: '34780',
-  WINUX_SESSIONS_PER_VISITOR: '0',
-  WINUX_SESSIONS_PER_ADDRESS: '0',
-  WINUX_CREATE_RATE_PER_MINUTE: '0',
-};
+const env = desktopBenchEnv(30871, 34771, 10);
 const ids = Array.from({ length: 10 }, (_, i) => 30871 + i);
 const config = lxcConfig(env);
 const outDir = path.resolve(import.meta.dirname, '..', 'test-output', 'bench');
@@ -87,17 +70,6 @@ function canvasColours(page: Page): Promise<number> {
     for (let i = 0; i < data.length; i += 4 * 97) seen.add((data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!);
     return seen.size;
   });
-}
-
-async function endAll(server: TestServer): Promise<void> {
-  const admin = { authorization: `Bearer ${server.adminToken}` };
-  const list = await server.request('GET', `${api}/sessions?pool=false`, { headers: admin });
-  for (const sess of list.body.sessions ?? []) await server.request('DELETE', `${api}/sessions/${sess.session_id}`, { headers: admin });
-  await waitFor(
-    async () => ((await server.request('GET', `${api}/sessions`, { headers: admin })).body.sessions.length === 0 ? true : undefined),
-    120_000,
-    'all sessions ended',
-  );
 }
 
 async function browserClick(server: TestServer, browser: Awaited<ReturnType<typeof launchBrowser>>, atOnce: boolean): Promise<number> {
@@ -161,11 +133,11 @@ try {
   const coldRdp: number[] = [];
   for (let i = 0; i < runs; i++) {
     await timed('cold browser', () => browserClick(server, browser, true), coldBrowser);
-    await endAll(server);
+    await endAllSessions(server);
     await timed('cold browser, two clicks', () => browserClick(server, browser, false), coldBrowser2);
-    await endAll(server);
+    await endAllSessions(server);
     await timed('cold RDP', () => rdpClick(server, screen.display), coldRdp);
-    await endAll(server);
+    await endAllSessions(server);
   }
 
   // Steady-state figures on one live session.
@@ -209,36 +181,25 @@ try {
     keys.push(performance.now() - t);
   }
   viewer.close();
-  await endAll(server);
+  await endAllSessions(server);
   await server.close();
 
   // Warm: a pool of 2 ready desktops; each click claims one (the pool refills behind it).
   server = await startTestServer({ provider: createLxcProvider(config, logger), env: { ...env, WINUX_POOL_SIZE: '2' } });
-  const admin = { authorization: `Bearer ${server.adminToken}` };
-  const poolReady = async () => {
-    await waitFor(
-      async () => {
-        const pool = await server.request('GET', `${api}/sessions?pool=true`, { headers: admin });
-        return (pool.body.sessions ?? []).filter((x: { status: string; pooled: boolean }) => x.pooled && x.status === 'ready').length >= 2 ? true : undefined;
-      },
-      300_000,
-      'the pool to be full',
-    );
-    await new Promise((r) => setTimeout(r, 3000)); // refills done, the host quiet again
-  };
+  const poolReady = () => waitForFullPool(server, 2);
   const warmBrowser: number[] = [];
   const warmBrowser2: number[] = [];
   const warmRdp: number[] = [];
   for (let i = 0; i < runs; i++) {
     await poolReady();
     await timed('warm browser', () => browserClick(server, browser, true), warmBrowser);
-    await endAll(server);
+    await endAllSessions(server);
     await poolReady();
     await timed('warm browser, two clicks', () => browserClick(server, browser, false), warmBrowser2);
-    await endAll(server);
+    await endAllSessions(server);
     await poolReady();
     await timed('warm RDP', () => rdpClick(server, screen.display), warmRdp);
-    await endAll(server);
+    await endAllSessions(server);
   }
   await server.close();
 

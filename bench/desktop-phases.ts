@@ -11,38 +11,22 @@
 //            the canvas showing the drawn desktop (> 100 colours, checked every frame);
 //   server:  the claim's re-key (provider.setCredentials), openDesktop (socket reached);
 //   inside:  cold only, when each process of the desktop started (from /proc: 10 ms steps).
-import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Provider } from '../src/core/provider-port.ts';
 import { createLxcProvider } from '../src/providers/lxc/index.ts';
 import { containerName } from '../src/providers/lxc/naming.ts';
 import { logger } from '../test/providers/lxc/helpers.ts';
-import { startTestServer, waitFor, type TestServer } from '../test/support/server.ts';
+import { startTestServer, type TestServer } from '../test/support/server.ts';
 import { launchBrowser, openPage } from '../test/web/harness.ts';
-import { lxcConfig, prepareHost } from './lxc-support.ts';
+import { desktopBenchEnv, endAllSessions, lxcConfig, prepareHost, underLxcLock, waitForFullPool } from './lxc-support.ts';
 
-if (!process.env.WINUX_BENCH_LOCKED) {
-  const r = spawnSync('flock', ['/tmp/winux-lxc.lock', process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
-    stdio: 'inherit',
-    env: { ...process.env, WINUX_BENCH_LOCKED: '1' },
-  });
-  process.exit(r.status ?? 1);
-}
+underLxcLock();
 
 const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '3' } } });
 const runs = Math.max(1, Number(args.runs));
 const api = '/api/winux';
-const env = {
-  WINUX_PROVIDER: 'lxc',
-  WINUX_CONTAINER_ID_MIN: '30881',
-  WINUX_CONTAINER_ID_MAX: '30888',
-  WINUX_RDP_PORT_MIN: '34781',
-  WINUX_RDP_PORT_MAX: '34788',
-  WINUX_SESSIONS_PER_VISITOR: '0',
-  WINUX_SESSIONS_PER_ADDRESS: '0',
-  WINUX_CREATE_RATE_PER_MINUTE: '0',
-};
+const env = desktopBenchEnv(30881, 34781, 8);
 const ids = Array.from({ length: 8 }, (_, i) => 30881 + i);
 const config = lxcConfig(env);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
@@ -123,17 +107,6 @@ function containerProcesses(name: string): Array<[string, number]> {
   return out.sort((a, b) => a[1] - b[1]);
 }
 
-async function endAll(server: TestServer): Promise<void> {
-  const admin = { authorization: `Bearer ${server.adminToken}` };
-  const list = await server.request('GET', `${api}/sessions?pool=false`, { headers: admin });
-  for (const sess of list.body.sessions ?? []) await server.request('DELETE', `${api}/sessions/${sess.session_id}`, { headers: admin });
-  await waitFor(
-    async () => ((await server.request('GET', `${api}/sessions`, { headers: admin })).body.sessions.length === 0 ? true : undefined),
-    120_000,
-    'all sessions ended',
-  );
-}
-
 async function oneRun(server: TestServer, browser: Awaited<ReturnType<typeof launchBrowser>>, cold: boolean): Promise<Array<[string, number]>> {
   const { context, page } = await openPage(browser, server.url);
   await context.addInitScript({ content: pageProbe });
@@ -196,24 +169,15 @@ try {
   const cold: Array<Array<[string, number]>> = [];
   for (let i = 0; i < runs; i++) {
     cold.push(await oneRun(server, browser, true));
-    await endAll(server);
+    await endAllSessions(server);
   }
   await server.close();
   server = await startTestServer({ provider: timedProvider(createLxcProvider(config, logger)), env: { ...env, WINUX_POOL_SIZE: '2' } });
-  const admin = { authorization: `Bearer ${server.adminToken}` };
   const warm: Array<Array<[string, number]>> = [];
   for (let i = 0; i < runs; i++) {
-    await waitFor(
-      async () => {
-        const pool = await server.request('GET', `${api}/sessions?pool=true`, { headers: admin });
-        return (pool.body.sessions ?? []).filter((x: { status: string; pooled: boolean }) => x.pooled && x.status === 'ready').length >= 2 ? true : undefined;
-      },
-      300_000,
-      'the pool to be full',
-    );
-    await new Promise((r) => setTimeout(r, 3000));
+    await waitForFullPool(server, 2);
     warm.push(await oneRun(server, browser, false));
-    await endAll(server);
+    await endAllSessions(server);
   }
   await server.close();
   report('cold (no pool)', cold);

@@ -1,3 +1,59 @@
-// The bench re-uses the LXC test helpers (host preparation, Xvfb, judged RDP logins).
+// The bench re-uses the LXC test helpers (host preparation, Xvfb, judged RDP logins),
+// and shares what the desktop benches need around a test server.
+import { spawnSync } from 'node:child_process';
+import { type TestServer, waitFor } from '../test/support/server.ts';
+
 export { lxcConfig, prepareHost, rdpLogin, startXvfb } from '../test/providers/lxc/helpers.ts';
 export { tempDir } from '../test/support/server.ts';
+
+const api = '/api/winux';
+
+/** Re-runs this script under the shared LXC lock (other suites use the same bridge and template); returns when it holds it. */
+export function underLxcLock(): void {
+  if (process.env.WINUX_BENCH_LOCKED) return;
+  const r = spawnSync('flock', ['/tmp/winux-lxc.lock', process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, WINUX_BENCH_LOCKED: '1' },
+  });
+  process.exit(r.status ?? 1);
+}
+
+/** A server's environment for `count` LXC sessions from container id `firstId` and RDP port `firstPort`, no per-visitor limits. */
+export function desktopBenchEnv(firstId: number, firstPort: number, count: number): Record<string, string> {
+  return {
+    WINUX_PROVIDER: 'lxc',
+    WINUX_CONTAINER_ID_MIN: String(firstId),
+    WINUX_CONTAINER_ID_MAX: String(firstId + count - 1),
+    WINUX_RDP_PORT_MIN: String(firstPort),
+    WINUX_RDP_PORT_MAX: String(firstPort + count - 1),
+    WINUX_SESSIONS_PER_VISITOR: '0',
+    WINUX_SESSIONS_PER_ADDRESS: '0',
+    WINUX_CREATE_RATE_PER_MINUTE: '0',
+  };
+}
+
+/** Ends every visitor session (the admin's DELETE) and waits until none is left. */
+export async function endAllSessions(server: TestServer): Promise<void> {
+  const admin = { authorization: `Bearer ${server.adminToken}` };
+  const list = await server.request('GET', `${api}/sessions?pool=false`, { headers: admin });
+  for (const sess of list.body.sessions ?? []) await server.request('DELETE', `${api}/sessions/${sess.session_id}`, { headers: admin });
+  await waitFor(
+    async () => ((await server.request('GET', `${api}/sessions`, { headers: admin })).body.sessions.length === 0 ? true : undefined),
+    120_000,
+    'all sessions ended',
+  );
+}
+
+/** Waits for `size` ready pool members, then 3 s more: refills done, the host quiet again. */
+export async function waitForFullPool(server: TestServer, size: number): Promise<void> {
+  const admin = { authorization: `Bearer ${server.adminToken}` };
+  await waitFor(
+    async () => {
+      const pool = await server.request('GET', `${api}/sessions?pool=true`, { headers: admin });
+      return (pool.body.sessions ?? []).filter((x: { status: string; pooled: boolean }) => x.pooled && x.status === 'ready').length >= size ? true : undefined;
+    },
+    300_000,
+    'the pool to be full',
+  );
+  await new Promise((r) => setTimeout(r, 3000));
+}
