@@ -10,11 +10,13 @@
 //    (one click), and not (then the second click, "Open in the browser", follows as
 //    soon as the button shows);
 // 2. click → desktop on an RDP client's screen: POST /sessions (the click), then
-//    xfreerdp at the returned host:port until its screen shows the desktop;
+//    xfreerdp at the returned host:port until its screen shows the desktop (read
+//    from Xvfb's framebuffer file every 20 ms);
 // 3. keystroke → screen update on loopback (RFB through Winux's WebSocket, a
 //    terminal focused), idle bytes per minute, memory of a session with its
 //    desktop running and sessions per GiB.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Page } from 'playwright-core';
@@ -26,7 +28,7 @@ import { logger, startXfreerdp } from '../test/providers/lxc/helpers.ts';
 import { RfbClient } from '../test/support/rfb-client.ts';
 import { startTestServer, waitForReady, type TestServer } from '../test/support/server.ts';
 import { launchBrowser, openPage } from '../test/web/harness.ts';
-import { desktopBenchEnv, endAllSessions, lxcConfig, prepareHost, startXvfb, underLxcLock, waitForFullPool } from './lxc-support.ts';
+import { desktopBenchEnv, endAllSessions, lxcConfig, prepareHost, screenColours, startXvfb, underLxcLock, waitForFullPool } from './lxc-support.ts';
 
 underLxcLock();
 
@@ -107,13 +109,16 @@ async function rdpClick(server: TestServer, display: string): Promise<number> {
     { DISPLAY: display },
     120_000,
   );
-  const png = path.join(outDir, 'rdp-click.png');
   try {
+    // The screen is read from Xvfb's framebuffer file (lxc-support.ts: screenColours).
     for (;;) {
-      await run('import', ['-display', display, '-window', 'root', png]);
-      const colours = Number((await run('convert', [png, '-format', '%k', 'info:'])).stdout.trim());
-      if (colours > 200) return performance.now() - t0;
+      if ((await screenColours(screen.fbdir)) > 200) {
+        const took = performance.now() - t0;
+        await run('import', ['-display', display, '-window', 'root', path.join(outDir, 'rdp-click.png')]);
+        return took;
+      }
       if (performance.now() - t0 > 120_000) throw new Error('no desktop on the RDP screen within 120 s');
+      await new Promise((r) => setTimeout(r, 20));
     }
   } finally {
     client.stop();
@@ -124,7 +129,8 @@ await prepareHost(config);
 await cleanAll();
 const results: Record<string, string> = {};
 const browser = await launchBrowser();
-const screen = await startXvfb('1280x800x24');
+const fbdir = mkdtempSync(path.join(os.tmpdir(), 'winux-bench-fb-'));
+const screen = { ...(await startXvfb('1280x800x24', fbdir)), fbdir };
 try {
   // Cold: no pool, each click creates a container (and its desktop).
   let server = await startTestServer({ provider: createLxcProvider(config, logger), env });
@@ -215,6 +221,7 @@ try {
     memory === null ? 'n/a' : `${(memory / 1048576).toFixed(0)} MiB → ${Math.floor(1024 / (memory / 1048576))} sessions per GiB`;
 } finally {
   screen.stop();
+  rmSync(fbdir, { recursive: true, force: true });
   await browser.close();
   await cleanAll();
 }

@@ -10,16 +10,20 @@
 //            first message (RFB version), ServerInit, the first FramebufferUpdate,
 //            the canvas showing the drawn desktop (> 100 colours, checked every frame);
 //   server:  the claim's re-key (provider.setCredentials), openDesktop (socket reached);
-//   inside:  cold only, when each process of the desktop started (from /proc: 10 ms steps).
-import { readdirSync, readFileSync } from 'node:fs';
+//   inside:  cold only, when each process of the desktop started (from /proc: 10 ms steps);
+//   rdp:     POST answered, ready, xfreerdp started, its first paint, the drawn desktop
+//            (Xvfb's screen read from its framebuffer file every 20 ms).
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Provider } from '../src/core/provider-port.ts';
 import { createLxcProvider } from '../src/providers/lxc/index.ts';
 import { containerName } from '../src/providers/lxc/naming.ts';
-import { logger } from '../test/providers/lxc/helpers.ts';
-import { startTestServer, type TestServer } from '../test/support/server.ts';
+import { logger, startXfreerdp } from '../test/providers/lxc/helpers.ts';
+import { startTestServer, waitForReady, type TestServer } from '../test/support/server.ts';
 import { launchBrowser, openPage } from '../test/web/harness.ts';
-import { desktopBenchEnv, endAllSessions, lxcConfig, prepareHost, underLxcLock, waitForFullPool } from './lxc-support.ts';
+import { desktopBenchEnv, endAllSessions, lxcConfig, prepareHost, screenColours, startXvfb, underLxcLock, waitForFullPool } from './lxc-support.ts';
 
 underLxcLock();
 
@@ -143,6 +147,43 @@ async function oneRun(server: TestServer, browser: Awaited<ReturnType<typeof lau
   }
 }
 
+/** Click → the desktop on FreeRDP's screen (the POST is the click), with its steps. */
+async function rdpRun(server: TestServer, screen: { display: string; fbdir: string }): Promise<Array<[string, number]>> {
+  const marks: Array<[string, number]> = [];
+  serverMarks = [];
+  const t0 = performance.now();
+  const at = (what: string) => marks.push([what, performance.now() - t0]);
+  const created = await server.request('POST', `${api}/sessions`, {});
+  at('rdp: POST answered');
+  const ready = await waitForReady(server, created.body.session_id, created.body.token, 240_000);
+  at('rdp: ready (polled every 25 ms)');
+  const client = startXfreerdp(
+    [`/v:127.0.0.1:${ready.port}`, `/u:${ready.username}`, '/cert:ignore', '/size:1280x800', '/bpp:24', '/log-level:ERROR'],
+    ready.password,
+    { DISPLAY: screen.display },
+    120_000,
+  );
+  at('rdp: xfreerdp started');
+  try {
+    let painted = false;
+    for (;;) {
+      const colours = await screenColours(screen.fbdir);
+      if (!painted && colours > 1) {
+        painted = true;
+        at('rdp: first paint on the screen');
+      }
+      if (colours > 200) break;
+      if (performance.now() - t0 > 120_000) throw new Error('no desktop on the RDP screen within 120 s');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    at('rdp: desktop drawn (> 200 colours)');
+  } finally {
+    client.stop();
+  }
+  for (const [k, t] of serverMarks) marks.push([k, t - t0]);
+  return marks.sort((a, b) => a[1] - b[1]);
+}
+
 function report(title: string, timelines: Array<Array<[string, number]>>): void {
   console.log(`\n${title}`);
   for (const [i, tl] of timelines.entries()) {
@@ -164,25 +205,38 @@ const cleanAll = async () => {
 };
 await cleanAll();
 const browser = await launchBrowser();
+const fbdir = mkdtempSync(path.join(os.tmpdir(), 'winux-bench-fb-'));
+const screen = { ...(await startXvfb('1280x800x24', fbdir)), fbdir };
 try {
   let server = await startTestServer({ provider: timedProvider(createLxcProvider(config, logger)), env });
   const cold: Array<Array<[string, number]>> = [];
+  const coldRdp: Array<Array<[string, number]>> = [];
   for (let i = 0; i < runs; i++) {
     cold.push(await oneRun(server, browser, true));
+    await endAllSessions(server);
+    coldRdp.push(await rdpRun(server, screen));
     await endAllSessions(server);
   }
   await server.close();
   server = await startTestServer({ provider: timedProvider(createLxcProvider(config, logger)), env: { ...env, WINUX_POOL_SIZE: '2' } });
   const warm: Array<Array<[string, number]>> = [];
+  const warmRdp: Array<Array<[string, number]>> = [];
   for (let i = 0; i < runs; i++) {
     await waitForFullPool(server, 2);
     warm.push(await oneRun(server, browser, false));
+    await endAllSessions(server);
+    await waitForFullPool(server, 2);
+    warmRdp.push(await rdpRun(server, screen));
     await endAllSessions(server);
   }
   await server.close();
   report('cold (no pool)', cold);
   report('warm pool', warm);
+  report('RDP, cold', coldRdp);
+  report('RDP, warm pool', warmRdp);
 } finally {
+  screen.stop();
+  rmSync(screen.fbdir, { recursive: true, force: true });
   await browser.close();
   await cleanAll();
 }

@@ -1,6 +1,8 @@
 // The bench re-uses the LXC test helpers (host preparation, Xvfb, judged RDP logins),
 // and shares what the desktop benches need around a test server.
 import { spawnSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { type TestServer, waitFor } from '../test/support/server.ts';
 
 export { lxcConfig, prepareHost, rdpLogin, startXvfb } from '../test/providers/lxc/helpers.ts';
@@ -56,4 +58,21 @@ export async function waitForFullPool(server: TestServer, size: number): Promise
     'the pool to be full',
   );
   await new Promise((r) => setTimeout(r, 3000));
+}
+
+/**
+ * Distinct colours on an Xvfb screen started with `fbdir` (a grid of its pixels), read
+ * from the XWD file Xvfb keeps its screen in: a few ms, where ImageMagick's
+ * `import` + `convert` took 0.3–1.2 s per look on a loaded 2-core host, and a
+ * judge that slow adds up to two looks to every RDP figure.
+ */
+export async function screenColours(fbdir: string): Promise<number> {
+  const xwd = await readFile(path.join(fbdir, 'Xvfb_screen0'));
+  const headerSize = xwd.readUInt32BE(0);
+  const [width, height, bitsPerPixel, bytesPerLine, ncolors] = [16, 20, 44, 48, 76].map((at) => xwd.readUInt32BE(at));
+  if (bitsPerPixel !== 32) throw new Error(`Xvfb screen at ${bitsPerPixel} bits per pixel; expected 32 (depth 24)`);
+  const start = headerSize + ncolors! * 12;
+  const seen = new Set<number>();
+  for (let y = 0; y < height!; y += 4) for (let x = 0; x < width!; x += 4) seen.add(xwd.readUInt32LE(start + y * bytesPerLine! + x * 4) & 0xffffff);
+  return seen.size;
 }
