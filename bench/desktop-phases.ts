@@ -6,9 +6,9 @@
 //   node --import tsx bench/desktop-phases.ts [--runs 3]      (root; takes the LXC lock itself)
 //
 // Marks, all on one clock (ms after the launch click):
-//   page:    POST answered, the ready view shown, the WebSocket made, open, its
-//            first message (RFB version), ServerInit, the first FramebufferUpdate,
-//            the canvas showing the drawn desktop (> 100 colours, checked every frame);
+//   page:    the ready view shown, the WebSocket made, open, its first message
+//            (RFB version), ServerInit, the desktop's first bytes after it,
+//            the canvas showing the drawn desktop (> 100 colours, checked every 10 ms);
 //   server:  the claim's re-key (provider.setCredentials), openDesktop (socket reached);
 //   inside:  cold only, when each process of the desktop started (from /proc: 10 ms steps);
 //   rdp:     POST answered, ready, xfreerdp started, its first paint, the drawn desktop
@@ -58,37 +58,41 @@ const pageProbe = `(() => {
   const m = (window.__marks = []);
   const now = () => performance.now();
   document.addEventListener('click', (e) => { const id = e.target.closest && e.target.closest('button') && e.target.closest('button').id; if (id) m.push(['click #' + id, now()]); }, true);
-  const Real = window.WebSocket;
-  window.WebSocket = class extends Real {
-    constructor(url, p) {
-      super(url, p);
+  // A real WebSocket each time (noVNC refuses a subclass), with listeners of ours added.
+  window.WebSocket = new Proxy(window.WebSocket, {
+    construct(Real, args) {
+      const ws = new Real(...args);
       m.push(['ws: made', now()]);
-      this.addEventListener('open', () => m.push(['ws: open', now()]));
-      let n = 0, bytes = 0, fbu = false;
-      this.addEventListener('message', (e) => {
+      ws.addEventListener('open', () => m.push(['ws: open', now()]));
+      // Winux sends the handshake as 4 messages (version, security types, result, ServerInit); then the desktop's bytes.
+      let n = 0;
+      ws.addEventListener('message', () => {
         n++;
-        const b = new Uint8Array(e.data instanceof ArrayBuffer ? e.data : new ArrayBuffer(0));
-        bytes += b.length;
-        if (n === 1) m.push(['ws: first message', now()]);
-        if (!fbu && n > 3 && b[0] === 0) { fbu = true; m.push(['ws: first FramebufferUpdate', now()]); }
+        if (n === 1) m.push(['ws: first message (RFB version)', now()]);
+        if (n === 4) m.push(['ws: ServerInit', now()]);
+        if (n === 5) m.push(['ws: first bytes from the desktop after ServerInit', now()]);
       });
-    }
-  };
+      return ws;
+    },
+  });
   const seen = { ready: false, drawn: false };
   const poll = () => {
-    const v = document.getElementById('view-ready');
-    if (!seen.ready && v && !v.hidden) { seen.ready = true; m.push(['page: ready view', now()]); }
-    const c = document.querySelector('#desktop canvas');
-    const ctx = c && c.width ? c.getContext('2d', { willReadFrequently: true }) : null;
-    if (ctx && !seen.drawn) {
-      const data = ctx.getImageData(0, 0, c.width, c.height).data;
-      const s = new Set();
-      for (let i = 0; i < data.length; i += 4 * 97) s.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
-      if (s.size > 100) { seen.drawn = true; m.push(['page: canvas drawn', now()]); }
-    }
-    if (!seen.drawn) requestAnimationFrame(poll);
+    // Never let one failed look (a canvas of height 0 makes getImageData throw) stop the loop.
+    try {
+      const v = document.getElementById('view-ready');
+      if (!seen.ready && v && !v.hidden) { seen.ready = true; m.push(['page: ready view', now()]); }
+      const c = document.querySelector('#desktop canvas');
+      const ctx = c && c.width && c.height ? c.getContext('2d') : null;
+      if (ctx && !seen.drawn) {
+        const data = ctx.getImageData(0, 0, c.width, c.height).data;
+        const s = new Set();
+        for (let i = 0; i < data.length; i += 4 * 97) s.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
+        if (s.size > 100) { seen.drawn = true; m.push(['page: canvas drawn', now()]); }
+      }
+    } catch (e) {}
+    if (!seen.drawn) setTimeout(poll, 10);
   };
-  requestAnimationFrame(poll);
+  poll();
 })();`;
 
 /** Start times of the container's processes, as host performance.now() values (from /proc, 10 ms steps). */

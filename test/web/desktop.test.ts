@@ -305,7 +305,8 @@ describe('"open the desktop in this browser as soon as it is ready" (one click t
     await box.waitFor();
     assert.equal(await box.isChecked(), true);
     await box.uncheck();
-    await launchToReady(page, w);
+    await page.click('#launch');
+    await page.locator('#view-ready').waitFor();
     await new Promise((r) => setTimeout(r, 500));
     assert.ok(await page.locator('#desktop').isHidden());
     await endAll(w);
