@@ -22,7 +22,11 @@ const suites: { file: string; args: string[]; what: string }[] = [
     args: ['--runs', '3'],
     what: 'local LXC: click → desktop in Chromium and on an RDP client, cold and warm; keystroke → update; idle bytes; memory',
   },
-  { file: 'desktop-phases.ts', args: ['--runs', '1'], what: 'local LXC: where click → desktop goes, as timelines (page, server, container processes, RDP client)' },
+  {
+    file: 'desktop-phases.ts',
+    args: ['--runs', '1'],
+    what: 'local LXC: where click → desktop goes, as timelines (page, server, container processes, RDP client)',
+  },
   { file: 'proxmox-sim.ts', args: [], what: 'the Proxmox provider against the simulator (protocol overhead)' },
   { file: 'web-page.ts', args: [], what: 'the page: first-load size and timings in Chromium' },
   { file: 'hardening-report.ts', args: [], what: 'hardening drills and fuzzing: hostile requests, kills survived, leaks, stuck sessions' },
