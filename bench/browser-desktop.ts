@@ -4,16 +4,19 @@
 //
 //   node --import tsx bench/browser-desktop.ts [--runs 3]      (root; takes the LXC lock itself)
 //
-// 1. click → first desktop frame in the browser: the launch button, then "Open in the
-//    browser", until the canvas shows a drawn desktop (many colours), cold and from
-//    the warm pool;
+// 1. click → first desktop frame in the browser: the launch button, until the canvas
+//    shows a drawn desktop (many colours), cold and from the warm pool; twice: the
+//    visitor having ticked "open the desktop in this browser as soon as it is ready"
+//    (one click), and not (then the second click, "Open in the browser", follows as
+//    soon as the button shows);
 // 2. click → desktop on an RDP client's screen: POST /sessions (the click), then
-//    xfreerdp at the returned host:port until its screen shows the desktop;
+//    xfreerdp at the returned host:port until its screen shows the desktop (read
+//    from Xvfb's framebuffer file every 20 ms);
 // 3. keystroke → screen update on loopback (RFB through Winux's WebSocket, a
 //    terminal focused), idle bytes per minute, memory of a session with its
 //    desktop running and sessions per GiB.
-import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Page } from 'playwright-core';
@@ -23,23 +26,16 @@ import { run } from '../src/providers/lxc/exec.ts';
 import { containerName } from '../src/providers/lxc/naming.ts';
 import { logger, startXfreerdp } from '../test/providers/lxc/helpers.ts';
 import { RfbClient } from '../test/support/rfb-client.ts';
-import { createReadySession, startTestServer, waitFor, type TestServer } from '../test/support/server.ts';
+import { createReadySession, startTestServer, waitForReady, type TestServer } from '../test/support/server.ts';
 import { launchBrowser, openPage } from '../test/web/harness.ts';
-import { lxcRange, prepareHost, startXvfb } from './lxc-support.ts';
+import { desktopBenchRange, endAllSessions, prepareHost, screenColours, startXvfb, underLxcLock, waitForFullPool } from './lxc-support.ts';
 
-// Re-run under the shared LXC lock (other suites use the same bridge and template).
-if (!process.env.WINUX_BENCH_LOCKED) {
-  const r = spawnSync('flock', ['/tmp/winux-lxc.lock', process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
-    stdio: 'inherit',
-    env: { ...process.env, WINUX_BENCH_LOCKED: '1' },
-  });
-  process.exit(r.status ?? 1);
-}
+underLxcLock();
 
 const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '3' } } });
 const runs = Math.max(1, Number(args.runs));
 const api = '/api/winux';
-const { env, config, cleanAll } = lxcRange(30871, 34771, 10, { WINUX_SESSIONS_PER_ADDRESS: '0' });
+const { env, config, cleanAll } = desktopBenchRange(30871, 34771, 10);
 const outDir = path.resolve(import.meta.dirname, '..', 'test-output', 'bench');
 mkdirSync(outDir, { recursive: true });
 const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -71,28 +67,20 @@ function canvasColours(page: Page): Promise<number> {
   });
 }
 
-async function endAll(server: TestServer): Promise<void> {
-  const admin = { authorization: `Bearer ${server.adminToken}` };
-  const list = await server.request('GET', `${api}/sessions?pool=false`, { headers: admin });
-  for (const sess of list.body.sessions ?? []) await server.request('DELETE', `${api}/sessions/${sess.session_id}`, { headers: admin });
-  await waitFor(
-    async () => ((await server.request('GET', `${api}/sessions`, { headers: admin })).body.sessions.length === 0 ? true : undefined),
-    120_000,
-    'all sessions ended',
-  );
-}
-
-async function browserClick(server: TestServer, browser: Awaited<ReturnType<typeof launchBrowser>>): Promise<number> {
+async function browserClick(server: TestServer, browser: Awaited<ReturnType<typeof launchBrowser>>, atOnce: boolean): Promise<number> {
   const { context, page } = await openPage(browser, server.url);
   try {
     await page.goto(`${server.url}/winux/`);
     const launch = page.getByRole('button', { name: /Lancer|Launch/ });
     await launch.waitFor();
+    await page.locator('#open-at-once').setChecked(atOnce);
     const t0 = performance.now();
     await launch.click();
-    const open = page.getByRole('button', { name: /Ouvrir dans le navigateur|Open in the browser/ });
-    await open.waitFor({ timeout: 240_000 });
-    await open.click();
+    if (!atOnce) {
+      const open = page.getByRole('button', { name: /Ouvrir dans le navigateur|Open in the browser/ });
+      await open.waitFor({ timeout: 240_000 });
+      await open.click();
+    }
     // The desktop is drawn when the canvas holds many colours (the XFCE wallpaper, panel, icons).
     for (;;) {
       if ((await canvasColours(page)) > 100) return performance.now() - t0;
@@ -113,13 +101,16 @@ async function rdpClick(server: TestServer, display: string): Promise<number> {
     { DISPLAY: display },
     120_000,
   );
-  const png = path.join(outDir, 'rdp-click.png');
   try {
+    // The screen is read from Xvfb's framebuffer file (lxc-support.ts: screenColours).
     for (;;) {
-      await run('import', ['-display', display, '-window', 'root', png]);
-      const colours = Number((await run('convert', [png, '-format', '%k', 'info:'])).stdout.trim());
-      if (colours > 200) return performance.now() - t0;
+      if ((await screenColours(screen.fbdir)) > 200) {
+        const took = performance.now() - t0;
+        await run('import', ['-display', display, '-window', 'root', path.join(outDir, 'rdp-click.png')]);
+        return took;
+      }
       if (performance.now() - t0 > 120_000) throw new Error('no desktop on the RDP screen within 120 s');
+      await new Promise((r) => setTimeout(r, 20));
     }
   } finally {
     client.stop();
@@ -130,17 +121,21 @@ await prepareHost(config);
 await cleanAll();
 const results: Record<string, string> = {};
 const browser = await launchBrowser();
-const screen = await startXvfb('1280x800x24');
+const fbdir = mkdtempSync(path.join(os.tmpdir(), 'winux-bench-fb-'));
+const screen = { ...(await startXvfb('1280x800x24', fbdir)), fbdir };
 try {
   // Cold: no pool, each click creates a container (and its desktop).
   let server = await startTestServer({ provider: createLxcProvider(config, logger), env });
   const coldBrowser: number[] = [];
+  const coldBrowser2: number[] = [];
   const coldRdp: number[] = [];
   for (let i = 0; i < runs; i++) {
-    await timed('cold browser', () => browserClick(server, browser), coldBrowser);
-    await endAll(server);
+    await timed('cold browser', () => browserClick(server, browser, true), coldBrowser);
+    await endAllSessions(server);
+    await timed('cold browser, two clicks', () => browserClick(server, browser, false), coldBrowser2);
+    await endAllSessions(server);
     await timed('cold RDP', () => rdpClick(server, screen.display), coldRdp);
-    await endAll(server);
+    await endAllSessions(server);
   }
 
   // Steady-state figures on one live session.
@@ -183,37 +178,32 @@ try {
     keys.push(performance.now() - t);
   }
   viewer.close();
-  await endAll(server);
+  await endAllSessions(server);
   await server.close();
 
   // Warm: a pool of 2 ready desktops; each click claims one (the pool refills behind it).
   server = await startTestServer({ provider: createLxcProvider(config, logger), env: { ...env, WINUX_POOL_SIZE: '2' } });
-  const admin = { authorization: `Bearer ${server.adminToken}` };
-  const poolReady = async () => {
-    await waitFor(
-      async () => {
-        const pool = await server.request('GET', `${api}/sessions?pool=true`, { headers: admin });
-        return (pool.body.sessions ?? []).filter((x: { status: string; pooled: boolean }) => x.pooled && x.status === 'ready').length >= 2 ? true : undefined;
-      },
-      300_000,
-      'the pool to be full',
-    );
-    await new Promise((r) => setTimeout(r, 3000)); // refills done, the host quiet again
-  };
+  const poolReady = () => waitForFullPool(server, 2);
   const warmBrowser: number[] = [];
+  const warmBrowser2: number[] = [];
   const warmRdp: number[] = [];
   for (let i = 0; i < runs; i++) {
     await poolReady();
-    await timed('warm browser', () => browserClick(server, browser), warmBrowser);
-    await endAll(server);
+    await timed('warm browser', () => browserClick(server, browser, true), warmBrowser);
+    await endAllSessions(server);
+    await poolReady();
+    await timed('warm browser, two clicks', () => browserClick(server, browser, false), warmBrowser2);
+    await endAllSessions(server);
     await poolReady();
     await timed('warm RDP', () => rdpClick(server, screen.display), warmRdp);
-    await endAll(server);
+    await endAllSessions(server);
   }
   await server.close();
 
   results['click → first desktop frame in the browser, warm pool p50'] = figure(warmBrowser, runs);
   results['click → first desktop frame in the browser, cold p50'] = figure(coldBrowser, runs);
+  results['  the same with the second click ("Open in the browser"), warm p50'] = figure(warmBrowser2, runs);
+  results['  the same with the second click ("Open in the browser"), cold p50'] = figure(coldBrowser2, runs);
   results['click → desktop on an RDP client, warm pool p50'] = figure(warmRdp, runs);
   results['click → desktop on an RDP client, cold p50'] = figure(coldRdp, runs);
   results['keystroke → screen update over the WebSocket (loopback), p50 / max'] = `${p50(keys).toFixed(1)} ms / ${Math.max(...keys).toFixed(1)} ms`;
@@ -222,6 +212,7 @@ try {
     memory === null ? 'n/a' : `${(memory / 1048576).toFixed(0)} MiB → ${Math.floor(1024 / (memory / 1048576))} sessions per GiB`;
 } finally {
   screen.stop();
+  rmSync(fbdir, { recursive: true, force: true });
   await browser.close();
   await cleanAll();
 }

@@ -22,6 +22,11 @@ const suites: { file: string; args: string[]; what: string }[] = [
     args: ['--runs', '3'],
     what: 'local LXC: click → desktop in Chromium and on an RDP client, cold and warm; keystroke → update; idle bytes; memory',
   },
+  {
+    file: 'desktop-phases.ts',
+    args: ['--runs', '1'],
+    what: 'local LXC: where click → desktop goes, as timelines (page, server, container processes, RDP client)',
+  },
   { file: 'proxmox-sim.ts', args: [], what: 'the Proxmox provider against the simulator (protocol overhead)' },
   {
     file: 'proxmox-scale.ts',

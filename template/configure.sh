@@ -68,16 +68,10 @@ done
 rm -f /etc/xdg/autostart/xscreensaver.desktop /etc/xdg/autostart/light-locker.desktop
 printf 'Package: light-locker xfce4-screensaver xscreensaver xfce4-power-manager\nPin: release *\nPin-Priority: -1\n' > /etc/apt/preferences.d/winux-no-locker
 
-# Sessions are temporary: never save/restore them, never lock on suspend/switch.
-# (Edits Debian's file in place: it also defines the Failsafe session that starts
-# xfwm4, the panel and the desktop, so it must not be replaced.)
+# The XFCE session (files/.../xfce4-session.xml replaces Debian's): never saved
+# or locked, the panel and the desktop started together, no Thunar daemon.
 xs=/etc/xdg/xfce4/xfconf/xfce-perchannel-xml/xfce4-session.xml
-grep -q 'name="Client0_Command"' "$xs"
-if ! grep -q 'name="SaveOnExit"' "$xs"; then
-  sed -i 's#^\(\s*\)<property name="general" type="empty">#&\n\1  <property name="SaveOnExit" type="bool" value="false"/>#' "$xs"
-  sed -i 's#^\(\s*\)<property name="sessions" type="empty">#\1<property name="shutdown" type="empty">\n\1  <property name="LockScreen" type="bool" value="false"/>\n\1</property>\n&#' "$xs"
-fi
-grep -q 'name="SaveOnExit"' "$xs"
+grep -q 'name="SaveOnExit" type="bool" value="false"' "$xs" && grep -q 'name="Client3_Command"' "$xs" && ! grep -q 'value="Thunar"' "$xs"
 
 # Fast boot: a container needs none of these.
 for unit in apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service fstrim.timer \
@@ -106,6 +100,10 @@ if ! id "$user" >/dev/null 2>&1; then
   useradd --create-home --shell /bin/bash --user-group "$user"
 fi
 passwd -l "$user" >/dev/null
+# Its desktop starts at boot (see winux-desktop@.service): XFCE comes up while
+# winux-session-init makes the session's keys.
+systemctl enable "winux-desktop@$user.service" >/dev/null 2>&1
+test -L "/etc/systemd/system/multi-user.target.wants/winux-desktop@$user.service"
 
 # Every clone must get its own machine id (systemd makes one at first boot).
 : > /etc/machine-id

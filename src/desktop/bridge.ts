@@ -99,9 +99,11 @@ export function bridgeViewer(options: BridgeOptions): Bridge {
 
   const timer = setTimeout(() => fail(new RfbError('handshake timed out'), closeCodes.desktopUnavailable), options.handshakeTimeoutMs ?? 15_000);
   const ready = (async () => {
+    // Both at once: the viewer is greeted while Winux authenticates to the desktop.
     const desktopPassword = mode === 'view-only' ? viewOnlyDesktopPassword(password) : password;
-    const serverInit = await handshakeWithDesktop(fromDesktop, (b) => desktop.write(b), desktopPassword);
-    await handshakeWithViewer(fromViewer, (b) => ws.send(b, { binary: true }), serverInit);
+    const serverInit = handshakeWithDesktop(fromDesktop, (b) => desktop.write(b), desktopPassword);
+    serverInit.catch(() => {}); // a failure of either ends both, through `ready` below
+    await Promise.all([serverInit, handshakeWithViewer(fromViewer, (b) => ws.send(b, { binary: true }), serverInit)]);
     clearTimeout(timer);
     relaying = true;
     // Bytes that arrived with the handshake's last read belong to the relay.

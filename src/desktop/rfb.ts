@@ -128,8 +128,10 @@ export async function handshakeWithDesktop(input: ByteQueue, write: (b: Buffer) 
 /**
  * Server side towards the browser (§7.1.1–7.3.1): version 3.8 (or 3.7), security
  * type None, then the desktop's ServerInit once the viewer's ClientInit arrives.
+ * `serverInit` may still be on its way: the viewer's side of the handshake runs
+ * meanwhile, so the two handshakes' round trips overlap.
  */
-export async function handshakeWithViewer(input: ByteQueue, write: (b: Buffer) => void, serverInit: Buffer): Promise<void> {
+export async function handshakeWithViewer(input: ByteQueue, write: (b: Buffer) => void, serverInit: Buffer | Promise<Buffer>): Promise<void> {
   write(rfbVersion);
   const version = (await input.read(12)).toString('latin1');
   const minor = /^RFB 003\.00([78])\n$/.exec(version)?.[1];
@@ -138,7 +140,7 @@ export async function handshakeWithViewer(input: ByteQueue, write: (b: Buffer) =
   if ((await input.read(1))[0] !== security.none) throw new RfbError('the viewer chose a security type that was not offered');
   if (minor === '8') write(Buffer.alloc(4)); // SecurityResult OK (3.7 sends none for None)
   await input.read(1); // ClientInit's shared flag: the desktop connection is always shared
-  write(serverInit);
+  write(await serverInit);
 }
 
 /** Client→server message types (§7.5 plus the extensions noVNC and TigerVNC use). */

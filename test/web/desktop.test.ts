@@ -267,3 +267,53 @@ describe('the desktop through Winux (real Xtigervnc behind the fake provider)', 
     assert.equal(await page.locator('#desktop canvas').count(), 0);
   });
 });
+
+describe('"open the desktop in this browser as soon as it is ready" (one click to the desktop)', () => {
+  let w: Winux;
+  before(async () => {
+    w = await startWinux();
+    w.stepper.withDesktops();
+  });
+  after(async () => {
+    await w?.close();
+  });
+
+  test('ticked before launching, the desktop opens by itself once ready; the choice is remembered, and unticked it is not', async () => {
+    const { context, page } = await openPage(browser, w.url);
+    await page.goto(`${w.url}/winux/`);
+    assert.equal(await page.getByRole('checkbox', { name: /Ouvrir le bureau dans ce navigateur/ }).isChecked(), false);
+    await page.getByRole('checkbox', { name: /Ouvrir le bureau dans ce navigateur/ }).check();
+    w.stepper.holdAt('network');
+    await page.click('#launch');
+    await page.locator('#view-creating').waitFor();
+    assert.ok(await page.locator('#desktop').isHidden(), 'nothing opens before the session is ready');
+    w.stepper.release();
+    // No second click: the view opens and shows the desktop.
+    await page.locator('#desktop[data-state="connected"]').waitFor({ timeout: 20_000 });
+    await until(async () => (await canvasColours(page)).colours > 1, 'a desktop frame on the canvas');
+    // The ready page is there behind it, with its button and the RDP credentials.
+    await page.click('#dt-close');
+    await page.locator('#desktop').waitFor({ state: 'hidden' });
+    assert.ok(await page.getByRole('button', { name: 'Ouvrir dans le navigateur', exact: true }).isVisible());
+    assert.ok(await page.locator('#v-password').isVisible());
+    await endAll(w);
+    // A reload remembers the choice (the page forgets the ended session, to show the launch view again);
+    // unticked, the next launch stops at the ready page.
+    await page.evaluate(() => localStorage.removeItem('winux.last'));
+    await page.reload();
+    const box = page.getByRole('checkbox', { name: /Ouvrir le bureau dans ce navigateur/ });
+    await box.waitFor();
+    assert.equal(await box.isChecked(), true);
+    await box.uncheck();
+    await page.click('#launch');
+    await page.locator('#view-ready').waitFor();
+    await new Promise((r) => setTimeout(r, 500));
+    assert.ok(await page.locator('#desktop').isHidden());
+    await endAll(w);
+    await page.evaluate(() => localStorage.removeItem('winux.last'));
+    await page.reload();
+    await page.locator('#open-at-once').waitFor();
+    assert.equal(await page.locator('#open-at-once').isChecked(), false);
+    await context.close();
+  });
+});

@@ -281,11 +281,43 @@ export async function rdpCertificateSha256(config: Config, name: string): Promis
   return new X509Certificate(await readFile(path.join(await containerRoot(config, name), 'etc', 'xrdp', 'cert.pem'))).fingerprint256;
 }
 
-/** The running container's root directory as the host sees it: its init process's /proc/PID/root (crosses its mount namespace). */
+/** The init process of each running container, as lxc-info last said (see containerRoot). */
+const initPids = new Map<string, number>();
+
+/**
+ * Whether `pid` is still the init of container `name`: in its cgroup, and process 1
+ * of its own PID namespace, one level below the host's (NSpid: host pid, then 1).
+ * A process of the container's own making cannot pass: it is never pid 1 there,
+ * and in a PID namespace of its own it would have three levels.
+ */
+async function isInitOf(pid: number, name: string): Promise<boolean> {
+  try {
+    const [cgroup, status] = await Promise.all([readFile(`/proc/${pid}/cgroup`, 'utf8'), readFile(`/proc/${pid}/status`, 'utf8')]);
+    const nspid = /^NSpid:\s*(.*)$/m.exec(status)?.[1]?.trim().split(/\s+/);
+    return (
+      cgroup.split('\n').some((l) => l.includes(`/${sessionCgroupDir(name)}/`) || l.endsWith(`/${sessionCgroupDir(name)}`)) &&
+      nspid?.length === 2 &&
+      nspid[1] === '1'
+    );
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The running container's root directory as the host sees it: its init process's
+ * /proc/PID/root (crosses its mount namespace). lxc-info costs a process (tens of
+ * ms, more on a busy host) on every browser connection; the pid is kept and
+ * re-checked from /proc instead, and asked again when the container restarted.
+ */
 async function containerRoot(config: Config, name: string): Promise<string> {
+  const known = initPids.get(name);
+  if (known && (await isInitOf(known, name))) return `/proc/${known}/root`;
+  initPids.delete(name);
   const { stdout } = await run('lxc-info', [...P(config), '-n', name, '-p', '-H'], { timeoutMs: 10_000 });
   const pid = Number(stdout.trim());
   if (!Number.isInteger(pid) || pid <= 1) throw new Error(`${name} is not running`);
+  if (await isInitOf(pid, name)) initPids.set(name, pid);
   return `/proc/${pid}/root`;
 }
 
@@ -301,6 +333,7 @@ export async function desktopSocketPath(config: Config, name: string): Promise<s
 /** Stops (hard: the session is over) and removes the container with its overlay, config and logs. "Not found" is success. */
 export async function destroyContainer(config: Config, name: string): Promise<void> {
   if (!namePattern.test(name)) throw new Error(`refusing to destroy ${name}: not a Winux session container`);
+  initPids.delete(name);
   const dir = containerDir(config, name);
   if (existsSync(path.join(dir, 'config'))) {
     await run('lxc-stop', [...P(config), '-n', name, '-k'], { okCodes: [1, 2], timeoutMs: 60_000 });

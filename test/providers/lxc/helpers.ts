@@ -77,9 +77,13 @@ export function xfreerdp(args: string[], password: string, env: NodeJS.ProcessEn
   return startXfreerdp(args, password, env, timeoutMs).done;
 }
 
-/** FreeRDP's X11 client needs a display even for /auth-only: a private Xvfb, its number picked by Xvfb itself. */
-export async function startXvfb(size = '1280x800x24'): Promise<{ display: string; stop(): void }> {
-  const xvfb = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', size, '-nolisten', 'tcp'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+/**
+ * FreeRDP's X11 client needs a display even for /auth-only: a private Xvfb, its number picked by Xvfb itself.
+ * With `fbdir`, Xvfb keeps its screen in `fbdir/Xvfb_screen0` (XWD format), readable at any moment without an X client.
+ */
+export async function startXvfb(size = '1280x800x24', fbdir?: string): Promise<{ display: string; stop(): void }> {
+  const args = ['-displayfd', '3', '-screen', '0', size, '-nolisten', 'tcp', ...(fbdir ? ['-fbdir', fbdir] : [])];
+  const xvfb = spawn('Xvfb', args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
   const display = await new Promise<string>((resolve, reject) => {
     let out = '';
     let err = '';

@@ -3,7 +3,8 @@
 import { ApiError } from '../shared/api.ts';
 import { $, say, storage } from '../shared/dom.ts';
 import { hideBanner, renderBanner, showBanner } from './banner.ts';
-import { closeDesktop } from './desktop.ts';
+import { loadNoVnc } from '../desktop/connection.ts';
+import { closeDesktop, openDesktop } from './desktop.ts';
 import { clock, t } from './i18n/index.ts';
 import { renderCreating, renderEnded, renderFacts, renderIdle, renderReady, tick, busy } from './render.ts';
 import { api, API, FAST_POLL_MS, POLL_MS, RESYNC_MS, SAFETY_POLL_MS, remaining, serverNow, state } from './state.ts';
@@ -131,6 +132,11 @@ function show(s: Session): void {
   } else if (s.status === 'ready') {
     unfollow();
     renderReady();
+    // The visitor chose the browser before launching: the desktop opens now, no second click.
+    if (state.openOnReady === s.session_id) {
+      state.openOnReady = null;
+      openDesktop({ extend, sync });
+    }
     // Re-synchronise every 30 s, and right after the local countdown reaches zero.
     const left = remaining() * 1000;
     schedule(left > 0 ? Math.min(RESYNC_MS, left + 500) : 2000);
@@ -171,8 +177,13 @@ export async function launch(): Promise<void> {
   state.pendingLaunch = false;
   state.launching = true;
   busy(true);
+  const atOnce = $<HTMLInputElement>('open-at-once').checked;
+  storage.set('winux.atOnce', atOnce ? '1' : null);
+  // Fetched while the desktop is prepared (a warm one is ready within a fraction of a second).
+  if (atOnce) void loadNoVnc().catch(() => {});
   try {
     const s = await api<Session>('POST', 'sessions', {});
+    state.openOnReady = atOnce ? s.session_id : null;
     backOnline();
     hideBanner();
     state.endedReason = null;

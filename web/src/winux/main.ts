@@ -67,5 +67,9 @@ document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible' && session && (session.status === 'ready' || session.status === 'creating')) sync();
 });
 
+// The visitor's last choice of where the desktop opens, kept as soon as it changes.
+const atOnce = $<HTMLInputElement>('open-at-once');
+atOnce.checked = storage.get('winux.atOnce') === '1';
+atOnce.addEventListener('change', () => storage.set('winux.atOnce', atOnce.checked ? '1' : null));
 applyLang();
 boot();

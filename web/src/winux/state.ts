@@ -57,6 +57,8 @@ export const state = {
   rateUntil: 0,
   pendingLaunch: false,
   launching: false,
+  /** The session whose desktop opens in the page as soon as it is ready (the visitor ticked "open at once"). */
+  openOnReady: null as string | null,
   /** The open event stream of the session being followed. */
   events: null as { id: string; source: EventSource } | null,
 };

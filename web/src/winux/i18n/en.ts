@@ -13,6 +13,7 @@ export const en: Strings = {
   'idle.title': 'A Linux desktop, right now.',
   'idle.lead': 'A full XFCE desktop in its own isolated container, in your browser or from any RDP client. It is wiped when the session ends: nothing is kept.',
   launch: 'Launch a Winux session',
+  openAtOnce: 'Open the desktop in this browser as soon as it is ready',
   again: 'Launch a new session',
   'fact.duration': (m: number, max: number) => `${dur(m)} session, extendable up to ${dur(max)}`,
   'fact.ready': (s: number) => `Ready in ${s < 90 ? `~${s} s` : `~${Math.round(s / 60)} min`}`,

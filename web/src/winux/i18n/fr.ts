@@ -14,6 +14,7 @@ export const fr = {
   'idle.lead':
     "Un bureau XFCE complet dans son propre conteneur isolé, dans votre navigateur ou depuis n'importe quel client RDP. Il est effacé à la fin de la session : rien ne reste.",
   launch: 'Lancer une session Winux',
+  openAtOnce: 'Ouvrir le bureau dans ce navigateur dès qu’il est prêt',
   again: 'Lancer une nouvelle session',
   'fact.duration': (m: number, max: number) => `Session de ${dur(m)}, prolongeable jusqu'à ${dur(max)}`,
   'fact.ready': (s: number) => `Prêt en ${s < 90 ? `~${s} s` : `~${Math.round(s / 60)} min`}`,
