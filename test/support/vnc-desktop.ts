@@ -1,8 +1,10 @@
 // A real VNC desktop for tests without LXC: TigerVNC's Xtigervnc on a Unix socket,
-// with VNC authentication by the session's password (as the template's desktop),
+// with VNC authentication by the session's password and its view-only one (as
+// the template's desktop),
 // an X display the test can watch (xev) and a stippled root so frames are not blank.
 // Test-only; the fake providers' `openDesktop` connects to it.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -18,7 +20,9 @@ export class VncDesktop {
   /** Starts Xtigervnc with `password` as its VNC password; resolves once the socket accepts connections. */
   async start(password: string, geometry = '1024x768', security: 'VncAuth' | 'None' = 'VncAuth'): Promise<this> {
     // Through stdin, never argv: the password stays out of the process list.
-    const made = spawnSync('tigervncpasswd', ['-f'], { input: `${password}\n` });
+    // Then the view-only password, derived as the template's winux-session-init does.
+    const viewOnly = createHash('sha256').update(`winux-view-only:${password}`).digest('hex').slice(0, 8);
+    const made = spawnSync('tigervncpasswd', ['-f'], { input: `${password}\n${viewOnly}\n` });
     if (made.status !== 0) throw new Error(`tigervncpasswd failed: ${String(made.stderr)}`);
     const passwd = made.stdout;
     fs.writeFileSync(path.join(this.dir, 'passwd'), passwd, { mode: 0o600 });

@@ -344,10 +344,17 @@ test('a full RDP login under Xvfb shows the XFCE desktop, without a Display dial
     assert.doesNotMatch(procs, /xfce4-display-settings/, 'the Display dialog opened');
     assert.doesNotMatch(procs, /light-locker|xfce4-screensaver|xscreensaver/, 'a screen locker runs');
 
-    const png = path.join(outDir, 'lxc-desktop.png');
-    await run('import', ['-display', display, '-window', 'root', png]);
     // The RDP window shows the remote desktop: a blank, black or single-colour screen has very few colours.
-    const colours = Number((await run('convert', [png, '-format', '%k', 'info:'])).stdout.trim());
+    // XFCE runs from the session's start, so its processes say nothing of the RDP login: watch the screen.
+    const png = path.join(outDir, 'lxc-desktop.png');
+    let colours = 0;
+    const shown = Date.now() + 60_000;
+    while (Date.now() < shown) {
+      await run('import', ['-display', display, '-window', 'root', png]);
+      colours = Number((await run('convert', [png, '-format', '%k', 'info:'])).stdout.trim());
+      if (colours > 200) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
     assert.ok(colours > 200, `the screenshot has only ${colours} colours: no desktop drawn (see ${png})`);
     // XFCE's panel is a dark bar along the top edge; the desktop below it is not.
     const top = (await run('convert', [png, '-crop', '1280x20+0+0', '-resize', '1x1!', '-format', '%[fx:int(255*mean)]', 'info:'])).stdout.trim();
