@@ -64,6 +64,7 @@ export const containerPrograms: Record<string, string> = {
   'systemd-analyze': 'systemd', // bench/lxc-phases.ts
   openssl: 'openssl', // the session's TLS key (winux-session-init), certificate checks in tests
   cat: 'coreutils',
+  sha256sum: 'coreutils', // winux-session-init derives the view-only VNC password
   timeout: 'coreutils', // test/hardening/isolation.test.ts bounds what a visitor runs
   // template/configure.sh (in the build chroot) and template/files/ (at boot and login)
   'locale-gen': 'locales',

@@ -64,11 +64,15 @@ export async function killDrill(set: ReplicaSet, o: { seed?: number; creations?:
   await waitUntil(async () => set.replicas.filter((r) => r.up).length >= 2, 180_000);
   const killsDuringCreations = kills;
   let failedRemovals = 0;
+  const removalFailures: string[] = [];
   await Promise.all(
     ids.map(async (id, k) => {
       await sleep(k * 300);
       const r = await removeOne(set, id);
-      if (r.status !== 200 && r.status !== 202) failedRemovals++;
+      if (r.status !== 200 && r.status !== 202) {
+        failedRemovals++;
+        removalFailures.push(`DELETE ${id} answered ${r.status} after ${r.attempts} attempts`);
+      }
     }),
   );
   chaos = false;
@@ -91,7 +95,7 @@ export async function killDrill(set: ReplicaSet, o: { seed?: number; creations?:
     stuck: s.stuck,
     failedSessions: all.filter((r) => r.status === 'failed').length,
     settleMs: s.ms,
-    problems: s.problems,
+    problems: [...removalFailures, ...s.problems],
   };
 }
 

@@ -261,9 +261,13 @@ export async function createOne(set: ReplicaSet): Promise<{ status: number; id?:
 
 /** Ends a session through the proxy, asking again on a connection error or a 502 (DELETE is idempotent). */
 export async function removeOne(set: ReplicaSet, id: string): Promise<{ status: number; attempts: number }> {
+  // nginx keeps an upstream that failed out for its fail_timeout (10 s): right after
+  // kills of two replicas in a row it may, for a few seconds, have none left to try
+  // and answer 502 although one serves. A client asks again; so does this one, for 30 s.
+  const deadline = Date.now() + 30_000;
   for (let attempt = 1; ; attempt++) {
     const r = await set.call('DELETE', `${api}/sessions/${id}`);
-    if ((r.status === 0 || r.status === 502 || r.status === 503) && attempt < 20) {
+    if ((r.status === 0 || r.status === 502 || r.status === 503) && Date.now() < deadline) {
       await sleep(250);
       continue;
     }
