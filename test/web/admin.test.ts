@@ -86,13 +86,23 @@ for (const width of [1280, 390]) {
       await until(async () => (await page.locator('#notice').innerText()).includes(id), 'a notice about the extension');
 
       // Keyboard: the end button is reached and pressed without a mouse; the dialog confirms.
-      // press() focuses and presses in one step: the live list may redraw the row in between otherwise.
-      await rowOf(page, id).locator('button[data-act="end"]').press('Enter');
+      // The live list redraws on every change: the focus stays on that button through one.
+      await rowOf(page, id).locator('button[data-act="end"]').focus();
+      const redrawn = (await w.store.get(id))!.expiresAt;
+      await w.request('POST', `${api}/sessions/${id}/extend`, { token: created.body.token, body: { minutes: 5 } });
+      await until(async () => (await w.store.get(id))!.expiresAt > redrawn, 'the extension');
+      await page.waitForTimeout(1000); // its event reaches the page, which draws the list again
+      assert.equal(
+        await page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset.act),
+        'end',
+        'the focus left the End button when the list redrew',
+      );
+      await page.keyboard.press('Enter');
       await page.locator('#confirm').waitFor({ state: 'visible' });
       await page.locator('#confirm button[value="ok"]').click();
       await until(async () => (await rowOf(page, id).count()) === 0, 'the ended session to leave the list');
       const audit = (await w.request('GET', `${api}/audit?session_id=${id}`, { token: w.adminToken })).body.entries.map((e: any) => `${e.action}:${e.actor}`);
-      assert.deepEqual(audit.reverse(), ['session.create:visitor', 'session.extend:admin', 'session.end:admin']);
+      assert.deepEqual(audit.reverse(), ['session.create:visitor', 'session.extend:admin', 'session.extend:visitor', 'session.end:admin']);
     });
 
     test('sort and filter work on the whole set; end all ends every visitor session', async () => {

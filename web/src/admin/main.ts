@@ -37,9 +37,18 @@ function applyLang(): void {
 }
 
 function renderSessions(): void {
+  // The list redraws on every change and every usage sample: a keyboard user's
+  // focus (a row's Extend or End, a column's sort button) is put back where it was.
+  const focused = document.activeElement as HTMLElement | null;
+  const again = focused?.dataset.act
+    ? `[data-act="${focused.dataset.act}"][data-id="${focused.dataset.id}"]`
+    : focused?.dataset.sort
+      ? `[data-sort="${focused.dataset.sort}"]`
+      : null;
   $('sessions-head').innerHTML = renderHead(tableState);
   const rows = visible(sessions, tableState);
   $('sessions-body').innerHTML = renderRows(rows);
+  if (again) document.querySelector<HTMLElement>(`#sessions ${again}`)?.focus();
   $('sessions-count').textContent = t('sessions.count', rows.length, sessions.length);
   $('pool-members').innerHTML = panels.poolMembers(sessions);
 }
