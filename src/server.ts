@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import type http from 'node:http';
 import type https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { ensureDataDir, loadOrCreateAdminToken } from './admin-token.ts';
 import { loadOrCreateSecretKey } from './secret-key.ts';
 import type { Config } from './config.ts';
@@ -41,7 +41,8 @@ export interface RunningServer {
   url: string;
   /** http://host:port of the WINUX_HTTP_REDIRECT_PORT listener, when there is one. */
   redirectUrl?: string;
-  close(): Promise<void>;
+  /** Stops; with `graceMs` (a SIGTERM drain), connections already accepted get that long to be read and served first. */
+  close(options?: { graceMs?: number }): Promise<void>;
 }
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
@@ -116,9 +117,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
   let redirect: http.Server | undefined;
   let closed: Promise<void> | undefined;
-  const close = () => {
+  const close = (options: { graceMs?: number } = {}) => {
     closed ??= (async () => {
       tlsWatcher?.stop();
+      if (options.graceMs && app.server.listening) {
+        // Stop taking connections, but serve those already accepted: Node's http close()
+        // drops the ones whose request it has not read yet as idle, and a proxy that had
+        // sent a request on one answers 502 (the replicas' rolling-restart drill saw it).
+        // net.Server's own close stops listening only; app.close() below does the rest.
+        net.Server.prototype.close.call(app.server);
+        await new Promise((resolve) => setTimeout(resolve, options.graceMs));
+      }
       if (redirect?.listening) {
         const done = new Promise((resolve) => redirect!.close(resolve));
         redirect.closeAllConnections();

@@ -39,7 +39,7 @@ export function register(program: Command, ctx: CliContext): void {
         if (stopping) return;
         stopping = true;
         logger.info({ signal }, 'shutting down: finishing in-flight work');
-        await server.close();
+        await server.close({ graceMs: 500 });
         logger.info('stopped');
         process.exit(0);
       };
