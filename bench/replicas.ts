@@ -27,9 +27,15 @@ try {
   );
   const r = await rollingRestart(set);
   console.log(
-    `rolling restart (SIGTERM, drain, start; each of 3 in turn) under load: ${r.requests} requests, ${r.failed} failed; leaked ${r.leaked}, stuck ${r.stuck}, created twice ${r.doubled}`,
+    `rolling restart (nginx told first, SIGTERM, drain, start; each of 3 in turn) under load: ${r.requests} requests, ${r.failed} failed; leaked ${r.leaked}, stuck ${r.stuck}, created twice ${r.doubled}`,
   );
   for (const s of r.samples) console.log(`  ${s}`);
+  // The same without telling nginx: what a bare `systemctl restart` on each costs.
+  const blind = await rollingRestart(set, { tellProxy: false });
+  console.log(
+    `rolling restart without telling nginx (SIGTERM, drain, start): ${blind.requests} requests, ${blind.failed} failed (${((100 * blind.failed) / blind.requests).toFixed(1)} %)`,
+  );
+  for (const s of blind.samples) console.log(`  ${s}`);
   const p = await postgresRestart(set);
   console.log(
     `PostgreSQL down ${(p.outageMs / 1000).toFixed(0)} s under load: ${p.requests} requests, ${p.failedDuringOutage} failed while it was down or coming back, ` +

@@ -28,6 +28,11 @@ export interface Proxy {
   config: string;
   /** The proxy's own output (stderr/error log) so far. */
   log(): string;
+  /**
+   * nginx only: the upstream servers again (a `down` one gets no new request), applied by
+   * a graceful reload; resolves once every worker of the old configuration has exited.
+   */
+  setUpstream?(servers: { address: string; down?: boolean }[]): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -170,7 +175,8 @@ export async function startCaddy(upstream: string): Promise<Proxy> {
  */
 export async function startNginx(upstream: string | string[]): Promise<Proxy> {
   // Several replicas: one `server` line each in the upstream block (nginx balances round-robin).
-  const servers = (Array.isArray(upstream) ? upstream : [upstream]).map((u) => `server ${u};`).join('\n    ');
+  const serverLines = (list: { address: string; down?: boolean }[]) => list.map((u) => `server ${u.address}${u.down ? ' down' : ''};`).join('\n    ');
+  const servers = serverLines((Array.isArray(upstream) ? upstream : [upstream]).map((address) => ({ address })));
   const dir = tempDir('winux-nginx-');
   // Workers run as an unprivileged user and must reach the prefix.
   fs.chmodSync(dir, 0o755);
@@ -185,12 +191,14 @@ export async function startNginx(upstream: string | string[]): Promise<Proxy> {
   site = substitute(site, '/etc/letsencrypt/live/winux.example.org/fullchain.pem', cert, file);
   site = substitute(site, '/etc/letsencrypt/live/winux.example.org/privkey.pem', key, file);
   site = substitute(site, 'winux.example.org', domain, file);
-  site = substitute(site, 'server 127.0.0.1:5000;', servers, file);
   site = substitute(site, 'listen 80;', `listen 127.0.0.1:${httpPort};`, file);
   site = substitute(site, 'listen [::]:80;', `listen [::1]:${httpPort};`, file);
   site = substitute(site, 'listen 443 ', `listen 127.0.0.1:${httpsPort} `, file);
   site = substitute(site, 'listen [::]:443 ', `listen [::1]:${httpsPort} `, file);
   site = substitute(site, 'root /var/www/html;', `root ${path.join(dir, 'acme')};`, file);
+  // The upstream last: setUpstream() writes the file again from here.
+  const shipped = site;
+  site = substitute(site, 'server 127.0.0.1:5000;', servers, file);
   fs.writeFileSync(path.join(dir, 'site.conf'), site);
   const errorLog = path.join(dir, 'error.log');
   // The main config is Debian's own /etc/nginx/nginx.conf (gzip on, its TLS defaults,
@@ -219,6 +227,17 @@ export async function startNginx(upstream: string | string[]): Promise<Proxy> {
     ca: made.cert,
     config: site,
     log: () => proc.output() + (fs.existsSync(errorLog) ? fs.readFileSync(errorLog, 'utf8') : ''),
+    async setUpstream(list) {
+      const master = proc.child.pid!;
+      const before = childPids(master);
+      fs.writeFileSync(path.join(dir, 'site.conf'), substitute(shipped, 'server 127.0.0.1:5000;', serverLines(list), file));
+      process.kill(master, 'SIGHUP');
+      // The old workers finish what they were answering and exit; only then does no request reach a `down` server.
+      await waitFor(async () => {
+        const now = childPids(master);
+        return now.length > 0 && now.every((pid) => !before.includes(pid));
+      }, 30_000);
+    },
     async stop() {
       await proc.stop();
       fs.rmSync(dir, { recursive: true, force: true });
@@ -232,6 +251,22 @@ export async function startNginx(upstream: string | string[]): Promise<Proxy> {
     throw e;
   }
   return p;
+}
+
+/** Processes whose parent is `pid` (nginx's workers), read from /proc. */
+function childPids(pid: number): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // "pid (comm) state ppid …": the command may hold spaces, so read after its closing parenthesis.
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) pids.push(Number(entry));
+    } catch {
+      // It exited while being read.
+    }
+  }
+  return pids;
 }
 
 /** base64(sha256(SPKI)) of the certificate the proxy serves, read off the wire and hashed with openssl. */

@@ -155,14 +155,28 @@ export interface RollingFigures extends LoadFigures {
   problems: string[];
 }
 
-/** Each replica in turn gets SIGTERM (it drains and exits) and is started again, under load. */
-export async function rollingRestart(set: ReplicaSet): Promise<RollingFigures> {
+/**
+ * A rolling restart as README "Several replicas" tells an operator to do it behind nginx,
+ * under load: each replica in turn is marked `down` in the upstream (a graceful reload),
+ * gets SIGTERM (it drains and exits), is started again and put back. Telling the proxy
+ * first is what makes it lossless: a replica that stops listening while nginx still sends
+ * it connections resets those the kernel had queued but Node had not accepted yet, and
+ * nginx does not send a POST it had already written to another server.
+ */
+export async function rollingRestart(set: ReplicaSet, o: { tellProxy?: boolean } = {}): Promise<RollingFigures> {
+  const tellProxy = o.tellProxy ?? true;
+  const upstream = (down?: number) => set.proxy.setUpstream!(set.replicas.map((r) => ({ address: `127.0.0.1:${r.port}`, down: r.index === down })));
+  // Fresh workers also forget the failures the kill drill left them (nginx's fail_timeout,
+  // per worker: one holding all three as failed answers 502 without trying any).
+  await upstream();
   const doubles = watchDoubles(set);
   const traffic = load(set);
   await sleep(1500);
   for (let i = 0; i < set.replicas.length; i++) {
+    if (tellProxy) await upstream(i);
     await set.terminate(i);
     await set.start(i);
+    if (tellProxy) await upstream();
     await sleep(1500);
   }
   const figures = await traffic.stop();

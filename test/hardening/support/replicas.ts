@@ -171,6 +171,8 @@ export async function startReplicaSet(o: ReplicaSetOptions = {}): Promise<Replic
     logs: () => replicas.map((r) => `--- replica ${r.index}\n${tail(r)}`).join('\n'),
     async close() {
       for (let i = 0; i < count; i++) await stopWith(i, 'SIGKILL');
+      // Kept with the replicas' logs: why nginx answered what it answered.
+      fs.writeFileSync(path.join(logDir, 'nginx-error.log'), proxy.log());
       await proxy.stop();
       pg.remove();
       await sim.close();
