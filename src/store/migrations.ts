@@ -134,6 +134,15 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('sessions_client_address').on('sessions').columns(['client_address', 'status']).execute();
     },
   },
+  '0008_desktop': {
+    async up(db: Kysely<any>) {
+      // Which desktop a session runs (WINUX_DESKTOPS); every session before this one ran XFCE.
+      await db.schema
+        .alterTable('sessions')
+        .addColumn('desktop', 'varchar(32)', (c) => c.notNull().defaultTo('xfce'))
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { defaultDesktop, type DesktopName } from '../core/desktops.ts';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Transaction, type UpdateQueryBuilder, type UpdateResult } from 'kysely';
 import { StoreUnavailableError } from '../core/errors.ts';
 import type { SessionRecord, SessionStatus, CreationStep } from '../core/session.ts';
@@ -159,6 +160,7 @@ export class Store implements SessionStore, ShareStore {
       const record: SessionRecord = {
         ...session,
         clientAddress: session.clientAddress ?? '',
+        desktop: session.desktop ?? defaultDesktop,
         containerId,
         holdsContainer: true,
         statusChangedAt: session.createdAt,
@@ -211,12 +213,13 @@ export class Store implements SessionStore, ShareStore {
     await this.db.deleteFrom('reserved_ids').where('container_id', '=', containerId).execute();
   }
 
-  /** The oldest ready warm-pool member, if any (a candidate: `claimPooled` decides). */
-  async peekPooledReady(): Promise<string | undefined> {
+  /** The oldest ready warm-pool member of `desktop`, if any (a candidate: `claimPooled` decides). */
+  async peekPooledReady(desktop: DesktopName): Promise<string | undefined> {
     const row = await this.db
       .selectFrom('sessions')
       .select('id')
       .where('pooled', '=', 1)
+      .where('desktop', '=', desktop)
       .where('status', '=', 'ready')
       .orderBy('ready_at')
       .limit(1)
@@ -270,6 +273,7 @@ export class Store implements SessionStore, ShareStore {
     }
     if (filter.holdsContainer !== undefined) q = q.where('holds_container', '=', filter.holdsContainer ? 1 : 0);
     if (filter.pooled !== undefined) q = q.where('pooled', '=', filter.pooled ? 1 : 0);
+    if (filter.desktop !== undefined) q = q.where('desktop', '=', filter.desktop);
     q = q.orderBy('created_at', 'desc');
     if (filter.limit) q = q.limit(filter.limit);
     return (await q.execute()).map((r) => fromRow(r, this.box));
@@ -539,6 +543,7 @@ const columns: { [K in keyof SessionRecord]-?: readonly [keyof SessionsTable, Co
   containerId: ['container_id', 'number'],
   holdsContainer: ['holds_container', 'boolean'],
   pooled: ['pooled', 'boolean'],
+  desktop: ['desktop', 'as-is'],
   node: ['node', 'as-is'],
   ip: ['ip', 'as-is'],
   endpointHost: ['endpoint_host', 'as-is'],

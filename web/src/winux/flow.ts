@@ -172,7 +172,7 @@ export async function launch(): Promise<void> {
   state.launching = true;
   busy(true);
   try {
-    const s = await api<Session>('POST', 'sessions', {});
+    const s = await api<Session>('POST', 'sessions', state.desktop ? { desktop: state.desktop } : {});
     backOnline();
     hideBanner();
     state.endedReason = null;
