@@ -28,7 +28,10 @@ export interface Claimant {
 /** What `insertWithContainer` could not do, for the service to turn into a person's message. */
 export type AllocationRefusal = { refused: 'capacity' | 'visitor_limit' | 'address_limit' };
 
-export type NewSession = Omit<SessionRecord, 'containerId' | 'holdsContainer' | 'updatedAt' | 'statusChangedAt' | 'cleanupAttempts' | 'clientAddress' | 'desktop'> & {
+export type NewSession = Omit<
+  SessionRecord,
+  'containerId' | 'holdsContainer' | 'updatedAt' | 'statusChangedAt' | 'cleanupAttempts' | 'clientAddress' | 'desktop'
+> & {
   clientAddress?: string;
   /** XFCE when absent. */
   desktop?: DesktopName;

@@ -211,6 +211,7 @@ async function buildArchive(
   await safeRemove(p.buildDir);
   await mkdir(p.buildDir, { recursive: true });
   const rootfs = path.join(p.buildDir, 'rootfs');
+  const started = Date.now();
   let step = 'debootstrap';
   progress({ step });
   logger.info({ desktop, hash, rootfs }, 'building the desktop template');
@@ -259,6 +260,11 @@ async function buildArchive(
     );
     await chmod(tmp, 0o644);
     await rename(tmp, p.archive);
+    // How long this recipe took to build, for bench/ (a cached archive cannot tell any more).
+    await writeFile(
+      `${p.archive}.build.json`,
+      `${JSON.stringify({ desktop, hash, seconds: (Date.now() - started) / 1000, builtAt: new Date().toISOString() })}\n`,
+    );
   } finally {
     await safeRemove(p.buildDir).catch((err) => logger.warn({ err }, 'could not remove the template build directory'));
   }

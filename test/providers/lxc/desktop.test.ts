@@ -6,7 +6,7 @@
 // stream, and the stream closes when the session ends. The VNC server has no
 // port another session or a host namespace could reach.
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -18,7 +18,7 @@ import { containerIp, containerName } from '../../../src/providers/lxc/naming.ts
 import { probeRdp } from '../../../src/providers/lxc/rdp-probe.ts';
 import { RfbClient } from '../../support/rfb-client.ts';
 import { startTestServer, waitFor, waitForReady, type TestServer } from '../../support/server.ts';
-import { desktopUser, logger, lxcConfig, prepareHost, startXfreerdp, startXvfb } from './helpers.ts';
+import { desktopUser, logger, lxcConfig, prepareHost, saveFramePng, startXfreerdp, startXvfb } from './helpers.ts';
 
 const api = '/api/winux';
 const env = {
@@ -59,16 +59,7 @@ async function newSession() {
   };
 }
 
-/** Saves the viewer's framebuffer as a PNG (ImageMagick reads the raw BGRA). */
-async function savePng(client: RfbClient, name: string): Promise<string> {
-  mkdirSync(outDir, { recursive: true });
-  const file = path.join(outDir, name);
-  const raw = `${file}.bgra`;
-  writeFileSync(raw, client.pixels);
-  await run('convert', ['-size', `${client.width}x${client.height}`, '-depth', '8', `bgra:${raw}`, '-alpha', 'off', file]);
-  rmSync(raw);
-  return file;
-}
+const savePng = (client: RfbClient, name: string) => saveFramePng(client, path.join(outDir, name));
 
 /** A terminal whose input goes to ~/typed.txt, focused, so keys typed on the desktop can be read back inside. */
 async function openTypingTerminal(containerId: number): Promise<void> {

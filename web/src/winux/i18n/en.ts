@@ -11,7 +11,8 @@ export const en: Strings = {
   title: 'Winux — a Linux desktop in one click',
   'idle.eyebrow': 'Temporary Linux desktop',
   'idle.title': 'A Linux desktop, right now.',
-  'idle.lead': 'A full Linux desktop (XFCE by default) in its own isolated container, in your browser or from any RDP client. It is wiped when the session ends: nothing is kept.',
+  'idle.lead':
+    'A full Linux desktop (XFCE by default) in its own isolated container, in your browser or from any RDP client. It is wiped when the session ends: nothing is kept.',
   launch: 'Launch a Winux session',
   again: 'Launch a new session',
   'fact.duration': (m: number, max: number) => `${dur(m)} session, extendable up to ${dur(max)}`,
