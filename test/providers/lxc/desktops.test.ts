@@ -16,7 +16,7 @@ import { run } from '../../../src/providers/lxc/exec.ts';
 import { containerName } from '../../../src/providers/lxc/naming.ts';
 import { RfbClient } from '../../support/rfb-client.ts';
 import { startTestServer, waitFor, waitForReady, type TestServer } from '../../support/server.ts';
-import { desktopUser, logger, lxcConfig, prepareHost, saveFramePng, startXfreerdp, startXvfb } from './helpers.ts';
+import { desktopUser, destroyContainers, logger, lxcConfig, prepareHost, saveFramePng, startXfreerdp, startXvfb } from './helpers.ts';
 
 const api = '/api/winux';
 const desktops = (process.env.WINUX_TEST_DESKTOPS ?? desktopNames.join(',')).split(',') as DesktopName[];
@@ -42,16 +42,11 @@ const signature: Record<DesktopName, string[]> = {
 
 let server: TestServer;
 
-async function cleanAll(): Promise<void> {
-  const provider = createLxcProvider(config, logger);
-  for (const id of ids) await provider.destroy({ containerId: id }).catch(() => {});
-}
-
 before(
   async () => {
     // Builds (or extracts) each desktop's template and takes its picture when missing.
     await prepareHost(config);
-    await cleanAll();
+    await destroyContainers(config, ids);
     server = await startTestServer({ provider: createLxcProvider(config, logger), env });
   },
   { timeout: 90 * 60_000 },
@@ -59,7 +54,7 @@ before(
 
 after(async () => {
   await server?.close();
-  await cleanAll();
+  await destroyContainers(config, ids);
 });
 
 /** Pixels that differ by more than 10 % between two PNG files of the same size, as a share of all pixels. */
