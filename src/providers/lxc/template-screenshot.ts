@@ -4,7 +4,7 @@
 // a PNG, and the session destroyed. Once per recipe hash: an unchanged
 // template keeps its picture.
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, rename, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../../config.ts';
 import type { Logger } from '../../logger.ts';
@@ -53,7 +53,7 @@ export async function ensureScreenshot(config: Config, logger: Logger, desktop: 
   await mkdir(path.dirname(served), { recursive: true });
   await copyFile(own, `${served}.tmp`);
   await rename(`${served}.tmp`, served);
-  return { file: served, taken, bytes: png?.length ?? (await import('node:fs')).statSync(own).size };
+  return { file: served, taken, bytes: png?.length ?? (await stat(own)).size };
 }
 
 async function takeScreenshot(config: Config, logger: Logger, desktop: DesktopName): Promise<Buffer> {
