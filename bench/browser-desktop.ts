@@ -2,7 +2,11 @@
 // screen: real Chromium on the Winux page and a real FreeRDP client under Xvfb.
 // Prints figures; asserts nothing.
 //
-//   node --import tsx bench/browser-desktop.ts [--runs 3]      (root; takes the LXC lock itself)
+//   node --import tsx bench/browser-desktop.ts [--runs 3] [--desktop mate]   (root; takes the LXC lock itself)
+//
+// --desktop picks the desktop (xfce, mate, lxqt; WINUX_DESKTOPS is set to it
+// alone, so the page's click launches it) and adds its template's figures:
+// build time (recorded by the build), archive and root filesystem sizes.
 //
 // 1. click → first desktop frame in the browser: the launch button, until the canvas
 //    shows a drawn desktop (many colours), cold and from the warm pool; twice: the
@@ -20,7 +24,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Page } from 'playwright-core';
+import { readFile, stat } from 'node:fs/promises';
+import { desktopNames, isDesktopName, type DesktopName } from '../src/core/desktops.ts';
 import { memoryUsage } from '../src/providers/lxc/container.ts';
+import { rootfsBytes, templatePaths, templateState } from '../src/providers/lxc/template.ts';
 import { createLxcProvider } from '../src/providers/lxc/index.ts';
 import { run } from '../src/providers/lxc/exec.ts';
 import { containerName } from '../src/providers/lxc/naming.ts';
@@ -32,10 +39,14 @@ import { desktopBenchRange, endAllSessions, prepareHost, screenColours, startXvf
 
 underLxcLock();
 
-const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '3' } } });
+const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '3' }, desktop: { type: 'string', default: 'xfce' } } });
 const runs = Math.max(1, Number(args.runs));
+if (!isDesktopName(args.desktop)) throw new Error(`--desktop: expected one of ${desktopNames.join(', ')}`);
+const desktop: DesktopName = args.desktop;
+/** A terminal of each desktop, for the keystroke figure. */
+const terminal: Record<DesktopName, string> = { xfce: 'xfce4-terminal --disable-server', mate: 'mate-terminal --disable-factory', lxqt: 'qterminal' };
 const api = '/api/winux';
-const { env, config, cleanAll } = desktopBenchRange(30871, 34771, 10);
+const { env, config, cleanAll } = desktopBenchRange(30871, 34771, 10, { WINUX_DESKTOPS: desktop });
 const outDir = path.resolve(import.meta.dirname, '..', 'test-output', 'bench');
 mkdirSync(outDir, { recursive: true });
 const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -164,7 +175,7 @@ try {
       '-',
       one.username,
       '-c',
-      'DISPLAY=:10 setsid xfce4-terminal --disable-server >/dev/null 2>&1 &',
+      `DISPLAY=:10 setsid ${terminal[desktop]} >/dev/null 2>&1 &`,
     ],
     { timeoutMs: 20_000 },
   );
@@ -208,6 +219,12 @@ try {
   results['click → desktop on an RDP client, cold p50'] = figure(coldRdp, runs);
   results['keystroke → screen update over the WebSocket (loopback), p50 / max'] = `${p50(keys).toFixed(1)} ms / ${Math.max(...keys).toFixed(1)} ms`;
   results['idle desktop, bytes per minute to a viewer'] = `${Math.round(idleBytesPerMinute)} B`;
+  const tpl = await templateState(config, desktop);
+  const archive = templatePaths(config, tpl.hash, desktop).archive;
+  const build = JSON.parse((await readFile(`${archive}.build.json`, 'utf8').catch(() => 'null')) ?? 'null') as { seconds: number } | null;
+  results[`${desktop} template: build time (recorded at its build)`] = build ? `${build.seconds.toFixed(0)} s` : 'n/a (built before build times were recorded)';
+  results[`${desktop} template: archive / root filesystem`] =
+    `${((await stat(archive)).size / 1e6).toFixed(0)} MB / ${((await rootfsBytes(tpl.rootfs)) / 1e6).toFixed(0)} MB`;
   results['memory of a session with its desktop running'] =
     memory === null ? 'n/a' : `${(memory / 1048576).toFixed(0)} MiB → ${Math.floor(1024 / (memory / 1048576))} sessions per GiB`;
 } finally {
@@ -216,5 +233,6 @@ try {
   await browser.close();
   await cleanAll();
 }
+console.log(`desktop: ${desktop}`);
 for (const [k, v] of Object.entries(results)) console.log(`${k.padEnd(72)} ${v}`);
 for (const f of failures) console.log(`failed run — ${f}`);

@@ -24,8 +24,8 @@ export function underLxcLock(): void {
 
 /** A server's environment for `count` LXC sessions from container id `firstId` and RDP port `firstPort`, no per-visitor limits. */
 /** A desktop bench's own ids and ports (env, config, cleanAll), with the visitor limits off: the bench is one visitor clicking many times. */
-export function desktopBenchRange(firstId: number, firstPort: number, count: number) {
-  return lxcRange(firstId, firstPort, count, { WINUX_SESSIONS_PER_VISITOR: '0', WINUX_SESSIONS_PER_ADDRESS: '0', WINUX_CREATE_RATE_PER_MINUTE: '0' });
+export function desktopBenchRange(firstId: number, firstPort: number, count: number, extra: Record<string, string> = {}) {
+  return lxcRange(firstId, firstPort, count, { WINUX_SESSIONS_PER_VISITOR: '0', WINUX_SESSIONS_PER_ADDRESS: '0', WINUX_CREATE_RATE_PER_MINUTE: '0', ...extra });
 }
 
 /** Ends every visitor session (the admin's DELETE) and waits until none is left. */

@@ -5,6 +5,7 @@ import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
+import { desktopNames, isDesktopName, type DesktopName } from './core/desktops.ts';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -108,6 +109,18 @@ const schema = z.object({
     .regex(/^[A-Za-z0-9._-]{1,64}$/, { error: 'letters, digits, ".", "_" or "-" (at most 64)' })
     .optional(),
   WINUX_POOL_SIZE: int(0, 1000).default(0),
+  WINUX_DESKTOPS: z
+    .string()
+    .default('xfce')
+    .refine((v) => splitList(v).length > 0 && splitList(v).every(isDesktopName), {
+      error: `comma-separated desktops among ${desktopNames.join(', ')}`,
+    }),
+  WINUX_POOL_SIZES: z
+    .string()
+    .default('')
+    .refine((v) => splitList(v).every((item) => /^[a-z]+:\d{1,4}$/.test(item) && isDesktopName(item.split(':')[0]!)), {
+      error: `desktop:size pairs such as xfce:2,mate:1 (desktops among ${desktopNames.join(', ')})`,
+    }),
   WINUX_POOL_MAX_AGE_MINUTES: int(1, 100_000).default(240),
   WINUX_AUDIT_DAYS: int(1, 36_500).default(90),
   WINUX_USAGE_DAYS: int(7, 36_500).default(90),
@@ -215,7 +228,12 @@ export interface Config {
     swapMb: number;
     ioWeight: number;
   };
-  pool: { size: number; maxAgeMs: number };
+  /** The desktops sessions may ask for (WINUX_DESKTOPS), each with its own template. */
+  desktops: readonly DesktopName[];
+  /** The desktop of a request that names none: XFCE when enabled, else the first of WINUX_DESKTOPS. */
+  defaultDesktop: DesktopName;
+  /** `size`: the default desktop's pool size; `sizes`: every enabled desktop's (WINUX_POOL_SIZES, WINUX_POOL_SIZE for the default one). */
+  pool: { size: number; sizes: Partial<Record<DesktopName, number>>; maxAgeMs: number };
   /** Audit rows older than this are purged by the reconciler. */
   auditDays: number;
   /** Daily usage figures (sessions, desktop-hours, time to desktop, failures) are kept this long, past the sessions' own purge. */
@@ -315,6 +333,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     // The issue's own warning (GHSA-vrq4-9hc3-cgp7): a desktop port open to everyone, guarded by an 8-character DES password.
     problems.push("WINUX_PROXMOX_VIEWER_SOURCES: expected Winux's own addresses, not a /0 network (that would open every desktop's VNC port to anyone)");
   }
+  const desktops = [...new Set(splitList(e.WINUX_DESKTOPS))] as DesktopName[];
+  const defaultDesktop: DesktopName = desktops.includes('xfce') ? 'xfce' : desktops[0]!;
+  const poolSizes: Partial<Record<DesktopName, number>> = { [defaultDesktop]: e.WINUX_POOL_SIZE };
+  for (const item of splitList(e.WINUX_POOL_SIZES)) {
+    const [name, size] = item.split(':') as [DesktopName, string];
+    if (!desktops.includes(name)) problems.push(`WINUX_POOL_SIZES: expected only desktops enabled by WINUX_DESKTOPS (${desktops.join(', ')}), got ${name}`);
+    else if (Number(size) > 1000) problems.push('WINUX_POOL_SIZES: expected sizes from 0 to 1000');
+    else poolSizes[name] = Number(size);
+  }
   if (problems.length) throw new ConfigError(problems);
 
   const dataDir = path.resolve(e.WINUX_DATA_DIR);
@@ -372,7 +399,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       swapMb: e.WINUX_SWAP_MB,
       ioWeight: e.WINUX_IO_WEIGHT,
     },
-    pool: { size: e.WINUX_POOL_SIZE, maxAgeMs: e.WINUX_POOL_MAX_AGE_MINUTES * 60_000 },
+    desktops,
+    defaultDesktop,
+    pool: { size: poolSizes[defaultDesktop] ?? 0, sizes: poolSizes, maxAgeMs: e.WINUX_POOL_MAX_AGE_MINUTES * 60_000 },
     auditDays: e.WINUX_AUDIT_DAYS,
     usageDays: e.WINUX_USAGE_DAYS,
     usageSampleMs: e.WINUX_USAGE_SAMPLE_SECONDS * 1000,

@@ -71,13 +71,24 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const reaper = new Reaper({ service, store, clock, logger, sweepIntervalMs: config.sweepIntervalMs, leader });
   // A size set from the console outlives restarts (a settings row); WINUX_POOL_SIZE is the default.
   const poolSize = Number((await store.admin.getSetting(poolSizeSetting)) ?? config.pool.size);
-  const pool = new WarmPool({ service, store, clock, logger, size: poolSize, maxAgeMs: config.pool.maxAgeMs, intervalMs: config.sweepIntervalMs, leader });
+  const pool = new WarmPool({
+    service,
+    store,
+    clock,
+    logger,
+    size: poolSize,
+    sizes: config.pool.sizes,
+    defaultDesktop: config.defaultDesktop,
+    maxAgeMs: config.pool.maxAgeMs,
+    intervalMs: config.sweepIntervalMs,
+    leader,
+  });
   const timers = options.reaper !== false;
   // With SQLite there is one process: nothing to renew, and it always leads.
   if (store.shared) service.heartbeat.start();
   if (timers) {
     reaper.start();
-    if (poolSize > 0) pool.start();
+    if (poolSize > 0 || Object.values(config.pool.sizes).some((n) => n > 0)) pool.start();
   }
   const poolControl = {
     get targetSize() {

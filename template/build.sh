@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # The Winux desktop template recipe: a Debian 12 (bookworm) root filesystem with
-# XFCE, xrdp and Firefox ESR, ready to be cloned for each session.
+# a desktop (XFCE, MATE or LXQt), xrdp and Firefox ESR, ready to be cloned for
+# each session.
 #
 #   build.sh ROOTFS_DIR
 #
 # Environment: WINUX_MIRROR (Debian mirror URL), WINUX_CACHE_DIR (downloaded .debs
-# are kept there so a rebuild downloads nothing), WINUX_DESKTOP_USER.
+# are kept there so a rebuild downloads nothing), WINUX_DESKTOP_USER,
+# WINUX_DESKTOP (a directory of desktops/; xfce when unset).
+#
+# One recipe per desktop, sharing a base: the base (packages.txt, files/,
+# configure.sh) first, then the desktop's own (desktops/<name>/packages.txt in
+# the same apt-get, desktops/<name>/files/ copied over files/,
+# desktops/<name>/configure.sh after configure.sh).
 # Prints "::step <name>" lines that `winux template build` turns into progress.
 #
 # It runs in a private mount namespace (see the re-exec below), so the bind
@@ -22,6 +29,9 @@ mirror=${WINUX_MIRROR:-http://deb.debian.org/debian}
 cache=${WINUX_CACHE_DIR:-/var/cache/winux}
 user=${WINUX_DESKTOP_USER:-winux}
 here=$(cd "$(dirname "$0")" && pwd)
+desktop=${WINUX_DESKTOP:-xfce}
+own="$here/desktops/$desktop"
+[ -f "$own/packages.txt" ] || { echo "build.sh: no desktop recipe $own" >&2; exit 2; }
 
 mkdir -p "$cache/debootstrap" "$cache/apt-archives/partial" "$(dirname "$rootfs")"
 
@@ -72,14 +82,18 @@ path-include /usr/share/locale/locale.alias
 DPKG
 
 echo "::step apt-install"
-mapfile -t pkgs < <(sed -e 's/#.*//' -e '/^\s*$/d' "$here/packages.txt")
+mapfile -t pkgs < <(sed -e 's/#.*//' -e '/^\s*$/d' "$here/packages.txt" "$own/packages.txt")
 chroot "$rootfs" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LANG=C \
   sh -c 'apt-get update -q && apt-get install -y -q -o Dpkg::Use-Pty=0 "$@"' sh "${pkgs[@]}"
 
 echo "::step configure"
 cp -r "$here/files/." "$rootfs/"
-chroot "$rootfs" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LANG=C \
-  WINUX_DESKTOP_USER="$user" sh -s < "$here/configure.sh"
+[ ! -d "$own/files" ] || cp -r "$own/files/." "$rootfs/"
+for script in "$here/configure.sh" "$own/configure.sh"; do
+  [ -f "$script" ] || continue
+  chroot "$rootfs" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LANG=C \
+    WINUX_DESKTOP_USER="$user" sh -s < "$script"
+done
 
 echo "::step cleanup"
 rm -f "$rootfs/usr/sbin/policy-rc.d" "$rootfs/etc/resolv.conf"

@@ -1,6 +1,8 @@
 # Runs inside the template's root filesystem (chroot) after the packages are
-# installed and template/files/ copied over it. Each block fixes one known
-# problem of a stock XFCE + xrdp install in a container.
+# installed and template/files/ (then desktops/<name>/files/) copied over it,
+# before desktops/<name>/configure.sh. Each block fixes one known problem of a
+# stock desktop + xrdp install in a container; what concerns one desktop only
+# lives in its own desktops/<name>/configure.sh.
 set -eu
 user=${WINUX_DESKTOP_USER:-winux}
 
@@ -62,16 +64,11 @@ systemctl disable xrdp.service xrdp-sesman.service >/dev/null 2>&1 || true
 
 # No screen lock: no locker is installed (recommends are off); make sure none
 # sneaks in later through an upgrade.
-for p in light-locker xfce4-screensaver xscreensaver gnome-screensaver; do
+for p in light-locker xfce4-screensaver xscreensaver gnome-screensaver mate-screensaver; do
   if dpkg -s "$p" >/dev/null 2>&1; then apt-get purge -y "$p"; fi
 done
 rm -f /etc/xdg/autostart/xscreensaver.desktop /etc/xdg/autostart/light-locker.desktop
-printf 'Package: light-locker xfce4-screensaver xscreensaver xfce4-power-manager\nPin: release *\nPin-Priority: -1\n' > /etc/apt/preferences.d/winux-no-locker
-
-# The XFCE session (files/.../xfce4-session.xml replaces Debian's): never saved
-# or locked, the panel and the desktop started together, no Thunar daemon.
-xs=/etc/xdg/xfce4/xfconf/xfce-perchannel-xml/xfce4-session.xml
-grep -q 'name="SaveOnExit" type="bool" value="false"' "$xs" && grep -q 'name="Client3_Command"' "$xs" && ! grep -q 'value="Thunar"' "$xs"
+printf 'Package: light-locker xfce4-screensaver xscreensaver xfce4-power-manager mate-screensaver mate-power-manager lxqt-powermanagement\nPin: release *\nPin-Priority: -1\n' > /etc/apt/preferences.d/winux-no-locker
 
 # Fast boot: a container needs none of these.
 for unit in apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service fstrim.timer \

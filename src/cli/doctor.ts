@@ -126,7 +126,7 @@ async function firstDesktopCheck(config: Config, provider: Provider, serverRunni
   const name = 'lxc: first desktop';
   const { templateState } = await import('../providers/lxc/template.ts');
   const { proveFirstDesktop, provenFor } = await import('./first-desktop.ts');
-  const { hash } = await templateState(config);
+  const { hash } = await templateState(config, config.defaultDesktop);
   const proof = provenFor(config, provider.name, hash);
   if (serverRunning) {
     return proof

@@ -67,6 +67,8 @@ export async function proveFirstDesktop(
     username: config.desktopUser,
     password: newPassword(),
     ...config.resources,
+    // The desktop a click gets when it names none (the others are proven by their screenshot session).
+    desktop: config.defaultDesktop,
   };
   const signal = AbortSignal.timeout(config.createTimeoutMs);
   let failure: Error | undefined;

@@ -53,7 +53,7 @@ async function checkFirstDesktop(config: Config, provider: Provider): Promise<vo
   const { ensureDataDir } = await import('../admin-token.ts');
   const { templateState } = await import('../providers/lxc/template.ts');
   const { proveFirstDesktop, provenFor } = await import('./first-desktop.ts');
-  const { hash } = await templateState(config);
+  const { hash } = await templateState(config, config.defaultDesktop);
   if (provenFor(config, provider.name, hash)) return;
   ensureDataDir(config);
   const proof = await proveFirstDesktop(config, provider, hash, (line) => process.stderr.write(`${line}\n`));

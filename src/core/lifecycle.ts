@@ -312,6 +312,7 @@ export class MachineLifecycle {
       cores: this.config.resources.cores,
       diskGb: this.config.resources.diskGb,
       pidsMax: this.config.resources.pidsMax,
+      desktop: session.desktop,
     };
   }
 

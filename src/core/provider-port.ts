@@ -3,6 +3,7 @@
 // (`winux-30001`), so `create` adopts what already exists and `destroy` treats
 // "not found" as done.
 import type { Duplex } from 'node:stream';
+import type { DesktopName } from './desktops.ts';
 import type { CreationStep } from './session.ts';
 
 /**
@@ -25,6 +26,8 @@ export interface CreateSpec {
   cores: number;
   diskGb: number;
   pidsMax: number;
+  /** Which desktop's template to clone (core/desktops.ts), one of WINUX_DESKTOPS; XFCE when absent. */
+  desktop?: DesktopName;
 }
 
 export interface CreateContext {

@@ -17,6 +17,7 @@ import { Reconciler, type ReconcileStats } from './reconciler.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { sessionMoves, type Moves } from './moves.ts';
 import type { SessionRecord } from './session.ts';
+import type { DesktopName } from './desktops.ts';
 import { isRunning, runningStatuses } from './session.ts';
 import { noAudit, type Actor, type AuditLog } from './audit-port.ts';
 import { createAudit, systemActor, type Audit, type AuditNote } from './audit.ts';
@@ -41,6 +42,8 @@ export interface CreateRequest {
   /** The client address (an IPv6 address as its /64), for WINUX_SESSIONS_PER_ADDRESS and the audit log; defaults to none. */
   address?: string;
   durationMinutes?: number;
+  /** Which desktop (WINUX_DESKTOPS); the default one when absent. */
+  desktop?: string;
 }
 
 export interface EndOptions {
@@ -123,13 +126,14 @@ export class SessionService extends EventEmitter {
     if (!Number.isInteger(minutes) || minutes < 1 || minutes > this.config.maxSessionMinutes) {
       throw errors.badRequest(`duration_minutes must be a whole number from 1 to ${this.config.maxSessionMinutes}.`);
     }
+    const desktop = this.desktopOf(request.desktop);
     const by: Actor = { kind: 'visitor', address: request.address };
     try {
-      const created = await this.createFor(request.visitor, request.address ?? '', minutes);
+      const created = await this.createFor(request.visitor, request.address ?? '', minutes, desktop);
       await this.record('session.create', {
         actor: by,
         sessionId: created.session.id,
-        detail: { duration_minutes: minutes, from_pool: created.session.status === 'ready', container_id: created.session.containerId },
+        detail: { duration_minutes: minutes, desktop, from_pool: created.session.status === 'ready', container_id: created.session.containerId },
       });
       return created;
     } catch (error) {
@@ -143,11 +147,23 @@ export class SessionService extends EventEmitter {
     }
   }
 
-  private async createFor(visitor: string, address: string, minutes: number): Promise<{ session: SessionRecord; token: string }> {
+  /** The desktop a request asks for, refused (400, listing the enabled ones) when this Winux does not offer it. */
+  private desktopOf(asked: string | undefined): DesktopName {
+    if (asked === undefined) return this.config.defaultDesktop;
+    const enabled = this.config.desktops;
+    if (!enabled.includes(asked as DesktopName)) {
+      throw new WinuxError('unknown_desktop', 400, `desktop must be one of the desktops this Winux offers: ${enabled.join(', ')}.`, {
+        desktops: [...enabled],
+      });
+    }
+    return asked as DesktopName;
+  }
+
+  private async createFor(visitor: string, address: string, minutes: number, desktop: DesktopName): Promise<{ session: SessionRecord; token: string }> {
     // Ready pool members are handed out first (there may be some even at size 0: the pool was just shrunk).
-    const claimed = await this.claimFromPool(visitor, address, minutes);
+    const claimed = await this.claimFromPool(visitor, address, minutes, desktop);
     if (claimed) return claimed;
-    const ask = { visitor, address, minutes, pooled: false };
+    const ask = { visitor, address, minutes, pooled: false, desktop };
     let result = await this.insertAndStart(ask);
     if ('refused' in result && result.refused === 'capacity' && (await this.shrinkPoolForVisitor())) {
       // The pool gave a container back: a visitor's need comes before a warm spare.
@@ -162,10 +178,16 @@ export class SessionService extends EventEmitter {
     return result;
   }
 
-  /** Adds one warm-pool member (the pool manager calls this); undefined when there is no room. */
-  async createPoolMember(): Promise<SessionRecord | undefined> {
+  /** Adds one warm-pool member of `desktop` (the pool manager calls this); undefined when there is no room. */
+  async createPoolMember(desktop: DesktopName = this.config.defaultDesktop): Promise<SessionRecord | undefined> {
     if (this.closing) return undefined;
-    const result = await this.insertAndStart({ visitor: poolVisitor, address: '', minutes: Math.ceil(this.config.pool.maxAgeMs / 60_000), pooled: true });
+    const result = await this.insertAndStart({
+      visitor: poolVisitor,
+      address: '',
+      minutes: Math.ceil(this.config.pool.maxAgeMs / 60_000),
+      pooled: true,
+      desktop,
+    });
     return 'refused' in result ? undefined : result.session;
   }
 
@@ -174,6 +196,7 @@ export class SessionService extends EventEmitter {
     address: string;
     minutes: number;
     pooled: boolean;
+    desktop: DesktopName;
   }): Promise<{ session: SessionRecord; token: string } | AllocationRefusal> {
     const now = this.clock.now();
     const id = newSessionId();
@@ -184,6 +207,7 @@ export class SessionService extends EventEmitter {
         status: 'creating',
         step: 'allocating',
         pooled: o.pooled,
+        desktop: o.desktop,
         node: null,
         ip: null,
         endpointHost: null,
@@ -208,7 +232,7 @@ export class SessionService extends EventEmitter {
     );
     if ('refused' in result) return result;
     sessionLog(this.log, result).info(
-      { status: 'creating', container_id: result.containerId, duration_minutes: o.minutes, pooled: o.pooled },
+      { status: 'creating', container_id: result.containerId, duration_minutes: o.minutes, pooled: o.pooled, desktop: o.desktop },
       'session created',
     );
     this.lifecycle.startCreation(result);
@@ -220,9 +244,14 @@ export class SessionService extends EventEmitter {
    * Hands a ready pool member to a visitor: new token, new expiry, and (where the
    * provider can) a new password, so nothing set before the claim is reused.
    */
-  private async claimFromPool(visitor: string, clientAddress: string, minutes: number): Promise<{ session: SessionRecord; token: string } | undefined> {
+  private async claimFromPool(
+    visitor: string,
+    clientAddress: string,
+    minutes: number,
+    desktop: DesktopName,
+  ): Promise<{ session: SessionRecord; token: string } | undefined> {
     const now = this.clock.now();
-    const claimedId = await this.store.peekPooledReady();
+    const claimedId = await this.store.peekPooledReady(desktop);
     if (!claimedId) return undefined;
     const token = newSessionToken(claimedId);
     const password = newPassword();

@@ -1,4 +1,5 @@
 // The session model and its state machine. No HTTP, no SQL here.
+import type { DesktopName } from './desktops.ts';
 
 export const statuses = ['creating', 'ready', 'destroying', 'destroyed', 'failed'] as const;
 export type SessionStatus = (typeof statuses)[number];
@@ -52,6 +53,8 @@ export interface SessionRecord {
   holdsContainer: boolean;
   /** True for warm-pool members not yet claimed by a visitor. */
   pooled: boolean;
+  /** Which desktop it runs (core/desktops.ts): the template it is cloned from. */
+  desktop: DesktopName;
   node: string | null;
   ip: string | null;
   /** Host an RDP client connects to, when the provider knows it (otherwise the public host). */

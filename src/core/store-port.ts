@@ -4,6 +4,7 @@
 // these statuses to that one"), so two actors never both act on one transition.
 // A store that cannot be reached, or refuses writes, throws `StoreUnavailableError`
 // (errors.ts), never a driver's own error.
+import type { DesktopName } from './desktops.ts';
 import type { CreationStep, SessionRecord, SessionStatus } from './session.ts';
 
 export interface AllocationRules {
@@ -29,12 +30,14 @@ export type AllocationRefusal = { refused: 'capacity' | 'visitor_limit' | 'addre
 
 export type NewSession = Omit<
   SessionRecord,
-  'containerId' | 'holdsContainer' | 'updatedAt' | 'statusChangedAt' | 'cleanupAttempts' | 'clientAddress' | 'owner' | 'leaseUntil'
+  'containerId' | 'holdsContainer' | 'updatedAt' | 'statusChangedAt' | 'cleanupAttempts' | 'clientAddress' | 'owner' | 'leaseUntil' | 'desktop'
 > & {
   clientAddress?: string;
   /** The replica that starts the creation, and until when its claim holds (see `claimWork`). */
   owner?: string;
   leaseUntil?: number;
+  /** XFCE when absent. */
+  desktop?: DesktopName;
 };
 
 /** A change of one session, as told to the other replicas' event streams. */
@@ -58,6 +61,7 @@ export interface SessionFilter {
   ids?: readonly string[];
   holdsContainer?: boolean;
   pooled?: boolean;
+  desktop?: DesktopName;
   limit?: number;
 }
 
@@ -118,8 +122,8 @@ export interface SessionStore {
   setAside(containerId: number, reason: string, until: number): Promise<void>;
   /** Gives an id set aside back to allocation. */
   release(containerId: number): Promise<void>;
-  /** The oldest ready warm-pool member, if any (a candidate: `claimPooled` decides). */
-  peekPooledReady(): Promise<string | undefined>;
+  /** The oldest ready warm-pool member of `desktop`, if any (a candidate: `claimPooled` decides). */
+  peekPooledReady(desktop: DesktopName): Promise<string | undefined>;
   /** Gives pool member `id` to `visitor`; undefined when another request claimed it first. */
   claimPooled(id: string, claimant: Claimant, patch: SessionPatch, now: number): Promise<SessionRecord | AllocationRefusal | undefined>;
 

@@ -21,6 +21,7 @@ import { providerHealth, storeHealth } from './health.ts';
 import { desktopRoutes } from './routes/desktop.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { systemRoutes } from './routes/system.ts';
+import { desktopChoiceRoutes } from './routes/desktops.ts';
 import { markSignedInAdmins } from './admin-auth.ts';
 import { createMetrics } from './metrics.ts';
 import { TemplateRebuilds } from '../core/template-rebuild.ts';
@@ -191,6 +192,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
       sessionRoutes(api, ctx);
       desktopRoutes(api, ctx);
       systemRoutes(api, ctx);
+      desktopChoiceRoutes(api, config);
       adminSessionRoutes(api, ctx);
       adminConsoleRoutes(api, ctx);
       adminPoolRoutes(api, ctx);

@@ -50,6 +50,7 @@ export function presentSession(s: SessionRecord, o: PresentOptions): SessionJson
     server_time: iso(o.now),
     error: s.error,
     pooled: s.pooled,
+    desktop: s.desktop,
   };
 }
 

@@ -44,6 +44,7 @@ export const Session = Type.Object(
     server_time: Type.String({ format: 'date-time', description: "the server's clock when this was answered" }),
     error: nullable(Type.String()),
     pooled: Type.Boolean({ description: 'a warm-pool member not yet given to a visitor (admin lists only)' }),
+    desktop: Type.String({ description: 'the desktop it runs: xfce, mate or lxqt (WINUX_DESKTOPS)' }),
   },
   { $id: 'Session' },
 );
@@ -65,6 +66,12 @@ export const SessionIdParams = Type.Object(
 export const CreateBody = Type.Object(
   {
     duration_minutes: Type.Optional(Type.Integer({ minimum: 1, description: 'lifetime; default WINUX_SESSION_MINUTES, at most WINUX_MAX_SESSION_MINUTES' })),
+    desktop: Type.Optional(
+      Type.String({
+        maxLength: 64,
+        description: 'which desktop, among those WINUX_DESKTOPS enables (GET /desktops); default XFCE. Anything else: 400 unknown_desktop listing them',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -122,6 +129,17 @@ export const Health = Type.Object({
   version: Type.String(),
 });
 
+export const DesktopList = Type.Object({
+  default: Type.String({ description: 'the desktop of a POST /sessions that names none' }),
+  desktops: Type.Array(
+    Type.Object({
+      name: Type.String({ description: 'what "desktop" in POST /sessions takes, e.g. mate' }),
+      label: Type.String(),
+      screenshot: nullable(Type.String({ description: 'a PNG of the desktop, taken when its template was built; null when none was' })),
+    }),
+  ),
+});
+
 export const Info = Type.Object({
   session_minutes: Type.Integer(),
   max_session_minutes: Type.Integer(),
@@ -129,6 +147,7 @@ export const Info = Type.Object({
   capacity: Capacity,
   provider: Type.String(),
   version: Type.String(),
+  desktops: DesktopList,
 });
 
 export const CleanupResult = Type.Object({

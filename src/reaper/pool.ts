@@ -1,21 +1,30 @@
 // The warm pool (like Kasm staging or OpenUDS' cache): WINUX_POOL_SIZE desktops
-// kept started and ready, so a click is answered with a desktop at once. Members
+// kept started and ready, so a click is answered with a desktop at once; with
+// several desktops (WINUX_DESKTOPS), each has its own members and size
+// (WINUX_POOL_SIZES), since a visitor who asks for MATE cannot use a ready XFCE. Members
 // are ordinary sessions marked `pooled` (so the reconciler and the id allocator
 // treat them like any other), owned by no visitor, recycled after
 // WINUX_POOL_MAX_AGE_MINUTES. The pool only uses free capacity, and the service
 // ends a member when a visitor needs its container.
 import type { Clock } from '../core/clock.ts';
+import { defaultDesktop, type DesktopName } from '../core/desktops.ts';
 import { runningStatuses } from '../core/session.ts';
 import type { SessionService } from '../core/service.ts';
 import type { Logger } from '../logger.ts';
 import type { SessionStore } from '../core/store-port.ts';
+import type { SessionRecord } from '../core/session.ts';
 
 export interface WarmPoolOptions {
   service: SessionService;
   store: SessionStore;
   clock: Clock;
   logger: Logger;
+  /** The default desktop's size. */
   size: number;
+  /** Every desktop's size (WINUX_POOL_SIZES); `size` wins for the default desktop. */
+  sizes?: Partial<Record<DesktopName, number>>;
+  /** Which desktop `size` and `setSize` are about (XFCE unless it is not offered). */
+  defaultDesktop?: DesktopName;
   maxAgeMs: number;
   intervalMs: number;
   /** False while another replica leads (it keeps the pool); always true by default. */
@@ -40,10 +49,13 @@ export class WarmPool {
   private running = false;
   private stopped = true;
   private readonly onChange = () => this.soon();
-  private size: number;
+  private readonly sizes = new Map<DesktopName, number>();
+  private readonly main: DesktopName;
 
   constructor(private readonly options: WarmPoolOptions) {
-    this.size = options.size;
+    this.main = options.defaultDesktop ?? defaultDesktop;
+    for (const [desktop, size] of Object.entries(options.sizes ?? {})) this.sizes.set(desktop as DesktopName, size);
+    this.sizes.set(this.main, options.size);
   }
 
   /** True between start() and stop(). */
@@ -51,14 +63,19 @@ export class WarmPool {
     return !this.stopped;
   }
 
-  /** The number of ready members wanted now. */
+  /** The number of ready members of the default desktop wanted now. */
   get targetSize(): number {
-    return this.size;
+    return this.sizes.get(this.main) ?? 0;
   }
 
-  /** Changes the size at run time (the console; the caller persists it): the pool grows or shrinks on its next pass, started now. */
-  setSize(size: number): void {
-    this.size = size;
+  /** Every desktop's wanted number of ready members. */
+  get targetSizes(): Partial<Record<DesktopName, number>> {
+    return Object.fromEntries(this.sizes);
+  }
+
+  /** Changes a desktop's size at run time (the console; the caller persists it): the pool grows or shrinks on its next pass, started now. */
+  setSize(size: number, desktop: DesktopName = this.main): void {
+    this.sizes.set(desktop, size);
     this.soon();
   }
 
@@ -77,39 +94,20 @@ export class WarmPool {
   }
 
   async runOnce(): Promise<PoolStats> {
-    const { service, store, clock, maxAgeMs, logger } = this.options;
-    const size = this.size;
+    const { store, logger } = this.options;
     const stats: PoolStats = { members: 0, created: 0, recycled: 0, shrunk: 0, backingOff: false };
     if (this.running || this.options.leader?.() === false) return stats;
     this.running = true;
     try {
-      const now = clock.now();
-      const members = await store.list({ pooled: true, statuses: runningStatuses });
-      const kept = [];
-      for (const m of members) {
-        // Guarded: a member claimed since this list was read is a visitor's now, not recycled.
-        if (m.status === 'ready' && now - m.createdAt > maxAgeMs && (await service.recyclePoolMember(m.id, now - maxAgeMs - 1))) {
-          stats.recycled++;
-        } else kept.push(m);
-      }
-      // Made smaller: members still being built go first, then the newest ready ones.
-      kept.sort((a, b) => Number(a.status === 'ready') - Number(b.status === 'ready') || b.createdAt - a.createdAt);
-      for (const m of kept.slice(0, Math.max(0, kept.length - size))) {
-        await service.destroy(m.id, 'pool made smaller', { by: { kind: 'pool' } });
-        stats.shrunk++;
-      }
-      stats.members = kept.length - stats.shrunk;
-      const waitUntil = await this.backoffUntil();
-      if (waitUntil > now) {
-        stats.backingOff = true;
-        return stats;
-      }
-      const free = (await service.capacity()).free;
-      const wanted = Math.min(size - stats.members, free);
-      for (let i = 0; i < wanted; i++) {
-        if (!(await service.createPoolMember())) break;
-        stats.created++;
-        stats.members++;
+      const all = await store.list({ pooled: true, statuses: runningStatuses });
+      // Members of a desktop no longer offered count as size 0: they are ended.
+      const desktops = new Set([...this.sizes.keys(), ...all.map((m) => m.desktop)]);
+      for (const desktop of desktops) {
+        await this.runFor(
+          desktop,
+          all.filter((m) => m.desktop === desktop),
+          stats,
+        );
       }
       if (stats.created || stats.recycled || stats.shrunk) logger.info(stats, 'warm pool');
     } catch (error) {
@@ -120,9 +118,44 @@ export class WarmPool {
     return stats;
   }
 
-  /** After consecutive failed members, wait 5 s · 2^n (at most 10 min) before building more. */
-  private async backoffUntil(): Promise<number> {
-    const recent = await this.options.store.list({ pooled: true, limit: 8 });
+  /** One desktop's share of a pass: recycle, shrink, refill (stats add up over desktops). */
+  private async runFor(desktop: DesktopName, current: SessionRecord[], stats: PoolStats): Promise<void> {
+    const { service, clock, maxAgeMs } = this.options;
+    const size = this.sizes.get(desktop) ?? 0;
+    const now = clock.now();
+    const kept: SessionRecord[] = [];
+    for (const m of current) {
+      // Guarded: a member claimed since this list was read is a visitor's now, not recycled.
+      if (m.status === 'ready' && now - m.createdAt > maxAgeMs && (await service.recyclePoolMember(m.id, now - maxAgeMs - 1))) {
+        stats.recycled++;
+      } else kept.push(m);
+    }
+    // Made smaller: members still being built go first, then the newest ready ones.
+    kept.sort((a, b) => Number(a.status === 'ready') - Number(b.status === 'ready') || b.createdAt - a.createdAt);
+    const excess = kept.slice(0, Math.max(0, kept.length - size));
+    for (const m of excess) {
+      await service.destroy(m.id, 'pool made smaller', { by: { kind: 'pool' } });
+      stats.shrunk++;
+    }
+    const members = kept.length - excess.length;
+    stats.members += members;
+    const waitUntil = await this.backoffUntil(desktop);
+    if (waitUntil > now) {
+      stats.backingOff = true;
+      return;
+    }
+    const free = (await service.capacity()).free;
+    const wanted = Math.min(size - members, free);
+    for (let i = 0; i < wanted; i++) {
+      if (!(await service.createPoolMember(desktop))) break;
+      stats.created++;
+      stats.members++;
+    }
+  }
+
+  /** After consecutive failed members of `desktop`, wait 5 s · 2^n (at most 10 min) before building more. */
+  private async backoffUntil(desktop: DesktopName): Promise<number> {
+    const recent = await this.options.store.list({ pooled: true, desktop, limit: 8 });
     let failures = 0;
     for (const m of recent) {
       if (m.status !== 'failed') break;

@@ -171,6 +171,15 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0011_desktop': {
+    async up(db: Kysely<any>) {
+      // Which desktop a session runs (WINUX_DESKTOPS); every session before this one ran XFCE.
+      await db.schema
+        .alterTable('sessions')
+        .addColumn('desktop', 'varchar(32)', (c) => c.notNull().defaultTo('xfce'))
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

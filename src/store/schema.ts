@@ -9,6 +9,7 @@ export interface SessionsTable {
   container_id: number;
   holds_container: number;
   pooled: number;
+  desktop: string;
   node: string | null;
   ip: string | null;
   endpoint_host: string | null;

@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { defaultDesktop, type DesktopName } from '../core/desktops.ts';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Transaction, type UpdateQueryBuilder, type UpdateResult } from 'kysely';
 import { StoreUnavailableError } from '../core/errors.ts';
 import type { SessionRecord, SessionStatus, CreationStep } from '../core/session.ts';
@@ -194,6 +195,7 @@ export class Store implements SessionStore, ShareStore {
       const record: SessionRecord = {
         ...session,
         clientAddress: session.clientAddress ?? '',
+        desktop: session.desktop ?? defaultDesktop,
         containerId,
         holdsContainer: true,
         statusChangedAt: session.createdAt,
@@ -238,11 +240,13 @@ export class Store implements SessionStore, ShareStore {
     await this.db.deleteFrom('reserved_ids').where('container_id', '=', containerId).execute();
   }
 
-  async peekPooledReady(): Promise<string | undefined> {
+  /** The oldest ready warm-pool member of `desktop`, if any (a candidate: `claimPooled` decides). */
+  async peekPooledReady(desktop: DesktopName): Promise<string | undefined> {
     const row = await this.db
       .selectFrom('sessions')
       .select('id')
       .where('pooled', '=', 1)
+      .where('desktop', '=', desktop)
       .where('status', '=', 'ready')
       .orderBy('ready_at')
       .limit(1)
@@ -293,6 +297,7 @@ export class Store implements SessionStore, ShareStore {
     }
     if (filter.holdsContainer !== undefined) q = q.where('holds_container', '=', filter.holdsContainer ? 1 : 0);
     if (filter.pooled !== undefined) q = q.where('pooled', '=', filter.pooled ? 1 : 0);
+    if (filter.desktop !== undefined) q = q.where('desktop', '=', filter.desktop);
     q = q.orderBy('created_at', 'desc');
     if (filter.limit) q = q.limit(filter.limit);
     return (await q.execute()).map((r) => fromRow(r, this.box));
@@ -633,6 +638,7 @@ const columns: { [K in keyof SessionRecord]-?: readonly [keyof SessionsTable, Co
   containerId: ['container_id', 'number'],
   holdsContainer: ['holds_container', 'boolean'],
   pooled: ['pooled', 'boolean'],
+  desktop: ['desktop', 'as-is'],
   node: ['node', 'as-is'],
   ip: ['ip', 'as-is'],
   endpointHost: ['endpoint_host', 'as-is'],

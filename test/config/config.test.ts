@@ -92,3 +92,31 @@ test('every variable Winux reads is in the README configuration table', async ()
   const missing = configVariables.filter((v) => !named.has(v));
   assert.deepEqual(missing, [], 'variables read by src/config.ts but not in the README table');
 });
+
+test('WINUX_DESKTOPS and WINUX_POOL_SIZES: XFCE alone by default, sizes per desktop, WINUX_POOL_SIZE for the default one', () => {
+  const plain = loadConfig({});
+  assert.deepEqual(plain.desktops, ['xfce']);
+  assert.equal(plain.defaultDesktop, 'xfce');
+  assert.deepEqual(plain.pool.sizes, { xfce: 0 });
+  const three = loadConfig({ WINUX_DESKTOPS: 'mate, xfce,lxqt', WINUX_POOL_SIZE: '3', WINUX_POOL_SIZES: 'mate:1,lxqt:0' });
+  assert.deepEqual(three.desktops, ['mate', 'xfce', 'lxqt']);
+  assert.equal(three.defaultDesktop, 'xfce', 'XFCE stays the default when offered');
+  assert.deepEqual(three.pool.sizes, { xfce: 3, mate: 1, lxqt: 0 });
+  assert.equal(loadConfig({ WINUX_POOL_SIZE: '3', WINUX_POOL_SIZES: 'xfce:2' }).pool.size, 2, 'WINUX_POOL_SIZES wins for XFCE too');
+  const noXfce = loadConfig({ WINUX_DESKTOPS: 'lxqt,mate', WINUX_POOL_SIZE: '1' });
+  assert.equal(noXfce.defaultDesktop, 'lxqt');
+  assert.deepEqual(noXfce.pool.sizes, { lxqt: 1 });
+  for (const [env, message] of [
+    [{ WINUX_DESKTOPS: 'xfce,gnome' }, /WINUX_DESKTOPS: expected comma-separated desktops among xfce, mate, lxqt/],
+    [{ WINUX_DESKTOPS: ',' }, /WINUX_DESKTOPS/],
+    [{ WINUX_POOL_SIZES: 'mate:1' }, /WINUX_POOL_SIZES: expected only desktops enabled by WINUX_DESKTOPS \(xfce\), got mate/],
+    [{ WINUX_POOL_SIZES: 'xfce=1' }, /WINUX_POOL_SIZES: expected desktop:size pairs/],
+    [{ WINUX_POOL_SIZES: 'xfce:5000' }, /WINUX_POOL_SIZES: expected sizes from 0 to 1000/],
+  ] as const) {
+    assert.throws(
+      () => loadConfig(env),
+      (e: unknown) => e instanceof ConfigError && message.test(e.message),
+      JSON.stringify(env),
+    );
+  }
+});

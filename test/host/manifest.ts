@@ -87,7 +87,13 @@ export const containerPrograms: Record<string, string> = {
   hostname: 'hostname',
   'xrdp-keygen': 'xrdp',
   xset: 'x11-xserver-utils', // startwm.sh, winux-desktop
+  // each desktop's session (template/desktops/<name>/files/etc/winux/desktop.conf) and its configure.sh
   startxfce4: 'xfce4-session',
+  'mate-session': 'mate-session-manager',
+  startlxqt: 'lxqt-session',
+  'glib-compile-schemas': 'libglib2.0-bin',
+  gsettings: 'libglib2.0-bin',
+  ps: 'procps', // test/providers/lxc/desktops.test.ts: which desktop's programs run
   // the desktop (winux-desktop) and winux-session-init
   Xtigervnc: 'tigervnc-standalone-server',
   tigervncpasswd: 'tigervnc-tools',

@@ -37,6 +37,12 @@ export const listFiles = {
   template: 'template/packages.txt',
 } as const;
 
+/** Each desktop's own package list (template/desktops/<name>/packages.txt), installed on top of the base one. */
+export const desktopListFiles: string[] = fs
+  .readdirSync(path.join(root, 'template/desktops'))
+  .sort()
+  .map((d) => `template/desktops/${d}/packages.txt`);
+
 /** Same rules as the scripts' sed: `#` starts a comment, blank lines skipped. */
 export function parseList(text: string): string[] {
   return text
@@ -364,7 +370,12 @@ function shellFiles(): Array<{ file: string; side: Side }> {
     ...walk(path.join(root, 'deploy'), (f) => f.endsWith('.sh')),
     ...walk(path.join(root, 'bench'), (f) => f.endsWith('.sh')),
   ];
-  const container = [path.join(root, 'template/configure.sh'), ...walk(path.join(root, 'template/files'), isShell)];
+  const desktops = path.join(root, 'template/desktops');
+  const container = [
+    path.join(root, 'template/configure.sh'),
+    ...walk(path.join(root, 'template/files'), isShell),
+    ...walk(desktops, (f) => f.endsWith('/configure.sh') || (f.includes('/files/') && isShell(f))),
+  ];
   return [...host.map((file) => ({ file, side: 'host' as const })), ...container.map((file) => ({ file, side: 'container' as const }))];
 }
 
@@ -383,6 +394,12 @@ export function scan(): Scan {
     walk(path.join(root, d), (f) => /\.(ts|js|mjs)$/.test(f) && ![...self].some((s) => f.startsWith(s))),
   );
   for (const f of code) scanCode(found, f, fs.readFileSync(f, 'utf8'));
+  // Each desktop's session program, named in its desktop.conf and started by startwm.sh through a variable.
+  for (const d of fs.readdirSync(path.join(root, 'template/desktops'))) {
+    const conf = path.join(root, 'template/desktops', d, 'files/etc/winux/desktop.conf');
+    const m = /^WINUX_DESKTOP_SESSION=(\S+)$/m.exec(fs.existsSync(conf) ? fs.readFileSync(conf, 'utf8') : '');
+    if (m) found.add('program', path.basename(m[1]!), 'container', path.relative(root, conf));
+  }
   // lxc.include lines anywhere in the recipe, scripts and deploy files too
   for (const f of [
     ...walk(path.join(root, 'template'), () => true),

@@ -7,6 +7,7 @@ import { CleanupResult, EmptyBody, ErrorBody, Health, Info, PublicHealth } from 
 import type { AppContext } from '../context.ts';
 import { version } from '../../version.ts';
 import { ensureVisitorCookie } from '../visitor.ts';
+import { desktopChoice } from './desktops.ts';
 
 export function systemRoutes(app: FastifyInstance, ctx: AppContext): void {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -70,6 +71,7 @@ export function systemRoutes(app: FastifyInstance, ctx: AppContext): void {
         capacity: await capacity(),
         provider: provider.name,
         version,
+        desktops: desktopChoice(config),
       };
     },
   );

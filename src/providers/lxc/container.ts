@@ -104,7 +104,14 @@ let cloneQueue: Promise<unknown> = Promise.resolve();
  * lxc-copy updates the template's snapshot list; then its own disk of
  * `limits.diskGb` under the overlay (about 90 ms, see disk.ts), its config and host name.
  */
-export async function cloneFromTemplate(config: Config, containerId: number, hostname: string, limits: Limits, signal?: AbortSignal): Promise<void> {
+export async function cloneFromTemplate(
+  config: Config,
+  containerId: number,
+  hostname: string,
+  limits: Limits,
+  template: string,
+  signal?: AbortSignal,
+): Promise<void> {
   const name = containerName(containerId);
   const confFile = path.join(containerDir(config, name), 'config');
   const job = cloneQueue.then(async () => {
@@ -114,7 +121,7 @@ export async function cloneFromTemplate(config: Config, containerId: number, hos
       await detachSessionDisk(containerDir(config, name));
       if ((await mountsUnder(containerDir(config, name))).length) throw new Error(`${name}: mounts left under a half-made clone`);
       await rm(containerDir(config, name), { recursive: true, force: true });
-      await run('lxc-copy', [...P(config), '-n', config.lxc.template, '-N', name, '-s', '-B', 'overlayfs'], { signal, timeoutMs: 60_000 });
+      await run('lxc-copy', [...P(config), '-n', template, '-N', name, '-s', '-B', 'overlayfs'], { signal, timeoutMs: 60_000 });
     }
   });
   cloneQueue = job.catch(() => {});

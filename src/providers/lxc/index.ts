@@ -13,6 +13,7 @@ import os from 'node:os';
 import type { Duplex } from 'node:stream';
 import type { Config } from '../../config.ts';
 import type { Logger } from '../../logger.ts';
+import { defaultDesktop } from '../../core/desktops.ts';
 import { ContainerIdTakenError, ProviderError } from '../../core/errors.ts';
 import type {
   CreateContext,
@@ -43,7 +44,7 @@ import { hasRootIdMap, hasSessionIdSpace, sessionIdSpace } from './idmap.ts';
 import { containerIdOf, containerIp, containerName, rdpPort } from './naming.ts';
 import { bridgeState, closeRdpPort, ensureNetwork, forwardedContainers, hostListensOn, openRdpPort, sessionDns } from './network.ts';
 import { probeRdp } from './rdp-probe.ts';
-import { templateControl, templateState } from './template.ts';
+import { templateControl, templateName, templateState } from './template.ts';
 import { createHostReader, createUsageReader } from './usage.ts';
 
 export { prepareLxcHost } from './setup.ts';
@@ -123,6 +124,7 @@ export function createLxcProvider(config: Config, logger: Logger): Provider {
         id,
         safeHostname(spec.hostname, name),
         { memoryMb: spec.memoryMb, cores: spec.cores, pidsMax: spec.pidsMax, diskGb: spec.diskGb },
+        templateName(config, spec.desktop),
         signal,
       );
       signal.throwIfAborted();
@@ -237,15 +239,20 @@ export function createLxcProvider(config: Config, logger: Logger): Provider {
         ? `${config.lxc.bridge} ${br.up ? 'up' : 'down'} ${br.addresses.join(' ')}`
         : `bridge ${config.lxc.bridge} missing (winux serve --setup creates it)`,
     });
-    try {
-      const t = await templateState(config);
-      checks.push({
-        name: 'lxc.template',
-        ok: t.installed,
-        detail: t.installed ? `template ${t.hash} installed` : `template for recipe ${t.hash} not built (run: winux template build)`,
-      });
-    } catch (err) {
-      checks.push({ name: 'lxc.template', ok: false, detail: (err as Error).message });
+    for (const desktop of config.desktops) {
+      // XFCE's check keeps its name (dashboards and scripts read it).
+      const name = desktop === defaultDesktop ? 'lxc.template' : `lxc.template.${desktop}`;
+      const build = desktop === defaultDesktop ? 'winux template build' : `winux template build --desktop ${desktop}`;
+      try {
+        const t = await templateState(config, desktop);
+        checks.push({
+          name,
+          ok: t.installed,
+          detail: t.installed ? `${desktop} template ${t.hash} installed` : `${desktop} template for recipe ${t.hash} not built (run: ${build})`,
+        });
+      } catch (err) {
+        checks.push({ name, ok: false, detail: (err as Error).message });
+      }
     }
     const cap = hostCapacity(config);
     checks.push({

@@ -126,8 +126,14 @@ export async function prepareLxcHost(config: Config, logger: Logger, print: Setu
   onProgress({ step: 'cgroup', detail: "parent cgroup winux with the sessions' total memory" });
   await ensureSessionsCgroup(config);
 
-  onProgress({ step: 'template' });
-  const progress: TemplateProgress = (e) => onProgress({ step: `template:${e.step}`, detail: e.detail });
-  const result = await ensureTemplate(config, logger, { onProgress: progress });
-  if (result.did !== 'nothing') logger.info({ hash: result.hash, did: result.did, seconds: result.seconds }, 'desktop template ready');
+  // One template per desktop offered (WINUX_DESKTOPS), each with its picture for the page.
+  const { ensureScreenshot } = await import('./template-screenshot.ts');
+  for (const desktop of config.desktops) {
+    onProgress({ step: `template ${desktop}` });
+    const progress: TemplateProgress = (e) => onProgress({ step: `template:${desktop}:${e.step}`, detail: e.detail });
+    const result = await ensureTemplate(config, logger, { onProgress: progress, desktop });
+    if (result.did !== 'nothing') logger.info({ desktop, hash: result.hash, did: result.did, seconds: result.seconds }, 'desktop template ready');
+    // The page shows no picture rather than refusing to start.
+    await ensureScreenshot(config, logger, desktop).catch((err) => logger.warn({ err, desktop }, 'could not take the desktop screenshot'));
+  }
 }

@@ -1,10 +1,14 @@
 // The desktop template: built from the recipe in template/ into a cached archive,
 // then installed as the LXC container every session is an overlay clone of.
 //
-// Keys: the recipe hash covers every file of template/ plus the mirror and the
-// desktop user name. The archive `<cacheDir>/templates/winux-template-<hash>.tar.zst`
-// is the build's product (and a Proxmox CT template as-is); the installed
-// container records the hash it was made from. So: same recipe → nothing to do;
+// One template per desktop (XFCE, MATE, LXQt): the shared base of template/
+// plus template/desktops/<name>/. Keys: a desktop's recipe hash covers every
+// base file, every file of its own directory (not the other desktops'), the
+// mirror and the desktop user name. The archive
+// `<cacheDir>/templates/winux-template[-<desktop>]-<hash>.tar.zst` is the build's
+// product (and a Proxmox CT template as-is); the installed container
+// (`winux-template` for XFCE, `winux-template-<desktop>` for the others)
+// records the hash it was made from. So: same recipe → nothing to do;
 // archive cached → a quick extraction; recipe changed → a rebuild whose .debs
 // still come from the cache.
 //
@@ -18,6 +22,7 @@ import path from 'node:path';
 import type { Config } from '../../config.ts';
 import type { Provider, TemplateStatus } from '../../core/provider-port.ts';
 import type { Logger } from '../../logger.ts';
+import { defaultDesktop, type DesktopName } from '../../core/desktops.ts';
 import { run } from './exec.ts';
 import { readFile0 } from './network.ts';
 import { hostIdMap } from './idmap.ts';
@@ -37,12 +42,20 @@ async function listFiles(dir: string, prefix = ''): Promise<string[]> {
   return out;
 }
 
-export async function recipeHash(config: Config): Promise<string> {
+/** The files of `desktop`'s recipe: the base and its own directory, never another desktop's. */
+async function recipeFiles(config: Config, desktop: DesktopName): Promise<string[]> {
+  const own = `desktops/${desktop}/`;
+  return (await listFiles(config.templateDir)).filter(
+    // documentation does not change the image
+    (rel) => !rel.endsWith('README.md') && (!rel.startsWith('desktops/') || rel.startsWith(own)),
+  );
+}
+
+export async function recipeHash(config: Config, desktop: DesktopName = defaultDesktop): Promise<string> {
   const h = createHash('sha256');
-  h.update(`winux-template ${formatVersion}\nmirror ${config.lxc.mirror}\nuser ${config.desktopUser}\n`);
+  h.update(`winux-template ${formatVersion}\nmirror ${config.lxc.mirror}\nuser ${config.desktopUser}\ndesktop ${desktop}\n`);
   const recipeDir = config.templateDir;
-  for (const rel of await listFiles(recipeDir)) {
-    if (rel === 'README.md') continue; // documentation does not change the image
+  for (const rel of await recipeFiles(config, desktop)) {
     const file = path.join(recipeDir, rel);
     const st = await stat(file);
     h.update(`${rel}\0${st.mode & 0o111 ? 'x' : '-'}\0`);
@@ -52,11 +65,19 @@ export async function recipeHash(config: Config): Promise<string> {
   return h.digest('hex').slice(0, 16);
 }
 
-export function templatePaths(config: Config, hash: string) {
-  const containerDir = path.join(config.lxc.path, config.lxc.template);
+/** The template container of `desktop`: XFCE keeps the name it had before desktops could be chosen. */
+export function templateName(config: Config, desktop: DesktopName = defaultDesktop): string {
+  return desktop === defaultDesktop ? config.lxc.template : `${config.lxc.template}-${desktop}`;
+}
+
+export function templatePaths(config: Config, hash: string, desktop: DesktopName = defaultDesktop) {
+  const containerDir = path.join(config.lxc.path, templateName(config, desktop));
+  const stem = desktop === defaultDesktop ? `winux-template-${hash}` : `winux-template-${desktop}-${hash}`;
   return {
-    archive: path.join(config.lxc.cacheDir, 'templates', `winux-template-${hash}.tar.zst`),
-    buildDir: path.join(config.lxc.cacheDir, 'build', hash),
+    archive: path.join(config.lxc.cacheDir, 'templates', `${stem}.tar.zst`),
+    /** What the desktop looks like, captured from a session of the fresh template (screenshot.ts). */
+    screenshot: path.join(config.lxc.cacheDir, 'templates', `${stem}.png`),
+    buildDir: path.join(config.lxc.cacheDir, 'build', `${desktop}-${hash}`),
     containerDir,
     rootfs: path.join(containerDir, `rootfs-${hash}`),
     marker: path.join(containerDir, 'winux-recipe-hash'),
@@ -65,6 +86,7 @@ export function templatePaths(config: Config, hash: string) {
 }
 
 export interface TemplateState {
+  desktop: DesktopName;
   hash: string;
   /** The installed template matches the current recipe. */
   installed: boolean;
@@ -73,12 +95,12 @@ export interface TemplateState {
   rootfs: string;
 }
 
-export async function templateState(config: Config): Promise<TemplateState> {
-  const hash = await recipeHash(config);
-  const p = templatePaths(config, hash);
+export async function templateState(config: Config, desktop: DesktopName = defaultDesktop): Promise<TemplateState> {
+  const hash = await recipeHash(config, desktop);
+  const p = templatePaths(config, hash, desktop);
   const installedHash = (await readFile0(p.marker))?.trim() || null;
   const rootfsOk = await exists(path.join(p.rootfs, 'usr', 'local', 'sbin', 'winux-session-init'));
-  return { hash, installed: installedHash === hash && rootfsOk, installedHash, archiveCached: await exists(p.archive), rootfs: p.rootfs };
+  return { desktop, hash, installed: installedHash === hash && rootfsOk, installedHash, archiveCached: await exists(p.archive), rootfs: p.rootfs };
 }
 
 /** What the console's template panel shows: the recipe, and the installed template's hash, age and archive size. */
@@ -121,6 +143,7 @@ async function exists(file: string): Promise<boolean> {
 }
 
 export interface BuildResult {
+  desktop: DesktopName;
   hash: string;
   archive: string;
   rootfs: string;
@@ -135,17 +158,20 @@ export interface BuildOptions {
   signal?: AbortSignal;
   /** Rebuild from the recipe even when a cached archive exists (downloads stay cached). */
   force?: boolean;
+  /** Which desktop's template (default XFCE). */
+  desktop?: DesktopName;
 }
 
 /** Makes sure the template for the current recipe is installed; builds what is missing. */
 export async function ensureTemplate(config: Config, logger: Logger, options: BuildOptions = {}): Promise<BuildResult> {
   const started = Date.now();
   const progress = options.onProgress ?? (() => {});
-  const state = await templateState(config);
-  const p = templatePaths(config, state.hash);
+  const desktop = options.desktop ?? defaultDesktop;
+  const state = await templateState(config, desktop);
+  const p = templatePaths(config, state.hash, desktop);
   let did: BuildResult['did'] = 'nothing';
   if (options.force || !state.archiveCached) {
-    await withBuildLock(config, () => buildArchive(config, logger, state.hash, progress, options.signal));
+    await withBuildLock(config, () => buildArchive(config, logger, desktop, state.hash, progress, options.signal));
     did = 'built';
   }
   // A forced rebuild of the recipe already installed keeps the installed copy while
@@ -154,14 +180,14 @@ export async function ensureTemplate(config: Config, logger: Logger, options: Bu
   if (inUse && did === 'built') progress({ step: 'install', detail: `sessions run on ${p.rootfs} (same recipe): kept as it is` });
   else if (did === 'built' || !state.installed) {
     progress({ step: 'install', detail: `extracting into ${p.rootfs}` });
-    await installTemplate(config, state.hash);
+    await installTemplate(config, desktop, state.hash);
     if (did === 'nothing') did = 'installed-from-cache';
   }
   // Older root filesystems stay while sessions run on them; drop them once unused.
-  await removeUnusedRootfs(config, state.hash, logger);
+  await removeUnusedRootfs(config, state.hash, logger, desktop);
   const archiveBytes = (await stat(p.archive)).size;
-  progress({ step: 'done', detail: `template ${state.hash} ready (${(archiveBytes / 1e6).toFixed(0)} MB archive)` });
-  return { hash: state.hash, archive: p.archive, rootfs: p.rootfs, did, seconds: (Date.now() - started) / 1000, archiveBytes };
+  progress({ step: 'done', detail: `${desktop} template ${state.hash} ready (${(archiveBytes / 1e6).toFixed(0)} MB archive)` });
+  return { desktop, hash: state.hash, archive: p.archive, rootfs: p.rootfs, did, seconds: (Date.now() - started) / 1000, archiveBytes };
 }
 
 /** One build at a time per cache directory (two `winux` processes may both try on first start). */
@@ -209,14 +235,22 @@ async function safeRemove(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
 
-async function buildArchive(config: Config, logger: Logger, hash: string, progress: TemplateProgress, signal?: AbortSignal): Promise<void> {
-  const p = templatePaths(config, hash);
+async function buildArchive(
+  config: Config,
+  logger: Logger,
+  desktop: DesktopName,
+  hash: string,
+  progress: TemplateProgress,
+  signal?: AbortSignal,
+): Promise<void> {
+  const p = templatePaths(config, hash, desktop);
   await safeRemove(p.buildDir);
   await mkdir(p.buildDir, { recursive: true });
   const rootfs = path.join(p.buildDir, 'rootfs');
+  const started = Date.now();
   let step = 'debootstrap';
   progress({ step });
-  logger.info({ hash, rootfs }, 'building the desktop template');
+  logger.info({ desktop, hash, rootfs }, 'building the desktop template');
   try {
     await run('bash', [path.join(config.templateDir, 'build.sh'), rootfs], {
       signal,
@@ -225,6 +259,7 @@ async function buildArchive(config: Config, logger: Logger, hash: string, progre
         WINUX_MIRROR: config.lxc.mirror,
         WINUX_CACHE_DIR: config.lxc.cacheDir,
         WINUX_DESKTOP_USER: config.desktopUser,
+        WINUX_DESKTOP: desktop,
         WINUX_IN_NAMESPACE: '',
       },
       onLine: (line) => {
@@ -261,12 +296,17 @@ async function buildArchive(config: Config, logger: Logger, hash: string, progre
     );
     await chmod(tmp, 0o644);
     await rename(tmp, p.archive);
+    // How long this recipe took to build, for bench/ (a cached archive cannot tell any more).
+    await writeFile(
+      `${p.archive}.build.json`,
+      `${JSON.stringify({ desktop, hash, seconds: (Date.now() - started) / 1000, builtAt: new Date().toISOString() })}\n`,
+    );
   } finally {
     await safeRemove(p.buildDir).catch((err) => logger.warn({ err }, 'could not remove the template build directory'));
   }
 }
 
-function templateConfig(config: Config, rootfs: string): string {
+function templateConfig(config: Config, desktop: DesktopName, rootfs: string): string {
   const map = hostIdMap();
   return [
     '# Winux desktop template (generated by src/providers/lxc/template.ts). Never started:',
@@ -275,7 +315,7 @@ function templateConfig(config: Config, rootfs: string): string {
     'lxc.include = /usr/share/lxc/config/debian.userns.conf',
     'lxc.arch = linux64',
     `lxc.rootfs.path = dir:${rootfs}`,
-    `lxc.uts.name = ${config.lxc.template}`,
+    `lxc.uts.name = ${templateName(config, desktop)}`,
     `lxc.idmap = u 0 ${map.uid} ${map.count}`,
     `lxc.idmap = g 0 ${map.gid} ${map.count}`,
     'lxc.net.0.type = empty',
@@ -284,8 +324,8 @@ function templateConfig(config: Config, rootfs: string): string {
 }
 
 /** Extracts the archive into the template container, shifted into the unprivileged id range. */
-async function installTemplate(config: Config, hash: string): Promise<void> {
-  const p = templatePaths(config, hash);
+async function installTemplate(config: Config, desktop: DesktopName, hash: string): Promise<void> {
+  const p = templatePaths(config, hash, desktop);
   const map = hostIdMap();
   await mkdir(p.containerDir, { recursive: true, mode: 0o755 });
   await chmod(p.containerDir, 0o755);
@@ -301,13 +341,13 @@ async function installTemplate(config: Config, hash: string): Promise<void> {
   if (!(await exists(path.join(p.rootfs, 'usr', 'local', 'sbin', 'winux-session-init')))) {
     throw new Error(`Extracting the template failed: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
   }
-  await writeFile(p.config, templateConfig(config, p.rootfs));
+  await writeFile(p.config, templateConfig(config, desktop, p.rootfs));
   await writeFile(p.marker, `${hash}\n`);
 }
 
 /** Removes template root filesystems of older recipes that no session container uses any more. */
-export async function removeUnusedRootfs(config: Config, currentHash: string, logger: Logger): Promise<void> {
-  const p = templatePaths(config, currentHash);
+export async function removeUnusedRootfs(config: Config, currentHash: string, logger: Logger, desktop: DesktopName = defaultDesktop): Promise<void> {
+  const p = templatePaths(config, currentHash, desktop);
   const used = await usedRootfs(config);
   for (const name of await readdir(p.containerDir).catch(() => [] as string[])) {
     const dir = path.join(p.containerDir, name);
@@ -332,14 +372,16 @@ async function usedRootfs(config: Config): Promise<Set<string>> {
 
 /** Writes a Proxmox CT template (vztmpl) of the current recipe into `outDir`; builds it first if needed. */
 export async function exportProxmoxTemplate(config: Config, logger: Logger, outDir: string, options: BuildOptions = {}): Promise<string> {
-  const hash = await recipeHash(config);
-  const p = templatePaths(config, hash);
+  const desktop = options.desktop ?? defaultDesktop;
+  const hash = await recipeHash(config, desktop);
+  const p = templatePaths(config, hash, desktop);
   if (options.force || !(await exists(p.archive))) {
-    await withBuildLock(config, () => buildArchive(config, logger, hash, options.onProgress ?? (() => {}), options.signal));
+    await withBuildLock(config, () => buildArchive(config, logger, desktop, hash, options.onProgress ?? (() => {}), options.signal));
   }
   // Proxmox reads the distribution from the rootfs and the name only for display:
   // `<os>-<version>-<name>_<version>_<arch>.tar.zst` is the usual vztmpl form.
-  const out = path.join(outDir, `debian-12-winux_${hash}_amd64.tar.zst`);
+  const name = desktop === defaultDesktop ? 'winux' : `winux-${desktop}`;
+  const out = path.join(outDir, `debian-12-${name}_${hash}_amd64.tar.zst`);
   await mkdir(outDir, { recursive: true });
   await copyFile(p.archive, out);
   return out;

@@ -2,6 +2,7 @@
 // create from the vztmpl archive), tag and size it, start it, find its address,
 // set the session's password, and wait until RDP answers. Anything left behind
 // by a failure is for `destroy` (the core always calls it).
+import { defaultDesktop } from '../../core/desktops.ts';
 import { ProviderError } from '../../core/errors.ts';
 import type { CreateContext, CreatedMachine, CreateSpec } from '../../core/provider-port.ts';
 import { pollUntil } from './backoff.ts';
@@ -14,7 +15,7 @@ import { createFromArchive, createGuest, ctPath, isManaged, startCt } from './gu
 import { addressFor, staticNetParams } from './ip-pool.ts';
 import { chooseNode } from './placement.ts';
 import { ensurePool } from './pool.ts';
-import { hostnameFor, sessionTag, sessionTags } from './naming.ts';
+import { hostnameFor, sessionTag, sessionTags, templateTagFor } from './naming.ts';
 import { waitForPort } from './readiness.ts';
 import { setPasswordInCt } from './ssh-pct.ts';
 import { templatesByNode } from './templates.ts';
@@ -44,11 +45,15 @@ export async function createMachine(ctx: ProxmoxContext, spec: CreateSpec, cctx:
     view = await readCluster(ctx.client, signal);
   }
 
-  const templates = templatesByNode(view.vms, px.template);
-  const mode = templates.size ? 'clone' : px.ostemplate ? 'create' : null;
+  const desktop = spec.desktop ?? defaultDesktop;
+  const templates = templatesByNode(view.vms, px.template, desktop);
+  // The create-from-archive fallback (WINUX_PROXMOX_OSTEMPLATE) is one archive: XFCE's.
+  const mode = templates.size ? 'clone' : px.ostemplate && desktop === defaultDesktop ? 'create' : null;
   if (!mode) {
     throw new ProviderError(
-      'No Winux CT template found on the Proxmox nodes: run `winux template push`, or set WINUX_PROXMOX_TEMPLATE / WINUX_PROXMOX_OSTEMPLATE',
+      desktop === defaultDesktop
+        ? 'No Winux CT template found on the Proxmox nodes: run `winux template push`, or set WINUX_PROXMOX_TEMPLATE / WINUX_PROXMOX_OSTEMPLATE'
+        : `No ${desktop} CT template (tag ${templateTagFor(desktop)}) found on the Proxmox nodes: run \`winux template push --desktop ${desktop}\``,
     );
   }
   // Every session CT has the same size: another Winux's that the figures miss counts as this one's.

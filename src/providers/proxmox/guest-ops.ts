@@ -8,7 +8,7 @@ import { backoff, TimeoutError } from './backoff.ts';
 import { readCluster, tagsOf, type VmResource } from './cluster-view.ts';
 import type { ProxmoxContext } from './context.ts';
 import { isAlreadyExists, isAmbiguous, isNotFound, lockOf, PveApiError, PveTaskError } from './errors.ts';
-import { managedTag, templateTag } from './naming.ts';
+import { managedTag, templateTags } from './naming.ts';
 import { unlockCt } from './ssh-pct.ts';
 import { activeTasks, waitForTask } from './tasks.ts';
 
@@ -17,7 +17,7 @@ export const ctPath = (node: string, vmid: number) => `/nodes/${encodeURICompone
 /** Winux made it: tagged `winux`, or a clone of the Winux template not yet re-tagged. */
 export function isManaged(vm: VmResource): boolean {
   const tags = tagsOf(vm);
-  return vm.type === 'lxc' && (tags.includes(managedTag) || (tags.includes(templateTag) && Number(vm.template ?? 0) !== 1));
+  return vm.type === 'lxc' && (tags.includes(managedTag) || (tags.some((t) => templateTags.includes(t)) && Number(vm.template ?? 0) !== 1));
 }
 
 export async function findVm(ctx: ProxmoxContext, vmid: number, signal?: AbortSignal): Promise<VmResource | undefined> {

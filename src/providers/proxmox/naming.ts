@@ -1,8 +1,17 @@
 // Names and tags derived from the session, so a crashed attempt can be
 // recognised later: every Winux CT carries the tag `winux` plus one tag naming
 // its session, and lives in the Winux pool.
+import { defaultDesktop, desktopNames, type DesktopName } from '../../core/desktops.ts';
 export const managedTag = 'winux';
 export const templateTag = 'winux-template';
+
+/** Each desktop's CT template carries its own tag: `winux-template` (XFCE), `winux-template-mate`, `winux-template-lxqt`. */
+export function templateTagFor(desktop: DesktopName = defaultDesktop): string {
+  return desktop === defaultDesktop ? templateTag : `${templateTag}-${desktop}`;
+}
+
+/** Every desktop's template tag (a clone keeps its template's tags until Winux re-tags it). */
+export const templateTags: readonly string[] = desktopNames.map((d) => templateTagFor(d));
 
 /** PVE tags are `[a-z0-9_][a-z0-9_-+.]*` and stored lowercased: keep ours in that form. */
 export function sessionTag(sessionId: string): string {

@@ -1,6 +1,6 @@
 // `winux template push`: upload the Winux vztmpl archive to a node's storage,
 // create a CT from it, and convert that CT into the template sessions are
-// cloned from (tag `winux-template`). With local storage a linked clone must
+// cloned from (tag `winux-template`, or `winux-template-<desktop>` with --desktop). With local storage a linked clone must
 // stay on its template's node, so this runs once per node when asked. An older
 // Winux template on the node is re-tagged `winux-template-old` (it cannot be
 // deleted while linked clones of it exist).
@@ -14,7 +14,8 @@ import { pollUntil } from './backoff.ts';
 import { readCluster, tagsOf } from './cluster-view.ts';
 import { createContext } from './context.ts';
 import { createFromArchive, ctPath } from './guest-ops.ts';
-import { templateTag } from './naming.ts';
+import { templateTagFor } from './naming.ts';
+import { defaultDesktop, type DesktopName } from '../../core/desktops.ts';
 import { waitForTask } from './tasks.ts';
 
 export interface PushOptions {
@@ -26,6 +27,8 @@ export interface PushOptions {
   diskGb?: number;
   /** Test hook: shorter polling. */
   pollMs?: number;
+  /** Which desktop the archive is (its tag: `winux-template` for XFCE, `winux-template-<desktop>` otherwise). */
+  desktop?: DesktopName;
 }
 
 export interface PushedTemplate {
@@ -44,6 +47,8 @@ export async function pushTemplate(config: Config, logger: Logger, archivePath: 
   const { client } = ctx;
   const px = config.proxmox;
   const archiveStorage = opts.storage ?? 'local';
+  const desktop = opts.desktop ?? defaultDesktop;
+  const tag = templateTagFor(desktop);
   try {
     const view = await readCluster(client);
     const wanted = opts.nodes ?? px.nodes;
@@ -66,9 +71,9 @@ export async function pushTemplate(config: Config, logger: Logger, archivePath: 
       await createFromArchive(ctx, node, {
         vmid,
         ostemplate: volid,
-        hostname: 'winux-template',
-        description: `Winux desktop template from ${filename}, pushed ${new Date().toISOString()}`,
-        tags: templateTag,
+        hostname: tag,
+        description: `Winux ${desktop} desktop template from ${filename}, pushed ${new Date().toISOString()}`,
+        tags: tag,
         memoryMb: config.resources.memoryMb,
         cores: config.resources.cores,
         diskGb: opts.diskGb ?? config.resources.diskGb,
@@ -85,11 +90,11 @@ export async function pushTemplate(config: Config, logger: Logger, archivePath: 
 
       const replaced: number[] = [];
       for (const old of view.vms) {
-        if (old.node !== node || old.vmid === vmid || Number(old.template) !== 1 || !tagsOf(old).includes(templateTag)) continue;
-        await client.put(`${ctPath(node, old.vmid)}/config`, { tags: `${templateTag}-old` });
+        if (old.node !== node || old.vmid === vmid || Number(old.template) !== 1 || !tagsOf(old).includes(tag)) continue;
+        await client.put(`${ctPath(node, old.vmid)}/config`, { tags: `${tag}-old` });
         replaced.push(old.vmid);
       }
-      log.info({ vmid, replaced }, 'Winux template ready');
+      log.info({ vmid, replaced, desktop }, 'Winux template ready');
       out.push({ node, vmid, volid, replaced });
     }
     return out;

@@ -19,7 +19,7 @@ import { containerIp, containerName } from '../../../src/providers/lxc/naming.ts
 import { probeRdp } from '../../../src/providers/lxc/rdp-probe.ts';
 import { RfbClient } from '../../support/rfb-client.ts';
 import { createReadySession, startTestServer, waitFor, type TestServer } from '../../support/server.ts';
-import { desktopUser, logger, lxcRange, prepareHost, startXfreerdp, startXvfb } from './helpers.ts';
+import { desktopUser, logger, lxcRange, prepareHost, saveFramePng, startXfreerdp, startXvfb } from './helpers.ts';
 
 const api = '/api/winux';
 const { env, config, cleanAll } = lxcRange(30851, 34751, 6);
@@ -33,16 +33,7 @@ const inside = (containerId: number, script: string) =>
   run('lxc-attach', ['-P', config.lxc.path, '-n', containerName(containerId), '--clear-env', '--', 'sh', '-c', script], { timeoutMs: 30_000 });
 const asUser = (containerId: number, script: string) => inside(containerId, `su - ${desktopUser} -c 'DISPLAY=:10 ${script}'`);
 
-/** Saves the viewer's framebuffer as a PNG (ImageMagick reads the raw BGRA). */
-async function savePng(client: RfbClient, name: string): Promise<string> {
-  mkdirSync(outDir, { recursive: true });
-  const file = path.join(outDir, name);
-  const raw = `${file}.bgra`;
-  writeFileSync(raw, client.pixels);
-  await run('convert', ['-size', `${client.width}x${client.height}`, '-depth', '8', `bgra:${raw}`, '-alpha', 'off', file]);
-  rmSync(raw);
-  return file;
-}
+const savePng = (client: RfbClient, name: string) => saveFramePng(client, path.join(outDir, name));
 
 /** A terminal whose input goes to ~/typed.txt, focused, so keys typed on the desktop can be read back inside. */
 async function openTypingTerminal(containerId: number): Promise<void> {

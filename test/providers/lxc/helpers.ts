@@ -2,7 +2,7 @@
 // cached in /var/cache/winux and the `winux-template` container), the real RDP
 // client, and a list of everything a session may leave behind.
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig, type Config } from '../../../src/config.ts';
 import { createLogger, silentLogger } from '../../../src/logger.ts';
@@ -103,6 +103,23 @@ export async function startXvfb(size = '1280x800x24', fbdir?: string): Promise<{
       xvfb.kill('SIGKILL');
     },
   };
+}
+
+/** Destroys every container of `ids` a test may have left (before it starts, and after). */
+export async function destroyContainers(config: Config, ids: number[]): Promise<void> {
+  const { createLxcProvider } = await import('../../../src/providers/lxc/index.ts');
+  const provider = createLxcProvider(config, logger);
+  for (const id of ids) await provider.destroy({ containerId: id }).catch(() => {});
+}
+
+/** Saves an RFB viewer's framebuffer as a PNG file (ImageMagick reads the raw BGRA). */
+export async function saveFramePng(client: { width: number; height: number; pixels: Buffer }, file: string): Promise<string> {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const raw = `${file}.bgra`;
+  writeFileSync(raw, client.pixels);
+  await run('convert', ['-size', `${client.width}x${client.height}`, '-depth', '8', `bgra:${raw}`, '-alpha', 'off', file]);
+  rmSync(raw);
+  return file;
 }
 
 /** Resolves true when something accepts a TCP connection on 127.0.0.1:port (the providers' own probe). */

@@ -48,6 +48,33 @@ describe('template push', () => {
     await provider.close?.();
   });
 
+  it('keeps one template per desktop: a MATE push is tagged winux-template-mate, MATE sessions clone it, XFCE ones keep theirs', async () => {
+    const config = simConfig(sim, { proxmox_node: 'auto', WINUX_DESKTOPS: 'xfce,mate,lxqt' });
+    const mateArchive = path.join(sim.dir, 'debian-12-winux-mate_1.0_amd64.tar.zst');
+    writeFileSync(mateArchive, Buffer.alloc(64 * 1024, 9));
+    const xfceBefore = [...sim.cluster.cts.values()].filter((ct) => ct.config.template === 1 && ct.config.tags === 'winux-template').map((ct) => ct.vmid);
+    assert.ok(xfceBefore.length > 0, 'the XFCE templates of the previous push');
+    const [mate] = await pushTemplate(config, silentLogger, mateArchive, { nodes: ['pve2'], pollMs: 20, desktop: 'mate' });
+    assert.equal(sim.cluster.cts.get(mate!.vmid)!.config.tags, 'winux-template-mate');
+    assert.equal(sim.cluster.cts.get(mate!.vmid)!.config.hostname, 'winux-template-mate');
+    assert.deepEqual(mate!.replaced, [], "another desktop's template is not retired");
+    for (const id of xfceBefore) assert.equal(sim.cluster.cts.get(id)!.config.tags, 'winux-template', 'XFCE templates keep their tag');
+
+    const provider = createProxmoxProvider(config, silentLogger, fastTuning(sim));
+    try {
+      const m = await provider.create({ ...spec(30402), desktop: 'mate' }, ctxFor());
+      assert.equal(m.node, 'pve2', 'a MATE session goes where a MATE template is');
+      assert.match(String(sim.cluster.cts.get(30402)!.config.rootfs), new RegExp(`base-${mate!.vmid}-disk-0/`));
+      const x = await provider.create(spec(30403), ctxFor());
+      const xfceTemplate = Number(/base-(\d+)-disk-0\//.exec(String(sim.cluster.cts.get(30403)!.config.rootfs))?.[1]);
+      assert.ok(xfceBefore.includes(xfceTemplate), `an XFCE session clones an XFCE template (${xfceTemplate})`);
+      await assert.rejects(provider.create({ ...spec(30404), desktop: 'lxqt' }, ctxFor()), /No lxqt CT template \(tag winux-template-lxqt\).*--desktop lxqt/);
+      for (const ref of [m.ref, x.ref, { containerId: 30404, vmid: 30404 }]) await provider.destroy(ref);
+    } finally {
+      await provider.close?.();
+    }
+  });
+
   it('refuses a file name PVE would reject, and a storage without vztmpl content', async () => {
     const config = simConfig(sim);
     await assert.rejects(pushTemplate(config, silentLogger, path.join(sim.dir, 'desktop.img')), /must be letters, digits/);

@@ -182,7 +182,7 @@ export async function launch(): Promise<void> {
   // Fetched while the desktop is prepared (a warm one is ready within a fraction of a second).
   if (atOnce) void loadNoVnc().catch(() => {});
   try {
-    const s = await api<Session>('POST', 'sessions', {});
+    const s = await api<Session>('POST', 'sessions', state.desktop ? { desktop: state.desktop } : {});
     state.openOnReady = atOnce ? s.session_id : null;
     backOnline();
     hideBanner();

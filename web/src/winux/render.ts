@@ -48,6 +48,33 @@ export function renderFacts(): void {
     }
   }
   $('facts').innerHTML = items.map(([cls, text]) => `<li${cls ? ` class="${cls}"` : ''}>${esc(text)}</li>`).join('');
+  renderChoice();
+}
+
+/** The choice of desktops (radio buttons with a picture of each), shown when the server offers more than one. */
+function renderChoice(): void {
+  const offered = state.info?.desktops;
+  const box = $('choice');
+  box.hidden = !offered || offered.desktops.length < 2;
+  if (!offered || box.hidden) return;
+  const chosen = state.desktop ?? offered.default;
+  $('choice-list').innerHTML = offered.desktops
+    .map(
+      (d) => `<label class="desk"><input type="radio" name="desktop" value="${esc(d.name)}"${d.name === chosen ? ' checked' : ''}>
+${d.screenshot ? `<img src="${esc(d.screenshot)}" alt="${esc(t('choice.shot', d.label))}" width="320" height="200" loading="lazy">` : ''}
+<span class="desk-name" translate="no">${esc(d.label)}</span></label>`,
+    )
+    .join('');
+  for (const input of box.querySelectorAll<HTMLInputElement>('input[name="desktop"]')) {
+    input.addEventListener('change', () => {
+      if (input.checked) state.desktop = input.value;
+    });
+  }
+}
+
+/** A desktop's name as people say it (MATE, LXQt), from what /info offers. */
+function desktopLabel(name: string | undefined): string {
+  return state.info?.desktops?.desktops.find((d) => d.name === name)?.label ?? (name ? name.toUpperCase() : 'XFCE');
 }
 
 export function renderCreating(): void {
@@ -60,7 +87,8 @@ export function renderCreating(): void {
     .map((name) => {
       const i = STEPS.indexOf(name);
       const st = i < step ? 'done' : i === step ? 'current' : 'todo';
-      return `<li class="${st}"${st === 'current' ? ' aria-current="step"' : ''}>${esc(t(`step.${name}`))}</li>`;
+      const text = name === 'desktop' ? t('step.desktop', desktopLabel(s.desktop)) : t(`step.${name}`);
+      return `<li class="${st}"${st === 'current' ? ' aria-current="step"' : ''}>${esc(text)}</li>`;
     })
     .join('');
   const pct = Math.round(((step + 0.5) / STEPS.length) * 100);
@@ -95,6 +123,7 @@ export function renderReady(): void {
     buildCreds(s);
     buildHowto(s);
   }
+  $('ready-desktop').textContent = t('ready.desktop', desktopLabel(s.desktop));
   const rdp = $<HTMLAnchorElement>('rdp');
   rdp.href = `${API}sessions/${encodeURIComponent(s.session_id)}/rdp`;
   rdp.setAttribute('download', `winux-${s.session_id}.rdp`);

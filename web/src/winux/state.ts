@@ -38,6 +38,8 @@ export interface Offline {
 
 export const state = {
   info: null as Info | null,
+  /** The desktop picked on the page (null: the server's default). */
+  desktop: null as string | null,
   session: null as Session | null,
   view: 'loading' as View,
   /** performance.now() at which the session's time runs out. */

@@ -19,6 +19,15 @@ export interface Session {
   duration_minutes?: number;
   can_extend?: boolean;
   error?: string;
+  /** Which desktop it runs (xfce, mate, lxqt). */
+  desktop?: string;
+}
+
+export interface DesktopOption {
+  name: string;
+  label: string;
+  /** A picture of it (taken when its template was built), or null. */
+  screenshot: string | null;
 }
 
 export interface Info {
@@ -26,6 +35,7 @@ export interface Info {
   max_session_minutes: number;
   estimated_ready_seconds?: number;
   capacity?: { free?: number; next_free_at?: string | null };
+  desktops?: { default: string; desktops: DesktopOption[] };
 }
 
 export type View = 'loading' | 'idle' | 'creating' | 'ready' | 'ended';

@@ -1,0 +1,128 @@
+// The choice of desktops through the API (fake provider): WINUX_DESKTOPS says
+// which ones, "desktop" in POST /sessions picks one (anything else: a 400 that
+// lists them and creates nothing), the session says which it runs, the provider
+// is asked for that desktop's template, each desktop has its own warm-pool
+// members, and the picture of each is served when its template build took one.
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import type { CreateContext, CreateSpec } from '../../src/core/provider-port.ts';
+import { encodePng } from '../../src/desktop/png.ts';
+import { FakeProvider } from '../support/fake-provider.ts';
+import { startTestServer, tempDir, waitFor } from '../support/server.ts';
+
+const api = '/api/winux';
+
+/** Remembers which desktop each creation asked for. */
+class DesktopFake extends FakeProvider {
+  asked = new Map<number, string | undefined>();
+  override async create(spec: CreateSpec, ctx: CreateContext) {
+    this.asked.set(spec.containerId, spec.desktop);
+    return super.create(spec, ctx);
+  }
+}
+
+describe('desktops', () => {
+  test('by default only XFCE is offered: a session without "desktop" runs it, any other is a 400 listing xfce', async () => {
+    const fake = new DesktopFake();
+    const s = await startTestServer({ provider: fake, env: { WINUX_SESSIONS_PER_VISITOR: '0' } });
+    try {
+      const list = await s.request('GET', `${api}/desktops`);
+      assert.equal(list.status, 200);
+      assert.deepEqual(list.body, { default: 'xfce', desktops: [{ name: 'xfce', label: 'XFCE', screenshot: null }] });
+      const plain = await s.request('POST', `${api}/sessions`, { body: {} });
+      assert.equal(plain.status, 202);
+      assert.equal(plain.body.desktop, 'xfce');
+      await waitFor(async () => fake.asked.has(plain.body.container_id), 5000, 'the provider asked');
+      assert.equal(fake.asked.get(plain.body.container_id), 'xfce');
+      const rows = (await s.store.list({})).length;
+      const mate = await s.request('POST', `${api}/sessions`, { body: { desktop: 'mate' } });
+      assert.equal(mate.status, 400);
+      assert.equal(mate.body.error, 'unknown_desktop');
+      assert.deepEqual(mate.body.desktops, ['xfce']);
+      assert.match(mate.body.message, /xfce/);
+      assert.equal((await s.store.list({})).length, rows, 'nothing was created');
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('with WINUX_DESKTOPS=xfce,mate,lxqt a visitor picks one; the session and the provider say which; a stranger name or type is refused', async () => {
+    const fake = new DesktopFake();
+    const s = await startTestServer({ provider: fake, env: { WINUX_SESSIONS_PER_VISITOR: '0', WINUX_DESKTOPS: 'xfce,mate,lxqt' } });
+    try {
+      const info = await s.request('GET', `${api}/info`);
+      assert.deepEqual(
+        info.body.desktops.desktops.map((d: { name: string }) => d.name),
+        ['xfce', 'mate', 'lxqt'],
+      );
+      const r = await s.request('POST', `${api}/sessions`, { body: { desktop: 'lxqt' } });
+      assert.equal(r.status, 202, JSON.stringify(r.body));
+      assert.equal(r.body.desktop, 'lxqt');
+      await waitFor(async () => (await s.request('GET', `${api}/sessions/${r.body.session_id}`, { token: r.body.token })).body.status === 'ready');
+      const got = await s.request('GET', `${api}/sessions/${r.body.session_id}`, { token: r.body.token });
+      assert.equal(got.body.desktop, 'lxqt');
+      assert.equal(fake.asked.get(r.body.container_id), 'lxqt');
+      const rows = (await s.store.list({})).length;
+      for (const desktop of ['kde', 'gnome', 'XFCE', '../xfce', '']) {
+        const bad = await s.request('POST', `${api}/sessions`, { body: { desktop } });
+        assert.equal(bad.status, 400, desktop);
+        assert.equal(bad.body.error, 'unknown_desktop');
+        assert.deepEqual(bad.body.desktops, ['xfce', 'mate', 'lxqt']);
+        assert.match(bad.body.message, /xfce, mate, lxqt/);
+      }
+      const typed = await s.request('POST', `${api}/sessions`, { body: { desktop: 7 } });
+      assert.equal(typed.status, 400);
+      assert.equal((await s.store.list({})).length, rows, 'no refused request created anything');
+    } finally {
+      await s.close();
+    }
+  });
+
+  test("each desktop's picture is served once its template build took one; the others have none", async () => {
+    const cache = tempDir('winux-desktops-cache-');
+    mkdirSync(path.join(cache, 'screenshots'));
+    const png = encodePng(2, 1, Buffer.from([255, 0, 0, 0, 0, 255]));
+    writeFileSync(path.join(cache, 'screenshots', 'mate.png'), png);
+    // A picture of a desktop this Winux does not offer is not served.
+    writeFileSync(path.join(cache, 'screenshots', 'lxqt.png'), png);
+    const s = await startTestServer({ env: { WINUX_DESKTOPS: 'xfce,mate', WINUX_CACHE_DIR: cache } });
+    try {
+      const list = await s.request('GET', `${api}/desktops`);
+      assert.deepEqual(list.body.desktops, [
+        { name: 'xfce', label: 'XFCE', screenshot: null },
+        { name: 'mate', label: 'MATE', screenshot: `${api}/desktops/mate/screenshot.png` },
+      ]);
+      const shot = await fetch(`${s.url}${api}/desktops/mate/screenshot.png`);
+      assert.equal(shot.status, 200);
+      assert.equal(shot.headers.get('content-type'), 'image/png');
+      assert.deepEqual(Buffer.from(await shot.arrayBuffer()), png);
+      for (const name of ['xfce', 'lxqt', 'kde']) assert.equal((await fetch(`${s.url}${api}/desktops/${name}/screenshot.png`)).status, 404, name);
+      assert.equal((await fetch(`${s.url}${api}/desktops/..%2Fscreenshots%2Fmate/screenshot.png`)).status, 400);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('the warm pool keeps members per desktop (WINUX_POOL_SIZES), and a click gets one of the desktop it asked for', async () => {
+    const s = await startTestServer({
+      env: { WINUX_SESSIONS_PER_VISITOR: '0', WINUX_DESKTOPS: 'xfce,mate,lxqt', WINUX_POOL_SIZE: '1', WINUX_POOL_SIZES: 'mate:2' },
+    });
+    const ready = async (desktop: string) => (await s.store.list({ pooled: true, statuses: ['ready'], desktop: desktop as 'xfce' })).length;
+    try {
+      await waitFor(async () => (await ready('xfce')) === 1 && (await ready('mate')) === 2, 8000, 'pool filled per desktop');
+      assert.equal(await ready('lxqt'), 0);
+      const mate = await s.request('POST', `${api}/sessions`, { body: { desktop: 'mate' } });
+      assert.equal(mate.body.status, 'ready', 'a ready MATE from the pool');
+      assert.equal(mate.body.desktop, 'mate');
+      const lxqt = await s.request('POST', `${api}/sessions`, { body: { desktop: 'lxqt' } });
+      assert.equal(lxqt.body.status, 'creating', 'no LXQt member: a fresh one, not an XFCE spare');
+      assert.equal(lxqt.body.desktop, 'lxqt');
+      await waitFor(async () => (await ready('mate')) === 2, 8000, 'the MATE members refilled');
+      assert.equal(await ready('xfce'), 1, 'the XFCE member untouched');
+    } finally {
+      await s.close();
+    }
+  });
+});
