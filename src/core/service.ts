@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
-import type { Provider, ProviderRef } from './provider-port.ts';
+import { defaultLanguage, type DesktopFiles, type Language, type Provider, type ProviderRef } from './provider-port.ts';
 import type { AllocationRefusal, MoveGuard, SessionFilter, SessionStore } from './store-port.ts';
 import type { Clock } from './clock.ts';
 import { forEachBounded, providerConcurrency, withTimeout } from './concurrency.ts';
@@ -37,6 +37,8 @@ export interface CreateRequest {
   /** The client address (an IPv6 address as its /64), for WINUX_SESSIONS_PER_ADDRESS and the audit log; defaults to none. */
   address?: string;
   durationMinutes?: number;
+  /** The page's language: the desktop's locale and keyboard (default fr). */
+  language?: Language;
 }
 
 export interface EndOptions {
@@ -95,6 +97,11 @@ export class SessionService extends EventEmitter {
     return this.provider.name;
   }
 
+  /** The provider's file transfer into and out of desktops, if it has one (the HTTP file routes use it). */
+  get desktopFiles(): DesktopFiles | undefined {
+    return this.provider.files;
+  }
+
   /**
    * Starts a session for a visitor. With a warm pool, a ready member is claimed
    * (the answer is already `ready`); otherwise it answers at once with `creating`
@@ -108,11 +115,16 @@ export class SessionService extends EventEmitter {
     }
     const by: Actor = { kind: 'visitor', address: request.address };
     try {
-      const created = await this.createFor(request.visitor, request.address ?? '', minutes);
+      const created = await this.createFor(request.visitor, request.address ?? '', minutes, request.language ?? defaultLanguage);
       await this.record('session.create', {
         actor: by,
         sessionId: created.session.id,
-        detail: { duration_minutes: minutes, from_pool: created.session.status === 'ready', container_id: created.session.containerId },
+        detail: {
+          duration_minutes: minutes,
+          from_pool: created.session.status === 'ready',
+          container_id: created.session.containerId,
+          language: request.language ?? defaultLanguage,
+        },
       });
       return created;
     } catch (error) {
@@ -126,11 +138,11 @@ export class SessionService extends EventEmitter {
     }
   }
 
-  private async createFor(visitor: string, address: string, minutes: number): Promise<{ session: SessionRecord; token: string }> {
+  private async createFor(visitor: string, address: string, minutes: number, language: Language): Promise<{ session: SessionRecord; token: string }> {
     // Ready pool members are handed out first (there may be some even at size 0: the pool was just shrunk).
-    const claimed = await this.claimFromPool(visitor, address, minutes);
+    const claimed = await this.claimFromPool(visitor, address, minutes, language);
     if (claimed) return claimed;
-    const ask = { visitor, address, minutes, pooled: false };
+    const ask = { visitor, address, minutes, pooled: false, language };
     let result = await this.insertAndStart(ask);
     if ('refused' in result && result.refused === 'capacity' && (await this.shrinkPoolForVisitor())) {
       // The pool gave a container back: a visitor's need comes before a warm spare.
@@ -148,7 +160,13 @@ export class SessionService extends EventEmitter {
   /** Adds one warm-pool member (the pool manager calls this); undefined when there is no room. */
   async createPoolMember(): Promise<SessionRecord | undefined> {
     if (this.closing) return undefined;
-    const result = await this.insertAndStart({ visitor: poolVisitor, address: '', minutes: Math.ceil(this.config.pool.maxAgeMs / 60_000), pooled: true });
+    const result = await this.insertAndStart({
+      visitor: poolVisitor,
+      address: '',
+      minutes: Math.ceil(this.config.pool.maxAgeMs / 60_000),
+      pooled: true,
+      language: defaultLanguage,
+    });
     return 'refused' in result ? undefined : result.session;
   }
 
@@ -157,6 +175,7 @@ export class SessionService extends EventEmitter {
     address: string;
     minutes: number;
     pooled: boolean;
+    language: Language;
   }): Promise<{ session: SessionRecord; token: string } | AllocationRefusal> {
     const now = this.clock.now();
     const id = newSessionId();
@@ -191,16 +210,22 @@ export class SessionService extends EventEmitter {
       { status: 'creating', container_id: result.containerId, duration_minutes: o.minutes, pooled: o.pooled },
       'session created',
     );
-    this.lifecycle.startCreation(result);
+    this.lifecycle.startCreation(result, o.language);
     this.announce(result.id, false);
     return { session: result, token };
   }
 
   /**
    * Hands a ready pool member to a visitor: new token, new expiry, and (where the
-   * provider can) a new password, so nothing set before the claim is reused.
+   * provider can) a new password, so nothing set before the claim is reused; then
+   * the desktop is told its end and switched to the visitor's language.
    */
-  private async claimFromPool(visitor: string, clientAddress: string, minutes: number): Promise<{ session: SessionRecord; token: string } | undefined> {
+  private async claimFromPool(
+    visitor: string,
+    clientAddress: string,
+    minutes: number,
+    language: Language,
+  ): Promise<{ session: SessionRecord; token: string } | undefined> {
     const now = this.clock.now();
     const claimedId = await this.store.peekPooledReady();
     if (!claimedId) return undefined;
@@ -232,6 +257,13 @@ export class SessionService extends EventEmitter {
         );
         await this.store.update(claimed.id, { password }, this.clock.now());
         claimed.password = password;
+        if (this.provider.setSessionInfo) {
+          await withTimeout(
+            this.provider.setSessionInfo(claimed.providerRef as ProviderRef, claimed.username, { endsAt: claimed.expiresAt, language }),
+            setCredentialsTimeoutMs,
+            'setting the language and end time timed out',
+          );
+        }
       } catch (error) {
         // A member we cannot re-key is not handed out: end it and build a fresh desktop instead.
         log.error({ err: redactError(error, claimed) }, 'could not set credentials on a pool member');
@@ -354,7 +386,10 @@ export class SessionService extends EventEmitter {
     }
     sessionLog(this.log, session).info({ expires_at: new Date(expiresAt).toISOString() }, 'session extended');
     this.announce(id, false);
-    return this.get(id);
+    const after = await this.get(id);
+    // Within seconds inside the desktop too (the panel and the warnings follow it).
+    await this.lifecycle.pushSessionEnd(after);
+    return after;
   }
 
   /** Median of recent creation times, or a provider-typical guess before any. */

@@ -2,6 +2,7 @@
 // is generated from these.
 import { Type } from 'typebox';
 import { sessionIdPattern } from '../core/credentials.ts';
+import { languages, type Language } from '../core/provider-port.ts';
 import { creationSteps, statuses, type CreationStep, type SessionStatus } from '../core/session.ts';
 
 const StatusEnum = Type.Unsafe<SessionStatus>({ type: 'string', enum: [...statuses] });
@@ -65,6 +66,13 @@ export const SessionIdParams = Type.Object(
 export const CreateBody = Type.Object(
   {
     duration_minutes: Type.Optional(Type.Integer({ minimum: 1, description: 'lifetime; default WINUX_SESSION_MINUTES, at most WINUX_MAX_SESSION_MINUTES' })),
+    language: Type.Optional(
+      Type.Unsafe<Language>({
+        type: 'string',
+        enum: [...languages],
+        description: "the visitor's language: the desktop's locale and keyboard (fr: fr_FR.UTF-8 and azerty; en: en_US.UTF-8 and us qwerty); default fr",
+      }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -53,7 +53,12 @@ export function sessionRoutes(app: FastifyInstance, ctx: AppContext): void {
         ctx.metrics.refused('rate_limited');
         throw errors.rateLimited(wait);
       }
-      const { session, token } = await service.create({ visitor, address, durationMinutes: request.body?.duration_minutes });
+      const { session, token } = await service.create({
+        visitor,
+        address,
+        durationMinutes: request.body?.duration_minutes,
+        language: request.body?.language,
+      });
       reply.setCookie(tokenCookie, token, {
         httpOnly: true,
         sameSite: 'strict',

@@ -4,7 +4,7 @@ import { ApiError } from '../shared/api.ts';
 import { $, say, storage } from '../shared/dom.ts';
 import { hideBanner, renderBanner, showBanner } from './banner.ts';
 import { closeDesktop } from './desktop.ts';
-import { clock, t } from './i18n/index.ts';
+import { clock, i18n, t } from './i18n/index.ts';
 import { renderCreating, renderEnded, renderFacts, renderIdle, renderReady, tick, busy } from './render.ts';
 import { api, API, FAST_POLL_MS, POLL_MS, RESYNC_MS, SAFETY_POLL_MS, remaining, serverNow, state } from './state.ts';
 import type { EndedReason, Info, Session } from './types.ts';
@@ -172,7 +172,7 @@ export async function launch(): Promise<void> {
   state.launching = true;
   busy(true);
   try {
-    const s = await api<Session>('POST', 'sessions', {});
+    const s = await api<Session>('POST', 'sessions', { language: i18n.lang === 'en' ? 'en' : 'fr' });
     backOnline();
     hideBanner();
     state.endedReason = null;
