@@ -214,7 +214,7 @@ export function attachArgs(config: Config, name: string, as?: { uid: number; gid
 
 /** lxc-attach's arguments to run the template's winux-session-init in the container, with `extra` options. */
 function sessionInitArgs(config: Config, name: string, extra: string[]): string[] {
-  return [...attachArgs(config, name), '/usr/local/sbin/winux-session-init', ...extra];
+  return [...attachArgs(config, name).slice(0, -1), '--', '/usr/local/sbin/winux-session-init', ...extra];
 }
 
 /**
@@ -271,7 +271,7 @@ export async function setPassword(config: Config, name: string, username: string
 
 /** Pushes the end time and (at claims) the language into the running desktop: winux-session-set as root in the container. */
 export async function setSessionInfo(config: Config, name: string, username: string, info: SessionInfo): Promise<void> {
-  const args = [...attachArgs(config, name), '/usr/local/sbin/winux-session-set', ...sessionSetArgs(info), '--user', username];
+  const args = [...attachArgs(config, name).slice(0, -1), '--', '/usr/local/sbin/winux-session-set', ...sessionSetArgs(info), '--user', username];
   await run('lxc-attach', args, { timeoutMs: 40_000 });
 }
 
