@@ -10,7 +10,6 @@ export const maxNameBytes = 200;
 // Control characters (NUL, newline, escape…), and invisible or direction-changing
 // ones that make "gpj.exe" display as "exe.jpg": bidi controls, zero-width
 // characters, the BOM, the line and paragraph separators.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
 const refusedChars = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/u;
 
 /** The name to use (Unicode NFC), or a 400 saying why it is refused. */

@@ -7,8 +7,5 @@ import { languages, type Language } from '../core/provider-port.ts';
 export function sessionSetArgs(info: { language?: Language; endsAt?: number }): string[] {
   if (info.language && !languages.includes(info.language)) throw new Error(`unknown language ${String(info.language)}`);
   if (info.endsAt !== undefined && !Number.isFinite(info.endsAt)) throw new Error('endsAt must be a time');
-  return [
-    ...(info.language ? ['--language', info.language] : []),
-    ...(info.endsAt === undefined ? [] : ['--ends-at', String(Math.ceil(info.endsAt / 1000))]),
-  ];
+  return [...(info.language ? ['--language', info.language] : []), ...(info.endsAt === undefined ? [] : ['--ends-at', String(Math.ceil(info.endsAt / 1000))])];
 }

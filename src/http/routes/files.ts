@@ -19,7 +19,17 @@ import { loadAccessible } from '../session-access.ts';
 import { ErrorBody, SessionIdParams } from '../schemas.ts';
 import { actorOf } from './sessions.ts';
 
-const errorResponses = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody, 415: ErrorBody, 501: ErrorBody, 507: ErrorBody };
+const errorResponses = {
+  400: ErrorBody,
+  401: ErrorBody,
+  403: ErrorBody,
+  404: ErrorBody,
+  409: ErrorBody,
+  413: ErrorBody,
+  415: ErrorBody,
+  501: ErrorBody,
+  507: ErrorBody,
+};
 
 const SharedFile = Type.Object({
   name: Type.String(),
@@ -34,7 +44,9 @@ const Uploaded = Type.Object({
   name: Type.String({ description: 'the name it got in ~/Téléchargements (~/Downloads): the one asked, or "name (1).ext" when taken' }),
   size: Type.Integer({ minimum: 0 }),
 });
-const UploadQuery = Type.Object({ name: Type.String({ description: 'the file name (refused: paths, hidden, control or invisible characters, over 200 bytes)' }) });
+const UploadQuery = Type.Object({
+  name: Type.String({ description: 'the file name (refused: paths, hidden, control or invisible characters, over 200 bytes)' }),
+});
 /** A streamed body (never serialised): described for the OpenAPI document only. */
 const Download = (what: string) => Type.Unsafe<Readable>({ description: what });
 const FileParams = Type.Object({ id: SessionIdParams.properties.id, name: Type.String() });
@@ -67,7 +79,10 @@ export function fileRoutes(app: FastifyInstance, ctx: AppContext): void {
   const { service, config } = ctx;
 
   /** The session if the caller may use it, it is ready, and its provider moves files. */
-  async function ready(request: FastifyRequest, id: string): Promise<{ files: DesktopFiles; session: SessionRecord; who: Awaited<ReturnType<typeof loadAccessible>>['who'] }> {
+  async function ready(
+    request: FastifyRequest,
+    id: string,
+  ): Promise<{ files: DesktopFiles; session: SessionRecord; who: Awaited<ReturnType<typeof loadAccessible>>['who'] }> {
     const { who, session } = await loadAccessible(ctx, request, id);
     const files = service.desktopFiles;
     if (!files) throw new WinuxError('not_supported', 501, `The ${service.providerName} provider does not move files in and out of desktops.`);
@@ -98,7 +113,8 @@ export function fileRoutes(app: FastifyInstance, ctx: AppContext): void {
         requireCsrfSafe(request, who);
         const name = checkFileName(request.query.name);
         const body = request.body;
-        if (!(body instanceof Readable)) throw new WinuxError('unsupported_media_type', 415, 'Send the file as the body, with Content-Type: application/octet-stream.');
+        if (!(body instanceof Readable))
+          throw new WinuxError('unsupported_media_type', 415, 'Send the file as the body, with Content-Type: application/octet-stream.');
         const declared = Number(request.headers['content-length']);
         if (declared > config.uploadMaxBytes) throw tooLarge(config.uploadMaxBytes);
         const counted = limitBytes(config.uploadMaxBytes);
@@ -126,7 +142,14 @@ export function fileRoutes(app: FastifyInstance, ctx: AppContext): void {
 
   api.get(
     '/sessions/:id/files',
-    { schema: { summary: "The files of the desktop's ~/Partage (~/Share) folder", tags: ['files'], params: SessionIdParams, response: { 200: FileList, ...errorResponses } } },
+    {
+      schema: {
+        summary: "The files of the desktop's ~/Partage (~/Share) folder",
+        tags: ['files'],
+        params: SessionIdParams,
+        response: { 200: FileList, ...errorResponses },
+      },
+    },
     async (request) => {
       const { files, session } = await ready(request, request.params.id);
       const list = await files.list(refOf(session));
@@ -155,7 +178,10 @@ export function fileRoutes(app: FastifyInstance, ctx: AppContext): void {
       const abort = new AbortController();
       request.raw.once('close', () => abort.abort());
       const stream = await files.get(refOf(session), null, abort.signal);
-      return reply.type('application/zip').header('content-disposition', attachment(`${session.id}.zip`)).send(stream);
+      return reply
+        .type('application/zip')
+        .header('content-disposition', attachment(`${session.id}.zip`))
+        .send(stream);
     },
   );
 
@@ -174,11 +200,7 @@ export function fileRoutes(app: FastifyInstance, ctx: AppContext): void {
       const abort = new AbortController();
       request.raw.once('close', () => abort.abort());
       const stream = await files.get(refOf(session), name, abort.signal);
-      return reply
-        .type('application/octet-stream')
-        .header('content-length', String(found.size))
-        .header('content-disposition', attachment(name))
-        .send(stream);
+      return reply.type('application/octet-stream').header('content-length', String(found.size)).header('content-disposition', attachment(name)).send(stream);
     },
   );
 }

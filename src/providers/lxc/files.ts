@@ -68,7 +68,11 @@ export function lxcDesktopFiles(config: Config, desktopUser: () => string): Desk
     const code = await exited;
     const [tmp, written] = out.split('\n');
     const discard = () =>
-      tmp ? asUser(ref, ['discard', tmp]).then((args) => run('lxc-attach', args, { timeoutMs: 20_000 })).catch(() => undefined) : undefined;
+      tmp
+        ? asUser(ref, ['discard', tmp])
+            .then((args) => run('lxc-attach', args, { timeoutMs: 20_000 }))
+            .catch(() => undefined)
+        : undefined;
     if (streamError || code !== 0 || Number(written) !== sent) {
       await discard();
       if (streamError instanceof WinuxError) throw streamError;

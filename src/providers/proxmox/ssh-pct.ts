@@ -163,5 +163,6 @@ export async function setSessionInfoInCt(target: SshTarget, vmid: number, userna
   const words = [...args, '--user', username].map(shQuote).join(' ');
   const script = `if [ -x ${tool} ]; then exec ${tool} ${words}; fi`;
   const r = await runRemote(target, `pct exec ${vmid} -- sh -c ${shQuote(script)}`, '', undefined, 40_000);
-  if (r.code !== 0) throw new ProviderError(`Setting the session's end and language in CT ${vmid} failed (pct exec exit ${r.code}): ${r.stderr.trim().slice(0, 300)}`, true);
+  if (r.code !== 0)
+    throw new ProviderError(`Setting the session's end and language in CT ${vmid} failed (pct exec exit ${r.code}): ${r.stderr.trim().slice(0, 300)}`, true);
 }

@@ -134,7 +134,11 @@ describe('an English session', { timeout: 900_000 }, () => {
   test("the panel shows the time left; an extension through the API changes it within seconds; the end file is root's, read-only", async () => {
     const panel = (await inside(s.container_id, ['pgrep', '-u', desktopUser, '-x', 'xfce4-panel'])).trim().split('\n')[0];
     // The panel really runs the item: its genmon plugin is loaded (in the panel or its wrapper).
-    const maps = await inside(s.container_id, ['sh', '-c', `cat /proc/${panel}/maps; for p in $(pgrep -u ${desktopUser} -f wrapper-2.0); do cat /proc/$p/maps; done`]);
+    const maps = await inside(s.container_id, [
+      'sh',
+      '-c',
+      `cat /proc/${panel}/maps; for p in $(pgrep -u ${desktopUser} -f wrapper-2.0); do cat /proc/$p/maps; done`,
+    ]);
     assert.match(maps, /libgenmon\.so/);
     const leftBefore = await secondsLeft(s.container_id);
     assert.ok(leftBefore > 200 && leftBefore <= 300, `${leftBefore} s left of a 5-minute session`);
@@ -145,10 +149,14 @@ describe('an English session', { timeout: 900_000 }, () => {
 
     const ext = await server.request('POST', `${api}/sessions/${s.id}/extend`, { token: s.token, body: { minutes: 30 } });
     assert.equal(ext.status, 200, JSON.stringify(ext.body));
-    const leftAfter = await waitFor(async () => {
-      const left = await secondsLeft(s.container_id);
-      return left > leftBefore + 1700 ? left : null;
-    }, 5000, 'the new end inside the desktop');
+    const leftAfter = await waitFor(
+      async () => {
+        const left = await secondsLeft(s.container_id);
+        return left > leftBefore + 1700 ? left : null;
+      },
+      5000,
+      'the new end inside the desktop',
+    );
     assert.ok(Math.abs(leftAfter - ext.body.remaining_seconds) <= 3, `${leftAfter} inside, ${ext.body.remaining_seconds} in the API`);
     assert.match((await panelText(s.container_id)) ?? '', /^⏱ 3\d min left$/);
   });
@@ -189,7 +197,17 @@ describe('an English session', { timeout: 900_000 }, () => {
   });
 
   test('hostile names are refused and change nothing; a taken name gets " (1)"; over the limit is 413', async () => {
-    for (const name of ['../../etc/passwd', 'a/b', 'nul\0x', '.bashrc', '..', `${'é'.repeat(101)}.txt`, 'evil\u202egpj.exe', 'zero\u200bwidth', 'line\nbreak']) {
+    for (const name of [
+      '../../etc/passwd',
+      'a/b',
+      'nul\0x',
+      '.bashrc',
+      '..',
+      `${'é'.repeat(101)}.txt`,
+      'evil\u202egpj.exe',
+      'zero\u200bwidth',
+      'line\nbreak',
+    ]) {
       const r = await upload(server, s.id, s.token, name, 'x');
       assert.equal(r.status, 400, `${JSON.stringify(name)}: ${JSON.stringify(r.body)}`);
       assert.equal(r.body.error, 'bad_request');

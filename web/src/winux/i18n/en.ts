@@ -46,7 +46,8 @@ export const en: Strings = {
   'desktop.failed': 'The desktop cannot be shown.',
   'files.button': 'Files',
   'files.title': 'Files',
-  'files.hint': "Send files into the desktop's Downloads folder (pick them, or drop them here or on the desktop). What you put in the desktop's Share folder can be downloaded here.",
+  'files.hint':
+    "Send files into the desktop's Downloads folder (pick them, or drop them here or on the desktop). What you put in the desktop's Share folder can be downloaded here.",
   'files.pick': 'Choose files…',
   'files.shared': 'Share folder',
   'files.none': 'The Share folder is empty.',

@@ -47,7 +47,8 @@ export const fr = {
   'desktop.failed': 'Le bureau ne peut pas s’afficher.',
   'files.button': 'Fichiers',
   'files.title': 'Fichiers',
-  'files.hint': 'Envoyez des fichiers dans le dossier Téléchargements du bureau (choisissez-les ou déposez-les ici ou sur le bureau). Ce que vous mettez dans le dossier Partage du bureau se télécharge ici.',
+  'files.hint':
+    'Envoyez des fichiers dans le dossier Téléchargements du bureau (choisissez-les ou déposez-les ici ou sur le bureau). Ce que vous mettez dans le dossier Partage du bureau se télécharge ici.',
   'files.pick': 'Choisir des fichiers…',
   'files.shared': 'Dossier Partage',
   'files.none': 'Le dossier Partage est vide.',
