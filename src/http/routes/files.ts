@@ -163,7 +163,7 @@ export function fileRoutes(app: FastifyInstance, ctx: AppContext): void {
   api.get(
     '/sessions/:id/files.zip',
     {
-      config: { compress: false },
+      compress: false,
       schema: {
         summary: 'The whole ~/Partage (~/Share) folder as a zip',
         tags: ['files'],
@@ -188,7 +188,7 @@ export function fileRoutes(app: FastifyInstance, ctx: AppContext): void {
   api.get(
     '/sessions/:id/files/:name',
     {
-      config: { compress: false },
+      compress: false,
       schema: { summary: 'One file of ~/Partage (~/Share)', tags: ['files'], params: FileParams, response: { 200: Download('the file'), ...errorResponses } },
     },
     async (request, reply) => {
