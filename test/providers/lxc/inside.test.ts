@@ -48,7 +48,7 @@ const xkbLayout = async (id: number) =>
 
 /** The LANG the running XFCE session (and so every app it starts) has. */
 async function sessionLang(id: number): Promise<string | undefined> {
-  const pid = (await inside(id, ['pgrep', '-u', desktopUser, '-x', 'xfce4-session'])).trim().split('\n')[0];
+  const pid = (await inside(id, ['pgrep', '-n', '-u', desktopUser, '-x', 'xfce4-session'])).trim();
   const environ = await inside(id, ['cat', `/proc/${pid}/environ`]);
   return /(?:^|\0)LANG=([^\0]*)/.exec(environ)?.[1];
 }
