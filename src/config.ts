@@ -51,6 +51,7 @@ const schema = z.object({
 
   WINUX_SESSION_MINUTES: int(1, 10080).default(30),
   WINUX_MAX_SESSION_MINUTES: int(1, 10080).default(240),
+  WINUX_UPLOAD_MAX_MB: int(1, 1_000_000).default(1024),
   WINUX_CONTAINER_ID_MIN: int(100, 999_999_999).default(30001),
   WINUX_CONTAINER_ID_MAX: int(100, 999_999_999).default(30999),
   WINUX_MAX_SESSIONS: int(1, 1_000_000).optional(),
@@ -181,6 +182,8 @@ export interface Config {
   logLevel: Env['WINUX_LOG_LEVEL'];
   sessionMinutes: number;
   maxSessionMinutes: number;
+  /** The largest file one upload into a desktop may carry (bytes); the session's own disk limits the total. */
+  uploadMaxBytes: number;
   containerIdMin: number;
   containerIdMax: number;
   maxSessions: number;
@@ -359,6 +362,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     logLevel: e.WINUX_LOG_LEVEL,
     sessionMinutes: e.WINUX_SESSION_MINUTES,
     maxSessionMinutes: e.WINUX_MAX_SESSION_MINUTES,
+    uploadMaxBytes: e.WINUX_UPLOAD_MAX_MB * 1024 * 1024,
     containerIdMin: e.WINUX_CONTAINER_ID_MIN,
     containerIdMax: e.WINUX_CONTAINER_ID_MAX,
     maxSessions: Math.min(e.WINUX_MAX_SESSIONS ?? idCount, idCount),

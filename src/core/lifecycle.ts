@@ -9,7 +9,7 @@
 // works on is left to it until its lease runs out.
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
-import type { CreatedMachine, CreateSpec, Provider, ProviderRef } from './provider-port.ts';
+import { defaultLanguage, type CreatedMachine, type CreateSpec, type Language, type Provider, type ProviderRef } from './provider-port.ts';
 import type { AllocationRules, OwnedWork, SessionStore } from './store-port.ts';
 import type { Clock } from './clock.ts';
 import { withTimeout } from './concurrency.ts';
@@ -24,6 +24,8 @@ import { errorCode, type TelemetryEvent } from './telemetry.ts';
 const foreignIdQuarantineMs = 60 * 60_000;
 /** Ids tried before a creation gives up on finding a free one. */
 const maxIdMoves = 5;
+/** Pushing the end time is one short command in the machine. */
+const sessionInfoTimeoutMs = 15_000;
 
 export interface LifecycleOptions {
   config: Config;
@@ -189,14 +191,18 @@ export class MachineLifecycle {
     };
   }
 
-  /** Builds the session's machine in the background; the session becomes `ready` or `failed`. */
-  startCreation(session: SessionRecord): void {
+  /**
+   * Builds the session's machine in the background; the session becomes `ready` or `failed`.
+   * The language lives only here (the desktop keeps it, nothing else needs it later):
+   * a creation resumed after a restart gets the default.
+   */
+  startCreation(session: SessionRecord, language: Language = defaultLanguage): void {
     if (this.creating.has(session.id)) return;
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(new Error('creation timed out')), this.config.createTimeoutMs);
     timer.unref();
     const done = this.track(
-      this.runCreation(session, abort.signal).finally(() => {
+      this.runCreation(session, language, abort.signal).finally(() => {
         clearTimeout(timer);
         this.creating.delete(session.id);
         // Handed over: the lease stays on record, run out, for the replica that takes it.
@@ -250,7 +256,26 @@ export class MachineLifecycle {
     while (this.background.size) await Promise.allSettled([...this.background]);
   }
 
-  private async runCreation(session: SessionRecord, signal: AbortSignal): Promise<void> {
+  /**
+   * Tells the running desktop its session's end (after an extension, or one made
+   * while it was being built). Best effort: the extension stands in the store
+   * whatever happens here; a failure is logged and the desktop keeps the old figure.
+   */
+  async pushSessionEnd(session: SessionRecord): Promise<void> {
+    if (!this.provider.setSessionInfo || !session.providerRef || session.status !== 'ready') return;
+    try {
+      await withTimeout(
+        this.provider.setSessionInfo(session.providerRef as ProviderRef, session.username, { endsAt: session.expiresAt }),
+        sessionInfoTimeoutMs,
+        'pushing the end time timed out',
+      );
+    } catch (error) {
+      sessionLog(this.log, session).warn({ err: redactError(error, session) }, 'could not push the end time into the desktop');
+      this.report({ type: 'provider_error', operation: 'set_session_info', code: errorCode(error) });
+    }
+  }
+
+  private async runCreation(session: SessionRecord, language: Language, signal: AbortSignal): Promise<void> {
     let log = sessionLog(this.log, session);
     let lastStep: CreationStep = session.step;
     const progress = (step: CreationStep) => {
@@ -264,7 +289,7 @@ export class MachineLifecycle {
     };
     for (let attempt = 1; ; attempt++) {
       try {
-        const machine = await this.provider.create(this.specFor(session), { signal, progress });
+        const machine = await this.provider.create(this.specFor(session, language), { signal, progress });
         await this.markReady(session, machine, log);
         return;
       } catch (error) {
@@ -301,7 +326,7 @@ export class MachineLifecycle {
     }
   }
 
-  private specFor(session: SessionRecord): CreateSpec {
+  private specFor(session: SessionRecord, language: Language): CreateSpec {
     return {
       sessionId: session.id,
       containerId: session.containerId,
@@ -313,6 +338,8 @@ export class MachineLifecycle {
       diskGb: this.config.resources.diskGb,
       pidsMax: this.config.resources.pidsMax,
       desktop: session.desktop,
+      language,
+      endsAt: session.expiresAt,
     };
   }
 
@@ -339,6 +366,8 @@ export class MachineLifecycle {
       if (this.recentReadyMs.length > 20) this.recentReadyMs.shift();
       log.info({ status: 'ready', seconds: (now - session.createdAt) / 1000 }, 'session ready');
       this.changed(session.id, false);
+      // Extended while it was being built: the desktop was told the first end.
+      if (ready.expiresAt !== session.expiresAt) await this.pushSessionEnd(ready);
     } else {
       // Ended (or failed) while it was being built: the destruction waiting for us removes it,
       // or, when the end came from another replica (which left the work to our lease), one started here.

@@ -2,7 +2,7 @@
 // edge states are documented. Names are derived from the container id
 // (`winux-30001`), so `create` adopts what already exists and `destroy` treats
 // "not found" as done.
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { DesktopName } from './desktops.ts';
 import type { CreationStep } from './session.ts';
 
@@ -28,6 +28,49 @@ export interface CreateSpec {
   pidsMax: number;
   /** Which desktop's template to clone (core/desktops.ts), one of WINUX_DESKTOPS; XFCE when absent. */
   desktop?: DesktopName;
+  /** The visitor's language: the desktop's locale, keyboard layout and folder names (default fr). */
+  language?: Language;
+  /** When the session ends (epoch ms), shown inside the desktop; pushed again by `setSessionInfo` on extension. */
+  endsAt?: number;
+}
+
+/** The languages a desktop can be set to (the page's): fr → fr_FR.UTF-8 + azerty, en → en_US.UTF-8 + us qwerty. */
+export const languages = ['fr', 'en'] as const;
+export type Language = (typeof languages)[number];
+/** The template's own language (Winux's first users are French schools). */
+export const defaultLanguage: Language = 'fr';
+
+/**
+ * What the desktop shows about its session, pushed in by Winux: nothing in the
+ * machine may reach Winux (its firewall forbids it), so the machine is told.
+ */
+export interface SessionInfo {
+  /** The end (epoch ms): the panel's time left and the 5- and 1-minute warnings follow it. */
+  endsAt: number;
+  /** Switches the locale and keyboard of a running desktop (warm-pool claims); absent: unchanged. */
+  language?: Language;
+}
+
+/** A file in the desktop user's share folder (~/Partage, ~/Share). */
+export interface SharedFile {
+  name: string;
+  size: number;
+  /** Last modification, epoch ms. */
+  modifiedAt: number;
+}
+
+/**
+ * Files in and out of the desktop user's folders. Every read and write runs
+ * inside the machine AS the desktop user (never through the host's view of the
+ * machine's filesystem, where a symlink the visitor made could redirect a root
+ * write), with the data streamed through the command's stdin/stdout.
+ */
+export interface DesktopFiles {
+  /** Streams `data` into ~/Téléchargements (~/Downloads) as `name`, or a free variant of it; resolves with the name given. */
+  put(ref: ProviderRef, name: string, data: Readable, signal?: AbortSignal): Promise<string>;
+  list(ref: ProviderRef): Promise<SharedFile[]>;
+  /** One shared file (`name`), or the whole folder as a zip (null), streamed. */
+  get(ref: ProviderRef, name: string | null, signal?: AbortSignal): Promise<Readable>;
 }
 
 export interface CreateContext {
@@ -128,6 +171,10 @@ export interface Provider {
   check(): Promise<ProviderCheck[]>;
   /** Re-applies per-session credentials on an existing machine (warm pool claims). */
   setCredentials?(ref: ProviderRef, username: string, password: string): Promise<void>;
+  /** Pushes the end time (and at claims the language) into the running desktop; absent: the desktop shows neither. */
+  setSessionInfo?(ref: ProviderRef, username: string, info: SessionInfo): Promise<void>;
+  /** Upload and download; absent: the provider offers no file transfer. */
+  files?: DesktopFiles;
   /**
    * A connected stream to the machine's VNC server (the desktop the session runs
    * from its start), for the browser viewer. The server asks for VNC

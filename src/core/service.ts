@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
-import type { Provider, ProviderRef } from './provider-port.ts';
+import { defaultLanguage, type DesktopFiles, type Language, type Provider, type ProviderRef } from './provider-port.ts';
 import type { AllocationRefusal, MoveGuard, SessionFilter, SessionStore } from './store-port.ts';
 import type { Clock } from './clock.ts';
 import { forEachBounded, providerConcurrency, withTimeout } from './concurrency.ts';
@@ -44,6 +44,8 @@ export interface CreateRequest {
   durationMinutes?: number;
   /** Which desktop (WINUX_DESKTOPS); the default one when absent. */
   desktop?: string;
+  /** The page's language: the desktop's locale and keyboard (default fr). */
+  language?: Language;
 }
 
 export interface EndOptions {
@@ -115,6 +117,11 @@ export class SessionService extends EventEmitter {
     return this.provider.name;
   }
 
+  /** The provider's file transfer into and out of desktops, if it has one (the HTTP file routes use it). */
+  get desktopFiles(): DesktopFiles | undefined {
+    return this.provider.files;
+  }
+
   /**
    * Starts a session for a visitor. With a warm pool, a ready member is claimed
    * (the answer is already `ready`); otherwise it answers at once with `creating`
@@ -129,11 +136,18 @@ export class SessionService extends EventEmitter {
     const desktop = this.desktopOf(request.desktop);
     const by: Actor = { kind: 'visitor', address: request.address };
     try {
-      const created = await this.createFor(request.visitor, request.address ?? '', minutes, desktop);
+      const language = request.language ?? defaultLanguage;
+      const created = await this.createFor(request.visitor, request.address ?? '', minutes, desktop, language);
       await this.record('session.create', {
         actor: by,
         sessionId: created.session.id,
-        detail: { duration_minutes: minutes, desktop, from_pool: created.session.status === 'ready', container_id: created.session.containerId },
+        detail: {
+          duration_minutes: minutes,
+          desktop,
+          from_pool: created.session.status === 'ready',
+          container_id: created.session.containerId,
+          language,
+        },
       });
       return created;
     } catch (error) {
@@ -159,11 +173,17 @@ export class SessionService extends EventEmitter {
     return asked as DesktopName;
   }
 
-  private async createFor(visitor: string, address: string, minutes: number, desktop: DesktopName): Promise<{ session: SessionRecord; token: string }> {
+  private async createFor(
+    visitor: string,
+    address: string,
+    minutes: number,
+    desktop: DesktopName,
+    language: Language,
+  ): Promise<{ session: SessionRecord; token: string }> {
     // Ready pool members are handed out first (there may be some even at size 0: the pool was just shrunk).
-    const claimed = await this.claimFromPool(visitor, address, minutes, desktop);
+    const claimed = await this.claimFromPool(visitor, address, minutes, desktop, language);
     if (claimed) return claimed;
-    const ask = { visitor, address, minutes, pooled: false, desktop };
+    const ask = { visitor, address, minutes, pooled: false, desktop, language };
     let result = await this.insertAndStart(ask);
     if ('refused' in result && result.refused === 'capacity' && (await this.shrinkPoolForVisitor())) {
       // The pool gave a container back: a visitor's need comes before a warm spare.
@@ -187,6 +207,7 @@ export class SessionService extends EventEmitter {
       minutes: Math.ceil(this.config.pool.maxAgeMs / 60_000),
       pooled: true,
       desktop,
+      language: defaultLanguage,
     });
     return 'refused' in result ? undefined : result.session;
   }
@@ -197,6 +218,7 @@ export class SessionService extends EventEmitter {
     minutes: number;
     pooled: boolean;
     desktop: DesktopName;
+    language: Language;
   }): Promise<{ session: SessionRecord; token: string } | AllocationRefusal> {
     const now = this.clock.now();
     const id = newSessionId();
@@ -235,20 +257,22 @@ export class SessionService extends EventEmitter {
       { status: 'creating', container_id: result.containerId, duration_minutes: o.minutes, pooled: o.pooled, desktop: o.desktop },
       'session created',
     );
-    this.lifecycle.startCreation(result);
+    this.lifecycle.startCreation(result, o.language);
     this.announce(result.id, false);
     return { session: result, token };
   }
 
   /**
    * Hands a ready pool member to a visitor: new token, new expiry, and (where the
-   * provider can) a new password, so nothing set before the claim is reused.
+   * provider can) a new password, so nothing set before the claim is reused; then
+   * the desktop is told its end and switched to the visitor's language.
    */
   private async claimFromPool(
     visitor: string,
     clientAddress: string,
     minutes: number,
     desktop: DesktopName,
+    language: Language,
   ): Promise<{ session: SessionRecord; token: string } | undefined> {
     const now = this.clock.now();
     const claimedId = await this.store.peekPooledReady(desktop);
@@ -281,6 +305,13 @@ export class SessionService extends EventEmitter {
         );
         await this.store.update(claimed.id, { password }, this.clock.now());
         claimed.password = password;
+        if (this.provider.setSessionInfo) {
+          await withTimeout(
+            this.provider.setSessionInfo(claimed.providerRef as ProviderRef, claimed.username, { endsAt: claimed.expiresAt, language }),
+            setCredentialsTimeoutMs,
+            'setting the language and end time timed out',
+          );
+        }
       } catch (error) {
         // A member we cannot re-key is not handed out: end it and build a fresh desktop instead.
         log.error({ err: redactError(error, claimed) }, 'could not set credentials on a pool member');
@@ -403,7 +434,10 @@ export class SessionService extends EventEmitter {
     }
     sessionLog(this.log, session).info({ expires_at: new Date(expiresAt).toISOString() }, 'session extended');
     this.announce(id, false);
-    return this.get(id);
+    const after = await this.get(id);
+    // Within seconds inside the desktop too (the panel and the warnings follow it).
+    await this.lifecycle.pushSessionEnd(after);
+    return after;
   }
 
   /** Median of recent creation times, or a provider-typical guess before any. */

@@ -2,7 +2,7 @@
 // the HTTP layer's Prometheus registry (src/http/metrics.ts) turns them into
 // series. The core knows no metrics library.
 
-export type ProviderOperation = 'create' | 'destroy' | 'list' | 'set_credentials';
+export type ProviderOperation = 'create' | 'destroy' | 'list' | 'set_credentials' | 'set_session_info' | 'files';
 
 export type TelemetryEvent =
   | { type: 'creation'; ok: boolean; seconds: number }

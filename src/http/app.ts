@@ -19,6 +19,7 @@ import { version } from '../version.ts';
 import type { AppContext, AppServices } from './context.ts';
 import { providerHealth, storeHealth } from './health.ts';
 import { desktopRoutes } from './routes/desktop.ts';
+import { fileRoutes } from './routes/files.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { systemRoutes } from './routes/system.ts';
 import { desktopChoiceRoutes } from './routes/desktops.ts';
@@ -191,6 +192,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
       api.addHook('onRequest', markSignedInAdmins(ctx));
       sessionRoutes(api, ctx);
       desktopRoutes(api, ctx);
+      fileRoutes(api, ctx);
       systemRoutes(api, ctx);
       desktopChoiceRoutes(api, config);
       adminSessionRoutes(api, ctx);

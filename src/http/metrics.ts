@@ -11,7 +11,7 @@ import type { AppServices } from './context.ts';
 
 /** Resolves 0.1–30 s (LXC starts in 1–3 s, Proxmox clones in 10–60 s). */
 const startBuckets = [0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60, 120, 300];
-const providerOperations = ['create', 'destroy', 'list', 'set_credentials'] as const;
+const providerOperations = ['create', 'destroy', 'list', 'set_credentials', 'set_session_info', 'files'] as const;
 export const refusalReasons = ['visitor_limit', 'address_limit', 'capacity', 'rate_limited', 'address_blocked'] as const;
 export type RefusalReason = (typeof refusalReasons)[number];
 

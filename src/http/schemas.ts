@@ -2,6 +2,7 @@
 // is generated from these.
 import { Type } from 'typebox';
 import { sessionIdPattern } from '../core/credentials.ts';
+import { languages, type Language } from '../core/provider-port.ts';
 import { creationSteps, statuses, type CreationStep, type SessionStatus } from '../core/session.ts';
 
 const StatusEnum = Type.Unsafe<SessionStatus>({ type: 'string', enum: [...statuses] });
@@ -70,6 +71,13 @@ export const CreateBody = Type.Object(
       Type.String({
         maxLength: 64,
         description: 'which desktop, among those WINUX_DESKTOPS enables (GET /desktops); default XFCE. Anything else: 400 unknown_desktop listing them',
+      }),
+    ),
+    language: Type.Optional(
+      Type.Unsafe<Language>({
+        type: 'string',
+        enum: [...languages],
+        description: "the visitor's language: the desktop's locale and keyboard (fr: fr_FR.UTF-8 and azerty; en: en_US.UTF-8 and us qwerty); default fr",
       }),
     ),
   },

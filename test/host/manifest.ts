@@ -106,6 +106,17 @@ export const containerPrograms: Record<string, string> = {
   mv: 'coreutils',
   pgrep: 'procps',
   su: 'util-linux', // bench/browser-desktop.ts opens a terminal as the desktop user
+  // inside the desktop (issue 16): winux-session-set, winux-timeleft(-notify), winux-files
+  setsid: 'util-linux', // winux-desktop: the session in its own process group
+  setxkbmap: 'x11-xkb-utils', // the keyboard layout of the visitor's language
+  runuser: 'util-linux', // winux-session-set acts as the desktop user
+  date: 'coreutils',
+  dirname: 'coreutils',
+  mktemp: 'coreutils',
+  wc: 'coreutils',
+  find: 'findutils',
+  zip: 'zip',
+  'notify-send': 'libnotify-bin',
 };
 
 /** Paths the code names on purpose without using them (tests of what happens when they are missing). */

@@ -349,7 +349,13 @@ export function shellCommands(src: string): Array<{ word: string; line: number }
     for (const seg of l.split(/&&|\|\||[;|&{}`<>]/)) {
       const words = seg.trim().split(/\s+/).filter(Boolean);
       let k = 0;
-      while (k < words.length && (shellKeywords.has(words[k]!) || /^[A-Za-z_]\w*(\[[^\]]*\])?\+?=/.test(words[k]!) || words[k] === 'exec')) k++;
+      for (;;) {
+        while (k < words.length && (shellKeywords.has(words[k]!) || /^[A-Za-z_]\w*(\[[^\]]*\])?\+?=/.test(words[k]!) || words[k] === 'exec')) k++;
+        // A wrapper that runs the next word (`setsid dbus-launch …`): both are commands.
+        if (!prefixWrappers.has(words[k] ?? '')) break;
+        out.push({ word: words[k]!, line: i + 1 });
+        k++;
+      }
       const w = words[k];
       if (!w || ['for', 'case', 'select'].includes(w)) continue;
       if (/^\d/.test(w) || words[k - 1] === 'for') continue;
@@ -359,6 +365,9 @@ export function shellCommands(src: string): Array<{ word: string; line: number }
   });
   return out;
 }
+
+/** Programs that run the command written after them, with no options in between as used here. */
+const prefixWrappers = new Set(['setsid', 'nohup']);
 
 /** Shell files and which side their commands run on. */
 function shellFiles(): Array<{ file: string; side: Side }> {

@@ -46,6 +46,30 @@ describe('session API', () => {
     assert.equal(expiresIn, 15 * 60_000);
   });
 
+  test('the language given at creation reaches the provider; files need a provider that moves them (501), owner or admin', async () => {
+    const provider = s.provider as FakeProvider;
+    const seen: (string | undefined)[] = [];
+    const create = provider.create.bind(provider);
+    provider.create = (spec, ctx) => {
+      seen.push(spec.language);
+      return create(spec, ctx);
+    };
+    try {
+      const { id, token } = await readySession(s, { language: 'en' });
+      await readySession(s, {});
+      assert.deepEqual(seen, ['en', 'fr']);
+      const files = await s.request('GET', `${api}/sessions/${id}/files`, { token });
+      assert.equal(files.status, 501, JSON.stringify(files.body));
+      assert.equal(files.body.error, 'not_supported');
+      const other = await readySession(s);
+      const foreign = await s.request('GET', `${api}/sessions/${id}/files`, { token: other.token });
+      const unknown = await s.request('GET', `${api}/sessions/winux-abcdefgh2345/files`, { token: other.token });
+      assert.deepEqual([foreign.status, foreign.body], [unknown.status, unknown.body]);
+    } finally {
+      provider.create = create;
+    }
+  });
+
   test('POST without a body (curl -X POST) uses the default duration', async () => {
     const res = await fetch(`${s.url}${api}/sessions`, { method: 'POST' });
     const body = await res.json();
@@ -227,6 +251,8 @@ describe('bad input changes nothing', () => {
     ['huge', { duration_minutes: 1e12 }, 400],
     ['above the maximum', { duration_minutes: 241 }, 400],
     ['unknown field', { duration_minutes: 10, admin: true }, 400],
+    ['an unknown language', { language: 'de' }, 400],
+    ['a language of the wrong type', { language: 1 }, 400],
     ['array', [1, 2], 400],
     ['null', null, 400],
     ['malformed JSON', '{"duration_minutes":', 400],

@@ -58,6 +58,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: AppContext): void {
         address,
         durationMinutes: request.body?.duration_minutes,
         desktop: request.body?.desktop,
+        language: request.body?.language,
       });
       reply.setCookie(tokenCookie, token, {
         httpOnly: true,

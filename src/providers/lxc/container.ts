@@ -6,6 +6,8 @@ import { existsSync } from 'node:fs';
 import { chown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../../config.ts';
+import type { Language, SessionInfo } from '../../core/provider-port.ts';
+import { sessionSetArgs } from '../session-set.ts';
 import { run, CommandError } from './exec.ts';
 import { attachSessionDisk, detachSessionDisk, mountsUnder } from './disk.ts';
 import { cgroupVersion, removeStaleCgroups, sessionCgroupDir, sessionCgroupExtras, sessionCgroupFile } from './cgroups.ts';
@@ -220,19 +222,23 @@ export async function startContainer(config: Config, name: string, signal?: Abor
   }
 }
 
-/** lxc-attach's arguments to run the template's winux-session-init in the container, with a clean environment and `extra` options. */
-function sessionInitArgs(config: Config, name: string, extra: string[]): string[] {
+/** lxc-attach's arguments up to the command: container `name`, a clean environment, as `as` (root by default). */
+export function attachArgs(config: Config, name: string, as?: { uid: number; gid: number }): string[] {
   return [
     ...P(config),
     '-n',
     name,
     '--clear-env',
     '--set-var',
-    'PATH=/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin',
+    'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    ...(as ? ['--uid', String(as.uid), '--gid', String(as.gid), '--set-var', 'LC_ALL=C.UTF-8'] : []),
     '--',
-    '/usr/local/sbin/winux-session-init',
-    ...extra,
   ];
+}
+
+/** lxc-attach's arguments to run the template's winux-session-init in the container, with `extra` options. */
+function sessionInitArgs(config: Config, name: string, extra: string[]): string[] {
+  return [...attachArgs(config, name).slice(0, -1), '--', '/usr/local/sbin/winux-session-init', ...extra];
 }
 
 /**
@@ -240,12 +246,16 @@ function sessionInitArgs(config: Config, name: string, extra: string[]): string[
  * session's own TLS key and only then starts xrdp, via the template's
  * winux-session-init. Retries while the container's init is still coming up.
  */
-export async function initSession(config: Config, name: string, username: string, password: string, dns: string[], signal?: AbortSignal): Promise<void> {
-  const args = sessionInitArgs(
-    config,
-    name,
-    dns.flatMap((ip) => ['--dns', ip]),
-  );
+export async function initSession(
+  config: Config,
+  name: string,
+  username: string,
+  password: string,
+  dns: string[],
+  info: { language: Language; endsAt?: number },
+  signal?: AbortSignal,
+): Promise<void> {
+  const args = sessionInitArgs(config, name, [...dns.flatMap((ip) => ['--dns', ip]), ...sessionSetArgs(info)]);
   const deadline = Date.now() + 60_000;
   for (;;) {
     try {
@@ -281,6 +291,12 @@ export async function initSession(config: Config, name: string, username: string
  */
 export async function setPassword(config: Config, name: string, username: string, password: string): Promise<void> {
   await run('lxc-attach', sessionInitArgs(config, name, ['--rekey']), { input: `${username}:${password}\n`, timeoutMs: 30_000 });
+}
+
+/** Pushes the end time and (at claims) the language into the running desktop: winux-session-set as root in the container. */
+export async function setSessionInfo(config: Config, name: string, username: string, info: SessionInfo): Promise<void> {
+  const args = [...attachArgs(config, name).slice(0, -1), '--', '/usr/local/sbin/winux-session-set', ...sessionSetArgs(info), '--user', username];
+  await run('lxc-attach', args, { timeoutMs: 40_000 });
 }
 
 /** The SHA-256 fingerprint of the session's RDP certificate (made by winux-session-init), read through the container's root. */

@@ -24,7 +24,9 @@ import type {
   Provider,
   ProviderCheck,
   ProviderRef,
+  SessionInfo,
 } from '../../core/provider-port.ts';
+import { defaultLanguage } from '../../core/provider-port.ts';
 import {
   cloneFromTemplate,
   desktopSocketPath,
@@ -33,6 +35,7 @@ import {
   initSession,
   lxcState,
   setPassword,
+  setSessionInfo as pushSessionInfo,
   runningNames,
   safeHostname,
   sessionContainerNames,
@@ -44,6 +47,7 @@ import { hasRootIdMap, hasSessionIdSpace, sessionIdSpace } from './idmap.ts';
 import { containerIdOf, containerIp, containerName, rdpPort } from './naming.ts';
 import { bridgeState, closeRdpPort, ensureNetwork, forwardedContainers, hostListensOn, openRdpPort, sessionDns } from './network.ts';
 import { probeRdp } from './rdp-probe.ts';
+import { lxcDesktopFiles } from './files.ts';
 import { templateControl, templateName, templateState } from './template.ts';
 import { createHostReader, createUsageReader } from './usage.ts';
 
@@ -137,7 +141,7 @@ export function createLxcProvider(config: Config, logger: Logger): Provider {
       await startContainer(config, name, signal);
       const dns = await sessionDns(config);
       // Password and TLS key first; xrdp only starts after them (see winux-session-init).
-      await initSession(config, name, spec.username, spec.password, dns.servers, signal);
+      await initSession(config, name, spec.username, spec.password, dns.servers, { language: spec.language ?? defaultLanguage, endsAt: spec.endsAt }, signal);
       signal.throwIfAborted();
 
       ctx.progress('network');
@@ -295,6 +299,12 @@ export function createLxcProvider(config: Config, logger: Logger): Provider {
     return connectStream(net.connect({ path: socketPath }), signal, name);
   }
 
+  async function setSessionInfo(ref: ProviderRef, username: string, info: SessionInfo): Promise<void> {
+    await pushSessionInfo(config, containerName(idOf(ref)), username, info);
+  }
+
+  const files = lxcDesktopFiles(config, () => config.desktopUser);
+
   return {
     name: 'lxc',
     create,
@@ -303,7 +313,9 @@ export function createLxcProvider(config: Config, logger: Logger): Provider {
     list,
     check,
     setCredentials,
+    setSessionInfo,
     openDesktop,
+    files,
     usage: createUsageReader(),
     hosts: createHostReader(config),
     ...templateControl(config, log),

@@ -18,6 +18,8 @@ import { ensurePool } from './pool.ts';
 import { hostnameFor, sessionTag, sessionTags, templateTagFor } from './naming.ts';
 import { waitForPort } from './readiness.ts';
 import { setPasswordInCt } from './ssh-pct.ts';
+import { sessionSetArgs } from '../session-set.ts';
+import { defaultLanguage } from '../../core/provider-port.ts';
 import { templatesByNode } from './templates.ts';
 import { waitForTask } from './tasks.ts';
 
@@ -150,7 +152,10 @@ async function finish(ctx: ProxmoxContext, node: string, spec: CreateSpec, cctx:
     async () => {
       try {
         // Xvnc on the network only when a browser desktop is offered (its firewall door is open then).
-        await setPasswordInCt(target, vmid, spec.username, spec.password, signal, { vncNetwork: ctx.config.proxmox.viewerSources.length > 0 });
+        await setPasswordInCt(target, vmid, spec.username, spec.password, signal, {
+          vncNetwork: ctx.config.proxmox.viewerSources.length > 0,
+          info: sessionSetArgs({ language: spec.language ?? defaultLanguage, endsAt: spec.endsAt }),
+        });
         return true;
       } catch (e) {
         // Right after start the container's init may not accept attach yet.

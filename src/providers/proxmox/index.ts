@@ -13,7 +13,8 @@ import { isNotFound, noSshKeyMessage } from './errors.ts';
 import { openCtDesktop } from './desktop.ts';
 import { ctUsage, nodeFigures, templateCopies } from './figures.ts';
 import { ctPath, findVm, isManaged } from './guest-ops.ts';
-import { setPasswordInCt } from './ssh-pct.ts';
+import { setPasswordInCt, setSessionInfoInCt } from './ssh-pct.ts';
+import { sessionSetArgs } from '../session-set.ts';
 
 export { ContainerIdTakenError, noSshKeyMessage, PveApiError, PveTaskError } from './errors.ts';
 export type { ProxmoxTuning } from './context.ts';
@@ -81,6 +82,15 @@ function makeProvider(ctx: ProxmoxContext): Provider {
       if (!target) throw new ProviderError('Changing a session password needs SSH to the Proxmox node (proxmox_ssh_key_path)');
       // --rekey: the login password and the desktop's VNC one (Xvnc reads it at each connection).
       await setPasswordInCt(target, ref.containerId, username, password, undefined, { rekey: true });
+    },
+
+    async setSessionInfo(ref, username, info) {
+      const vm = await findVm(ctx, ref.containerId);
+      if (!vm) throw new ProviderError(`CT ${ref.containerId} no longer exists`);
+      const target = await ctx.sshTarget(vm.node);
+      // Without SSH there is no way into the CT: its desktop keeps the end it was given.
+      if (!target) return;
+      await setSessionInfoInCt(target, ref.containerId, username, sessionSetArgs(info));
     },
 
     // Only with viewer sources: without them no CT firewall admits the port, and Xvnc does not listen on it.

@@ -114,6 +114,8 @@ export interface SessionInitOptions {
   rekey?: boolean;
   /** Let Xvnc listen on the CT's network too (`--vnc-network`): Winux reaches it from another machine. */
   vncNetwork?: boolean;
+  /** The desktop's language and the session's end (winux-session-set's options, passed through). */
+  info?: string[];
 }
 
 /**
@@ -133,7 +135,7 @@ export async function setPasswordInCt(
   // A CT made from the Winux template has xrdp off at boot: winux-session-init sets the
   // password (the login one and the desktop's VNC one), makes the CT's own TLS key and
   // only then starts xrdp and the desktop. Other templates: plain chpasswd.
-  const flags = opts.rekey ? ' --rekey' : opts.vncNetwork ? ' --vnc-network' : '';
+  const flags = opts.rekey ? ' --rekey' : [...(opts.vncNetwork ? ['--vnc-network'] : []), ...(opts.info ?? [])].map((w) => ` ${shQuote(w)}`).join('');
   const script =
     `if [ -x /usr/local/sbin/winux-session-init ]; then exec /usr/local/sbin/winux-session-init${flags}; fi; ` +
     `id -u ${username} >/dev/null 2>&1 || useradd -m -s /bin/bash ${username}; chpasswd`;
@@ -147,4 +149,20 @@ export async function unlockCt(target: SshTarget, vmid: number, signal?: AbortSi
   const r = await runRemote(target, `pct unlock ${vmid}`, '', signal);
   if (r.code !== 0 && !/does not exist/.test(r.stderr))
     throw new ProviderError(`pct unlock ${vmid} failed (exit ${r.code}): ${r.stderr.trim().slice(0, 300)}`, true);
+}
+
+/**
+ * Pushes the session's end (and at claims the language) into CT `vmid`'s
+ * desktop: winux-session-set as root through `pct exec`; a CT from another
+ * template (no such script) is left alone. `args` are winux-session-set's
+ * options, made by sessionSetArgs (digits and fr/en only) plus the validated user.
+ */
+export async function setSessionInfoInCt(target: SshTarget, vmid: number, username: string, args: string[]): Promise<void> {
+  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(username)) throw new ProviderError(`Refusing unsafe user name for pct exec`);
+  const tool = '/usr/local/sbin/winux-session-set';
+  const words = [...args, '--user', username].map(shQuote).join(' ');
+  const script = `if [ -x ${tool} ]; then exec ${tool} ${words}; fi`;
+  const r = await runRemote(target, `pct exec ${vmid} -- sh -c ${shQuote(script)}`, '', undefined, 40_000);
+  if (r.code !== 0)
+    throw new ProviderError(`Setting the session's end and language in CT ${vmid} failed (pct exec exit ${r.code}): ${r.stderr.trim().slice(0, 300)}`, true);
 }

@@ -1,5 +1,6 @@
 // The Proxmox provider against the simulator: a session's whole life, adopt and
-// take-over rules for an occupied id, destroy being idempotent, list and status.
+// take-over rules for an occupied id, destroy being idempotent, list and status,
+// the language and end time pushed into the desktop (issue 16).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { silentLogger } from '../../../src/logger.ts';
@@ -128,6 +129,24 @@ describe('proxmox provider lifecycle', () => {
     sim.cluster.cts.get(9000)!.config.lock = 'disk';
     const m = await provider.create(spec(30007), ctxFor());
     assert.equal(sim.ssh!.commands.filter((c) => c === 'pct unlock 9000').length, unlocksBefore + 1);
+    await provider.destroy(m.ref);
+  });
+
+  it('tells the desktop its language and end at creation, then on every push (winux-session-set over pct exec)', async () => {
+    const endsAt = Date.UTC(2030, 0, 1, 12, 0, 0, 1);
+    const m = await provider.create(spec(30001, 'winux-info-001', { language: 'en', endsAt }), ctxFor());
+    const ct = sim.cluster.cts.get(30001)!;
+    assert.equal(ct.language, 'en');
+    assert.equal(ct.endsAt, Math.ceil(endsAt / 1000));
+    await provider.setSessionInfo!(m.ref, 'winux', { endsAt: endsAt + 1_800_000 });
+    assert.equal(ct.endsAt, Math.ceil(endsAt / 1000) + 1800);
+    assert.equal(ct.language, 'en', 'an extension leaves the language alone');
+    await provider.setSessionInfo!(m.ref, 'winux', { endsAt, language: 'fr' });
+    assert.equal(ct.language, 'fr');
+    const pushes = sim.ssh!.commands.filter((c) => c.includes('winux-session-set'));
+    assert.equal(pushes.length, 2);
+    for (const c of pushes) assert.match(c, /^pct exec 30001 -- sh -c 'if \[ -x \/usr\/local\/sbin\/winux-session-set \]; then exec [^;]* --user winux; fi'$/);
+    await assert.rejects(provider.setSessionInfo!(m.ref, 'x;reboot', { endsAt }), /unsafe user name/);
     await provider.destroy(m.ref);
   });
 });

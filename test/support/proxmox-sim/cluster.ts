@@ -113,6 +113,9 @@ export interface SimCt {
   vncPassword?: string;
   /** The password file's second, view-only password. */
   vncViewOnlyPassword?: string;
+  /** /etc/winux/ends-at (epoch seconds) and /etc/winux/language, written by winux-session-set (and session-init's --ends-at, --language). */
+  endsAt?: number;
+  language?: string;
   /** The desktop as VNC viewers see it (what they sent, refused answers). */
   desktop: VncDesktop;
   vnc?: net.Server | null;
@@ -653,11 +656,13 @@ export class SimCluster {
       if (a === '--rekey') rekey = true;
       else if (a === '--vnc-network') vncNetwork = true;
       else if (a === '--dns' && args[i + 1]) i++;
+      else if ((a === '--language' || a === '--ends-at') && args[i + 1]) i++;
       else {
         stderr(`winux-session-init: unknown option ${a}\n`);
         return 2;
       }
     }
+    const info = args.filter((a, i) => a === '--language' || a === '--ends-at' || args[i - 1] === '--language' || args[i - 1] === '--ends-at');
     const creds = stdin.split('\n')[0] ?? '';
     const sep = creds.indexOf(':');
     const user = sep < 0 ? creds : creds.slice(0, sep);
@@ -674,11 +679,40 @@ export class SimCluster {
     // As the template's script does: sha256sum of "winux-view-only:<password>", 8 hex digits.
     ct.vncViewOnlyPassword = createHash('sha256').update(`winux-view-only:${ct.vncPassword}`).digest('hex').slice(0, 8);
     if (rekey) return 0;
+    const set = this.sessionSet(ct, [...info, '--user', user], stderr);
+    if (set !== 0) return set;
     ct.vncNetwork = vncNetwork;
     if (!ct.xrdpStarted) {
       ct.xrdpStarted = true;
       this.startDesktop(ct);
     }
+    return 0;
+  }
+
+  /**
+   * `winux-session-set [--ends-at EPOCH] [--language fr|en --user USER]` inside a
+   * running CT (template/files/usr/local/sbin): records what the desktop would show.
+   */
+  sessionSet(ct: SimCt, args: string[], stderr: (s: string) => void): number {
+    let endsAt: number | undefined;
+    let language: string | undefined;
+    let user: string | undefined;
+    for (let i = 0; i < args.length; i += 2) {
+      const [a, v] = [args[i], args[i + 1] ?? ''];
+      if (a === '--ends-at' && /^\d+$/.test(v)) endsAt = Number(v);
+      else if (a === '--language' && (v === 'fr' || v === 'en')) language = v;
+      else if (a === '--user') user = v;
+      else {
+        stderr(`winux-session-set: bad option ${a} ${v}\n`);
+        return 2;
+      }
+    }
+    if (language && (!user || user === 'root' || !ct.users.has(user))) {
+      stderr('winux-session-set: --language needs --user (not root)\n');
+      return 2;
+    }
+    if (endsAt !== undefined) ct.endsAt = endsAt;
+    if (language) ct.language = language;
     return 0;
   }
 

@@ -102,6 +102,7 @@ function runPct(cluster: SimCluster, nodeName: string, argv: string[], io: Exec)
 }
 
 const sessionInitPath = '/usr/local/sbin/winux-session-init';
+const sessionSetPath = '/usr/local/sbin/winux-session-set';
 
 /** A model of the few commands run inside a container, not a shell. */
 function runInCt(cluster: SimCluster, ct: SimCt, argv: string[], io: Exec): number {
@@ -117,6 +118,12 @@ function runInCt(cluster: SimCluster, ct: SimCt, argv: string[], io: Exec): numb
     // Its options: after the path when run directly, else up to the end of the `exec …` command.
     const args = direct ? argv.slice(1) : shellWords(script.slice(script.indexOf(`exec ${sessionInitPath}`)).split(';')[0]!).slice(2);
     return cluster.sessionInit(ct, io.stdin, io.error, args);
+  }
+  const setGuarded = script.includes(`[ -x ${sessionSetPath} ]`) && script.includes(`exec ${sessionSetPath}`);
+  if (setGuarded) {
+    if (!ct.winuxImage) return 0;
+    const args = shellWords(script.slice(script.indexOf(`exec ${sessionSetPath}`)).split(';')[0]!).slice(2);
+    return cluster.sessionSet(ct, args, io.error);
   }
   const useradd = /useradd\b[^;|&]*?\s([a-z_][a-z0-9_-]*)\s*(?:;|\|\||&&|$)/.exec(script);
   if (useradd && !ct.users.has(useradd[1]!)) ct.users.set(useradd[1]!, '');

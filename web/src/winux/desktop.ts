@@ -9,6 +9,7 @@ import { createDesktopView, type DesktopView } from '../desktop/view.ts';
 import { showBanner } from './banner.ts';
 import { i18n, t } from './i18n/index.ts';
 import { createSharePanel, type SharePanel } from './shares.ts';
+import { createFilesPanel, type FilesPanel } from './files.ts';
 import { API, api, state } from './state.ts';
 import type { Level, Session } from './types.ts';
 
@@ -18,7 +19,7 @@ export interface DesktopHooks {
   sync(): void;
 }
 
-let open: { id: string; view: DesktopView; shares: SharePanel } | null = null;
+let open: { id: string; view: DesktopView; shares: SharePanel; files: FilesPanel } | null = null;
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, id: string, cls: string): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
@@ -41,9 +42,11 @@ export function openDesktop(hooks: DesktopHooks): void {
   const extend = el('button', 'dt-extend', 'dt-btn');
   extend.addEventListener('click', () => hooks.extend());
   const shareBtn = el('button', 'dt-share', 'dt-btn');
+  const filesBtn = el('button', 'dt-files', 'dt-btn');
   const close = el('button', 'dt-close', 'dt-btn dt-close');
   close.addEventListener('click', () => closeDesktop(true));
   const shares = createSharePanel(id);
+  const files = createFilesPanel(id);
 
   const diagnose = async (): Promise<Verdict> => {
     try {
@@ -67,12 +70,16 @@ export function openDesktop(hooks: DesktopHooks): void {
     diagnose,
     onEnd,
     lead: [timer, extend],
-    trail: [shareBtn, close],
+    trail: [filesBtn, shareBtn, close],
   });
   // The share panel opens below the toolbar like the view's own panels.
   root.querySelector('.dt-bar')!.after(shares.panel);
   view.addPanel(shareBtn, shares.panel);
-  open = { id, view, shares };
+  root.querySelector('.dt-bar')!.after(files.panel);
+  view.addPanel(filesBtn, files.panel);
+  // Files dropped on the desktop itself go in too.
+  files.acceptDrops(root);
+  open = { id, view, shares, files };
   root.hidden = false;
   document.body.classList.add('desktop-open');
   // The browser's Back button closes the desktop rather than leaving the page.
@@ -123,7 +130,9 @@ export function relabelDesktop(): void {
   desktopI18n.setLang(i18n.lang);
   open.view.relabel();
   open.shares.relabel();
+  open.files.relabel();
   $('dt-share').textContent = t('share.button');
+  $('dt-files').textContent = t('files.button');
   const close = $('dt-close');
   close.textContent = dt('close');
   close.title = t('desktop.closeLabel');

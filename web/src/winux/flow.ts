@@ -5,7 +5,7 @@ import { $, say, storage } from '../shared/dom.ts';
 import { hideBanner, renderBanner, showBanner } from './banner.ts';
 import { loadNoVnc } from '../desktop/connection.ts';
 import { closeDesktop, openDesktop } from './desktop.ts';
-import { clock, t } from './i18n/index.ts';
+import { clock, i18n, t } from './i18n/index.ts';
 import { renderCreating, renderEnded, renderFacts, renderIdle, renderReady, tick, busy } from './render.ts';
 import { api, API, FAST_POLL_MS, POLL_MS, RESYNC_MS, SAFETY_POLL_MS, remaining, serverNow, state } from './state.ts';
 import type { EndedReason, Info, Session } from './types.ts';
@@ -182,7 +182,8 @@ export async function launch(): Promise<void> {
   // Fetched while the desktop is prepared (a warm one is ready within a fraction of a second).
   if (atOnce) void loadNoVnc().catch(() => {});
   try {
-    const s = await api<Session>('POST', 'sessions', state.desktop ? { desktop: state.desktop } : {});
+    const language = i18n.lang === 'en' ? 'en' : 'fr';
+    const s = await api<Session>('POST', 'sessions', state.desktop ? { desktop: state.desktop, language } : { language });
     state.openOnReady = atOnce ? s.session_id : null;
     backOnline();
     hideBanner();

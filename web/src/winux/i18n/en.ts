@@ -49,6 +49,17 @@ export const en: Strings = {
   'rdp.title': 'Or with a Remote Desktop (RDP) client',
   'desktop.closeLabel': 'Close the desktop (the session goes on)',
   'desktop.failed': 'The desktop cannot be shown.',
+  'files.button': 'Files',
+  'files.title': 'Files',
+  'files.hint':
+    "Send files into the desktop's Downloads folder (pick them, or drop them here or on the desktop). What you put in the desktop's Share folder can be downloaded here.",
+  'files.pick': 'Choose files…',
+  'files.shared': 'Share folder',
+  'files.none': 'The Share folder is empty.',
+  'files.zip': 'Download all (zip)',
+  'files.sending': (name: string) => `Sending ${name}…`,
+  'files.sent': (name: string) => `${name} is in Downloads.`,
+  'files.failed': 'The upload did not work. Try again.',
   'share.button': 'Share',
   'share.title': 'Share view-only',
   'share.hint':

@@ -49,6 +49,17 @@ export const fr = {
   'rdp.title': 'Ou avec un client Bureau à distance (RDP)',
   'desktop.closeLabel': 'Fermer le bureau (la session continue)',
   'desktop.failed': 'Le bureau ne peut pas s’afficher.',
+  'files.button': 'Fichiers',
+  'files.title': 'Fichiers',
+  'files.hint':
+    'Envoyez des fichiers dans le dossier Téléchargements du bureau (choisissez-les ou déposez-les ici ou sur le bureau). Ce que vous mettez dans le dossier Partage du bureau se télécharge ici.',
+  'files.pick': 'Choisir des fichiers…',
+  'files.shared': 'Dossier Partage',
+  'files.none': 'Le dossier Partage est vide.',
+  'files.zip': 'Tout télécharger (zip)',
+  'files.sending': (name: string) => `Envoi de ${name}…`,
+  'files.sent': (name: string) => `${name} est dans Téléchargements.`,
+  'files.failed': "L'envoi n'a pas abouti. Réessayez.",
   'share.button': 'Partager',
   'share.title': 'Partager en lecture seule',
   'share.hint':
