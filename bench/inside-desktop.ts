@@ -16,10 +16,10 @@ import { lxcConfig, prepareHost } from './lxc-support.ts';
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 3;
 const env = {
   WINUX_PROVIDER: 'lxc',
-  WINUX_CONTAINER_ID_MIN: '30911',
-  WINUX_CONTAINER_ID_MAX: '30914',
-  WINUX_RDP_PORT_MIN: '34911',
-  WINUX_RDP_PORT_MAX: '34914',
+  WINUX_CONTAINER_ID_MIN: '30991',
+  WINUX_CONTAINER_ID_MAX: '30994',
+  WINUX_RDP_PORT_MIN: '34991',
+  WINUX_RDP_PORT_MAX: '34994',
   WINUX_SESSIONS_PER_VISITOR: '0',
   WINUX_CREATE_RATE_PER_MINUTE: '0',
   WINUX_POOL_SIZE: '1',
