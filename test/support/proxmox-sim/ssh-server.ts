@@ -186,8 +186,9 @@ export async function startSshEndpoints(cluster: SimCluster): Promise<SshEndpoin
               let code: number;
               const io: Exec = {
                 stdin: Buffer.concat(chunks).toString('utf8'),
-                write: (s) => stream.write(s),
-                error: (s) => stream.stderr.write(s),
+                // A client that went away (a replica stopped mid-command) gets nothing more.
+                write: (s) => void (stream.writable && stream.write(s)),
+                error: (s) => void (stream.stderr.writable && stream.stderr.write(s)),
               };
               try {
                 code = runPct(cluster, nodeName, shellWords(info.command), io);
@@ -195,6 +196,7 @@ export async function startSshEndpoints(cluster: SimCluster): Promise<SshEndpoin
                 io.error(`${String(e)}\n`);
                 code = 2;
               }
+              if (!stream.writable) return;
               stream.exit(code);
               stream.end();
             });
