@@ -40,6 +40,17 @@ const signature: Record<DesktopName, string[]> = {
   lxqt: ['lxqt-panel', 'openbox', 'pcmanfm-qt'],
 };
 
+/**
+ * The panel item showing the session's time left is loaded, as the desktop user's processes
+ * show it: XFCE's genmon plugin (in the panel or its plugin wrapper), MATE's Command applet
+ * (a D-Bus-started process), LXQt's customcommand plugin (in the panel).
+ */
+const timeLeftItem: Record<DesktopName, string> = {
+  xfce: `cat $(for p in $(pgrep -u ${desktopUser} -x xfce4-panel; pgrep -u ${desktopUser} -f wrapper-2.0); do echo /proc/$p/maps; done) | grep -q libgenmon`,
+  mate: `pgrep -u ${desktopUser} -x command-applet`,
+  lxqt: `grep -q libcustomcommand /proc/$(pgrep -u ${desktopUser} -x lxqt-panel)/maps`,
+};
+
 let server: TestServer;
 
 before(
@@ -80,6 +91,17 @@ for (const desktop of desktops) {
     for (const other of desktopNames.filter((d) => d !== desktop)) {
       assert.ok(!running.has(signature[other][0]!), `${signature[other][0]} runs in the ${desktop} session`);
     }
+
+    // Its panel shows the time left (the end time pushed in at launch).
+    await waitFor(
+      async () =>
+        (await run('lxc-attach', ['-P', config.lxc.path, '-n', name, '--clear-env', '--', 'sh', '-c', timeLeftItem[desktop]], { okCodes: [0, 1, 2] })).code ===
+        0,
+      30_000,
+      `the ${desktop} panel's time-left item`,
+    );
+    const ends = (await run('lxc-attach', ['-P', config.lxc.path, '-n', name, '--clear-env', '--', 'cat', '/etc/winux/ends-at'])).stdout.trim();
+    assert.ok(Math.abs(Number(ends) * 1000 - Date.parse(ready.expires_at)) < 2000, `ends-at ${ends} for a session ending ${ready.expires_at}`);
 
     mkdirSync(outDir, { recursive: true });
     const viewer = await RfbClient.connect({

@@ -1,6 +1,6 @@
 // Inside the desktop (issue 16), on real LXC sessions through the real server:
 // the time left in XFCE's panel and its warnings follow an extension within
-// seconds; files go in (streamed: 50 MB arrive intact while the server's memory
+// seconds; files go in (streamed: 200 MB arrive intact while the server's memory
 // stays flat; hostile names refused, taken names renamed) and out (the share
 // folder, one file or a zip), owner and admin only; an English launch gets an
 // English desktop and a us keyboard, a French one fr (azerty); a warm-pool
@@ -22,7 +22,7 @@ const api = '/api/winux';
 const { env, config, cleanAll } = lxcRange(30941, 34941, 4, {
   WINUX_SESSIONS_PER_VISITOR: '0',
   WINUX_CREATE_RATE_PER_MINUTE: '0',
-  WINUX_UPLOAD_MAX_MB: '64',
+  WINUX_UPLOAD_MAX_MB: '256',
 });
 
 /** Runs `cmd` in the container as root, or as the desktop user (uid 1000, made by the template). */
@@ -162,14 +162,15 @@ describe('an English session', { timeout: 900_000 }, () => {
   });
 
   test("the panel shows the time left; an extension through the API changes it within seconds; the end file is root's, read-only", async () => {
-    const panel = (await inside(s.container_id, ['pgrep', '-u', desktopUser, '-x', 'xfce4-panel'])).trim().split('\n')[0];
-    // The panel really runs the item: its genmon plugin is loaded (in the panel or its wrapper).
-    const maps = await inside(s.container_id, [
-      'sh',
-      '-c',
-      `cat /proc/${panel}/maps; for p in $(pgrep -u ${desktopUser} -f wrapper-2.0); do cat /proc/$p/maps; done`,
-    ]);
-    assert.match(maps, /libgenmon\.so/);
+    // The panel really runs the item: its genmon plugin is loaded (in the panel or its
+    // wrapper), a moment after the panel itself started.
+    const panelMaps = () =>
+      inside(s.container_id, [
+        'sh',
+        '-c',
+        `for p in $(pgrep -u ${desktopUser} -x xfce4-panel; pgrep -u ${desktopUser} -f wrapper-2.0); do cat /proc/$p/maps; done`,
+      ]);
+    await waitFor(async () => /libgenmon\.so/.test(await panelMaps()), 30_000, "the panel's genmon plugin");
     const leftBefore = await secondsLeft(s.container_id);
     assert.ok(leftBefore > 200 && leftBefore <= 300, `${leftBefore} s left of a 5-minute session`);
     assert.match((await panelText(s.container_id)) ?? '', /^⏱ \d:\d\d left$/);
@@ -201,8 +202,10 @@ describe('an English session', { timeout: 900_000 }, () => {
     assert.ok((await inside(s.container_id, ['pgrep', '-u', desktopUser, '-f', 'xfce4-notifyd'])).trim(), 'xfce4-notifyd runs');
   });
 
-  test('50 MB arrive intact in ~/Downloads while the server stays flat in memory', async () => {
-    const bytes = 50 * 1024 * 1024;
+  // Bigger than the issue's 50 MB: V8 collects request buffers only once some 64 MB of them
+  // piled up, so a 50 MB file cannot tell streaming from holding; 200 MB can.
+  test('200 MB arrive intact in ~/Downloads while the server stays flat in memory', async () => {
+    const bytes = 200 * 1024 * 1024;
     global.gc?.();
     const base = process.memoryUsage().rss;
     let peak = base;
@@ -220,8 +223,8 @@ describe('an English session', { timeout: 900_000 }, () => {
     assert.equal(owner.trim(), desktopUser);
     // The sender is another process: what this one grows by is the server's (and the test's) alone.
     const growth = (peak - base) / 1024 / 1024;
-    console.log(`upload 50 MB: ${seconds.toFixed(1)} s, server RSS growth ${growth.toFixed(1)} MB`);
-    assert.ok(growth < 20, `the server's RSS grew by ${growth.toFixed(1)} MB during a 50 MB upload`);
+    console.log(`upload 200 MB: ${seconds.toFixed(1)} s, server RSS growth ${growth.toFixed(1)} MB`);
+    assert.ok(growth < 100, `the server's RSS grew by ${growth.toFixed(1)} MB during a 200 MB upload`);
   });
 
   test('hostile names are refused and change nothing; a taken name gets " (1)"; over the limit is 413', async () => {
@@ -248,7 +251,7 @@ describe('an English session', { timeout: 900_000 }, () => {
     // A symlink the visitor planted is not followed: the upload takes another name.
     await inside(s.container_id, ['ln', '-s', '/etc/shadow', '/home/winux/Downloads/trap.txt'], 'user');
     assert.equal((await upload(server, s.id, s.token, 'trap.txt', 'four')).body.name, 'trap (1).txt');
-    const big = await upload(server, s.id, s.token, 'huge.bin', randomBody(65 * 1024 * 1024).stream, { duplex: 'half' } as RequestInit);
+    const big = await upload(server, s.id, s.token, 'huge.bin', randomBody(257 * 1024 * 1024).stream, { duplex: 'half' } as RequestInit);
     assert.equal(big.status, 413, JSON.stringify(big.body));
     assert.doesNotMatch(await inside(s.container_id, ['ls', '-A', '/home/winux/Downloads'], 'user'), /huge|\.winux-upload/);
   });
