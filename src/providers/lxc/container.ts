@@ -275,7 +275,9 @@ export async function initSession(
           .filter((l) => /ERROR|WARN/.test(l))
           .slice(-4)
           .join(' | ');
-        throw new Error(`${name} is ${state.toLowerCase()} and cannot be initialised${tail ? ` (lxc.log: ${tail})` : ''}`, { cause: err });
+        // Running past the deadline: what winux-session-init itself said is the reason.
+        const why = state === 'RUNNING' ? `: ${err.message}` : tail ? ` (lxc.log: ${tail})` : '';
+        throw new Error(`${name} is ${state.toLowerCase()} and cannot be initialised${why}`, { cause: err });
       }
       await new Promise((r) => setTimeout(r, 100));
     }

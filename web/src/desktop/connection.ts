@@ -32,6 +32,9 @@ export interface StreamOptions {
   onClipboard?(text: string): void;
 }
 
+/** From the connection to the first request that the desktop take the window's size (see attempt()). */
+const resizeAfterMs = 1000;
+
 export const closeCodes = { sessionEnded: 4000, shareRevoked: 4001, unavailable: 1011 } as const;
 const maxDelaySeconds = 30;
 
@@ -90,7 +93,10 @@ export function openStream(o: StreamOptions): DesktopStream {
     rfb = r;
     r.viewOnly = o.viewOnly;
     r.scaleViewport = true;
-    r.resizeSession = o.resize && !o.viewOnly;
+    // The desktop follows the window, but only once its first frame is drawn: asked at
+    // once, Xvnc resizes and the desktop redraws everything before a full frame comes
+    // (about half a second on a loaded host). Until then the frame is scaled to fit.
+    r.resizeSession = false;
     r.focusOnClick = !o.viewOnly;
     r.background = 'transparent';
     r.qualityLevel = 6;
@@ -99,6 +105,7 @@ export function openStream(o: StreamOptions): DesktopStream {
       failures = 0;
       everOpened = true;
       set({ kind: 'connected' });
+      if (o.resize && !o.viewOnly) setTimeout(() => rfb === r && (r.resizeSession = true), resizeAfterMs);
     });
     r.addEventListener('clipboard', (e) => o.onClipboard?.((e as CustomEvent<{ text: string }>).detail.text));
     r.addEventListener('credentialsrequired', () => {
