@@ -65,7 +65,9 @@ try {
           duplex: 'half',
         } as RequestInit);
         clearInterval(sampler);
-        console.log(`upload 50 MB: ${((performance.now() - u0) / 1000).toFixed(1)} s, RSS growth ${((peak - base) / 1048576).toFixed(1)} MB`);
+        console.log(
+          `upload 50 MB: ${((performance.now() - u0) / 1000).toFixed(1)} s, RSS growth of this process (sender and server) ${((peak - base) / 1048576).toFixed(1)} MB`,
+        );
       }
       await server.service.destroy(s.session_id, 'bench', { wait: true });
     }
