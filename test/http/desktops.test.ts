@@ -26,7 +26,8 @@ class DesktopFake extends FakeProvider {
 describe('desktops', () => {
   test('by default only XFCE is offered: a session without "desktop" runs it, any other is a 400 listing xfce', async () => {
     const fake = new DesktopFake();
-    const s = await startTestServer({ provider: fake, env: { WINUX_SESSIONS_PER_VISITOR: '0' } });
+    // A cache of its own: this machine's may hold real template pictures.
+    const s = await startTestServer({ provider: fake, env: { WINUX_SESSIONS_PER_VISITOR: '0', WINUX_CACHE_DIR: tempDir('winux-desktops-cache-') } });
     try {
       const list = await s.request('GET', `${api}/desktops`);
       assert.equal(list.status, 200);
