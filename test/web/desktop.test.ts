@@ -115,6 +115,7 @@ describe('the ready page leads to the browser desktop', () => {
     assert.equal(Math.round(box.view.width), 390);
     assert.equal(Math.round(box.view.height), 844);
     // Two rows at most on a phone, every control in sight (none scrolled off the side).
+    await shot(page, 'desktop-phone-390');
     assert.ok(box.bar.height <= 100, `toolbar ${box.bar.height}px high`);
     assert.ok(box.screen.height >= 844 - 100, `desktop area ${box.screen.height}px high`);
     const offside = await page
