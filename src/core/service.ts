@@ -298,20 +298,20 @@ export class SessionService extends EventEmitter {
     const log = sessionLog(this.log, claimed);
     if (this.provider.setCredentials && claimed.providerRef) {
       try {
-        await withTimeout(
-          this.provider.setCredentials(claimed.providerRef as ProviderRef, claimed.username, password),
-          setCredentialsTimeoutMs,
-          'setting credentials timed out',
-        );
+        const ref = claimed.providerRef as ProviderRef;
+        // Side by side (they touch different files in the machine): the click waits for one
+        // round trip into it, not two.
+        await Promise.all([
+          withTimeout(this.provider.setCredentials(ref, claimed.username, password), setCredentialsTimeoutMs, 'setting credentials timed out'),
+          this.provider.setSessionInfo &&
+            withTimeout(
+              this.provider.setSessionInfo(ref, claimed.username, { endsAt: claimed.expiresAt, language }),
+              setCredentialsTimeoutMs,
+              'setting the language and end time timed out',
+            ),
+        ]);
         await this.store.update(claimed.id, { password }, this.clock.now());
         claimed.password = password;
-        if (this.provider.setSessionInfo) {
-          await withTimeout(
-            this.provider.setSessionInfo(claimed.providerRef as ProviderRef, claimed.username, { endsAt: claimed.expiresAt, language }),
-            setCredentialsTimeoutMs,
-            'setting the language and end time timed out',
-          );
-        }
       } catch (error) {
         // A member we cannot re-key is not handed out: end it and build a fresh desktop instead.
         log.error({ err: redactError(error, claimed) }, 'could not set credentials on a pool member');
