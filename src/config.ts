@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
 import { desktopNames, isDesktopName, type DesktopName } from './core/desktops.ts';
+import { defaultLanguage, isLanguage, languages } from './core/languages.ts';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -119,9 +120,16 @@ const schema = z.object({
   WINUX_POOL_SIZES: z
     .string()
     .default('')
-    .refine((v) => splitList(v).every((item) => /^[a-z]+:\d{1,4}$/.test(item) && isDesktopName(item.split(':')[0]!)), {
-      error: `desktop:size pairs such as xfce:2,mate:1 (desktops among ${desktopNames.join(', ')})`,
-    }),
+    .refine(
+      (v) =>
+        splitList(v).every((item) => {
+          const m = /^([a-z]+)(?:\/([a-z]+))?:\d{1,4}$/.exec(item);
+          return m && isDesktopName(m[1]!) && (m[2] === undefined || isLanguage(m[2]));
+        }),
+      {
+        error: `desktop:size pairs such as xfce:2,mate:1, a language after the desktop for members in it (xfce/en:1); desktops among ${desktopNames.join(', ')}, languages ${languages.join(', ')}`,
+      },
+    ),
   WINUX_POOL_MAX_AGE_MINUTES: int(1, 100_000).default(240),
   WINUX_AUDIT_DAYS: int(1, 36_500).default(90),
   WINUX_USAGE_DAYS: int(7, 36_500).default(90),
@@ -236,7 +244,7 @@ export interface Config {
   /** The desktop of a request that names none: XFCE when enabled, else the first of WINUX_DESKTOPS. */
   defaultDesktop: DesktopName;
   /** `size`: the default desktop's pool size; `sizes`: every enabled desktop's (WINUX_POOL_SIZES, WINUX_POOL_SIZE for the default one). */
-  pool: { size: number; sizes: Partial<Record<DesktopName, number>>; maxAgeMs: number };
+  pool: { size: number; sizes: Record<string, number>; maxAgeMs: number };
   /** Audit rows older than this are purged by the reconciler. */
   auditDays: number;
   /** Daily usage figures (sessions, desktop-hours, time to desktop, failures) are kept this long, past the sessions' own purge. */
@@ -338,12 +346,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   const desktops = [...new Set(splitList(e.WINUX_DESKTOPS))] as DesktopName[];
   const defaultDesktop: DesktopName = desktops.includes('xfce') ? 'xfce' : desktops[0]!;
-  const poolSizes: Partial<Record<DesktopName, number>> = { [defaultDesktop]: e.WINUX_POOL_SIZE };
+  // Keys as the pool has them (reaper/pool.ts poolKey): `xfce`, or `xfce/en` for members in English.
+  const poolSizes: Record<string, number> = { [defaultDesktop]: e.WINUX_POOL_SIZE };
   for (const item of splitList(e.WINUX_POOL_SIZES)) {
-    const [name, size] = item.split(':') as [DesktopName, string];
+    const [key, size] = item.split(':') as [string, string];
+    const [name, language] = key.split('/') as [DesktopName, string | undefined];
     if (!desktops.includes(name)) problems.push(`WINUX_POOL_SIZES: expected only desktops enabled by WINUX_DESKTOPS (${desktops.join(', ')}), got ${name}`);
     else if (Number(size) > 1000) problems.push('WINUX_POOL_SIZES: expected sizes from 0 to 1000');
-    else poolSizes[name] = Number(size);
+    else poolSizes[language === defaultLanguage ? name : key] = Number(size);
   }
   if (problems.length) throw new ConfigError(problems);
 

@@ -9,7 +9,7 @@
 // works on is left to it until its lease runs out.
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
-import { defaultLanguage, type CreatedMachine, type CreateSpec, type Language, type Provider, type ProviderRef } from './provider-port.ts';
+import type { CreatedMachine, CreateSpec, Provider, ProviderRef } from './provider-port.ts';
 import type { AllocationRules, OwnedWork, SessionStore } from './store-port.ts';
 import type { Clock } from './clock.ts';
 import { withTimeout } from './concurrency.ts';
@@ -191,18 +191,14 @@ export class MachineLifecycle {
     };
   }
 
-  /**
-   * Builds the session's machine in the background; the session becomes `ready` or `failed`.
-   * The language lives only here (the desktop keeps it, nothing else needs it later):
-   * a creation resumed after a restart gets the default.
-   */
-  startCreation(session: SessionRecord, language: Language = defaultLanguage): void {
+  /** Builds the session's machine in the background; the session becomes `ready` or `failed`. */
+  startCreation(session: SessionRecord): void {
     if (this.creating.has(session.id)) return;
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(new Error('creation timed out')), this.config.createTimeoutMs);
     timer.unref();
     const done = this.track(
-      this.runCreation(session, language, abort.signal).finally(() => {
+      this.runCreation(session, abort.signal).finally(() => {
         clearTimeout(timer);
         this.creating.delete(session.id);
         // Handed over: the lease stays on record, run out, for the replica that takes it.
@@ -275,7 +271,7 @@ export class MachineLifecycle {
     }
   }
 
-  private async runCreation(session: SessionRecord, language: Language, signal: AbortSignal): Promise<void> {
+  private async runCreation(session: SessionRecord, signal: AbortSignal): Promise<void> {
     let log = sessionLog(this.log, session);
     let lastStep: CreationStep = session.step;
     const progress = (step: CreationStep) => {
@@ -289,7 +285,7 @@ export class MachineLifecycle {
     };
     for (let attempt = 1; ; attempt++) {
       try {
-        const machine = await this.provider.create(this.specFor(session, language), { signal, progress });
+        const machine = await this.provider.create(this.specFor(session), { signal, progress });
         await this.markReady(session, machine, log);
         return;
       } catch (error) {
@@ -326,7 +322,7 @@ export class MachineLifecycle {
     }
   }
 
-  private specFor(session: SessionRecord, language: Language): CreateSpec {
+  private specFor(session: SessionRecord): CreateSpec {
     return {
       sessionId: session.id,
       containerId: session.containerId,
@@ -338,7 +334,7 @@ export class MachineLifecycle {
       diskGb: this.config.resources.diskGb,
       pidsMax: this.config.resources.pidsMax,
       desktop: session.desktop,
-      language,
+      language: session.language,
       endsAt: session.expiresAt,
     };
   }

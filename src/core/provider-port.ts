@@ -4,6 +4,7 @@
 // "not found" as done.
 import type { Duplex, Readable } from 'node:stream';
 import type { DesktopName } from './desktops.ts';
+import type { Language } from './languages.ts';
 import type { CreationStep } from './session.ts';
 
 /**
@@ -34,11 +35,7 @@ export interface CreateSpec {
   endsAt?: number;
 }
 
-/** The languages a desktop can be set to (the page's): fr → fr_FR.UTF-8 + azerty, en → en_US.UTF-8 + us qwerty. */
-export const languages = ['fr', 'en'] as const;
-export type Language = (typeof languages)[number];
-/** The template's own language (Winux's first users are French schools). */
-export const defaultLanguage: Language = 'fr';
+export { defaultLanguage, languages, type Language } from './languages.ts';
 
 /**
  * What the desktop shows about its session, pushed in by Winux: nothing in the

@@ -198,8 +198,8 @@ export class SessionService extends EventEmitter {
     return result;
   }
 
-  /** Adds one warm-pool member of `desktop` (the pool manager calls this); undefined when there is no room. */
-  async createPoolMember(desktop: DesktopName = this.config.defaultDesktop): Promise<SessionRecord | undefined> {
+  /** Adds one warm-pool member of `desktop` in `language` (the pool manager calls this); undefined when there is no room. */
+  async createPoolMember(desktop: DesktopName = this.config.defaultDesktop, language: Language = defaultLanguage): Promise<SessionRecord | undefined> {
     if (this.closing) return undefined;
     const result = await this.insertAndStart({
       visitor: poolVisitor,
@@ -207,7 +207,7 @@ export class SessionService extends EventEmitter {
       minutes: Math.ceil(this.config.pool.maxAgeMs / 60_000),
       pooled: true,
       desktop,
-      language: defaultLanguage,
+      language,
     });
     return 'refused' in result ? undefined : result.session;
   }
@@ -230,6 +230,7 @@ export class SessionService extends EventEmitter {
         step: 'allocating',
         pooled: o.pooled,
         desktop: o.desktop,
+        language: o.language,
         node: null,
         ip: null,
         endpointHost: null,
@@ -257,7 +258,7 @@ export class SessionService extends EventEmitter {
       { status: 'creating', container_id: result.containerId, duration_minutes: o.minutes, pooled: o.pooled, desktop: o.desktop },
       'session created',
     );
-    this.lifecycle.startCreation(result, o.language);
+    this.lifecycle.startCreation(result);
     this.announce(result.id, false);
     return { session: result, token };
   }
@@ -275,7 +276,7 @@ export class SessionService extends EventEmitter {
     language: Language,
   ): Promise<{ session: SessionRecord; token: string } | undefined> {
     const now = this.clock.now();
-    const claimedId = await this.store.peekPooledReady(desktop);
+    const claimedId = await this.store.peekPooledReady(desktop, language);
     if (!claimedId) return undefined;
     const token = newSessionToken(claimedId);
     const password = newPassword();
@@ -310,8 +311,9 @@ export class SessionService extends EventEmitter {
               'setting the language and end time timed out',
             ),
         ]);
-        await this.store.update(claimed.id, { password }, this.clock.now());
+        await this.store.update(claimed.id, { password, language }, this.clock.now());
         claimed.password = password;
+        claimed.language = language;
       } catch (error) {
         // A member we cannot re-key is not handed out: end it and build a fresh desktop instead.
         log.error({ err: redactError(error, claimed) }, 'could not set credentials on a pool member');

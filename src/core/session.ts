@@ -1,5 +1,6 @@
 // The session model and its state machine. No HTTP, no SQL here.
 import type { DesktopName } from './desktops.ts';
+import type { Language } from './languages.ts';
 
 export const statuses = ['creating', 'ready', 'destroying', 'destroyed', 'failed'] as const;
 export type SessionStatus = (typeof statuses)[number];
@@ -55,6 +56,8 @@ export interface SessionRecord {
   pooled: boolean;
   /** Which desktop it runs (core/desktops.ts): the template it is cloned from. */
   desktop: DesktopName;
+  /** The desktop's language (core/languages.ts): the visitor's, or a warm-pool member's own until claimed. */
+  language: Language;
   node: string | null;
   ip: string | null;
   /** Host an RDP client connects to, when the provider knows it (otherwise the public host). */

@@ -5,6 +5,7 @@
 // A store that cannot be reached, or refuses writes, throws `StoreUnavailableError`
 // (errors.ts), never a driver's own error.
 import type { DesktopName } from './desktops.ts';
+import type { Language } from './languages.ts';
 import type { CreationStep, SessionRecord, SessionStatus } from './session.ts';
 
 export interface AllocationRules {
@@ -30,7 +31,7 @@ export type AllocationRefusal = { refused: 'capacity' | 'visitor_limit' | 'addre
 
 export type NewSession = Omit<
   SessionRecord,
-  'containerId' | 'holdsContainer' | 'updatedAt' | 'statusChangedAt' | 'cleanupAttempts' | 'clientAddress' | 'owner' | 'leaseUntil' | 'desktop'
+  'containerId' | 'holdsContainer' | 'updatedAt' | 'statusChangedAt' | 'cleanupAttempts' | 'clientAddress' | 'owner' | 'leaseUntil' | 'desktop' | 'language'
 > & {
   clientAddress?: string;
   /** The replica that starts the creation, and until when its claim holds (see `claimWork`). */
@@ -38,6 +39,8 @@ export type NewSession = Omit<
   leaseUntil?: number;
   /** XFCE when absent. */
   desktop?: DesktopName;
+  /** The default language (fr) when absent. */
+  language?: Language;
 };
 
 /** A change of one session, as told to the other replicas' event streams. */
@@ -62,6 +65,7 @@ export interface SessionFilter {
   holdsContainer?: boolean;
   pooled?: boolean;
   desktop?: DesktopName;
+  language?: Language;
   limit?: number;
 }
 
@@ -96,6 +100,7 @@ export type SessionPatch = Partial<
     | 'holdsContainer'
     | 'username'
     | 'password'
+    | 'language'
     | 'tokenHash'
     | 'visitor'
     | 'pooled'
@@ -122,8 +127,11 @@ export interface SessionStore {
   setAside(containerId: number, reason: string, until: number): Promise<void>;
   /** Gives an id set aside back to allocation. */
   release(containerId: number): Promise<void>;
-  /** The oldest ready warm-pool member of `desktop`, if any (a candidate: `claimPooled` decides). */
-  peekPooledReady(desktop: DesktopName): Promise<string | undefined>;
+  /**
+   * The oldest ready warm-pool member of `desktop`, one in `language` first (any other
+   * is switched at claim), if any: a candidate, `claimPooled` decides.
+   */
+  peekPooledReady(desktop: DesktopName, language: Language): Promise<string | undefined>;
   /** Gives pool member `id` to `visitor`; undefined when another request claimed it first. */
   claimPooled(id: string, claimant: Claimant, patch: SessionPatch, now: number): Promise<SessionRecord | AllocationRefusal | undefined>;
 

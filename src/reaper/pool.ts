@@ -1,13 +1,16 @@
 // The warm pool (like Kasm staging or OpenUDS' cache): WINUX_POOL_SIZE desktops
 // kept started and ready, so a click is answered with a desktop at once; with
 // several desktops (WINUX_DESKTOPS), each has its own members and size
-// (WINUX_POOL_SIZES), since a visitor who asks for MATE cannot use a ready XFCE. Members
+// (WINUX_POOL_SIZES), since a visitor who asks for MATE cannot use a ready XFCE;
+// and a desktop may keep members in English too (`xfce/en:1`), since switching a
+// French member at claim restarts its desktop session (seconds). Members
 // are ordinary sessions marked `pooled` (so the reconciler and the id allocator
 // treat them like any other), owned by no visitor, recycled after
 // WINUX_POOL_MAX_AGE_MINUTES. The pool only uses free capacity, and the service
 // ends a member when a visitor needs its container.
 import type { Clock } from '../core/clock.ts';
 import { defaultDesktop, type DesktopName } from '../core/desktops.ts';
+import { defaultLanguage, type Language } from '../core/languages.ts';
 import { runningStatuses } from '../core/session.ts';
 import type { SessionService } from '../core/service.ts';
 import type { Logger } from '../logger.ts';
@@ -21,8 +24,8 @@ export interface WarmPoolOptions {
   logger: Logger;
   /** The default desktop's size. */
   size: number;
-  /** Every desktop's size (WINUX_POOL_SIZES); `size` wins for the default desktop. */
-  sizes?: Partial<Record<DesktopName, number>>;
+  /** Every pool's size by key (WINUX_POOL_SIZES: `xfce`, `xfce/en`, see poolKey); `size` wins for the default desktop's. */
+  sizes?: Record<string, number>;
   /** Which desktop `size` and `setSize` are about (XFCE unless it is not offered). */
   defaultDesktop?: DesktopName;
   maxAgeMs: number;
@@ -43,18 +46,28 @@ export interface PoolStats {
 
 const maxBackoffMs = 10 * 60_000;
 
+/** A pool's key: the desktop, with `/language` when it is not the default one (`xfce`, `xfce/en`). */
+export function poolKey(desktop: DesktopName, language: Language = defaultLanguage): string {
+  return language === defaultLanguage ? desktop : `${desktop}/${language}`;
+}
+
+function keyParts(key: string): { desktop: DesktopName; language: Language } {
+  const [desktop, language] = key.split('/') as [DesktopName, Language | undefined];
+  return { desktop, language: language ?? defaultLanguage };
+}
+
 export class WarmPool {
   private timer: unknown;
   private pending: unknown;
   private running = false;
   private stopped = true;
   private readonly onChange = () => this.soon();
-  private readonly sizes = new Map<DesktopName, number>();
+  private readonly sizes = new Map<string, number>();
   private readonly main: DesktopName;
 
   constructor(private readonly options: WarmPoolOptions) {
     this.main = options.defaultDesktop ?? defaultDesktop;
-    for (const [desktop, size] of Object.entries(options.sizes ?? {})) this.sizes.set(desktop as DesktopName, size);
+    for (const [key, size] of Object.entries(options.sizes ?? {})) this.sizes.set(key, size);
     this.sizes.set(this.main, options.size);
   }
 
@@ -68,8 +81,8 @@ export class WarmPool {
     return this.sizes.get(this.main) ?? 0;
   }
 
-  /** Every desktop's wanted number of ready members. */
-  get targetSizes(): Partial<Record<DesktopName, number>> {
+  /** Every pool's wanted number of ready members, by key (poolKey). */
+  get targetSizes(): Record<string, number> {
     return Object.fromEntries(this.sizes);
   }
 
@@ -100,12 +113,13 @@ export class WarmPool {
     this.running = true;
     try {
       const all = await store.list({ pooled: true, statuses: runningStatuses });
-      // Members of a desktop no longer offered count as size 0: they are ended.
-      const desktops = new Set([...this.sizes.keys(), ...all.map((m) => m.desktop)]);
-      for (const desktop of desktops) {
+      // Members of a desktop (or language) no longer wanted count as size 0: they are ended.
+      const keyOf = (m: SessionRecord) => poolKey(m.desktop, m.language);
+      const keys = new Set([...this.sizes.keys(), ...all.map(keyOf)]);
+      for (const key of keys) {
         await this.runFor(
-          desktop,
-          all.filter((m) => m.desktop === desktop),
+          key,
+          all.filter((m) => keyOf(m) === key),
           stats,
         );
       }
@@ -118,10 +132,11 @@ export class WarmPool {
     return stats;
   }
 
-  /** One desktop's share of a pass: recycle, shrink, refill (stats add up over desktops). */
-  private async runFor(desktop: DesktopName, current: SessionRecord[], stats: PoolStats): Promise<void> {
+  /** One pool's share of a pass (a desktop, in one language): recycle, shrink, refill (stats add up over pools). */
+  private async runFor(key: string, current: SessionRecord[], stats: PoolStats): Promise<void> {
     const { service, clock, maxAgeMs } = this.options;
-    const size = this.sizes.get(desktop) ?? 0;
+    const { desktop, language } = keyParts(key);
+    const size = this.sizes.get(key) ?? 0;
     const now = clock.now();
     const kept: SessionRecord[] = [];
     for (const m of current) {
@@ -139,7 +154,7 @@ export class WarmPool {
     }
     const members = kept.length - excess.length;
     stats.members += members;
-    const waitUntil = await this.backoffUntil(desktop);
+    const waitUntil = await this.backoffUntil(desktop, language);
     if (waitUntil > now) {
       stats.backingOff = true;
       return;
@@ -147,15 +162,15 @@ export class WarmPool {
     const free = (await service.capacity()).free;
     const wanted = Math.min(size - members, free);
     for (let i = 0; i < wanted; i++) {
-      if (!(await service.createPoolMember(desktop))) break;
+      if (!(await service.createPoolMember(desktop, language))) break;
       stats.created++;
       stats.members++;
     }
   }
 
-  /** After consecutive failed members of `desktop`, wait 5 s · 2^n (at most 10 min) before building more. */
-  private async backoffUntil(desktop: DesktopName): Promise<number> {
-    const recent = await this.options.store.list({ pooled: true, desktop, limit: 8 });
+  /** After consecutive failed members of `desktop` in `language`, wait 5 s · 2^n (at most 10 min) before building more. */
+  private async backoffUntil(desktop: DesktopName, language: Language): Promise<number> {
+    const recent = await this.options.store.list({ pooled: true, desktop, language, limit: 8 });
     let failures = 0;
     for (const m of recent) {
       if (m.status !== 'failed') break;

@@ -180,6 +180,16 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0012_language': {
+    async up(db: Kysely<any>) {
+      // The desktop's language: warm-pool members are kept per language, and a creation
+      // resumed after a restart keeps the visitor's. Every session before ran French.
+      await db.schema
+        .alterTable('sessions')
+        .addColumn('language', 'varchar(8)', (c) => c.notNull().defaultTo('fr'))
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -10,6 +10,7 @@ export interface SessionsTable {
   holds_container: number;
   pooled: number;
   desktop: string;
+  language: string;
   node: string | null;
   ip: string | null;
   endpoint_host: string | null;

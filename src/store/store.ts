@@ -8,7 +8,8 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { defaultDesktop, type DesktopName } from '../core/desktops.ts';
+import { defaultDesktop } from '../core/desktops.ts';
+import { defaultLanguage } from '../core/languages.ts';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Transaction, type UpdateQueryBuilder, type UpdateResult } from 'kysely';
 import { StoreUnavailableError } from '../core/errors.ts';
 import type { SessionRecord, SessionStatus, CreationStep } from '../core/session.ts';
@@ -196,6 +197,7 @@ export class Store implements SessionStore, ShareStore {
         ...session,
         clientAddress: session.clientAddress ?? '',
         desktop: session.desktop ?? defaultDesktop,
+        language: session.language ?? defaultLanguage,
         containerId,
         holdsContainer: true,
         statusChangedAt: session.createdAt,
@@ -240,14 +242,15 @@ export class Store implements SessionStore, ShareStore {
     await this.db.deleteFrom('reserved_ids').where('container_id', '=', containerId).execute();
   }
 
-  /** The oldest ready warm-pool member of `desktop`, if any (a candidate: `claimPooled` decides). */
-  async peekPooledReady(desktop: DesktopName): Promise<string | undefined> {
+  async peekPooledReady(...[desktop, language]: In<'peekPooledReady'>): Out<'peekPooledReady'> {
     const row = await this.db
       .selectFrom('sessions')
       .select('id')
       .where('pooled', '=', 1)
       .where('desktop', '=', desktop)
       .where('status', '=', 'ready')
+      // A member already in the visitor's language first: no switch at claim.
+      .orderBy(sql`CASE WHEN language = ${language} THEN 0 ELSE 1 END`)
       .orderBy('ready_at')
       .limit(1)
       .executeTakeFirst();
@@ -298,6 +301,7 @@ export class Store implements SessionStore, ShareStore {
     if (filter.holdsContainer !== undefined) q = q.where('holds_container', '=', filter.holdsContainer ? 1 : 0);
     if (filter.pooled !== undefined) q = q.where('pooled', '=', filter.pooled ? 1 : 0);
     if (filter.desktop !== undefined) q = q.where('desktop', '=', filter.desktop);
+    if (filter.language !== undefined) q = q.where('language', '=', filter.language);
     q = q.orderBy('created_at', 'desc');
     if (filter.limit) q = q.limit(filter.limit);
     return (await q.execute()).map((r) => fromRow(r, this.box));
@@ -639,6 +643,7 @@ const columns: { [K in keyof SessionRecord]-?: readonly [keyof SessionsTable, Co
   holdsContainer: ['holds_container', 'boolean'],
   pooled: ['pooled', 'boolean'],
   desktop: ['desktop', 'as-is'],
+  language: ['language', 'as-is'],
   node: ['node', 'as-is'],
   ip: ['ip', 'as-is'],
   endpointHost: ['endpoint_host', 'as-is'],

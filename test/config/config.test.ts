@@ -103,6 +103,8 @@ test('WINUX_DESKTOPS and WINUX_POOL_SIZES: XFCE alone by default, sizes per desk
   assert.equal(three.defaultDesktop, 'xfce', 'XFCE stays the default when offered');
   assert.deepEqual(three.pool.sizes, { xfce: 3, mate: 1, lxqt: 0 });
   assert.equal(loadConfig({ WINUX_POOL_SIZE: '3', WINUX_POOL_SIZES: 'xfce:2' }).pool.size, 2, 'WINUX_POOL_SIZES wins for XFCE too');
+  // Members in English too: a language after the desktop (French is the default, named or not).
+  assert.deepEqual(loadConfig({ WINUX_POOL_SIZES: 'xfce/fr:2,xfce/en:1' }).pool.sizes, { xfce: 2, 'xfce/en': 1 });
   const noXfce = loadConfig({ WINUX_DESKTOPS: 'lxqt,mate', WINUX_POOL_SIZE: '1' });
   assert.equal(noXfce.defaultDesktop, 'lxqt');
   assert.deepEqual(noXfce.pool.sizes, { lxqt: 1 });
@@ -112,6 +114,8 @@ test('WINUX_DESKTOPS and WINUX_POOL_SIZES: XFCE alone by default, sizes per desk
     [{ WINUX_POOL_SIZES: 'mate:1' }, /WINUX_POOL_SIZES: expected only desktops enabled by WINUX_DESKTOPS \(xfce\), got mate/],
     [{ WINUX_POOL_SIZES: 'xfce=1' }, /WINUX_POOL_SIZES: expected desktop:size pairs/],
     [{ WINUX_POOL_SIZES: 'xfce:5000' }, /WINUX_POOL_SIZES: expected sizes from 0 to 1000/],
+    [{ WINUX_POOL_SIZES: 'xfce/de:1' }, /WINUX_POOL_SIZES: expected desktop:size pairs.*languages fr, en/],
+    [{ WINUX_POOL_SIZES: 'mate/en:1' }, /WINUX_POOL_SIZES: expected only desktops enabled by WINUX_DESKTOPS \(xfce\), got mate/],
   ] as const) {
     assert.throws(
       () => loadConfig(env),

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import type { CreateContext, CreateSpec } from '../../src/core/provider-port.ts';
+import type { CreateContext, CreateSpec, ProviderRef, SessionInfo } from '../../src/core/provider-port.ts';
 import { encodePng } from '../../src/desktop/png.ts';
 import { FakeProvider } from '../support/fake-provider.ts';
 import { startTestServer, tempDir, waitFor } from '../support/server.ts';
@@ -20,6 +20,20 @@ class DesktopFake extends FakeProvider {
   override async create(spec: CreateSpec, ctx: CreateContext) {
     this.asked.set(spec.containerId, spec.desktop);
     return super.create(spec, ctx);
+  }
+}
+
+/** A provider that switches a running desktop's language (as LXC and Proxmox do), and says what it was told. */
+class LanguageFake extends FakeProvider {
+  built = new Map<number, string | undefined>();
+  told = new Map<number, string | undefined>();
+  override async create(spec: CreateSpec, ctx: CreateContext) {
+    this.built.set(spec.containerId, spec.language);
+    return super.create(spec, ctx);
+  }
+  async setCredentials(): Promise<void> {}
+  async setSessionInfo(ref: ProviderRef, _user: string, info: SessionInfo): Promise<void> {
+    this.told.set(Number(ref.containerId), info.language);
   }
 }
 
@@ -122,6 +136,40 @@ describe('desktops', () => {
       assert.equal(lxqt.body.desktop, 'lxqt');
       await waitFor(async () => (await ready('mate')) === 2, 8000, 'the MATE members refilled');
       assert.equal(await ready('xfce'), 1, 'the XFCE member untouched');
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('members in English too (xfce/en): an English click gets one, a French click a French one; with none left, a French member is switched and says so', async () => {
+    const fake = new LanguageFake();
+    const s = await startTestServer({ provider: fake, env: { WINUX_SESSIONS_PER_VISITOR: '0', WINUX_POOL_SIZE: '1', WINUX_POOL_SIZES: 'xfce/en:1' } });
+    const ready = async (language: 'fr' | 'en') => (await s.store.list({ pooled: true, statuses: ['ready'], language })).map((m) => m.id);
+    const launch = async (language: 'fr' | 'en') => {
+      const r = await s.request('POST', `${api}/sessions`, { body: { language } });
+      assert.equal(r.body.status, 'ready', `a ${language} click is answered from the pool`);
+      return (await s.store.get(r.body.session_id))!;
+    };
+    try {
+      await waitFor(async () => (await ready('fr')).length === 1 && (await ready('en')).length === 1, 8000, 'a member in each language');
+      const [enMember] = await ready('en');
+      const en = await launch('en');
+      assert.equal(en.id, enMember, 'the English member, not the French one');
+      assert.equal(en.language, 'en');
+      assert.equal(fake.built.get(en.containerId), 'en', 'it was built in English');
+      const [frMember] = await ready('fr');
+      const fr = await launch('fr');
+      assert.equal(fr.id, frMember);
+      assert.equal(fr.language, 'fr');
+      // Both refilled; then the English one is taken, and the next English click gets the French spare, switched.
+      await waitFor(async () => (await ready('fr')).length === 1 && (await ready('en')).length === 1, 8000, 'both refilled');
+      await launch('en');
+      const [spare] = await ready('fr');
+      const switched = await launch('en');
+      assert.equal(switched.id, spare, 'no English member left: the French one');
+      assert.equal(switched.language, 'en', "its language is now the visitor's");
+      assert.equal(fake.built.get(switched.containerId), 'fr', 'built in French');
+      assert.equal(fake.told.get(switched.containerId), 'en', 'and switched at claim');
     } finally {
       await s.close();
     }

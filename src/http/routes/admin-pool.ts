@@ -18,7 +18,7 @@ export function adminPoolRoutes(app: FastifyInstance, ctx: AppContext): void {
     const members = await ctx.store.list({ pooled: true, statuses: runningStatuses });
     return {
       size: ctx.pool.targetSize,
-      // Every desktop's size (WINUX_POOL_SIZES); `size` (the default desktop's) is what PUT changes.
+      // Every pool's size (WINUX_POOL_SIZES: `xfce`, `xfce/en`); `size` (the default desktop's) is what PUT changes.
       sizes: { ...ctx.config.pool.sizes, [ctx.config.defaultDesktop]: ctx.pool.targetSize },
       max_age_minutes: Math.round(ctx.config.pool.maxAgeMs / 60_000),
       members: members.map((m) => ({
@@ -27,6 +27,7 @@ export function adminPoolRoutes(app: FastifyInstance, ctx: AppContext): void {
         step: m.step,
         container_id: m.containerId,
         desktop: m.desktop,
+        language: m.language,
         created_at: new Date(m.createdAt).toISOString(),
       })),
     };
