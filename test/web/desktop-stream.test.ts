@@ -166,15 +166,19 @@ describe('the visitor page on a desktop stream', () => {
     } finally {
       owner.kill();
     }
+    // The old owner gone before the page's text arrives (Xvnc then owns the clipboard alone).
+    if (owner.exitCode === null && owner.signalCode === null) await new Promise((r) => owner.once('exit', r));
     // Written in the panel and sent: the desktop's clipboard holds it (AltGr-style characters included).
     await page.click('#dt-clip');
     await page.fill('#dt-clip-text', 'du navigateur : @ € #');
     await page.click('#dt-clip-send');
     const xClipboard = () => {
-      const r = spawnSync('xclip', ['-selection', 'clipboard', '-o'], { env, encoding: 'utf8', timeout: 8000 });
+      // Xvnc asks the viewer for the text when xclip asks Xvnc (extended clipboard): a round trip through the page.
+      const r = spawnSync('xclip', ['-selection', 'clipboard', '-o'], { env, encoding: 'utf8', timeout: 15_000 });
       return r.stdout + (r.stderr ? ` [${r.stderr.trim()}]` : '');
     };
-    await until(() => xClipboard() === 'du navigateur : @ € #', `the text in the X clipboard (is ${JSON.stringify(xClipboard())})`);
+    // Generous: on a loaded host each look can take seconds.
+    await until(() => xClipboard() === 'du navigateur : @ € #', `the text in the X clipboard (is ${JSON.stringify(xClipboard())})`, 60_000);
     assert.ok(await page.locator('#dt-clip-panel').isHidden());
   });
 
