@@ -6,25 +6,18 @@
 //   - pushing the end time into the desktop (an extension): POST /extend;
 //   - a 50 MB upload streamed into the desktop: seconds and the server's RSS growth.
 //
-//   flock /tmp/winux-lxc.lock node --import tsx bench/inside-desktop.ts [--runs 3]
+//   node --import tsx bench/inside-desktop.ts [--runs 3]   (takes the LXC lock itself)
 import { randomBytes } from 'node:crypto';
 import { createLxcProvider } from '../src/providers/lxc/index.ts';
 import { silentLogger } from '../src/logger.ts';
 import { startTestServer, waitFor, waitForReady } from '../test/support/server.ts';
-import { lxcConfig, prepareHost } from './lxc-support.ts';
+import { desktopBenchRange, prepareHost, underLxcLock } from './lxc-support.ts';
+
+underLxcLock();
 
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 3;
-const env = {
-  WINUX_PROVIDER: 'lxc',
-  WINUX_CONTAINER_ID_MIN: '30991',
-  WINUX_CONTAINER_ID_MAX: '30994',
-  WINUX_RDP_PORT_MIN: '34991',
-  WINUX_RDP_PORT_MAX: '34994',
-  WINUX_SESSIONS_PER_VISITOR: '0',
-  WINUX_CREATE_RATE_PER_MINUTE: '0',
-  WINUX_POOL_SIZE: '1',
-};
-const config = lxcConfig(env);
+// Its own ids and ports (30991–30994), no visitor limits, one warm-pool member.
+const { env, config, cleanAll } = desktopBenchRange(30991, 34991, 4, { WINUX_POOL_SIZE: '1' });
 const api = '/api/winux';
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -78,4 +71,6 @@ try {
   console.log(`extend (the end time pushed into the desktop): ${f(extends_)}`);
 } finally {
   await server.close();
+  // The pool member left when the server stopped: nothing of the bench stays on the host.
+  await cleanAll();
 }
