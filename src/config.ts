@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
 import { desktopNames, isDesktopName, type DesktopName } from './core/desktops.ts';
-import { defaultLanguage, isLanguage, languages } from './core/languages.ts';
+import { isLanguage, languages, poolKey, type Language } from './core/languages.ts';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -346,14 +346,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   const desktops = [...new Set(splitList(e.WINUX_DESKTOPS))] as DesktopName[];
   const defaultDesktop: DesktopName = desktops.includes('xfce') ? 'xfce' : desktops[0]!;
-  // Keys as the pool has them (reaper/pool.ts poolKey): `xfce`, or `xfce/en` for members in English.
+  // Keys as the pool has them (poolKey): `xfce`, or `xfce/en` for members in English.
   const poolSizes: Record<string, number> = { [defaultDesktop]: e.WINUX_POOL_SIZE };
   for (const item of splitList(e.WINUX_POOL_SIZES)) {
     const [key, size] = item.split(':') as [string, string];
-    const [name, language] = key.split('/') as [DesktopName, string | undefined];
+    const [name, language] = key.split('/') as [DesktopName, Language | undefined];
     if (!desktops.includes(name)) problems.push(`WINUX_POOL_SIZES: expected only desktops enabled by WINUX_DESKTOPS (${desktops.join(', ')}), got ${name}`);
     else if (Number(size) > 1000) problems.push('WINUX_POOL_SIZES: expected sizes from 0 to 1000');
-    else poolSizes[language === defaultLanguage ? name : key] = Number(size);
+    else poolSizes[poolKey(name, language)] = Number(size);
   }
   if (problems.length) throw new ConfigError(problems);
 

@@ -10,7 +10,7 @@
 // ends a member when a visitor needs its container.
 import type { Clock } from '../core/clock.ts';
 import { defaultDesktop, type DesktopName } from '../core/desktops.ts';
-import { defaultLanguage, type Language } from '../core/languages.ts';
+import { defaultLanguage, poolKey, type Language } from '../core/languages.ts';
 import { runningStatuses } from '../core/session.ts';
 import type { SessionService } from '../core/service.ts';
 import type { Logger } from '../logger.ts';
@@ -45,11 +45,6 @@ export interface PoolStats {
 }
 
 const maxBackoffMs = 10 * 60_000;
-
-/** A pool's key: the desktop, with `/language` when it is not the default one (`xfce`, `xfce/en`). */
-export function poolKey(desktop: DesktopName, language: Language = defaultLanguage): string {
-  return language === defaultLanguage ? desktop : `${desktop}/${language}`;
-}
 
 function keyParts(key: string): { desktop: DesktopName; language: Language } {
   const [desktop, language] = key.split('/') as [DesktopName, Language | undefined];

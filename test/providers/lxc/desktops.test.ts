@@ -16,21 +16,12 @@ import { run } from '../../../src/providers/lxc/exec.ts';
 import { containerName } from '../../../src/providers/lxc/naming.ts';
 import { RfbClient } from '../../support/rfb-client.ts';
 import { startTestServer, waitFor, waitForReady, type TestServer } from '../../support/server.ts';
-import { desktopUser, destroyContainers, logger, lxcConfig, prepareHost, saveFramePng, startXfreerdp, startXvfb } from './helpers.ts';
+import { desktopUser, logger, lxcRange, prepareHost, saveFramePng, startXfreerdp, startXvfb } from './helpers.ts';
 
 const api = '/api/winux';
 const desktops = (process.env.WINUX_TEST_DESKTOPS ?? desktopNames.join(',')).split(',') as DesktopName[];
-const env = {
-  WINUX_PROVIDER: 'lxc',
-  WINUX_CONTAINER_ID_MIN: '30981',
-  WINUX_CONTAINER_ID_MAX: '30986',
-  WINUX_RDP_PORT_MIN: '34861',
-  WINUX_RDP_PORT_MAX: '34866',
-  WINUX_SESSIONS_PER_VISITOR: '0',
-  WINUX_DESKTOPS: desktops.join(','),
-};
-const config = lxcConfig(env);
-const ids = Array.from({ length: 6 }, (_, i) => 30981 + i);
+// Ids and ports of their own (30981–30986, 34861–34866).
+const { env, config, cleanAll } = lxcRange(30981, 34861, 6, { WINUX_DESKTOPS: desktops.join(',') });
 const outDir = path.resolve(import.meta.dirname, '../../../test-output');
 
 /** What runs when a desktop is up (its panel and window manager), as the desktop user. */
@@ -57,7 +48,7 @@ before(
   async () => {
     // Builds (or extracts) each desktop's template and takes its picture when missing.
     await prepareHost(config);
-    await destroyContainers(config, ids);
+    await cleanAll();
     server = await startTestServer({ provider: createLxcProvider(config, logger), env });
   },
   { timeout: 90 * 60_000 },
@@ -65,7 +56,7 @@ before(
 
 after(async () => {
   await server?.close();
-  await destroyContainers(config, ids);
+  await cleanAll();
 });
 
 /** Pixels that differ by more than 10 % between two PNG files of the same size, as a share of all pixels. */

@@ -106,12 +106,6 @@ export async function startXvfb(size = '1280x800x24', fbdir?: string): Promise<{
 }
 
 /** Destroys every container of `ids` a test may have left (before it starts, and after). */
-export async function destroyContainers(config: Config, ids: number[]): Promise<void> {
-  const { createLxcProvider } = await import('../../../src/providers/lxc/index.ts');
-  const provider = createLxcProvider(config, logger);
-  for (const id of ids) await provider.destroy({ containerId: id }).catch(() => {});
-}
-
 /** Saves an RFB viewer's framebuffer as a PNG file (ImageMagick reads the raw BGRA). */
 export async function saveFramePng(client: { width: number; height: number; pixels: Buffer }, file: string): Promise<string> {
   mkdirSync(path.dirname(file), { recursive: true });
