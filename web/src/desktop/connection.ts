@@ -49,8 +49,10 @@ export interface DesktopStream {
 
 /** The noVNC module, loaded on first use (its chunk is most of the pages' weight). */
 let rfbClass: Promise<typeof RFB> | null = null;
+/** The same once loaded: a stream then opens its socket at once, in the caller's task. */
+let rfbLoaded: typeof RFB | null = null;
 export function loadNoVnc(): Promise<typeof RFB> {
-  rfbClass ??= import('@novnc/novnc').then((m) => m.default);
+  rfbClass ??= import('@novnc/novnc').then((m) => (rfbLoaded = m.default));
   return rfbClass;
 }
 
@@ -75,7 +77,9 @@ export function openStream(o: StreamOptions): DesktopStream {
 
   async function attempt(): Promise<void> {
     if (stopped) return;
-    const RFB = await loadNoVnc();
+    // No await when noVNC is there already: the socket is opened before the page goes on
+    // drawing, and the server's handshakes run meanwhile.
+    const RFB = rfbLoaded ?? (await loadNoVnc());
     if (stopped) return;
     if (state.kind !== 'reconnecting') set({ kind: 'connecting' });
     // Our own socket, so the close code is ours to read (noVNC's disconnect event only says "clean").

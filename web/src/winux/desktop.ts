@@ -47,6 +47,9 @@ export function openDesktop(hooks: DesktopHooks): void {
   close.addEventListener('click', () => closeDesktop(true));
   const shares = createSharePanel(id);
   const files = createFilesPanel(id);
+  // Shown before the view is made: noVNC sizes its canvas from it as it starts.
+  root.hidden = false;
+  document.body.classList.add('desktop-open');
 
   const diagnose = async (): Promise<Verdict> => {
     try {
@@ -80,8 +83,6 @@ export function openDesktop(hooks: DesktopHooks): void {
   // Files dropped on the desktop itself go in too.
   files.acceptDrops(root);
   open = { id, view, shares, files };
-  root.hidden = false;
-  document.body.classList.add('desktop-open');
   // The browser's Back button closes the desktop rather than leaving the page.
   history.pushState({ winuxDesktop: id }, '');
   relabelDesktop();

@@ -131,12 +131,13 @@ function show(s: Session): void {
     schedule(follow(s.session_id) ? SAFETY_POLL_MS : age < 5000 ? FAST_POLL_MS : POLL_MS);
   } else if (s.status === 'ready') {
     unfollow();
-    renderReady();
-    // The visitor chose the browser before launching: the desktop opens now, no second click.
+    // The visitor chose the browser before launching: the desktop opens now, no second click,
+    // its socket first, so the server connects it while the page draws the ready view.
     if (state.openOnReady === s.session_id) {
       state.openOnReady = null;
       openDesktop({ extend, sync });
     }
+    renderReady();
     // Re-synchronise every 30 s, and right after the local countdown reaches zero.
     const left = remaining() * 1000;
     schedule(left > 0 ? Math.min(RESYNC_MS, left + 500) : 2000);

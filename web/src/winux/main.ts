@@ -6,7 +6,8 @@ import { boot, endSession, extend, launch, sync } from './flow.ts';
 import { hideBanner } from './banner.ts';
 import { openDesktop } from './desktop.ts';
 import { xfreerdp } from './format.ts';
-import { i18n, t } from './i18n/index.ts';
+import { clock, i18n, t } from './i18n/index.ts';
+import { loadNoVnc } from '../desktop/connection.ts';
 import { applyLang, renderNotify, selectTab } from './render.ts';
 import { OSES, state } from './state.ts';
 import type { Os, Session } from './types.ts';
@@ -70,6 +71,23 @@ document.addEventListener('visibilitychange', () => {
 // The visitor's last choice of where the desktop opens, kept as soon as it changes.
 const atOnce = $<HTMLInputElement>('open-at-once');
 atOnce.checked = storage.get('winux.atOnce') === '1';
-atOnce.addEventListener('change', () => storage.set('winux.atOnce', atOnce.checked ? '1' : null));
+atOnce.addEventListener('change', () => {
+  storage.set('winux.atOnce', atOnce.checked ? '1' : null);
+  if (atOnce.checked) prepareForTheClick();
+});
 applyLang();
 boot();
+
+/**
+ * Work the launch click would otherwise wait for, done while the visitor reads the
+ * page: the noVNC module (fetched and compiled) when the desktop opens at once, and
+ * the clock formatter the ready view uses (its first one loads locale data).
+ */
+function prepareForTheClick(): void {
+  const idle = window.requestIdleCallback ?? ((fn: () => void) => setTimeout(fn, 200));
+  idle(() => {
+    clock(Date.now());
+    if (atOnce.checked) void loadNoVnc().catch(() => {});
+  });
+}
+prepareForTheClick();
