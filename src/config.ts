@@ -131,6 +131,7 @@ const schema = z.object({
       },
     ),
   WINUX_POOL_MAX_AGE_MINUTES: int(1, 100_000).default(240),
+  WINUX_POOL_QUIET_SECONDS: int(0, 60).default(2),
   WINUX_AUDIT_DAYS: int(1, 36_500).default(90),
   WINUX_USAGE_DAYS: int(7, 36_500).default(90),
   WINUX_USAGE_SAMPLE_SECONDS: int(1, 3600).default(5),
@@ -244,7 +245,12 @@ export interface Config {
   /** The desktop of a request that names none: XFCE when enabled, else the first of WINUX_DESKTOPS. */
   defaultDesktop: DesktopName;
   /** `size`: the default desktop's pool size; `sizes`: every enabled desktop's (WINUX_POOL_SIZES, WINUX_POOL_SIZE for the default one). */
-  pool: { size: number; sizes: Record<string, number>; maxAgeMs: number };
+  /**
+   * `quietMs`: after a claim, how long the work that can wait (the replacement
+   * member, the claimed desktop's end time) waits, so the visitor's first frames
+   * do not share the CPU with another desktop's boot.
+   */
+  pool: { size: number; sizes: Record<string, number>; maxAgeMs: number; quietMs: number };
   /** Audit rows older than this are purged by the reconciler. */
   auditDays: number;
   /** Daily usage figures (sessions, desktop-hours, time to desktop, failures) are kept this long, past the sessions' own purge. */
@@ -415,7 +421,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     },
     desktops,
     defaultDesktop,
-    pool: { size: poolSizes[defaultDesktop] ?? 0, sizes: poolSizes, maxAgeMs: e.WINUX_POOL_MAX_AGE_MINUTES * 60_000 },
+    pool: {
+      size: poolSizes[defaultDesktop] ?? 0,
+      sizes: poolSizes,
+      maxAgeMs: e.WINUX_POOL_MAX_AGE_MINUTES * 60_000,
+      quietMs: e.WINUX_POOL_QUIET_SECONDS * 1000,
+    },
     auditDays: e.WINUX_AUDIT_DAYS,
     usageDays: e.WINUX_USAGE_DAYS,
     usageSampleMs: e.WINUX_USAGE_SAMPLE_SECONDS * 1000,

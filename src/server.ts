@@ -81,6 +81,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     defaultDesktop: config.defaultDesktop,
     maxAgeMs: config.pool.maxAgeMs,
     intervalMs: config.sweepIntervalMs,
+    quietMs: config.pool.quietMs,
     leader,
   });
   const timers = options.reaper !== false;

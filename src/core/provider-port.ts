@@ -166,8 +166,6 @@ export interface Provider {
   list(): Promise<ManagedMachine[]>;
   /** Quick checks for `/health` and `winux doctor`. */
   check(): Promise<ProviderCheck[]>;
-  /** Re-applies per-session credentials on an existing machine (warm pool claims). */
-  setCredentials?(ref: ProviderRef, username: string, password: string): Promise<void>;
   /** Pushes the end time (and at claims the language) into the running desktop; absent: the desktop shows neither. */
   setSessionInfo?(ref: ProviderRef, username: string, info: SessionInfo): Promise<void>;
   /** Upload and download; absent: the provider offers no file transfer. */

@@ -62,8 +62,8 @@ export interface Capacity {
   nextFreeAt: number | null;
 }
 
-/** Re-keying a pool member is one command in the machine; past this it is not handed out. */
-const setCredentialsTimeoutMs = 30_000;
+/** Switching a pool member's language restarts its desktop session (seconds); past this it is not handed out. */
+const switchLanguageTimeoutMs = 30_000;
 
 /** The visitor key of warm-pool members: never a real client address. */
 export const poolVisitor = 'warm-pool';
@@ -264,9 +264,15 @@ export class SessionService extends EventEmitter {
   }
 
   /**
-   * Hands a ready pool member to a visitor: new token, new expiry, and (where the
-   * provider can) a new password, so nothing set before the claim is reused; then
-   * the desktop is told its end and switched to the visitor's language.
+   * Hands a ready pool member to a visitor: a new token and expiry. Its password
+   * was made for it at its creation, like any session's, and has never left
+   * Winux (only the owner, once claimed, and the admin are shown a password), so
+   * handing it to this one visitor is the same as making one now; changing it
+   * here cost a round trip into the machine on the click's path (90–380 ms on
+   * LXC, an SSH + `pct exec` on Proxmox) for nothing gained. The member was
+   * built in the visitor's language when one is left (the pool keeps members per
+   * language): then the end time reaches the desktop just after the answer. In
+   * another language its desktop session is switched first (seconds).
    */
   private async claimFromPool(
     visitor: string,
@@ -279,7 +285,6 @@ export class SessionService extends EventEmitter {
     const claimedId = await this.store.peekPooledReady(desktop, language);
     if (!claimedId) return undefined;
     const token = newSessionToken(claimedId);
-    const password = newPassword();
     const claimed = await this.store.claimPooled(
       claimedId,
       { visitor, clientAddress, perVisitor: this.config.sessionsPerVisitor, perAddress: this.config.sessionsPerAddress },
@@ -297,32 +302,30 @@ export class SessionService extends EventEmitter {
       throw claimed.refused === 'address_limit' ? errors.addressLimit(this.config.sessionsPerAddress) : errors.visitorLimit(this.config.sessionsPerVisitor);
     }
     const log = sessionLog(this.log, claimed);
-    if (this.provider.setCredentials && claimed.providerRef) {
+    if (claimed.language !== language && this.provider.setSessionInfo && claimed.providerRef) {
       try {
-        const ref = claimed.providerRef as ProviderRef;
-        // Side by side (they touch different files in the machine): the click waits for one
-        // round trip into it, not two.
-        await Promise.all([
-          withTimeout(this.provider.setCredentials(ref, claimed.username, password), setCredentialsTimeoutMs, 'setting credentials timed out'),
-          this.provider.setSessionInfo &&
-            withTimeout(
-              this.provider.setSessionInfo(ref, claimed.username, { endsAt: claimed.expiresAt, language }),
-              setCredentialsTimeoutMs,
-              'setting the language and end time timed out',
-            ),
-        ]);
-        await this.store.update(claimed.id, { password, language }, this.clock.now());
-        claimed.password = password;
+        await withTimeout(
+          this.provider.setSessionInfo(claimed.providerRef as ProviderRef, claimed.username, { endsAt: claimed.expiresAt, language }),
+          switchLanguageTimeoutMs,
+          'switching the language timed out',
+        );
+        await this.store.update(claimed.id, { language }, this.clock.now());
         claimed.language = language;
       } catch (error) {
-        // A member we cannot re-key is not handed out: end it and build a fresh desktop instead.
-        log.error({ err: redactError(error, claimed) }, 'could not set credentials on a pool member');
-        this.report({ type: 'provider_error', operation: 'set_credentials', code: errorCode(error) });
-        await this.destroy(claimed.id, 'pool member could not be re-keyed', { by: { kind: 'pool' } });
+        // A member we cannot switch is not handed out in the wrong language: end it and build a fresh desktop instead.
+        log.error({ err: redactError(error, claimed) }, 'could not switch a pool member to the visitor’s language');
+        this.report({ type: 'provider_error', operation: 'set_session_info', code: errorCode(error) });
+        await this.destroy(claimed.id, 'pool member could not switch language', { by: { kind: 'pool' } });
         return undefined;
       }
+    } else {
+      // Best effort, once the visitor's first frames are out (pool.quietMs): until then the
+      // panel shows the member's own end, an hour or more away.
+      this.later(() => this.lifecycle.pushSessionEnd(claimed), this.config.pool.quietMs);
     }
     log.info({ status: 'ready', pooled: false, claimed_from_pool: true }, 'session claimed from the warm pool');
+    // The pool holds its refill for pool.quietMs (see WarmPool).
+    this.emit('claimed', claimed.id);
     this.announce(claimed.id, false);
     return { session: (await this.store.get(claimed.id)) ?? claimed, token };
   }
@@ -527,10 +530,25 @@ export class SessionService extends EventEmitter {
     if (!stepOnly) this.emit('changed');
   }
 
+  /** Work put off for a moment (see claimFromPool); shutdown runs what is still waiting. */
+  private readonly deferred = new Map<unknown, () => Promise<void>>();
+  private later(work: () => Promise<void>, ms: number): void {
+    const timer = this.clock.setTimeout(() => {
+      this.deferred.delete(timer);
+      void this.lifecycle.track(work());
+    }, ms);
+    this.deferred.set(timer, work);
+  }
+
   /** Stops taking new work and waits (up to `timeoutMs`) for in-flight work; the rest is reconciled on next start. */
   async shutdown(timeoutMs = 20_000): Promise<void> {
     this.closing = true;
     this.unsubscribe();
+    for (const [timer, work] of this.deferred) {
+      this.clock.clearTimeout(timer);
+      void this.lifecycle.track(work());
+    }
+    this.deferred.clear();
     await this.heartbeat.resign();
     await this.lifecycle.drain(timeoutMs);
     // What did not finish in time passes to another replica now, not when its lease would run out.

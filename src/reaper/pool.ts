@@ -30,6 +30,13 @@ export interface WarmPoolOptions {
   defaultDesktop?: DesktopName;
   maxAgeMs: number;
   intervalMs: number;
+  /**
+   * After a claim, no pass for this long (WINUX_POOL_QUIET_SECONDS): a new member's
+   * clone and boot (Xvnc, the desktop: both cores for seconds on a small host, and
+   * a dozen process spawns that block the server's event loop) would compete with
+   * the visitor's first frames. 0: refill at once.
+   */
+  quietMs?: number;
   /** False while another replica leads (it keeps the pool); always true by default. */
   leader?: () => boolean;
 }
@@ -57,6 +64,10 @@ export class WarmPool {
   private running = false;
   private stopped = true;
   private readonly onChange = () => this.soon();
+  private readonly onClaim = () => {
+    this.quietUntil = this.options.clock.now() + (this.options.quietMs ?? 0);
+  };
+  private quietUntil = 0;
   private readonly sizes = new Map<string, number>();
   private readonly main: DesktopName;
 
@@ -89,6 +100,7 @@ export class WarmPool {
 
   start(): void {
     this.stopped = false;
+    this.options.service.on('claimed', this.onClaim);
     this.options.service.on('changed', this.onChange);
     this.soon();
     this.schedule();
@@ -96,6 +108,7 @@ export class WarmPool {
 
   stop(): void {
     this.stopped = true;
+    this.options.service.off('claimed', this.onClaim);
     this.options.service.off('changed', this.onChange);
     for (const t of [this.timer, this.pending]) if (t) this.options.clock.clearTimeout(t);
     this.timer = this.pending = undefined;
@@ -104,7 +117,8 @@ export class WarmPool {
   async runOnce(): Promise<PoolStats> {
     const { store, logger } = this.options;
     const stats: PoolStats = { members: 0, created: 0, recycled: 0, shrunk: 0, backingOff: false };
-    if (this.running || this.options.leader?.() === false) return stats;
+    // A claim's quiet period: the pass that soon() holds comes after it.
+    if (this.running || this.options.leader?.() === false || this.options.clock.now() < this.quietUntil) return stats;
     this.running = true;
     try {
       const all = await store.list({ pooled: true, statuses: runningStatuses });
@@ -175,13 +189,19 @@ export class WarmPool {
     return recent[0].updatedAt + Math.min(maxBackoffMs, 5000 * 2 ** (failures - 1));
   }
 
-  /** Coalesces bursts of changes into one pass. */
+  /** Coalesces bursts of changes into one pass, held while a claim's quiet period lasts. */
   private soon(): void {
     if (this.stopped || this.pending) return;
-    this.pending = this.options.clock.setTimeout(() => {
-      this.pending = undefined;
-      void this.runOnce();
-    }, 50);
+    const { clock } = this.options;
+    this.pending = clock.setTimeout(
+      () => {
+        this.pending = undefined;
+        // Claimed again meanwhile: wait out the new quiet period too.
+        if (clock.now() < this.quietUntil) return this.soon();
+        void this.runOnce();
+      },
+      Math.max(50, this.quietUntil - clock.now()),
+    );
   }
 
   private schedule(): void {

@@ -31,7 +31,6 @@ class LanguageFake extends FakeProvider {
     this.built.set(spec.containerId, spec.language);
     return super.create(spec, ctx);
   }
-  async setCredentials(): Promise<void> {}
   async setSessionInfo(ref: ProviderRef, _user: string, info: SessionInfo): Promise<void> {
     this.told.set(Number(ref.containerId), info.language);
   }

@@ -8,10 +8,17 @@ import { startTestServer, waitFor, type TestServer } from '../support/server.ts'
 
 const api = '/api/winux';
 
-class KeyedFake extends FakeProvider {
-  rekeyed: { id: number; password: string }[] = [];
-  async setCredentials(ref: { containerId: number }, _user: string, password: string) {
-    this.rekeyed.push({ id: ref.containerId, password });
+/** Records what a claim tells the machine, and holds each push until the test lets it go. */
+class TellingFake extends FakeProvider {
+  told: { id: number; endsAt: number; language?: string }[] = [];
+  private release!: () => void;
+  private gate = new Promise<void>((r) => (this.release = r));
+  async setSessionInfo(ref: { containerId: number }, _user: string, info: { endsAt: number; language?: string }) {
+    await this.gate;
+    this.told.push({ id: ref.containerId, endsAt: info.endsAt, ...(info.language ? { language: info.language } : {}) });
+  }
+  letPushesThrough(): void {
+    this.release();
   }
 }
 
@@ -20,24 +27,32 @@ async function poolMembers(s: TestServer, status = 'ready') {
 }
 
 describe('warm pool', () => {
-  test('a click gets a ready desktop from the pool with fresh credentials, and the pool refills', async () => {
-    const fake = new KeyedFake();
+  test('a click gets a ready desktop from the pool, answered before anything runs in the machine; its end time follows; the pool refills', async () => {
+    const fake = new TellingFake();
     const s = await startTestServer({ provider: fake, env: { WINUX_POOL_SIZE: '2', WINUX_SESSIONS_PER_VISITOR: '0' } });
     try {
       await waitFor(async () => (await poolMembers(s)).length === 2, 8000, 'pool filled');
       const before = await poolMembers(s);
+      // Every push into the machine is held: the answer must not wait for one.
       const r = await s.request('POST', `${api}/sessions`, { body: { duration_minutes: 20 } });
       assert.equal(r.status, 202);
       assert.equal(r.body.status, 'ready', 'answered with a ready desktop');
       assert.equal(r.body.pooled, false);
       assert.ok(r.body.host && r.body.port);
       assert.equal(Date.parse(r.body.expires_at) - Date.parse(r.body.created_at), 20 * 60_000);
-      const claimed = fake.rekeyed.find((k) => k.id === r.body.container_id);
-      assert.ok(claimed, 'the provider set new credentials');
-      assert.equal(claimed.password, r.body.password);
+      assert.deepEqual(fake.told, [], 'nothing was run in the machine before the answer');
       const original = before.find((m) => m.id === r.body.session_id);
       assert.ok(original, 'the session is a former pool member');
-      assert.notEqual(r.body.password, original.password, 'the password set while it was a spare is not reused');
+      // Its own password, made for it alone and shown to nobody before this answer.
+      assert.equal(r.body.password, original.password);
+      assert.notEqual(r.body.password, before.find((m) => m.id !== original.id)!.password, 'each member has its own');
+      fake.letPushesThrough();
+      await waitFor(async () => fake.told.length > 0, 5000, 'the end time pushed into the desktop');
+      assert.deepEqual(
+        fake.told,
+        [{ id: r.body.container_id, endsAt: Date.parse(r.body.expires_at) }],
+        'the end only: the member is in the visitor’s language',
+      );
       const mine = await s.request('GET', `${api}/sessions/${r.body.session_id}`, { token: r.body.token });
       assert.equal(mine.status, 200);
       await waitFor(async () => (await poolMembers(s)).length === 2, 8000, 'pool refilled');
@@ -50,6 +65,31 @@ describe('warm pool', () => {
         [r.body.session_id],
         "pool members are not listed as visitors' sessions",
       );
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('after a claim, the replacement and the end-time push wait WINUX_POOL_QUIET_SECONDS: the first frames have the CPU', async () => {
+    const fake = new TellingFake();
+    fake.letPushesThrough();
+    const s = await startTestServer({ provider: fake, env: { WINUX_POOL_SIZE: '1', WINUX_POOL_QUIET_SECONDS: '2', WINUX_SESSIONS_PER_VISITOR: '0' } });
+    try {
+      await waitFor(async () => (await poolMembers(s)).length === 1, 8000, 'pool filled');
+      const machinesBefore = fake.calls.create;
+      const claimedAt = Date.now();
+      const r = await s.request('POST', `${api}/sessions`);
+      assert.equal(r.body.status, 'ready');
+      // Well inside the quiet period: no new machine, nothing pushed into the claimed one.
+      await new Promise((res) => setTimeout(res, 800));
+      assert.ok(Date.now() - claimedAt < 2000, 'the check ran inside the quiet period');
+      assert.equal(fake.calls.create, machinesBefore, 'no replacement was started yet');
+      assert.equal(fake.told.length, 0, 'nothing pushed into the claimed desktop yet');
+      // After it, both come.
+      await waitFor(async () => (await poolMembers(s)).length === 1, 8000, 'pool refilled');
+      assert.ok(Date.now() - claimedAt >= 2000, 'not before the quiet period ended');
+      await waitFor(async () => fake.told.length === 1, 5000, 'the end time pushed');
+      assert.equal(fake.told[0]!.id, r.body.container_id);
     } finally {
       await s.close();
     }

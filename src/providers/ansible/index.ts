@@ -121,7 +121,6 @@ export function createAnsibleProvider(config: Config, logger: Logger, tuning: Pa
       );
       return checks;
     },
-    setCredentials: api.setCredentials?.bind(api),
     close: () => api.close?.() ?? Promise.resolve(),
   };
 }

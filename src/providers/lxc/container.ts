@@ -284,17 +284,6 @@ export async function initSession(
   }
 }
 
-/**
- * Sets a running session's password (warm-pool claims): winux-session-init
- * --rekey changes the login password and the desktop's VNC one, the secret on stdin. SHA-512 crypt rather than Debian's yescrypt default: half
- * the time (60 vs 115 ms here, on every claim and every login), and a slow hash
- * adds nothing to a random 20-character password (~115 bits) that lives for hours.
- * The rest of winux-session-init (keys, xrdp, the desktop) already ran.
- */
-export async function setPassword(config: Config, name: string, username: string, password: string): Promise<void> {
-  await run('lxc-attach', sessionInitArgs(config, name, ['--rekey']), { input: `${username}:${password}\n`, timeoutMs: 30_000 });
-}
-
 /** Pushes the end time and (at claims) the language into the running desktop: winux-session-set as root in the container. */
 export async function setSessionInfo(config: Config, name: string, username: string, info: SessionInfo): Promise<void> {
   const args = [...attachArgs(config, name).slice(0, -1), '--', '/usr/local/sbin/winux-session-set', ...sessionSetArgs(info), '--user', username];

@@ -34,7 +34,6 @@ import {
   destroyContainer,
   initSession,
   lxcState,
-  setPassword,
   setSessionInfo as pushSessionInfo,
   runningNames,
   safeHostname,
@@ -287,10 +286,6 @@ export function createLxcProvider(config: Config, logger: Logger): Provider {
     return checks;
   }
 
-  async function setCredentials(ref: ProviderRef, username: string, password: string): Promise<void> {
-    await setPassword(config, containerName(idOf(ref)), username, password);
-  }
-
   async function openDesktop(ref: ProviderRef, signal?: AbortSignal): Promise<Duplex> {
     const name = containerName(idOf(ref));
     const socketPath = await desktopSocketPath(config, name).catch((err: Error) => {
@@ -312,7 +307,6 @@ export function createLxcProvider(config: Config, logger: Logger): Provider {
     status,
     list,
     check,
-    setCredentials,
     setSessionInfo,
     openDesktop,
     files,

@@ -13,7 +13,7 @@ import { isNotFound, noSshKeyMessage } from './errors.ts';
 import { openCtDesktop } from './desktop.ts';
 import { ctUsage, nodeFigures, templateCopies } from './figures.ts';
 import { ctPath, findVm, isManaged } from './guest-ops.ts';
-import { setPasswordInCt, setSessionInfoInCt } from './ssh-pct.ts';
+import { setSessionInfoInCt } from './ssh-pct.ts';
 import { sessionSetArgs } from '../session-set.ts';
 
 export { ContainerIdTakenError, noSshKeyMessage, PveApiError, PveTaskError } from './errors.ts';
@@ -74,15 +74,6 @@ function makeProvider(ctx: ProxmoxContext): Provider {
     usage: (refs) => ctUsage(ctx, refs),
     hosts: () => nodeFigures(ctx),
     templateStatus: () => templateCopies(ctx),
-
-    async setCredentials(ref, username, password) {
-      const vm = await findVm(ctx, ref.containerId);
-      if (!vm) throw new ProviderError(`CT ${ref.containerId} no longer exists`);
-      const target = await ctx.sshTarget(vm.node);
-      if (!target) throw new ProviderError('Changing a session password needs SSH to the Proxmox node (proxmox_ssh_key_path)');
-      // --rekey: the login password and the desktop's VNC one (Xvnc reads it at each connection).
-      await setPasswordInCt(target, ref.containerId, username, password, undefined, { rekey: true });
-    },
 
     async setSessionInfo(ref, username, info) {
       const vm = await findVm(ctx, ref.containerId);

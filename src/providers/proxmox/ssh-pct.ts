@@ -110,8 +110,6 @@ export function runRemote(target: SshTarget, command: string, stdin = '', signal
 
 /** What winux-session-init is asked to do besides setting the password. */
 export interface SessionInitOptions {
-  /** A claimed warm-pool member: change the login and VNC passwords only (`--rekey`). */
-  rekey?: boolean;
   /** Let Xvnc listen on the CT's network too (`--vnc-network`): Winux reaches it from another machine. */
   vncNetwork?: boolean;
   /** The desktop's language and the session's end (winux-session-set's options, passed through). */
@@ -135,7 +133,7 @@ export async function setPasswordInCt(
   // A CT made from the Winux template has xrdp off at boot: winux-session-init sets the
   // password (the login one and the desktop's VNC one), makes the CT's own TLS key and
   // only then starts xrdp and the desktop. Other templates: plain chpasswd.
-  const flags = opts.rekey ? ' --rekey' : [...(opts.vncNetwork ? ['--vnc-network'] : []), ...(opts.info ?? [])].map((w) => ` ${shQuote(w)}`).join('');
+  const flags = [...(opts.vncNetwork ? ['--vnc-network'] : []), ...(opts.info ?? [])].map((w) => ` ${shQuote(w)}`).join('');
   const script =
     `if [ -x /usr/local/sbin/winux-session-init ]; then exec /usr/local/sbin/winux-session-init${flags}; fi; ` +
     `id -u ${username} >/dev/null 2>&1 || useradd -m -s /bin/bash ${username}; chpasswd`;

@@ -205,26 +205,20 @@ describe('Proxmox desktop credentials and settings', () => {
     await sim.close();
   });
 
-  it('a warm-pool claim re-keys the VNC password: the old one is refused, Winux opens the desktop with the new one', async () => {
+  it("a warm-pool claim is answered with the member's own password, no SSH on the way; Winux opens the desktop with it; the end time follows", async () => {
     const server = await startWinux(sim, { ...viewerSources, WINUX_POOL_SIZE: '1', WINUX_CONTAINER_ID_MIN: '30621', WINUX_CONTAINER_ID_MAX: '30630' });
     try {
       // Ready in the store (not merely booted in the simulator), so the next click claims it.
       const pooled = await waitFor(async () => (await server.store.list({ pooled: true, statuses: ['ready'] }))[0], 30_000, 'a ready pool member');
       const member = sim.cluster.cts.get(pooled.containerId)!;
       assert.ok(member.vnc, "the member's Xvnc listens on its address");
-      const oldPassword = member.vncPassword!;
-      assert.equal((await vncLogin(member.ip!, sim.cluster.vncPort, oldPassword)).ok, true, "the member's own password opens it before the claim");
+      const sshBefore = sim.ssh!.commands.length;
 
       const s = await createReadySession(server);
       assert.equal(s.containerId, member.vmid, 'the session was served by the pool member');
-      assert.notEqual(s.password, oldPassword);
-      assert.equal(member.vncPassword, s.password, 'session-init --rekey wrote the new VNC password');
-      const failuresBefore = member.desktop.authFailures;
-      const old = await vncLogin(member.ip!, sim.cluster.vncPort, oldPassword);
-      assert.equal(old.ok, false, 'the old password is refused');
-      assert.match((old as { error: string }).error, /refused the session password: Authentication failure/);
-      assert.equal(member.desktop.authFailures, failuresBefore + 1);
-      assert.equal((await vncLogin(member.ip!, sim.cluster.vncPort, 'wrong-password')).ok, false, 'a wrong one too');
+      assert.equal(s.password, pooled.password, 'the password made for the member at its creation');
+      assert.equal(member.vncPassword, s.password, "the desktop's VNC password is the one handed out");
+      assert.equal((await vncLogin(member.ip!, sim.cluster.vncPort, 'wrong-password')).ok, false, 'a wrong one is refused');
       assert.deepEqual(await vncLogin(member.ip!, sim.cluster.vncPort, s.password), { ok: true, width: 160, height: 100 });
 
       const viewer = await RfbClient.connect({ url: wsUrl(server, `/sessions/${s.id}/desktop`), headers: { authorization: `Bearer ${s.token}` } });
@@ -234,10 +228,19 @@ describe('Proxmox desktop credentials and settings', () => {
       } finally {
         viewer.close();
       }
-      // The re-key ran --rekey (no second desktop start), the password on stdin only.
-      const rekeys = sim.ssh!.commands.filter((c) => c.includes(`pct exec ${member.vmid} `) && c.includes('--rekey'));
-      assert.equal(rekeys.length, 1, sim.ssh!.commands.join('\n'));
-      for (const c of sim.ssh!.commands) assert.ok(!c.includes(s.password) && !c.includes(oldPassword), `a password on a command line: ${c}`);
+      // After the answer, one pct exec pushed the end time (winux-session-set), and nothing else ran in the CT.
+      const pushed = await waitFor(
+        async () => {
+          const since = sim.ssh!.commands.slice(sshBefore).filter((c) => c.includes(`pct exec ${member.vmid} `));
+          return since.length ? since : undefined;
+        },
+        10_000,
+        'the end time pushed into the CT',
+      );
+      assert.equal(pushed.length, 1, pushed.join('\n'));
+      const endsAt = Math.ceil((await server.store.get(s.id))!.expiresAt / 1000);
+      assert.ok(pushed[0]!.includes('winux-session-set') && pushed[0]!.includes(String(endsAt)), pushed[0]);
+      for (const c of sim.ssh!.commands) assert.ok(!c.includes(s.password), `a password on a command line: ${c}`);
     } finally {
       await server.close();
     }

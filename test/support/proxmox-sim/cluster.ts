@@ -109,7 +109,7 @@ export interface SimCt {
   xrdpStarted?: boolean;
   /** Xvnc listens on the CT's address (winux-session-init --vnc-network; /etc/winux/desktop.env). */
   vncNetwork?: boolean;
-  /** The desktop's VNC password file (~/.vnc/passwd), written by winux-session-init and its --rekey. */
+  /** The desktop's VNC password file (~/.vnc/passwd), written by winux-session-init. */
   vncPassword?: string;
   /** The password file's second, view-only password. */
   vncViewOnlyPassword?: string;
@@ -642,19 +642,17 @@ export class SimCluster {
   }
 
   /**
-   * `winux-session-init [--vnc-network] [--dns IP]… | --rekey` inside a running CT
+   * `winux-session-init [--vnc-network] [--dns IP]…` inside a running CT
    * (template/files/usr/local/sbin): "user:password" on stdin, never root; creates
-   * the user, sets the login and VNC passwords, then (not with --rekey) starts
+   * the user, sets the login and VNC passwords, then starts
    * xrdp and the desktop, whose Xvnc listens on the CT's address with
    * --vnc-network. Returns its exit code.
    */
   sessionInit(ct: SimCt, stdin: string, stderr: (s: string) => void, args: string[] = []): number {
-    let rekey = false;
     let vncNetwork = false;
     for (let i = 0; i < args.length; i++) {
       const a = args[i];
-      if (a === '--rekey') rekey = true;
-      else if (a === '--vnc-network') vncNetwork = true;
+      if (a === '--vnc-network') vncNetwork = true;
       else if (a === '--dns' && args[i + 1]) i++;
       else if ((a === '--language' || a === '--ends-at') && args[i + 1]) i++;
       else {
@@ -678,7 +676,6 @@ export class SimCluster {
     ct.vncPassword = creds.slice(sep + 1);
     // As the template's script does: sha256sum of "winux-view-only:<password>", 8 hex digits.
     ct.vncViewOnlyPassword = createHash('sha256').update(`winux-view-only:${ct.vncPassword}`).digest('hex').slice(0, 8);
-    if (rekey) return 0;
     const set = this.sessionSet(ct, [...info, '--user', user], stderr);
     if (set !== 0) return set;
     ct.vncNetwork = vncNetwork;

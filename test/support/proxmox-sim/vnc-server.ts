@@ -6,7 +6,7 @@
 //   - RFB 3.8 (3.7 accepted), one security type: VNC authentication (§7.2.2):
 //     a random 16-byte challenge, answered with DES under the password's first
 //     8 bytes, each byte's bits mirrored. The password is read at each
-//     connection (Xvnc rereads ~/.vnc/passwd), so a re-key applies to the next
+//     connection (Xvnc rereads ~/.vnc/passwd), so a new password applies to the next
 //     one and the old password is refused from then on;
 //   - a failed authentication gets SecurityResult 1 and a reason, then the close;
 //   - ServerInit with a small framebuffer, then raw FramebufferUpdates in the
