@@ -8,8 +8,12 @@
 // Marks, all on one clock (ms after the launch click):
 //   page:    the ready view shown, the WebSocket made, open, its first message
 //            (RFB version), ServerInit, the desktop's first bytes after it,
-//            the canvas showing the drawn desktop (> 100 colours, checked every 10 ms);
-//   server:  the claim's re-key (provider.setCredentials), openDesktop (socket reached);
+//            the canvas showing the drawn desktop (> 100 colours, checked every 10 ms),
+//            each request sent and answered after the click (resource timing), the
+//            page's long tasks (50 ms or more on its main thread);
+//   server:  pushes into the machine (provider.setSessionInfo: a claim's end time,
+//            after the answer), openDesktop (socket reached), the event loop stalled
+//            (the server runs in this process: child process spawns block it);
 //   inside:  cold only, when each process of the desktop started (from /proc: 10 ms steps);
 //   rdp:     POST answered, ready, xfreerdp started, its first paint, the drawn desktop
 //            (Xvfb's screen read from its framebuffer file every 20 ms).
@@ -35,6 +39,15 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 /** Host times (performance.now() of this process) of the server-side marks of the current run. */
 let serverMarks: Array<[string, number]> = [];
+// The server runs in this process: its event loop stalled for 20 ms or more is a mark too.
+{
+  let last = performance.now();
+  setInterval(() => {
+    const now = performance.now();
+    if (now - last > 25) serverMarks.push([`server: event loop stalled ${Math.round(now - last - 5)} ms, until`, now]);
+    last = now;
+  }, 5).unref();
+}
 function timedProvider(inner: Provider): Provider {
   const mark = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
     const t = performance.now();
@@ -45,7 +58,7 @@ function timedProvider(inner: Provider): Provider {
     }
   };
   return Object.assign(Object.create(inner) as Provider, {
-    setCredentials: (ref: never, u: string, p: string) => mark('server: re-key', () => inner.setCredentials!(ref, u, p)),
+    setSessionInfo: (ref: never, u: string, i: never) => mark('server: session info', () => inner.setSessionInfo!(ref, u, i)),
     openDesktop: (ref: never, signal?: AbortSignal) => mark('server: openDesktop', () => inner.openDesktop!(ref, signal)),
     create: (spec: never, ctx: never) => mark('server: create', () => inner.create(spec, ctx)),
   });
@@ -73,18 +86,28 @@ const pageProbe = `(() => {
       return ws;
     },
   });
+  // The page's main thread busy for 50 ms or more (script compile, layout, noVNC's decoding).
+  try {
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) m.push(['long task of ' + Math.round(e.duration) + ' ms starts', e.startTime]);
+    }).observe({ type: 'longtask' });
+  } catch (e) {}
   const seen = { ready: false, drawn: false };
+  const small = Object.assign(document.createElement('canvas'), { width: 128, height: 80 });
   const poll = () => {
     // Never let one failed look (a canvas of height 0 makes getImageData throw) stop the loop.
     try {
       const v = document.getElementById('view-ready');
       if (!seen.ready && v && !v.hidden) { seen.ready = true; m.push(['page: ready view', now()]); }
+      // The canvas seen at 128×80 (as browser-desktop.ts judges it): a copy that small
+      // leaves the page's main thread to noVNC, where reading all 4 MB back did not.
       const c = document.querySelector('#desktop canvas');
-      const ctx = c && c.width && c.height ? c.getContext('2d') : null;
-      if (ctx && !seen.drawn) {
-        const data = ctx.getImageData(0, 0, c.width, c.height).data;
+      if (c && c.width && c.height && !seen.drawn) {
+        const ctx = small.getContext('2d', { willReadFrequently: true });
+        ctx.drawImage(c, 0, 0, small.width, small.height);
+        const data = ctx.getImageData(0, 0, small.width, small.height).data;
         const s = new Set();
-        for (let i = 0; i < data.length; i += 4 * 97) s.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
+        for (let i = 0; i < data.length; i += 4) s.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
         if (s.size > 100) { seen.drawn = true; m.push(['page: canvas drawn', now()]); }
       }
     } catch (e) {}
@@ -137,6 +160,15 @@ async function oneRun(server: TestServer, browser: Awaited<ReturnType<typeof lau
     const t0 = marks.find(([k]) => k === 'click #launch')![1];
     const hostT0 = hostAt + (t0 - pageAt);
     const all: Array<[string, number]> = marks.map(([k, t]) => [`page: ${k.replace(/^page: /, '')}`, t - t0]);
+    // The requests made after the click (the launch POST, the noVNC chunk): when each was sent and answered in full.
+    const fetched = (await page.evaluate(() =>
+      (performance.getEntriesByType('resource') as PerformanceResourceTiming[]).map((e) => [e.name, e.requestStart || e.startTime, e.responseEnd]),
+    )) as Array<[string, number, number]>;
+    for (const [name, sent, done] of fetched) {
+      if (sent < t0) continue;
+      const what = new URL(name).pathname.replace(/^.*\//, '');
+      all.push([`page: fetch ${what} sent`, sent - t0], [`page: fetch ${what} answered`, done - t0]);
+    }
     for (const [k, t] of serverMarks) all.push([k, t - hostT0]);
     if (cold) {
       const [s] = (await server.request('GET', `${api}/sessions?pool=false`, { headers: { authorization: `Bearer ${server.adminToken}` } })).body.sessions;
