@@ -320,8 +320,12 @@ export class SessionService extends EventEmitter {
       }
     } else {
       // Best effort, once the visitor's first frames are out (pool.quietMs): until then the
-      // panel shows the member's own end, an hour or more away.
-      this.later(() => this.lifecycle.pushSessionEnd(claimed), this.config.pool.quietMs);
+      // panel shows the member's own end, an hour or more away. Read again then: an
+      // extension meanwhile has pushed its own end, which must not be undone.
+      this.later(async () => {
+        const now = await this.store.get(claimed.id);
+        if (now) await this.lifecycle.pushSessionEnd(now);
+      }, this.config.pool.quietMs);
     }
     log.info({ status: 'ready', pooled: false, claimed_from_pool: true }, 'session claimed from the warm pool');
     // The pool holds its refill for pool.quietMs (see WarmPool).

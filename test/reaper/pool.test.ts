@@ -85,11 +85,23 @@ describe('warm pool', () => {
       assert.ok(Date.now() - claimedAt < 2000, 'the check ran inside the quiet period');
       assert.equal(fake.calls.create, machinesBefore, 'no replacement was started yet');
       assert.equal(fake.told.length, 0, 'nothing pushed into the claimed desktop yet');
-      // After it, both come.
+      // An extension meanwhile is pushed at once (as always)…
+      const ext = await s.request('POST', `${api}/sessions/${r.body.session_id}/extend`, { token: r.body.token, body: { minutes: 5 } });
+      assert.equal(ext.status, 200, JSON.stringify(ext.body));
+      const extendedEnd = Date.parse(ext.body.expires_at);
+      assert.ok(extendedEnd > Date.parse(r.body.expires_at));
+      await waitFor(async () => fake.told.length === 1, 5000, 'the extension pushed');
+      // …and after the quiet period, the replacement comes and the claim's push does not undo the extension.
       await waitFor(async () => (await poolMembers(s)).length === 1, 8000, 'pool refilled');
       assert.ok(Date.now() - claimedAt >= 2000, 'not before the quiet period ended');
-      await waitFor(async () => fake.told.length === 1, 5000, 'the end time pushed');
-      assert.equal(fake.told[0]!.id, r.body.container_id);
+      await waitFor(async () => fake.told.length === 2, 5000, "the claim's end-time push");
+      assert.deepEqual(
+        fake.told.map((t) => [t.id, t.endsAt]),
+        [
+          [r.body.container_id, extendedEnd],
+          [r.body.container_id, extendedEnd],
+        ],
+      );
     } finally {
       await s.close();
     }
