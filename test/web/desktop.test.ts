@@ -318,3 +318,34 @@ describe('"open the desktop in this browser as soon as it is ready" (one click t
     await context.close();
   });
 });
+
+describe('noVNC, the largest part of the pages, is fetched while the visitor page loads', () => {
+  let w: Winux;
+  before(async () => {
+    w = await startWinux();
+    w.stepper.withDesktops();
+  });
+  after(async () => {
+    await w?.close();
+  });
+
+  test('noVNC comes while the page loads (modulepreload), once: opening the desktop fetches no more of it', async () => {
+    const { context, page } = await openPage(browser, w.url);
+    const fetched: string[] = [];
+    page.on('request', (r) => fetched.push(r.url()));
+    await page.goto(`${w.url}/winux/`, { waitUntil: 'load' });
+    const preload = await page.evaluate(() => (document.querySelector('link[rel="modulepreload"]') as HTMLLinkElement | null)?.href);
+    assert.ok(preload, 'the visitor page names a module to preload');
+    assert.equal(fetched.filter((u) => u === preload).length, 1, 'fetched before any click');
+    // It is noVNC's chunk: the RFB client, with the protocol versions it speaks.
+    assert.match(await (await fetch(preload!)).text(), /"003\.008"/);
+    await page.click('#launch');
+    await page.locator('#view-ready').waitFor();
+    await page.getByRole('button', { name: 'Ouvrir dans le navigateur', exact: true }).click();
+    await page.locator('#desktop[data-state="connected"]').waitFor({ timeout: 20_000 });
+    assert.equal(fetched.filter((u) => u === preload).length, 1, 'the import() at the click reused the preloaded module');
+    const scripts = fetched.filter((u) => /\.js(\?|$)/.test(u));
+    assert.equal(new Set(scripts).size, scripts.length, `no script fetched twice: ${scripts.join(', ')}`);
+    await context.close();
+  });
+});
