@@ -26,6 +26,14 @@ adduser xrdp ssl-cert
 # No TLS key is baked into the template: every clone generates its own
 # (winux-session-init). Remove the snakeoil pair ssl-cert generated at install.
 rm -f /etc/ssl/private/ssl-cert-snakeoil.key /etc/ssl/certs/ssl-cert-snakeoil.pem /etc/xrdp/key.pem /etc/xrdp/cert.pem /etc/xrdp/rsakeys.ini
+# No keys for the old RDP security layer either, in the template or in a session:
+# xrdp reads rsakeys.ini only for that layer, which security_layer=tls (below)
+# refuses, but will not start unless the file exists. An empty one it is: making
+# real keys in every session cost 0.28 s of CPU at each cold start, for keys
+# nothing used (test/providers/lxc: a client offering only that layer is refused).
+printf '%s\n' '; Winux: no keys. Read only for the RDP security layer, which xrdp.ini refuses (TLS only).' > /etc/xrdp/rsakeys.ini
+chown xrdp:root /etc/xrdp/rsakeys.ini
+chmod 0600 /etc/xrdp/rsakeys.ini
 
 # No root login over RDP.
 sed -i 's/^AllowRootLogin=.*/AllowRootLogin=false/' /etc/xrdp/sesman.ini

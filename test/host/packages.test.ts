@@ -160,12 +160,12 @@ test('the guard bites through dependencies: without imagemagick, convert (imagem
   assert.ok(bad.includes('convert') && bad.includes('import'), bad.join(', '));
 });
 
-test('the guard bites inside too: without xrdp in template/packages.txt, xrdp-keygen fails', () => {
+test('the guard bites inside too: without xrdp in template/packages.txt, xrdp-chansrv fails', () => {
   const without = template.filter((p) => p !== 'xrdp');
   const bad = checkContainer(found.usages, without, dpkg)
     .filter((v) => !v.ok)
     .map((v) => v.usage.name);
-  assert.ok(bad.includes('xrdp-keygen'), bad.join(', '));
+  assert.ok(bad.includes('xrdp-chansrv'), bad.join(', '));
 });
 
 test('exemptions come from dpkg: Essential or Priority required only', () => {

@@ -213,6 +213,24 @@ test('an RDP login with a wrong password gets no desktop (PAM checks the whole p
   }
 });
 
+test('an RDP client that offers only the old RDP security layer is refused before any login; no keys for that layer exist', { timeout: 120_000 }, async () => {
+  const screen = await startXvfb('1280x800x24');
+  const logLines = async () => Number((await inside(a.containerId, 'wc -l < /var/log/xrdp.log')).stdout.trim());
+  const since = (await logLines()) + 1;
+  try {
+    // The right password: only the security layer differs from a login that works.
+    const { code, output } = await startXfreerdp([`/v:127.0.0.1:${a.port}`, `/u:${desktopUser}`, '/sec:rdp', '/cert:ignore', '/log-level:ERROR'], a.password, { DISPLAY: screen.display }, 60_000).done;
+    assert.notEqual(code, 0, `xfreerdp connected with RDP security: ${output}`);
+    const { stdout: log } = await inside(a.containerId, `tail -n +${since} /var/log/xrdp.log`);
+    assert.doesNotMatch(log, /access control|VNC password ok/, 'xrdp went on to a login');
+    // xrdp only checks that rsakeys.ini exists; the template's holds no key (configure.sh).
+    const { stdout: keys } = await inside(a.containerId, 'cat /etc/xrdp/rsakeys.ini');
+    assert.doesNotMatch(keys, /pri_exp|pub_mod/);
+  } finally {
+    screen.stop();
+  }
+});
+
 test("the API shows the SHA-256 fingerprint of the certificate the session's RDP port presents", async () => {
   const shown = await server.request('GET', `${api}/sessions/${a.id}`, { token: a.token });
   const presented = await probeRdp('127.0.0.1', a.port);
