@@ -85,7 +85,6 @@ export const containerPrograms: Record<string, string> = {
   useradd: 'passwd',
   passwd: 'passwd',
   hostname: 'hostname',
-  'xrdp-keygen': 'xrdp',
   xset: 'x11-xserver-utils', // startwm.sh, winux-desktop
   // each desktop's session (template/desktops/<name>/files/etc/winux/desktop.conf) and its configure.sh
   startxfce4: 'xfce4-session',
@@ -110,7 +109,6 @@ export const containerPrograms: Record<string, string> = {
   setsid: 'util-linux', // winux-desktop: the session in its own process group
   setxkbmap: 'x11-xkb-utils', // the keyboard layout of the visitor's language
   runuser: 'util-linux', // winux-session-set acts as the desktop user
-  date: 'coreutils',
   dirname: 'coreutils',
   mktemp: 'coreutils',
   wc: 'coreutils',
