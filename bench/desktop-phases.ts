@@ -139,12 +139,14 @@ function containerProcesses(name: string): Array<[string, number]> {
 async function oneRun(server: TestServer, browser: Awaited<ReturnType<typeof launchBrowser>>, cold: boolean): Promise<Array<[string, number]>> {
   const { context, page } = await openPage(browser, server.url);
   await context.addInitScript({ content: pageProbe });
+  // The visitor chose the browser before launching (one click), on an earlier visit: the page remembers it (as browser-desktop.ts).
+  await context.addInitScript(() => localStorage.setItem('winux.atOnce', '1'));
   try {
     await page.goto(`${server.url}/winux/`);
     const launch = page.getByRole('button', { name: /Lancer|Launch/ });
     await launch.waitFor();
-    // The visitor chose the browser before launching (one click), where the page offers it.
-    if (await page.locator('#open-at-once').count()) await page.locator('#open-at-once').check();
+    // The click comes once the page has finished loading, as browser-desktop.ts's headline figures.
+    await page.waitForLoadState('networkidle');
     serverMarks = [];
     // One clock: the page's performance.now() at the click ↔ this process's.
     const [pageAt, hostAt] = [await page.evaluate(() => performance.now()), performance.now()];
