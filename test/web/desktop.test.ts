@@ -317,17 +317,6 @@ describe('"open the desktop in this browser as soon as it is ready" (one click t
     assert.equal(await page.locator('#open-at-once').isChecked(), false);
     await context.close();
   });
-});
-
-describe('noVNC, the largest part of the pages, is fetched while the visitor page loads', () => {
-  let w: Winux;
-  before(async () => {
-    w = await startWinux();
-    w.stepper.withDesktops();
-  });
-  after(async () => {
-    await w?.close();
-  });
 
   test('noVNC comes while the page loads (modulepreload), once: opening the desktop fetches no more of it', async () => {
     const { context, page } = await openPage(browser, w.url);

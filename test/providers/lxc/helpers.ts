@@ -73,6 +73,35 @@ export function startXfreerdp(args: string[], password: string, env: NodeJS.Proc
   return { child, done, stop };
 }
 
+/**
+ * Starts rdesktop 1.9, Debian's other RDP client (the benchmark's second client:
+ * FreeRDP 2 polls its connection every 100 ms, rdesktop waits on the socket). The
+ * password goes on stdin (`-p -`); to its question whether to trust the session's
+ * self-signed certificate it gets "yes", as xfreerdp gets /cert:ignore. It would
+ * remember that certificate under `home` (a directory of the caller's).
+ */
+export function startRdesktop(args: string[], password: string, home: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000) {
+  const child = spawn('rdesktop', ['-p', '-', ...args], { env: { ...process.env, ...env, HOME: home }, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+  const output = collectOutput(child);
+  child.stdin.on('error', () => {});
+  child.stdin.write(`${password}\n`);
+  const answer = (chunk: Buffer) => {
+    if (/trust this certificate/i.test(String(chunk))) child.stdin.write('yes\n');
+  };
+  child.stdout.on('data', answer);
+  child.stderr.on('data', answer);
+  const stop = () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  };
+  const timer = setTimeout(stop, timeoutMs);
+  child.on('close', () => clearTimeout(timer));
+  return { child, output, stop };
+}
+
 export function xfreerdp(args: string[], password: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000) {
   return startXfreerdp(args, password, env, timeoutMs).done;
 }
