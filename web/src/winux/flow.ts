@@ -136,8 +136,15 @@ function show(s: Session): void {
     if (state.openOnReady === s.session_id) {
       state.openOnReady = null;
       openDesktop({ extend, sync });
+      // The ready view is behind the desktop: drawn once the page is idle, so that its
+      // layout (50–100 ms of main thread on a 2-core host) does not hold up noVNC's
+      // answers in the desktop's handshake and the decoding of its first frame.
+      const id = s.session_id;
+      const idle = window.requestIdleCallback ?? ((fn: () => void) => setTimeout(fn, 200));
+      idle(() => state.session?.session_id === id && state.session.status === 'ready' && renderReady(), { timeout: 1000 });
+    } else {
+      renderReady();
     }
-    renderReady();
     // Re-synchronise every 30 s, and right after the local countdown reaches zero.
     const left = remaining() * 1000;
     schedule(left > 0 ? Math.min(RESYNC_MS, left + 500) : 2000);
