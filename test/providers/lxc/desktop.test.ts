@@ -219,7 +219,12 @@ test('an RDP client that offers only the old RDP security layer is refused befor
   const since = (await logLines()) + 1;
   try {
     // The right password: only the security layer differs from a login that works.
-    const { code, output } = await startXfreerdp([`/v:127.0.0.1:${a.port}`, `/u:${desktopUser}`, '/sec:rdp', '/cert:ignore', '/log-level:ERROR'], a.password, { DISPLAY: screen.display }, 60_000).done;
+    const { code, output } = await startXfreerdp(
+      [`/v:127.0.0.1:${a.port}`, `/u:${desktopUser}`, '/sec:rdp', '/cert:ignore', '/log-level:ERROR'],
+      a.password,
+      { DISPLAY: screen.display },
+      60_000,
+    ).done;
     assert.notEqual(code, 0, `xfreerdp connected with RDP security: ${output}`);
     const { stdout: log } = await inside(a.containerId, `tail -n +${since} /var/log/xrdp.log`);
     assert.doesNotMatch(log, /access control|VNC password ok/, 'xrdp went on to a login');
