@@ -94,8 +94,10 @@ export async function buildWeb(): Promise<BuildResult> {
   const esbuild = await import('esbuild');
   const out = new Map<string, Buffer>();
   // One build for every page, split: noVNC (large, and only needed once a desktop opens)
-  // lands in a chunk the pages load with import() when they connect, so the visitor
-  // page's first load stays small. noVNC 1.7 uses top-level await: es2022 output.
+  // lands in a chunk of its own, which the pages import() when they connect. The pages
+  // that show a desktop also name it as a modulepreload (pageShell): it is fetched
+  // beside the page's own script, which stays small and draws the page without
+  // waiting for it. noVNC 1.7 uses top-level await: es2022 output.
   const js = await esbuild.build({
     entryPoints: Object.fromEntries(pages.map((p) => [p.script.replace(/\.js$/, ''), path.join(webDir, p.entry)])),
     bundle: true,
