@@ -1,7 +1,7 @@
 // Shared by the LXC tests: the host preparation (builds the template if missing,
 // cached in /var/cache/winux and the `winux-template` container), the real RDP
 // client, and a list of everything a session may leave behind.
-import { spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig, type Config } from '../../../src/config.ts';
@@ -52,9 +52,17 @@ export async function prepareHost(config: Config): Promise<void> {
 export function startXfreerdp(args: string[], password: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000) {
   // detached: no controlling terminal, so FreeRDP reads the password from stdin instead of /dev/tty.
   const child = spawn('xfreerdp', [...args, '/from-stdin:force'], { env: { ...process.env, ...env }, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin.end(`${password}\n`);
+  return detachedClient(child, timeoutMs);
+}
+
+/**
+ * A detached RDP client's handles: its output, `done` when it exits, and `stop()`,
+ * which kills its process group (also after `timeoutMs`).
+ */
+function detachedClient(child: ChildProcessWithoutNullStreams, timeoutMs: number) {
   const output = collectOutput(child);
   child.stdin.on('error', () => {});
-  child.stdin.end(`${password}\n`);
   const stop = () => {
     try {
       process.kill(-child.pid!, 'SIGKILL');
@@ -82,24 +90,15 @@ export function startXfreerdp(args: string[], password: string, env: NodeJS.Proc
  */
 export function startRdesktop(args: string[], password: string, home: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000) {
   const child = spawn('rdesktop', ['-p', '-', ...args], { env: { ...process.env, ...env, HOME: home }, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
-  const output = collectOutput(child);
-  child.stdin.on('error', () => {});
+  const client = detachedClient(child, timeoutMs);
+  client.done.catch(() => {}); // a failed start shows as no desktop on the screen
   child.stdin.write(`${password}\n`);
   const answer = (chunk: Buffer) => {
     if (/trust this certificate/i.test(String(chunk))) child.stdin.write('yes\n');
   };
   child.stdout.on('data', answer);
   child.stderr.on('data', answer);
-  const stop = () => {
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  };
-  const timer = setTimeout(stop, timeoutMs);
-  child.on('close', () => clearTimeout(timer));
-  return { child, output, stop };
+  return client;
 }
 
 export function xfreerdp(args: string[], password: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000) {
