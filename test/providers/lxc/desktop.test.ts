@@ -2,11 +2,12 @@
 // Winux's WebSocket gives the session's XFCE desktop (pixels), the owner's keys
 // land in a terminal inside the container (AltGr characters too), a view-only
 // viewer (a raw RFB client that sends input anyway) changes nothing, an RDP
-// client shows the same windows, foreign credentials and other sites get no
+// client shows the same windows, the clipboard carries Unicode both ways over
+// RDP (also for a client that reconnects), foreign credentials and other sites get no
 // stream, and the stream closes when the session ends. The VNC server has no
 // port another session or a host namespace could reach.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -184,6 +185,51 @@ test('an RDP client shows the same desktop as the browser, with the same windows
     assert.ok(colours > 200, `the RDP screen has only ${colours} colours (see ${rdpPng})`);
   } finally {
     viewer.close();
+    client.stop();
+    screen.stop();
+  }
+});
+
+test('the clipboard carries Unicode both ways between the desktop and an RDP client, also for a client that reconnects', { timeout: 240_000 }, async () => {
+  const screen = await startXvfb('1280x800x24');
+  const clientEnv = { ...process.env, DISPLAY: screen.display };
+  const connect = () =>
+    startXfreerdp(
+      [`/v:127.0.0.1:${a.port}`, `/u:${desktopUser}`, '/cert:ignore', '/size:1280x800', '/bpp:24', '+clipboard', '/log-level:ERROR'],
+      a.password,
+      { DISPLAY: screen.display },
+      120_000,
+    );
+  const shot = path.join(outDir, 'rdp-clipboard.png');
+  const drawn = async () => {
+    await run('import', ['-display', screen.display, '-window', 'root', shot]);
+    return Number((await run('convert', [shot, '-format', '%k', 'info:'])).stdout.trim()) > 200;
+  };
+  const clientClipboard = async () => (await run('xclip', ['-o', '-selection', 'clipboard'], { env: clientEnv, okCodes: [0, 1], timeoutMs: 10_000 })).stdout;
+  const desktopClipboard = async () =>
+    (await inside(a.containerId, `su - ${desktopUser} -c 'DISPLAY=:10 timeout 5 /tmp/winux-test-xclip -o -selection clipboard' || true`)).stdout;
+  mkdirSync(outDir, { recursive: true });
+  let client = connect();
+  let hostOwner: ReturnType<typeof spawn> | undefined;
+  try {
+    // A first client comes and goes (a visitor's network blip, or the browser door's RDP twin closing).
+    await waitFor(drawn, 60_000, 'the first RDP client to show the desktop');
+    client.stop();
+    await client.done;
+    await waitFor(async () => !(await drawn()), 10_000, 'the first RDP window to close');
+    client = connect();
+    await waitFor(drawn, 60_000, 'the second RDP client to show the desktop');
+
+    // Copied on the desktop: the RDP client's own clipboard gets it.
+    await copyOnDesktop(a.containerId, 'copié sur le bureau, 10 € à payer');
+    await waitFor(async () => (await clientClipboard()) === 'copié sur le bureau, 10 € à payer', 30_000, "the desktop's text on the RDP client's clipboard");
+
+    // Copied on the client's machine: a program on the desktop can paste it.
+    hostOwner = spawn('xclip', ['-quiet', '-selection', 'clipboard', '-i'], { env: clientEnv, stdio: ['pipe', 'ignore', 'ignore'] });
+    hostOwner.stdin!.end('collé depuis le client RDP : ½ ✓');
+    await waitFor(async () => (await desktopClipboard()) === 'collé depuis le client RDP : ½ ✓', 30_000, "the client's text on the desktop's clipboard");
+  } finally {
+    hostOwner?.kill();
     client.stop();
     screen.stop();
   }
