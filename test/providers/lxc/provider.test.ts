@@ -356,7 +356,7 @@ test('a full RDP login under Xvfb shows the XFCE desktop, without a Display dial
       await new Promise((r) => setTimeout(r, 1000));
     }
     assert.ok(colours > 200, `the screenshot has only ${colours} colours: no desktop drawn (see ${png})`);
-    // XFCE's panel is a dark bar along the top edge; the desktop below it is not.
+    // XFCE's panel is a light bar along the top edge, over the blue wallpaper.
     const top = (await run('convert', [png, '-crop', '1280x20+0+0', '-resize', '1x1!', '-format', '%[fx:int(255*mean)]', 'info:'])).stdout.trim();
     const middle = (await run('convert', [png, '-crop', '400x200+440+300', '-resize', '1x1!', '-format', '%[fx:int(255*mean)]', 'info:'])).stdout.trim();
     assert.notEqual(top, middle, `panel and desktop look the same (top ${top}, middle ${middle})`);
