@@ -21,7 +21,10 @@
 //    colour converters at every start and polls its connection every 100 ms
 //    (libfreerdp/core/connection.c and activation.c: Sleep(100) until the
 //    connection is active), a floor of its own above the 1 s target;
-// 3. keystroke → screen update on loopback (RFB through Winux's WebSocket, a
+// 3. an RDP client connecting again to a live session (a first xfreerdp shown the
+//    desktop and killed, as a dropped connection): the second one's start until
+//    its screen shows the desktop;
+// 4. keystroke → screen update on loopback (RFB through Winux's WebSocket, a
 //    terminal focused), idle bytes per minute, memory of a session with its
 //    desktop running and sessions per GiB.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -174,6 +177,33 @@ async function rdpClick(server: TestServer, display: string, rdpClient: 'xfreerd
   }
 }
 
+/** An RDP client on a live session until it shows the desktop, killed, then another: ms until the second one shows it. */
+async function rdpReconnect(session: { port: number; username: string; password: string }, display: string): Promise<number> {
+  const connect = () =>
+    startXfreerdp(
+      [`/v:127.0.0.1:${session.port}`, `/u:${session.username}`, '/cert:ignore', '/size:1280x800', '/bpp:24', '/log-level:ERROR'],
+      session.password,
+      { DISPLAY: display },
+      120_000,
+    );
+  const until = async (drawn: boolean, t0: number) => {
+    while ((await screenColours(screen.fbdir)) > 200 !== drawn) {
+      if (performance.now() - t0 > 120_000) throw new Error(drawn ? 'no desktop on the RDP screen within 120 s' : 'the RDP window stayed');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return performance.now() - t0;
+  };
+  const first = connect();
+  await until(true, performance.now()).finally(() => first.stop());
+  await until(false, performance.now());
+  const second = connect();
+  try {
+    return await until(true, performance.now());
+  } finally {
+    second.stop();
+  }
+}
+
 await prepareHost(config);
 await cleanAll();
 const results: Record<string, string> = {};
@@ -238,6 +268,9 @@ try {
     keys.push(performance.now() - t);
   }
   viewer.close();
+  // A visitor's RDP client that drops and connects again (the same session, the same desktop).
+  const reconnects: number[] = [];
+  for (let i = 0; i < runs; i++) await timed('RDP reconnect', () => rdpReconnect(one, screen.display), reconnects);
   await endAllSessions(server);
   await server.close();
 
@@ -280,6 +313,7 @@ try {
   results['click → desktop on an RDP client, cold p50'] = figure(coldRdp, runs);
   results['  the same with rdesktop 1.9 (no 100 ms polling, no start-up benchmark), warm p50'] = figure(warmRdesktop, runs);
   results['  the same with rdesktop 1.9, cold p50'] = figure(coldRdesktop, runs);
+  results['an RDP client connecting again to a live session → its desktop p50'] = figure(reconnects, runs);
   results['keystroke → screen update over the WebSocket (loopback), p50 / max'] = `${p50(keys).toFixed(1)} ms / ${Math.max(...keys).toFixed(1)} ms`;
   results['idle desktop, bytes per minute to a viewer'] = `${Math.round(idleBytesPerMinute)} B`;
   const tpl = await templateState(config, desktop);
