@@ -6,8 +6,11 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { runningStatuses, statuses } from '../core/session.ts';
+import type { Config } from '../config.ts';
+import type { Provider } from '../core/provider-port.ts';
+import type { SessionService } from '../core/service.ts';
+import type { SessionStore } from '../core/store-port.ts';
 import type { TelemetryEvent } from '../core/telemetry.ts';
-import type { AppServices } from './context.ts';
 
 /** Resolves 0.1–30 s (LXC starts in 1–3 s, Proxmox clones in 10–60 s). */
 const startBuckets = [0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60, 120, 300];
@@ -25,7 +28,16 @@ export interface Metrics {
   close(): void;
 }
 
-export function createMetrics(s: Pick<AppServices, 'service' | 'store' | 'config' | 'provider' | 'pool'>): Metrics {
+/** What the metrics read (the app's services; named here so that context.ts, which holds the metrics, is not imported back). */
+export interface MetricsSources {
+  config: Pick<Config, 'maxSessions'>;
+  service: Pick<SessionService, 'on' | 'off'>;
+  store: Pick<SessionStore, 'countByStatus' | 'countHeld' | 'list'>;
+  provider: Pick<Provider, 'name'>;
+  pool: { readonly targetSize: number };
+}
+
+export function createMetrics(s: MetricsSources): Metrics {
   const registry = new Registry();
   const registers = [registry];
   collectDefaultMetrics({ register: registry });

@@ -50,8 +50,6 @@ import { lxcDesktopFiles } from './files.ts';
 import { templateControl, templateName, templateState } from './template.ts';
 import { createHostReader, createUsageReader } from './usage.ts';
 
-export { prepareLxcHost } from './setup.ts';
-
 /** How long a started desktop may take to answer an RDP handshake before creation fails. */
 const desktopTimeoutMs = 120_000;
 

@@ -14,6 +14,7 @@ import { hasRootIdMap, hasSessionIdSpace, sessionIdBase, sessionIdSpace, session
 import { ensureSessionsCgroup } from './cgroups.ts';
 import { ensureNetwork } from './network.ts';
 import { ensureTemplate, type TemplateProgress } from './template.ts';
+import { ensureScreenshot } from './template-screenshot.ts';
 
 export class HostSetupError extends Error {
   name = 'HostSetupError';
@@ -127,7 +128,6 @@ export async function prepareLxcHost(config: Config, logger: Logger, print: Setu
   await ensureSessionsCgroup(config);
 
   // One template per desktop offered (WINUX_DESKTOPS), each with its picture for the page.
-  const { ensureScreenshot } = await import('./template-screenshot.ts');
   for (const desktop of config.desktops) {
     onProgress({ step: `template ${desktop}` });
     const progress: TemplateProgress = (e) => onProgress({ step: `template:${desktop}:${e.step}`, detail: e.detail });
