@@ -5,13 +5,16 @@
 // and 4000 session_ended (no reconnection). The server's own proxy, auth and
 // view-only enforcement are tested on the server side.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page, WebSocketRoute } from 'playwright-core';
 import { VncDesktop } from '../support/vnc-desktop.ts';
 import { launchBrowser, openPage, outDir, startWinux, text, until, type Winux } from './harness.ts';
+
+const execFileAsync = promisify(execFile);
 
 let browser: Browser;
 let w: Winux;
@@ -172,13 +175,19 @@ describe('the visitor page on a desktop stream', () => {
     await page.click('#dt-clip');
     await page.fill('#dt-clip-text', 'du navigateur : @ € #');
     await page.click('#dt-clip-send');
-    const xClipboard = () => {
+    let seen = '';
+    const xClipboard = async () => {
       // Xvnc asks the viewer for the text when xclip asks Xvnc (extended clipboard): a round trip through the page.
-      const r = spawnSync('xclip', ['-selection', 'clipboard', '-o'], { env, encoding: 'utf8', timeout: 15_000 });
-      return r.stdout + (r.stderr ? ` [${r.stderr.trim()}]` : '');
+      // Asynchronously: this process relays the page's WebSocket (routeWebSocket), and a blocking spawnSync held
+      // the page's answer back until xclip timed out (three 15 s looks per run).
+      const r = await execFileAsync('xclip', ['-selection', 'clipboard', '-o'], { env, encoding: 'utf8', timeout: 15_000 }).catch((e) => e);
+      seen = String(r.stdout ?? '') + (r.stderr ? ` [${String(r.stderr).trim()}]` : '');
+      return seen;
     };
     // Generous: on a loaded host each look can take seconds.
-    await until(() => xClipboard() === 'du navigateur : @ € #', `the text in the X clipboard (is ${JSON.stringify(xClipboard())})`, 60_000);
+    await until(async () => (await xClipboard()) === 'du navigateur : @ € #', 'the text in the X clipboard', 60_000).catch((e) => {
+      throw new Error(`${(e as Error).message} (is ${JSON.stringify(seen)})`);
+    });
     assert.ok(await page.locator('#dt-clip-panel').isHidden());
   });
 
