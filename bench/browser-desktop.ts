@@ -149,17 +149,21 @@ async function browserClick(server: TestServer, browser: Awaited<ReturnType<type
   }
 }
 
+/** xfreerdp on Xvfb's screen, at a session's RDP port, with its credentials. */
+const xfreerdpOn = (session: { port: number; username: string; password: string }, display: string) =>
+  startXfreerdp(
+    [`/v:127.0.0.1:${session.port}`, `/u:${session.username}`, '/cert:ignore', '/size:1280x800', '/bpp:24', '/log-level:ERROR'],
+    session.password,
+    { DISPLAY: display },
+    120_000,
+  );
+
 async function rdpClick(server: TestServer, display: string, rdpClient: 'xfreerdp' | 'rdesktop' = 'xfreerdp'): Promise<number> {
   const t0 = performance.now();
   const ready = await createReadySession(server, 240_000);
   const client =
     rdpClient === 'xfreerdp'
-      ? startXfreerdp(
-          [`/v:127.0.0.1:${ready.port}`, `/u:${ready.username}`, '/cert:ignore', '/size:1280x800', '/bpp:24', '/log-level:ERROR'],
-          ready.password,
-          { DISPLAY: display },
-          120_000,
-        )
+      ? xfreerdpOn(ready, display)
       : startRdesktop(['-u', ready.username, '-g', '1280x800', '-a', '24', `127.0.0.1:${ready.port}`], ready.password, fbdir, { DISPLAY: display }, 120_000);
   try {
     // The screen is read from Xvfb's framebuffer file (lxc-support.ts: screenColours).
@@ -179,13 +183,6 @@ async function rdpClick(server: TestServer, display: string, rdpClient: 'xfreerd
 
 /** An RDP client on a live session until it shows the desktop, killed, then another: ms until the second one shows it. */
 async function rdpReconnect(session: { port: number; username: string; password: string }, display: string): Promise<number> {
-  const connect = () =>
-    startXfreerdp(
-      [`/v:127.0.0.1:${session.port}`, `/u:${session.username}`, '/cert:ignore', '/size:1280x800', '/bpp:24', '/log-level:ERROR'],
-      session.password,
-      { DISPLAY: display },
-      120_000,
-    );
   const until = async (drawn: boolean, t0: number) => {
     while ((await screenColours(screen.fbdir)) > 200 !== drawn) {
       if (performance.now() - t0 > 120_000) throw new Error(drawn ? 'no desktop on the RDP screen within 120 s' : 'the RDP window stayed');
@@ -193,10 +190,10 @@ async function rdpReconnect(session: { port: number; username: string; password:
     }
     return performance.now() - t0;
   };
-  const first = connect();
+  const first = xfreerdpOn(session, display);
   await until(true, performance.now()).finally(() => first.stop());
   await until(false, performance.now());
-  const second = connect();
+  const second = xfreerdpOn(session, display);
   try {
     return await until(true, performance.now());
   } finally {

@@ -20,7 +20,7 @@ import { containerIp, containerName } from '../../../src/providers/lxc/naming.ts
 import { probeRdp } from '../../../src/providers/lxc/rdp-probe.ts';
 import { RfbClient } from '../../support/rfb-client.ts';
 import { createReadySession, startTestServer, waitFor, type TestServer } from '../../support/server.ts';
-import { desktopUser, logger, lxcRange, prepareHost, saveFramePng, startXfreerdp, startXvfb } from './helpers.ts';
+import { desktopUser, imageColours, logger, lxcRange, prepareHost, saveFramePng, screenshotColours, startXfreerdp, startXvfb } from './helpers.ts';
 
 const api = '/api/winux';
 const { env, config, cleanAll } = lxcRange(30851, 34751, 6);
@@ -181,7 +181,7 @@ test('an RDP client shows the same desktop as the browser, with the same windows
       'the RDP screen to match the browser desktop',
     );
     assert.ok(diff.differing < 1280 * 800 * 0.02);
-    const colours = Number((await run('convert', [rdpPng, '-format', '%k', 'info:'])).stdout.trim());
+    const colours = await imageColours(rdpPng);
     assert.ok(colours > 200, `the RDP screen has only ${colours} colours (see ${rdpPng})`);
   } finally {
     viewer.close();
@@ -201,10 +201,7 @@ test('the clipboard carries Unicode both ways between the desktop and an RDP cli
       120_000,
     );
   const shot = path.join(outDir, 'rdp-clipboard.png');
-  const drawn = async () => {
-    await run('import', ['-display', screen.display, '-window', 'root', shot]);
-    return Number((await run('convert', [shot, '-format', '%k', 'info:'])).stdout.trim()) > 200;
-  };
+  const drawn = async () => (await screenshotColours(screen.display, shot)) > 200;
   const clientClipboard = async () => (await run('xclip', ['-o', '-selection', 'clipboard'], { env: clientEnv, okCodes: [0, 1], timeoutMs: 10_000 })).stdout;
   const desktopClipboard = async () =>
     (await inside(a.containerId, `su - ${desktopUser} -c 'DISPLAY=:10 timeout 5 /tmp/winux-test-xclip -o -selection clipboard' || true`)).stdout;

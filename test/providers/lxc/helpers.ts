@@ -144,6 +144,17 @@ export async function saveFramePng(client: { width: number; height: number; pixe
   return file;
 }
 
+/** How many colours the picture in `file` has: a blank, black or single-colour screen has very few, a drawn desktop hundreds. */
+export async function imageColours(file: string): Promise<number> {
+  return Number((await run('convert', [file, '-format', '%k', 'info:'])).stdout.trim());
+}
+
+/** Saves an X display's screen to `file` (PNG) and counts its colours. */
+export async function screenshotColours(display: string, file: string): Promise<number> {
+  await run('import', ['-display', display, '-window', 'root', file]);
+  return imageColours(file);
+}
+
 /** Resolves true when something accepts a TCP connection on 127.0.0.1:port (the providers' own probe). */
 export function portAccepts(port: number, host = '127.0.0.1', timeoutMs = 2000): Promise<boolean> {
   return portOpen(host, port, timeoutMs);

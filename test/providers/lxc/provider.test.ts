@@ -29,6 +29,7 @@ import {
   prepareHost,
   randomPassword,
   rdpLogin,
+  screenshotColours,
   startXfreerdp,
   startXvfb,
 } from './helpers.ts';
@@ -350,8 +351,7 @@ test('a full RDP login under Xvfb shows the XFCE desktop, without a Display dial
     let colours = 0;
     const shown = Date.now() + 60_000;
     while (Date.now() < shown) {
-      await run('import', ['-display', display, '-window', 'root', png]);
-      colours = Number((await run('convert', [png, '-format', '%k', 'info:'])).stdout.trim());
+      colours = await screenshotColours(display, png);
       if (colours > 200) break;
       await new Promise((r) => setTimeout(r, 1000));
     }
