@@ -12,7 +12,8 @@
 # One recipe per desktop, sharing a base: the base (packages.txt, files/,
 # configure.sh) first, then the desktop's own (desktops/<name>/packages.txt in
 # the same apt-get, desktops/<name>/files/ copied over files/,
-# desktops/<name>/configure.sh after configure.sh).
+# desktops/<name>/configure.sh after configure.sh), then first-login.sh (the
+# desktop user's first login, run once here instead of in every session).
 # Prints "::step <name>" lines that `winux template build` turns into progress.
 #
 # It runs in a private mount namespace (see the re-exec below), so the bind
@@ -94,6 +95,9 @@ for script in "$here/configure.sh" "$own/configure.sh"; do
   chroot "$rootfs" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LANG=C \
     WINUX_DESKTOP_USER="$user" sh -s < "$script"
 done
+# The desktop user's first login, so that sessions start like a returning user's.
+chroot "$rootfs" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C \
+  WINUX_DESKTOP_USER="$user" sh -s < "$here/first-login.sh"
 
 echo "::step cleanup"
 rm -f "$rootfs/usr/sbin/policy-rc.d" "$rootfs/etc/resolv.conf"

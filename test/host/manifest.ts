@@ -85,9 +85,15 @@ export const containerPrograms: Record<string, string> = {
   useradd: 'passwd',
   passwd: 'passwd',
   hostname: 'hostname',
-  xset: 'x11-xserver-utils', // startwm.sh, winux-desktop
+  xset: 'x11-xserver-utils', // startwm.sh, winux-desktop, first-login.sh
+  // template/first-login.sh (in the build chroot): the desktop user's first login
+  'dbus-uuidgen': 'dbus-bin',
+  pkill: 'procps',
+  ls: 'coreutils',
+  tail: 'coreutils',
   // each desktop's session (template/desktops/<name>/files/etc/winux/desktop.conf) and its configure.sh
-  startxfce4: 'xfce4-session',
+  'xfce4-session': 'xfce4-session', // winux-xfce-session
+  xrdb: 'x11-xserver-utils', // winux-xfce-session merges XFCE's Xft settings
   'mate-session': 'mate-session-manager',
   startlxqt: 'lxqt-session',
   'glib-compile-schemas': 'libglib2.0-bin',

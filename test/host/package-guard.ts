@@ -127,7 +127,7 @@ function scanCode(found: Found, file: string, text: string): void {
     }
     for (const m of line.matchAll(afterDashDash)) {
       if (m[1] !== undefined) {
-        const ours = m[1].startsWith('/usr/local/') && fs.existsSync(path.join(root, 'template/files', m[1]));
+        const ours = m[1].startsWith('/usr/local/') && recipePath(m[1]) !== null;
         if (!m[1].startsWith('-')) found.add('program', m[1], inContainer || ours ? 'container' : 'host', where); // `npm start -- --flag`: an argument
       } else {
         const arg = m[2]!.trim();
@@ -145,8 +145,8 @@ function scanCode(found: Found, file: string, text: string): void {
     for (const m of line.matchAll(absPath)) {
       // An absolute path after lxc-attach's `--` is a container program (added above).
       if (inContainer) continue;
-      // Our own files in the template (template/files/usr/local/...) live in the container.
-      if (m[1]!.startsWith('/usr/local/') && fs.existsSync(path.join(root, 'template/files', m[1]!))) found.add('file', m[1]!, 'container', where);
+      // Our own files in the template (template/files/usr/local/..., a desktop's files/) live in the container.
+      if (m[1]!.startsWith('/usr/local/') && recipePath(m[1]!)) found.add('file', m[1]!, 'container', where);
       else found.add('file', m[1]!, 'host', where);
     }
     const inc = lxcInclude.exec(trimmed.replace(/['",`]+$/, ''));
@@ -369,6 +369,14 @@ export function shellCommands(src: string): Array<{ word: string; line: number }
 /** Programs that run the command written after them, with no options in between as used here. */
 const prefixWrappers = new Set(['setsid', 'nohup']);
 
+/** Where the recipe itself ships `name` into a template (template/files/, or a desktop's files/), or null. */
+function recipePath(name: string): string | null {
+  if (!name.startsWith('/')) return null;
+  const dirs = ['template/files', ...fs.readdirSync(path.join(root, 'template/desktops')).map((d) => `template/desktops/${d}/files`)];
+  const dir = dirs.find((d) => fs.existsSync(path.join(root, d, name)));
+  return dir ? `${dir}${name}` : null;
+}
+
 /** Shell files and which side their commands run on. */
 function shellFiles(): Array<{ file: string; side: Side }> {
   const isShell = (f: string) => f.endsWith('.sh') || /^#!.*\b(ba)?sh\b/.test(fs.readFileSync(f, 'utf8').split('\n', 1)[0]!);
@@ -382,6 +390,7 @@ function shellFiles(): Array<{ file: string; side: Side }> {
   const desktops = path.join(root, 'template/desktops');
   const container = [
     path.join(root, 'template/configure.sh'),
+    path.join(root, 'template/first-login.sh'),
     ...walk(path.join(root, 'template/files'), isShell),
     ...walk(desktops, (f) => f.endsWith('/configure.sh') || (f.includes('/files/') && isShell(f))),
   ];
@@ -407,7 +416,8 @@ export function scan(): Scan {
   for (const d of fs.readdirSync(path.join(root, 'template/desktops'))) {
     const conf = path.join(root, 'template/desktops', d, 'files/etc/winux/desktop.conf');
     const m = /^WINUX_DESKTOP_SESSION=(\S+)$/m.exec(fs.existsSync(conf) ? fs.readFileSync(conf, 'utf8') : '');
-    if (m) found.add('program', path.basename(m[1]!), 'container', path.relative(root, conf));
+    if (m && recipePath(m[1]!)) found.add('file', m[1]!, 'container', path.relative(root, conf));
+    else if (m) found.add('program', path.basename(m[1]!), 'container', path.relative(root, conf));
   }
   // lxc.include lines anywhere in the recipe, scripts and deploy files too
   for (const f of [
@@ -647,10 +657,10 @@ export function templateClosure(templatePackages: string[]): Set<string> {
   );
 }
 
-/** Files the host expects inside the container: shipped by the recipe (template/files/). */
+/** Files the host expects inside the container: shipped by the recipe (template/files/, a desktop's files/). */
 function recipeFile(u: Usage): Verdict {
-  const ok = fs.existsSync(path.join(root, 'template/files', u.name));
-  return { usage: u, ok, detail: ok ? `template/files${u.name} (the recipe)` : `not in template/files: nothing puts ${u.name} into the template` };
+  const shipped = recipePath(u.name);
+  return { usage: u, ok: shipped !== null, detail: shipped ? `${shipped} (the recipe)` : `not in template/files: nothing puts ${u.name} into the template` };
 }
 
 /** Container usages: each program must be mapped to a package the template installs (or one on every Debian). */
@@ -660,7 +670,7 @@ export function checkContainer(usages: Usage[], templatePackages: string[], dpkg
     .map((u): Verdict => {
       if (u.kind === 'file') return recipeFile(u);
       const name = path.basename(u.name);
-      if (fs.existsSync(path.join(root, 'template/files', u.name))) return recipeFile(u);
+      if (recipePath(u.name)) return recipeFile(u);
       const pkg = containerPrograms[name];
       if (!pkg)
         return {
@@ -720,7 +730,7 @@ function resolveInside(rootfs: string, p: string): string | null {
 export function checkContainerInRootfs(usages: Usage[], templatePackages: string[], rootfs: string): Verdict[] {
   const db = loadDpkg(path.join(rootfs, 'var/lib/dpkg'));
   const brought = closure(templatePackages, db);
-  const programs = usages.filter((u) => u.side === 'container' && u.kind === 'program' && !fs.existsSync(path.join(root, 'template/files', u.name)));
+  const programs = usages.filter((u) => u.side === 'container' && u.kind === 'program' && !recipePath(u.name));
   const chains = new Map<Usage, string[]>();
   for (const u of programs) {
     const candidates = u.name.startsWith('/') ? [u.name] : systemDirs.map((d) => `${d}/${u.name}`);

@@ -13,6 +13,7 @@ import type { CreationStep } from '../../../src/core/session.ts';
 import type { CreateSpec } from '../../../src/core/provider-port.ts';
 import { createLxcProvider } from '../../../src/providers/lxc/index.ts';
 import { sessionCgroupFile } from '../../../src/providers/lxc/cgroups.ts';
+import { containerDir } from '../../../src/providers/lxc/container.ts';
 import { run } from '../../../src/providers/lxc/exec.ts';
 import { sessionIdMap, sessionIdSpace } from '../../../src/providers/lxc/idmap.ts';
 import { containerIp, containerName, rdpPort } from '../../../src/providers/lxc/naming.ts';
@@ -177,6 +178,22 @@ test('the session container is unprivileged, limited, named after the session, a
   await attach(A, ['chpasswd'], `root:${rootPassword}\n`);
   assert.equal(await rdpLogin(config, A, rdpPort(config, A), 'root', rootPassword, xvfb.display), 'refused', 'root logged in over RDP');
   await attach(A, ['passwd', '-l', 'root']);
+});
+
+test("a session's XFCE starts like a returning user's: it writes none of the settings the template's first login made", { timeout: 60_000 }, async () => {
+  // A first start writes a few hundred XFCE settings, each one a change every XFCE
+  // process reacts to (template/first-login.sh made them once, at build time). What
+  // the session writes lands in its overlay's upper layer, its own disk.
+  const upper = path.join(containerDir(config, containerName(A)), 'overlay', 'delta');
+  assert.ok(existsSync(path.join(upper, 'home', desktopUser)), 'control: the session wrote into its home (its folders, the VNC password)');
+  const settings = path.join(upper, 'home', desktopUser, '.config', 'xfce4', 'xfconf');
+  assert.deepEqual(existsSync(settings) ? readdirSync(settings, { recursive: true }) : [], [], 'settings XFCE wrote at this start');
+  // They are there all the same, read from the template.
+  const channels = `/home/${desktopUser}/.config/xfce4/xfconf/xfce-perchannel-xml`;
+  assert.match((await attach(A, ['cat', `${channels}/xfce4-keyboard-shortcuts.xml`])).stdout, /name="override" type="bool" value="true"/);
+  // And the desktop runs, started by winux-xfce-session (no startxfce4).
+  const processes = (await attach(A, ['pgrep', '-a', '-u', desktopUser, '.'])).stdout;
+  for (const name of ['xfce4-session', 'xfce4-panel', 'xfdesktop', 'xfwm4']) assert.match(processes, new RegExp(`^\\d+ ${name}\\b`, 'm'), name);
 });
 
 test("usage reads each session's CPU and memory from its cgroup: a busy loop inside shows as about a core", { timeout: 90_000 }, async () => {

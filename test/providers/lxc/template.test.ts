@@ -2,14 +2,14 @@
 // (built by the first LXC test run when missing: /var/cache/winux).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { run } from '../../../src/providers/lxc/exec.ts';
 import { recipeHash, templateState } from '../../../src/providers/lxc/template.ts';
-import { lxcConfig, prepareHost } from './helpers.ts';
+import { desktopUser, lxcConfig, prepareHost } from './helpers.ts';
 
 const config = lxcConfig();
 const winux = path.resolve(import.meta.dirname, '../../../bin/winux.js');
@@ -32,6 +32,25 @@ test('the recipe hash covers the mirror and the desktop user, so changing them r
   assert.equal(await recipeHash(lxcConfig()), base, 'stable for the same recipe');
   assert.notEqual(await recipeHash(lxcConfig({ WINUX_MIRROR: 'http://mirror.example/debian' })), base);
   assert.notEqual(await recipeHash(lxcConfig({ WINUX_DESKTOP_USER: 'eleve' })), base);
+});
+
+test("the XFCE template holds its user's first login (template/first-login.sh) and nothing else of that session", async () => {
+  const { rootfs } = await templateState(config);
+  const home = path.join(rootfs, 'home', desktopUser);
+  const channels = path.join('.config', 'xfce4', 'xfconf', 'xfce-perchannel-xml');
+  // What XFCE writes at a first start: the shortcuts copied to the user's own, with the
+  // mark that says so (without it every session's start copies them again), the panel's
+  // layout migrated from Winux's default.xml (the time left, plugin 23).
+  const shortcuts = readFileSync(path.join(home, channels, 'xfce4-keyboard-shortcuts.xml'), 'utf8');
+  assert.match(shortcuts, /<property name="custom" type="empty">[\s\S]*<property name="override" type="bool" value="true"\/>/);
+  assert.match(readFileSync(path.join(home, channels, 'xfce4-panel.xml'), 'utf8'), /<property name="plugin-23" type="string" value="genmon"\/>/);
+  // Nothing of the login's session: no caches, sockets, X or VNC credentials, bus files.
+  assert.deepEqual(readdirSync(home).sort(), ['.bash_logout', '.bashrc', '.config', '.profile']);
+  assert.deepEqual(readdirSync(path.join(home, '.config')).sort(), ['Thunar', 'xfce4']);
+  assert.equal(existsSync(path.join(home, '.config', 'xfce4', 'desktop')), false, "the login's screen-size icon layout");
+  // Every clone makes its own machine id at boot: the login's temporary one is gone.
+  assert.equal(readFileSync(path.join(rootfs, 'etc', 'machine-id'), 'utf8'), '');
+  assert.equal(existsSync(path.join(rootfs, 'tmp', 'winux-first-login')), false);
 });
 
 test('`winux template build` on an unchanged recipe does nothing and says so', { timeout: 120_000 }, async () => {
