@@ -44,7 +44,7 @@ import { diskScheduler, ensureSessionsCgroup, hostCapacity } from './cgroups.ts'
 import { commandExists } from './exec.ts';
 import { hasRootIdMap, hasSessionIdSpace, sessionIdSpace } from './idmap.ts';
 import { containerIdOf, containerIp, containerName, rdpPort } from './naming.ts';
-import { bridgeState, closeRdpPort, ensureNetwork, forwardedContainers, hostListensOn, openRdpPort, sessionDns } from './network.ts';
+import { bridgeState, closeRdpPort, ensureNetworkOnce, forwardedContainers, hostListensOn, openRdpPort, sessionDns } from './network.ts';
 import { probeRdp } from './rdp-probe.ts';
 import { lxcDesktopFiles } from './files.ts';
 import { templateControl, templateName, templateState } from './template.ts';
@@ -131,7 +131,7 @@ export function createLxcProvider(config: Config, logger: Logger): Provider {
       signal.throwIfAborted();
 
       ctx.progress('starting');
-      await (networkReady ??= Promise.all([ensureNetwork(config), ensureSessionsCgroup(config)]).catch((err) => {
+      await (networkReady ??= Promise.all([ensureNetworkOnce(config), ensureSessionsCgroup(config)]).catch((err) => {
         networkReady = undefined;
         throw err;
       }));

@@ -135,6 +135,27 @@ export function netHookPath(config: Config): string {
   return hookPath(config);
 }
 
+/**
+ * The configurations whose network ensureNetwork made in this process: host
+ * preparation makes it at startup, and the provider's first create then need not
+ * run its forty-odd `ip`/`iptables` commands again (0.5 s of the first click after
+ * a start, each spawn also blocking the event loop).
+ */
+const networksMade = new Map<string, Promise<void>>();
+const networkKey = (config: Config) => JSON.stringify([config.lxc, config.allowedNetworks]);
+
+/** ensureNetwork once per configuration in this process (again after a failure). */
+export function ensureNetworkOnce(config: Config): Promise<void> {
+  const key = networkKey(config);
+  let made = networksMade.get(key);
+  if (!made) {
+    made = ensureNetwork(config);
+    networksMade.set(key, made);
+    made.catch(() => networksMade.delete(key));
+  }
+  return made;
+}
+
 /** Creates the bridge, NAT and isolation rules if missing. Idempotent and fast when all is there. */
 export async function ensureNetwork(config: Config): Promise<void> {
   const { bridge, subnet } = config.lxc;
@@ -188,6 +209,9 @@ export async function ensureNetwork(config: Config): Promise<void> {
     ['-s', subnet, '!', '-d', subnet, '-j', 'MASQUERADE'],
     ['-o', bridge, '-s', '127.0.0.0/8', '-j', 'MASQUERADE'],
   ]);
+  // The rules are this configuration's now, whatever another one made before.
+  networksMade.clear();
+  networksMade.set(networkKey(config), Promise.resolve());
 }
 
 /** True when this kernel has IPv6 at all (booted without `ipv6.disable=1`). */
