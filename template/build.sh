@@ -95,8 +95,11 @@ for script in "$here/configure.sh" "$own/configure.sh"; do
   chroot "$rootfs" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LANG=C \
     WINUX_DESKTOP_USER="$user" sh -s < "$script"
 done
-# The desktop user's first login, so that sessions start like a returning user's.
-chroot "$rootfs" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C \
+# The desktop user's first login, so that sessions start like a returning user's,
+# in PID and network namespaces of its own: it sees and signals no other process,
+# and its session bus's abstract socket is not on the host's network namespace.
+unshare --pid --fork --mount-proc="$rootfs/proc" --net -- chroot "$rootfs" \
+  /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C \
   WINUX_DESKTOP_USER="$user" sh -s < "$here/first-login.sh"
 
 echo "::step cleanup"

@@ -27,6 +27,13 @@ echo "::step first-login"
 
 home=$(getent passwd "$user" | cut -d: -f6)
 before=$(ls -A "$home")
+# The build runs as the host's root, so the user's uid here is the host's too,
+# maybe a real person's there, who could then signal or trace the login. For the
+# login the user takes an id of root's subordinate range (ensureSubIds), which no
+# host user has; its own ids come back, with its files, at the end.
+uid=$(id -u "$user")
+gid=$(id -g "$user")
+usermod -u 101000 "$user" && groupmod -g 101000 "$user"
 run=/tmp/winux-first-login
 rm -rf "$run"
 install -d -o "$user" -g "$user" -m 0700 "$run"
@@ -34,6 +41,9 @@ install -d -m 1777 /tmp/.X11-unix
 # The session bus wants a machine id; the template must not keep one (configure.sh).
 dbus-uuidgen > /etc/machine-id
 
+# The login's processes: the user's, in this PID namespace (build.sh gives the
+# login one of its own).
+ours="-u $user"
 as_user() {
   runuser -u "$user" -- env -i HOME="$home" USER="$user" LOGNAME="$user" SHELL=/bin/bash \
     PATH=/usr/local/bin:/usr/bin:/bin DISPLAY=:99 XAUTHORITY="$run/Xauthority" XDG_RUNTIME_DIR="$run" \
@@ -61,7 +71,7 @@ as_user setsid dbus-launch --exit-with-session /etc/xrdp/startwm.sh > "$run/sess
 session=$!
 drawn() {
   for process in $WINUX_DESKTOP_READY; do
-    pgrep -u "$user" -x "$process" > /dev/null || return 1
+    pgrep $ours -x "$process" > /dev/null || return 1
   done
 }
 i=0
@@ -76,17 +86,23 @@ sleep 8
 # The session ends; the settings daemon (D-Bus-activated, outside the session's
 # process group) writes its files when it is told to stop.
 kill -TERM "-$session" 2> /dev/null || true
-pkill -TERM -u "$user" -x xfconfd 2> /dev/null || true
+pkill -TERM $ours -x xfconfd 2> /dev/null || true
 i=0
-while pgrep -u "$user" -x xfconfd > /dev/null; do
+while pgrep $ours -x xfconfd > /dev/null; do
   i=$((i + 1))
   [ "$i" -lt 200 ] || fail "xfconfd did not stop"
   sleep 0.05
 done
-pkill -TERM -u "$user" 2> /dev/null || true
+pkill -TERM $ours 2> /dev/null || true
 sleep 1
-pkill -KILL -u "$user" 2> /dev/null || true
+pkill -KILL $ours 2> /dev/null || true
 wait "$xvnc" 2> /dev/null || true
+i=0
+while pgrep $ours > /dev/null; do
+  i=$((i + 1))
+  [ "$i" -lt 100 ] || fail "the login's processes did not end"
+  sleep 0.05
+done
 
 # What the desktop keeps stays where the login put it (owners and modes as they
 # are); every other path it made goes, deepest first.
@@ -102,6 +118,8 @@ find "$home" -mindepth 1 -depth | while IFS= read -r file; do
 done
 rm -rf "$run" /tmp/.X11-unix
 : > /etc/machine-id
+groupmod -g "$gid" "$user" && usermod -u "$uid" -g "$gid" "$user"
+chown -R "$user:$user" "$home"
 
 # The desktop did write its settings (an empty result means the login did not happen).
 for p in $WINUX_DESKTOP_FIRST_LOGIN_KEEP; do

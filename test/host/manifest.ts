@@ -89,6 +89,8 @@ export const containerPrograms: Record<string, string> = {
   // template/first-login.sh (in the build chroot): the desktop user's first login
   'dbus-uuidgen': 'dbus-bin',
   pkill: 'procps',
+  usermod: 'passwd', // the login's stand-in ids
+  groupmod: 'passwd',
   ls: 'coreutils',
   tail: 'coreutils',
   // each desktop's session (template/desktops/<name>/files/etc/winux/desktop.conf) and its configure.sh

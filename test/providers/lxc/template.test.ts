@@ -48,6 +48,13 @@ test("the XFCE template holds its user's first login (template/first-login.sh) a
   assert.deepEqual(readdirSync(home).sort(), ['.bash_logout', '.bashrc', '.config', '.profile']);
   assert.deepEqual(readdirSync(path.join(home, '.config')).sort(), ['Thunar', 'xfce4']);
   assert.equal(existsSync(path.join(home, '.config', 'xfce4', 'desktop')), false, "the login's screen-size icon layout");
+  // The login ran under a stand-in uid (no host user's): the user's own ids are back, on all its files.
+  assert.match(readFileSync(path.join(rootfs, 'etc', 'passwd'), 'utf8'), new RegExp(`^${desktopUser}:x:1000:1000:`, 'm'));
+  const owner = statSync(path.join(home, '.bashrc'));
+  for (const file of [home, ...readdirSync(home, { recursive: true }).map((f) => path.join(home, String(f)))]) {
+    const st = statSync(file);
+    assert.deepEqual([st.uid, st.gid], [owner.uid, owner.gid], file);
+  }
   // Every clone makes its own machine id at boot: the login's temporary one is gone.
   assert.equal(readFileSync(path.join(rootfs, 'etc', 'machine-id'), 'utf8'), '');
   assert.equal(existsSync(path.join(rootfs, 'tmp', 'winux-first-login')), false);
