@@ -369,11 +369,13 @@ export function shellCommands(src: string): Array<{ word: string; line: number }
 /** Programs that run the command written after them, with no options in between as used here. */
 const prefixWrappers = new Set(['setsid', 'nohup']);
 
+/** The recipe's directories copied over a template's root filesystem: the base's, then each desktop's. */
+const recipeFileDirs = ['template/files', ...fs.readdirSync(path.join(root, 'template/desktops')).map((d) => `template/desktops/${d}/files`)];
+
 /** Where the recipe itself ships `name` into a template (template/files/, or a desktop's files/), or null. */
 function recipePath(name: string): string | null {
   if (!name.startsWith('/')) return null;
-  const dirs = ['template/files', ...fs.readdirSync(path.join(root, 'template/desktops')).map((d) => `template/desktops/${d}/files`)];
-  const dir = dirs.find((d) => fs.existsSync(path.join(root, d, name)));
+  const dir = recipeFileDirs.find((d) => fs.existsSync(path.join(root, d, name)));
   return dir ? `${dir}${name}` : null;
 }
 

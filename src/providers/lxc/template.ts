@@ -248,7 +248,6 @@ async function buildArchive(
   // Root's only: the root filesystem being built holds files of its user (the host's
   // uid of the same number while it is built), which no host user may reach.
   await mkdir(p.buildDir, { recursive: true, mode: 0o700 });
-  await chmod(p.buildDir, 0o700);
   const rootfs = path.join(p.buildDir, 'rootfs');
   const started = Date.now();
   let step = 'debootstrap';

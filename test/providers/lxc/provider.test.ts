@@ -191,7 +191,7 @@ test("a session's XFCE starts like a returning user's: it writes none of the set
   // They are there all the same, read from the template.
   const channels = `/home/${desktopUser}/.config/xfce4/xfconf/xfce-perchannel-xml`;
   assert.match((await attach(A, ['cat', `${channels}/xfce4-keyboard-shortcuts.xml`])).stdout, /name="override" type="bool" value="true"/);
-  // And the desktop runs, started by winux-xfce-session (no startxfce4).
+  // And the desktop runs (started by winux-xfce-session).
   const processes = (await attach(A, ['pgrep', '-a', '-u', desktopUser, '.'])).stdout;
   for (const name of ['xfce4-session', 'xfce4-panel', 'xfdesktop', 'xfwm4']) assert.match(processes, new RegExp(`^\\d+ ${name}\\b`, 'm'), name);
 });
