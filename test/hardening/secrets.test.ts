@@ -8,48 +8,15 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { createProxmoxProvider } from '../../src/providers/proxmox/index.ts';
 import { FailingProvider } from '../support/fake-provider.ts';
 import { startProxmoxSim } from '../support/proxmox-sim/index.ts';
 import { fastTuning, simConfig } from '../providers/proxmox/sim-config.ts';
+import { startCmdlineSampler } from '../support/cmdline-sampler.ts';
 import { captureLogs } from '../support/logs.ts';
 import { startTestServer, waitFor } from '../support/server.ts';
 
 const api = '/api/winux';
-
-/** Reads every /proc/<pid>/cmdline every few ms on its own thread, until told to stop. */
-function startCmdlineSampler(): { stop(): Promise<{ samples: number; cmdlines: string[] }> } {
-  const worker = new Worker(
-    `
-    const { parentPort } = require('node:worker_threads');
-    const fs = require('node:fs');
-    const seen = new Set();
-    let samples = 0, stopped = false;
-    parentPort.on('message', () => { stopped = true; });
-    (function sample() {
-      if (stopped) return parentPort.postMessage({ samples, cmdlines: [...seen] });
-      samples++;
-      for (const pid of fs.readdirSync('/proc')) {
-        if (!/^\\d+$/.test(pid)) continue;
-        try { seen.add(fs.readFileSync('/proc/' + pid + '/cmdline', 'latin1').replace(/\\0/g, ' ')); } catch {}
-      }
-      setTimeout(sample, 5);
-    })();
-  `,
-    { eval: true },
-  );
-  return {
-    stop: () =>
-      new Promise((resolve) => {
-        worker.once('message', (m) => {
-          void worker.terminate();
-          resolve(m);
-        });
-        worker.postMessage('stop');
-      }),
-  };
-}
 
 describe('secrets', () => {
   test('passwords and tokens never reach logs, command lines or error bodies; the store keeps only token hashes', async () => {

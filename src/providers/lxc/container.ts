@@ -241,25 +241,35 @@ function sessionInitArgs(config: Config, name: string, extra: string[]): string[
   return [...attachArgs(config, name).slice(0, -1), '--', '/usr/local/sbin/winux-session-init', ...extra];
 }
 
+/** What winux-session-init reads on stdin: never on a command line. */
+export interface SessionSecrets {
+  username: string;
+  password: string;
+  /** A PEM private key made for this session alone (tls-key-stock.ts); absent: the container makes its own. */
+  tlsKey?: string;
+}
+
 /**
- * Sets the desktop user's password (on stdin: never on a command line), makes the
- * session's own TLS key and only then starts xrdp, via the template's
- * winux-session-init. Retries while the container's init is still coming up.
+ * Sets the desktop user's password, puts the session's own TLS key in place
+ * and only then starts xrdp, via the template's winux-session-init. Retries
+ * while the container's init is still coming up.
  */
 export async function initSession(
   config: Config,
   name: string,
-  username: string,
-  password: string,
+  secrets: SessionSecrets,
   dns: string[],
   info: { language: Language; endsAt?: number },
   signal?: AbortSignal,
 ): Promise<void> {
-  const args = sessionInitArgs(config, name, [...dns.flatMap((ip) => ['--dns', ip]), ...sessionSetArgs(info)]);
+  const { username, password, tlsKey } = secrets;
+  const options = [...dns.flatMap((ip) => ['--dns', ip]), ...sessionSetArgs(info), ...(tlsKey ? ['--tls-key-on-stdin'] : [])];
+  const args = sessionInitArgs(config, name, options);
+  const input = `${username}:${password}\n${tlsKey ?? ''}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
     try {
-      await run('lxc-attach', args, { input: `${username}:${password}\n`, signal, timeoutMs: 60_000 });
+      await run('lxc-attach', args, { input, signal, timeoutMs: 60_000 });
       return;
     } catch (err) {
       signal?.throwIfAborted();

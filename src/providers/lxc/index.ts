@@ -2,7 +2,7 @@
 // desktop template on this host, reachable through its own gateway port.
 //
 //   create:  clone → own disk (WINUX_DISK_GB) → configure (limits, static IP, hostname) → start →
-//            winux-session-init (password via stdin, own TLS key, then xrdp) →
+//            winux-session-init (password and a fresh TLS key from the stock via stdin, then xrdp) →
 //            open the gateway port → wait for a real RDP/TLS handshake through it
 //   destroy: close the port → stop → unmount and delete the disk → lxc-destroy (overlay, config, logs)
 //
@@ -48,6 +48,7 @@ import { bridgeState, closeRdpPort, ensureNetworkOnce, forwardedContainers, host
 import { probeRdp } from './rdp-probe.ts';
 import { lxcDesktopFiles } from './files.ts';
 import { templateControl, templateName, templateState } from './template.ts';
+import { createTlsKeyStock, type TlsKeyStock } from './tls-key-stock.ts';
 import { createHostReader, createUsageReader } from './usage.ts';
 
 /** How long a started desktop may take to answer an RDP handshake before creation fails. */
@@ -100,12 +101,15 @@ function connectStream(socket: net.Socket, signal: AbortSignal | undefined, name
   });
 }
 
-export function createLxcProvider(config: Config, logger: Logger): Provider {
+/** `tlsKeys`: where session TLS keys come from (tests hand in a stock that records them). */
+export function createLxcProvider(config: Config, logger: Logger, options: { tlsKeys?: TlsKeyStock } = {}): Provider {
   const log = logger.child({ provider: 'lxc' });
   // The bridge, rules and veth hook must exist before any start. `winux serve`
   // prepares them, but a host rebooted since (or `--no-prepare`) would lack them:
   // checking once per process is cheap (a few iptables -C calls).
   let networkReady: Promise<unknown> | undefined;
+  // Session TLS keys made ahead, off the click's path (see tls-key-stock.ts).
+  const tlsKeys = options.tlsKeys ?? createTlsKeyStock();
 
   async function create(spec: CreateSpec, ctx: CreateContext): Promise<CreatedMachine> {
     const id = spec.containerId;
@@ -115,6 +119,8 @@ export function createLxcProvider(config: Config, logger: Logger): Provider {
     const port = rdpPort(config, id);
     const slog = log.child({ sessionId: spec.sessionId, container: name });
     const { signal } = ctx;
+    // Taken first: the stock does not refill while this create runs.
+    const tlsKey = tlsKeys.take();
     try {
       // The gateway port belongs to this id; if another program on the host
       // listens there, this id cannot be used (the core moves to another one).
@@ -138,7 +144,8 @@ export function createLxcProvider(config: Config, logger: Logger): Provider {
       await startContainer(config, name, signal);
       const dns = await sessionDns(config);
       // Password and TLS key first; xrdp only starts after them (see winux-session-init).
-      await initSession(config, name, spec.username, spec.password, dns.servers, { language: spec.language ?? defaultLanguage, endsAt: spec.endsAt }, signal);
+      const info = { language: spec.language ?? defaultLanguage, endsAt: spec.endsAt };
+      await initSession(config, name, { username: spec.username, password: spec.password, tlsKey }, dns.servers, info, signal);
       signal.throwIfAborted();
 
       ctx.progress('network');
@@ -156,6 +163,8 @@ export function createLxcProvider(config: Config, logger: Logger): Provider {
       if (err instanceof ProviderError) throw err; // includes ContainerIdTakenError
       slog.error({ err }, 'creating the desktop failed');
       throw new ProviderError(`Creating the desktop ${name} failed: ${(err as Error).message}`, true, { cause: err });
+    } finally {
+      tlsKeys.release();
     }
   }
 

@@ -12,6 +12,7 @@ import { after, before, test } from 'node:test';
 import type { CreationStep } from '../../../src/core/session.ts';
 import type { CreateSpec } from '../../../src/core/provider-port.ts';
 import { createLxcProvider } from '../../../src/providers/lxc/index.ts';
+import { createTlsKeyStock, newRsaKey } from '../../../src/providers/lxc/tls-key-stock.ts';
 import { sessionCgroupFile } from '../../../src/providers/lxc/cgroups.ts';
 import { containerDir } from '../../../src/providers/lxc/container.ts';
 import { run } from '../../../src/providers/lxc/exec.ts';
@@ -19,6 +20,7 @@ import { sessionIdMap, sessionIdSpace } from '../../../src/providers/lxc/idmap.t
 import { containerIp, containerName, rdpPort } from '../../../src/providers/lxc/naming.ts';
 import { ensureNetwork as ensureNetworkFor, sessionDns } from '../../../src/providers/lxc/network.ts';
 import { ensureTemplate, templateState } from '../../../src/providers/lxc/template.ts';
+import { startCmdlineSampler } from '../../support/cmdline-sampler.ts';
 import { waitFor } from '../../support/server.ts';
 import {
   cgroupRoots,
@@ -36,7 +38,18 @@ import {
 } from './helpers.ts';
 
 const config = lxcConfig();
-const provider = createLxcProvider(config, logger);
+// A stock of one key that records what it made: B's test checks its key is the one handed in.
+const stockKeys: string[] = [];
+const tlsKeys = createTlsKeyStock(
+  1,
+  async () => {
+    const key = await newRsaKey();
+    stockKeys.push(key);
+    return key;
+  },
+  0,
+);
+const provider = createLxcProvider(config, logger, { tlsKeys });
 // Near the top of the id range, away from a server's first sessions on the same host.
 const A = 30901;
 const B = 30902;
@@ -226,7 +239,21 @@ test("usage reads each session's CPU and memory from its cgroup: a busy loop ins
 });
 
 test('sessions cannot reach each other or the host, and each has its own TLS key', { timeout: 240_000 }, async () => {
+  // The stock refilled after A's create: B gets that key, through stdin only.
+  await tlsKeys.idle();
+  const handedKey = stockKeys.at(-1) ?? '';
+  assert.ok(handedKey?.startsWith('-----BEGIN PRIVATE KEY-----'), 'the stock made a key');
+  const sampler = startCmdlineSampler();
   await provider.create(spec(B), { signal: AbortSignal.timeout(200_000), progress: () => {} });
+  const { cmdlines } = await sampler.stop();
+  const keyBody = handedKey.split('\n')[1];
+  assert.equal(cmdlines.filter((c) => c.includes(keyBody)).length, 0, 'the TLS key appeared in a process command line');
+  const keyFile = (id: number) => attach(id, ['cat', '/etc/xrdp/key.pem']).then((r) => r.stdout);
+  assert.equal(await keyFile(B), handedKey, "B's TLS key is not the one handed in");
+  assert.notEqual(await keyFile(A), handedKey, 'two sessions got the same key');
+  const certKey = (await attach(B, ['openssl', 'x509', '-in', '/etc/xrdp/cert.pem', '-noout', '-pubkey'])).stdout;
+  assert.equal(certKey, (await attach(B, ['openssl', 'pkey', '-in', '/etc/xrdp/key.pem', '-pubout'])).stdout, "the certificate is not the key's");
+  assert.equal((await attach(B, ['stat', '-c', '%a %U:%G', '/etc/xrdp/key.pem'])).stdout.trim(), '640 root:ssl-cert');
   // Control: the method works (a container reaches its own xrdp).
   assert.equal(await canConnect(A, '127.0.0.1', 3389), true);
   assert.equal(await canConnect(A, containerIp(config, B), 3389), false, 'session A reached session B');
