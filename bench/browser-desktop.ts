@@ -15,12 +15,13 @@
 //    on an earlier visit (one click; the page remembers the choice), and not (then
 //    the second click, "Open in the browser", follows as soon as the button shows);
 // 2. click → desktop on an RDP client's screen: POST /sessions (the click), then
-//    xfreerdp at the returned host:port until its screen shows the desktop (read
-//    from Xvfb's framebuffer file every 20 ms); and the same with rdesktop, the
-//    other RDP client in Debian 12: FreeRDP 2.11 spends 0.3 s benchmarking its
-//    colour converters at every start and polls its connection every 100 ms
-//    (libfreerdp/core/connection.c and activation.c: Sleep(100) until the
-//    connection is active), a floor of its own above the 1 s target;
+//    xfreerdp3 (FreeRDP 3, the client of today's Linux desktops) at the returned
+//    host:port until its screen shows the desktop (read from Xvfb's framebuffer
+//    file every 20 ms); and the same with Debian 12's own two clients: xfreerdp
+//    (FreeRDP 2.11, which spends 0.3 s benchmarking its colour converters at every
+//    start and polls its connection every 100 ms, libfreerdp/core/connection.c and
+//    activation.c: Sleep(100) until the connection is active, a floor of its own
+//    above the 1 s target; FreeRDP 3 waits on its events instead) and rdesktop 1.9;
 // 3. an RDP client connecting again to a live session (a first xfreerdp shown the
 //    desktop and killed, as a dropped connection): the second one's start until
 //    its screen shows the desktop;
@@ -39,7 +40,7 @@ import { rootfsBytes, templatePaths, templateState } from '../src/providers/lxc/
 import { createLxcProvider } from '../src/providers/lxc/index.ts';
 import { run } from '../src/providers/lxc/exec.ts';
 import { containerName } from '../src/providers/lxc/naming.ts';
-import { logger, startRdesktop, startXfreerdp } from '../test/providers/lxc/helpers.ts';
+import { type FreerdpClient, logger, startRdesktop, startXfreerdp } from '../test/providers/lxc/helpers.ts';
 import { RfbClient } from '../test/support/rfb-client.ts';
 import { createReadySession, startTestServer, waitForReady, type TestServer } from '../test/support/server.ts';
 import { launchBrowser, openPage } from '../test/web/harness.ts';
@@ -149,21 +150,22 @@ async function browserClick(server: TestServer, browser: Awaited<ReturnType<type
   }
 }
 
-/** xfreerdp on Xvfb's screen, at a session's RDP port, with its credentials. */
-const xfreerdpOn = (session: { port: number; username: string; password: string }, display: string) =>
+/** xfreerdp (FreeRDP 2) or xfreerdp3 on Xvfb's screen, at a session's RDP port, with its credentials. */
+const xfreerdpOn = (session: { port: number; username: string; password: string }, display: string, program: FreerdpClient = 'xfreerdp') =>
   startXfreerdp(
     [`/v:127.0.0.1:${session.port}`, `/u:${session.username}`, '/cert:ignore', '/size:1280x800', '/bpp:24', '/log-level:ERROR'],
     session.password,
     { DISPLAY: display },
     120_000,
+    program,
   );
 
-async function rdpClick(server: TestServer, display: string, rdpClient: 'xfreerdp' | 'rdesktop' = 'xfreerdp'): Promise<number> {
+async function rdpClick(server: TestServer, display: string, rdpClient: FreerdpClient | 'rdesktop'): Promise<number> {
   const t0 = performance.now();
   const ready = await createReadySession(server, 240_000);
   const client =
-    rdpClient === 'xfreerdp'
-      ? xfreerdpOn(ready, display)
+    rdpClient !== 'rdesktop'
+      ? xfreerdpOn(ready, display, rdpClient)
       : startRdesktop(['-u', ready.username, '-g', '1280x800', '-a', '24', `127.0.0.1:${ready.port}`], ready.password, fbdir, { DISPLAY: display }, 120_000);
   try {
     // The screen is read from Xvfb's framebuffer file (lxc-support.ts: screenColours).
@@ -213,13 +215,16 @@ try {
   const coldBrowser: number[] = [];
   const coldBrowser2: number[] = [];
   const coldRdp: number[] = [];
+  const coldFreerdp2: number[] = [];
   const coldRdesktop: number[] = [];
   for (let i = 0; i < runs; i++) {
     await timed('cold browser', () => browserClick(server, browser, true), coldBrowser);
     await endAllSessions(server);
     await timed('cold browser, two clicks', () => browserClick(server, browser, false), coldBrowser2);
     await endAllSessions(server);
-    await timed('cold RDP', () => rdpClick(server, screen.display), coldRdp);
+    await timed('cold RDP', () => rdpClick(server, screen.display, 'xfreerdp3'), coldRdp);
+    await endAllSessions(server);
+    await timed('cold RDP, FreeRDP 2', () => rdpClick(server, screen.display, 'xfreerdp'), coldFreerdp2);
     await endAllSessions(server);
     await timed('cold RDP, rdesktop', () => rdpClick(server, screen.display, 'rdesktop'), coldRdesktop);
     await endAllSessions(server);
@@ -277,6 +282,7 @@ try {
   const warmBrowser: number[] = [];
   const warmBrowser2: number[] = [];
   const warmRdp: number[] = [];
+  const warmFreerdp2: number[] = [];
   const warmBrowserAtOnce: number[] = [];
   const warmRdesktop: number[] = [];
   for (let i = 0; i < runs; i++) {
@@ -290,7 +296,10 @@ try {
     await timed('warm browser, two clicks', () => browserClick(server, browser, false), warmBrowser2);
     await endAllSessions(server);
     await poolReady();
-    await timed('warm RDP', () => rdpClick(server, screen.display), warmRdp);
+    await timed('warm RDP', () => rdpClick(server, screen.display, 'xfreerdp3'), warmRdp);
+    await endAllSessions(server);
+    await poolReady();
+    await timed('warm RDP, FreeRDP 2', () => rdpClick(server, screen.display, 'xfreerdp'), warmFreerdp2);
     await endAllSessions(server);
     await poolReady();
     await timed('warm RDP, rdesktop', () => rdpClick(server, screen.display, 'rdesktop'), warmRdesktop);
@@ -306,11 +315,13 @@ try {
     : 'n/a';
   results['  the same with the second click ("Open in the browser"), warm p50'] = figure(warmBrowser2, runs);
   results['  the same with the second click ("Open in the browser"), cold p50'] = figure(coldBrowser2, runs);
-  results['click → desktop on an RDP client, warm pool p50'] = figure(warmRdp, runs);
-  results['click → desktop on an RDP client, cold p50'] = figure(coldRdp, runs);
+  results['click → desktop on an RDP client (FreeRDP 3), warm pool p50'] = figure(warmRdp, runs);
+  results['click → desktop on an RDP client (FreeRDP 3), cold p50'] = figure(coldRdp, runs);
+  results['  the same with FreeRDP 2.11 (100 ms polling, start-up benchmark), warm p50'] = figure(warmFreerdp2, runs);
+  results['  the same with FreeRDP 2.11, cold p50'] = figure(coldFreerdp2, runs);
   results['  the same with rdesktop 1.9 (no 100 ms polling, no start-up benchmark), warm p50'] = figure(warmRdesktop, runs);
   results['  the same with rdesktop 1.9, cold p50'] = figure(coldRdesktop, runs);
-  results['an RDP client connecting again to a live session → its desktop p50'] = figure(reconnects, runs);
+  results['an RDP client (FreeRDP 2.11) connecting again to a live session → its desktop p50'] = figure(reconnects, runs);
   results['keystroke → screen update over the WebSocket (loopback), p50 / max'] = `${p50(keys).toFixed(1)} ms / ${Math.max(...keys).toFixed(1)} ms`;
   results['idle desktop, bytes per minute to a viewer'] = `${Math.round(idleBytesPerMinute)} B`;
   const tpl = await templateState(config, desktop);

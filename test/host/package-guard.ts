@@ -32,6 +32,7 @@ export interface Usage {
 export const listFiles = {
   host: 'scripts/packages/host.txt',
   testTools: 'scripts/packages/test-tools.txt',
+  testToolsBackports: 'scripts/packages/test-tools-backports.txt',
   ansible: 'scripts/packages/ansible.txt',
   test: 'scripts/packages/test.txt',
   template: 'template/packages.txt',
@@ -57,7 +58,7 @@ export function readList(file: string): string[] {
 
 /** The host install lists, by file (what setup-host.sh, install-deps.sh and setup-test-host.sh install). */
 export function hostLists(): Map<string, string[]> {
-  return new Map([listFiles.host, listFiles.testTools, listFiles.ansible, listFiles.test].map((f) => [f, readList(f)]));
+  return new Map([listFiles.host, listFiles.testTools, listFiles.testToolsBackports, listFiles.ansible, listFiles.test].map((f) => [f, readList(f)]));
 }
 
 // ---------------------------------------------------------------- scanning

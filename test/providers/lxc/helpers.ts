@@ -45,13 +45,20 @@ export async function prepareHost(config: Config): Promise<void> {
 }
 
 /**
- * Starts xfreerdp with the password on stdin (`/from-stdin:force`), never on its
- * command line. `done` resolves with the exit code; `stop()` kills it (by its
- * own process group id: it runs detached).
+ * FreeRDP's X11 clients: `xfreerdp` is FreeRDP 2.11 (Debian 12's own), `xfreerdp3`
+ * FreeRDP 3 (Debian 12's backports; Debian 13 and Ubuntu 24.04, Remmina's library).
+ * Both take the same arguments for what the tests use.
  */
-export function startXfreerdp(args: string[], password: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000) {
+export type FreerdpClient = 'xfreerdp' | 'xfreerdp3';
+
+/**
+ * Starts xfreerdp (or `program`) with the password on stdin (`/from-stdin:force`),
+ * never on its command line. `done` resolves with the exit code; `stop()` kills it
+ * (by its own process group id: it runs detached).
+ */
+export function startXfreerdp(args: string[], password: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000, program: FreerdpClient = 'xfreerdp') {
   // detached: no controlling terminal, so FreeRDP reads the password from stdin instead of /dev/tty.
-  const child = spawn('xfreerdp', [...args, '/from-stdin:force'], { env: { ...process.env, ...env }, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(program, [...args, '/from-stdin:force'], { env: { ...process.env, ...env }, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
   child.stdin.end(`${password}\n`);
   return detachedClient(child, timeoutMs);
 }
