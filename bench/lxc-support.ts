@@ -55,18 +55,39 @@ export async function waitForFullPool(server: TestServer, size: number): Promise
 }
 
 /**
- * Distinct colours on an Xvfb screen started with `fbdir` (a grid of its pixels), read
- * from the XWD file Xvfb keeps its screen in: a few ms, where ImageMagick's
- * `import` + `convert` took 0.3–1.2 s per look on a loaded 2-core host, and a
- * judge that slow adds up to two looks to every RDP figure.
+ * What an Xvfb screen started with `fbdir` shows, from a grid of its pixels: its
+ * distinct colours, and the share of pure black (what an RDP client's window is
+ * until the server's bitmaps are painted over it). Read from the XWD file Xvfb
+ * keeps its screen in: a few ms, where ImageMagick's `import` + `convert` took
+ * 0.3–1.2 s per look on a loaded 2-core host, and a judge that slow adds up to
+ * two looks to every RDP figure.
  */
-export async function screenColours(fbdir: string): Promise<number> {
+export async function screenLook(fbdir: string): Promise<{ colours: number; black: number }> {
   const xwd = await readFile(path.join(fbdir, 'Xvfb_screen0'));
   const headerSize = xwd.readUInt32BE(0);
   const [width, height, bitsPerPixel, bytesPerLine, ncolors] = [16, 20, 44, 48, 76].map((at) => xwd.readUInt32BE(at));
   if (bitsPerPixel !== 32) throw new Error(`Xvfb screen at ${bitsPerPixel} bits per pixel; expected 32 (depth 24)`);
   const start = headerSize + ncolors! * 12;
   const seen = new Set<number>();
-  for (let y = 0; y < height!; y += 4) for (let x = 0; x < width!; x += 4) seen.add(xwd.readUInt32LE(start + y * bytesPerLine! + x * 4) & 0xffffff);
-  return seen.size;
+  let black = 0;
+  let looked = 0;
+  for (let y = 0; y < height!; y += 4)
+    for (let x = 0; x < width!; x += 4) {
+      const pixel = xwd.readUInt32LE(start + y * bytesPerLine! + x * 4) & 0xffffff;
+      seen.add(pixel);
+      if (pixel === 0) black++;
+      looked++;
+    }
+  return { colours: seen.size, black: black / looked };
+}
+
+/**
+ * The RDP client's screen shows the whole desktop: many colours (wallpaper, panel,
+ * icons) and no unpainted area left. Clients paint the first frame in tiles over
+ * 0.1–0.5 s; colours alone were seen with a third of the screen still black.
+ * A drawn XFCE desktop is under 1 % black (the mouse picture, text).
+ */
+export async function desktopDrawn(fbdir: string): Promise<boolean> {
+  const { colours, black } = await screenLook(fbdir);
+  return colours > 200 && black < 0.02;
 }
