@@ -147,6 +147,15 @@ after(async () => {
   for (const id of [HOG, NEIGHBOUR]) await provider.destroy({ containerId: id }).catch(() => {});
 });
 
+test("the session's pids limit is the desktop's only one: systemd sets no lower TasksMax on it", async () => {
+  // systemd's default (15 % of the container's pids.max: 38 under this suite's 256) once
+  // stopped XFCE's threads at start, and the desktop never came up (before() above).
+  const { stdout } = await asRoot(NEIGHBOUR, ['systemctl', 'show', '-p', 'TasksMax', '--value', `winux-desktop@${desktopUser}`]);
+  assert.equal(stdout.trim(), 'infinity');
+  const pidsMax = cgroupFile('pids', 'pids.max', 'pids.max', NEIGHBOUR);
+  assert.equal(readNumber(pidsMax), limits.pidsMax);
+});
+
 test("a fork bomb stops at the session's pids limit; the neighbour and the host stay responsive", { timeout: 180_000 }, async (t) => {
   const pidsMax = cgroupFile('pids', 'pids.max', 'pids.max');
   assert.equal(readNumber(pidsMax), limits.pidsMax);
