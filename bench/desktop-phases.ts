@@ -27,7 +27,7 @@ import { containerName } from '../src/providers/lxc/naming.ts';
 import { logger, startXfreerdp } from '../test/providers/lxc/helpers.ts';
 import { startTestServer, waitForReady, type TestServer } from '../test/support/server.ts';
 import { launchBrowser, openPage } from '../test/web/harness.ts';
-import { desktopBenchRange, endAllSessions, prepareHost, screenLook, startXvfb, underLxcLock, waitForFullPool } from './lxc-support.ts';
+import { desktopBenchRange, endAllSessions, looksDrawn, prepareHost, screenLook, startXvfb, underLxcLock, waitForFullPool } from './lxc-support.ts';
 
 underLxcLock();
 
@@ -203,12 +203,12 @@ async function rdpRun(server: TestServer, screen: { display: string; fbdir: stri
   try {
     let painted = false;
     for (;;) {
-      const { colours, black } = await screenLook(screen.fbdir);
-      if (!painted && colours > 1) {
+      const look = await screenLook(screen.fbdir);
+      if (!painted && look.colours > 1) {
         painted = true;
         at('rdp: first paint on the screen');
       }
-      if (colours > 200 && black < 0.02) break; // as desktopDrawn in lxc-support.ts
+      if (looksDrawn(look)) break;
       if (performance.now() - t0 > 120_000) throw new Error('no desktop on the RDP screen within 120 s');
       await new Promise((r) => setTimeout(r, 20));
     }

@@ -88,6 +88,6 @@ export async function screenLook(fbdir: string): Promise<{ colours: number; blac
  * A drawn XFCE desktop is under 1 % black (the mouse picture, text).
  */
 export async function desktopDrawn(fbdir: string): Promise<boolean> {
-  const { colours, black } = await screenLook(fbdir);
-  return colours > 200 && black < 0.02;
+  return looksDrawn(await screenLook(fbdir));
 }
+export const looksDrawn = ({ colours, black }: { colours: number; black: number }) => colours > 200 && black < 0.02;

@@ -61,62 +61,41 @@ fi
 echo "Installing missing host packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 
-# The missing packages of test-tools-backports.txt are installed on their own:
-# from the configured sources where they have them, else, on Debian 12, from
-# bookworm-backports.
+# apt-get install, refreshing the index only when an install fails for lack of
+# it: keeps re-runs fast.
+apt_install() {
+  apt-get install -y --no-install-recommends "$@" || { apt-get update && apt-get install -y --no-install-recommends "$@"; }
+}
+
+# test-tools-backports.txt is installed apart: on Debian 12 from bookworm-backports
+# (added for these packages alone: its default priority, 100, never upgrades an
+# installed package, and apt takes a package from it only when asked with -t),
+# elsewhere from the configured sources, which have them.
 from_main=()
 from_backports=()
 for p in "${missing[@]}"; do
   if [[ " ${backported[*]} " == *" $p "* ]]; then from_backports+=("$p"); else from_main+=("$p"); fi
 done
 
-# Refresh the index only when an install fails for lack of it: keeps re-runs fast.
-if [ "${#from_main[@]}" -gt 0 ] && ! apt-get install -y --no-install-recommends "${from_main[@]}"; then
-  apt-get update
-  apt-get install -y --no-install-recommends "${from_main[@]}"
-fi
-
-candidate() { apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ { print $2 }'; }
-has_candidates() {
-  local p c
-  for p in "$@"; do
-    c=$(candidate "$p")
-    [ -n "$c" ] && [ "$c" != "(none)" ] || return 1
-  done
-}
-
-# Debian 12's backports suite, added for the packages that need it and nothing
-# else: its default priority (100) never upgrades an installed package, and apt
-# takes a package from it only when asked (-t). Same mirror as the machine's
-# bookworm source, so a local mirror or proxy keeps working.
-backports_file=/etc/apt/sources.list.d/winux-bookworm-backports.sources
-enable_bookworm_backports() {
-  local id="" codename="" uri
-  id=$(. /etc/os-release && echo "${ID:-}")
-  codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
-  [ "$id" = debian ] && [ "$codename" = bookworm ] || return 1
-  if [ ! -f "$backports_file" ]; then
-    uri=$(apt-get indextargets --format '$(REPO_URI)' 'Release: bookworm' 'Identifier: Packages' | head -n1)
-    [ -n "$uri" ] || return 1
-    echo "Adding Debian's bookworm-backports source ($backports_file) for: $*"
-    printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$uri" >"$backports_file"
-  fi
-  apt-get update
-}
+if [ "${#from_main[@]}" -gt 0 ]; then apt_install "${from_main[@]}"; fi
 
 if [ "${#from_backports[@]}" -gt 0 ]; then
-  if has_candidates "${from_backports[@]}" || { apt-get update && has_candidates "${from_backports[@]}"; }; then
-    # The configured sources have them (Debian 13, Ubuntu 24.04, or backports already there).
-    if [ -f "$backports_file" ]; then
-      apt-get install -y --no-install-recommends -t bookworm-backports "${from_backports[@]}"
-    else
-      apt-get install -y --no-install-recommends "${from_backports[@]}"
+  if [ "$(. /etc/os-release && echo "${ID:-}:${VERSION_CODENAME:-}")" = debian:bookworm ]; then
+    backports_file=/etc/apt/sources.list.d/winux-bookworm-backports.sources
+    if [ ! -f "$backports_file" ]; then
+      # The mirror the machine's own bookworm source uses, so a local mirror or proxy keeps working.
+      uri=$(apt-get indextargets --format '$(REPO_URI)' 'Release: bookworm' 'Identifier: Packages' | head -n1)
+      if [ -z "$uri" ]; then
+        echo "No bookworm source configured to add bookworm-backports beside, for: ${from_backports[*]}" >&2
+        exit 1
+      fi
+      echo "Adding Debian's bookworm-backports source ($backports_file) for: ${from_backports[*]}"
+      printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$uri" >"$backports_file"
+      apt-get update
     fi
-  elif enable_bookworm_backports "${from_backports[@]}"; then
-    apt-get install -y --no-install-recommends -t bookworm-backports "${from_backports[@]}"
+    apt_install -t bookworm-backports "${from_backports[@]}"
   else
-    echo "No source here has ${from_backports[*]} (Debian 12 has it in bookworm-backports, Debian 13 and Ubuntu 24.04 in their main archives)." >&2
-    exit 1
+    apt_install "${from_backports[@]}"
   fi
 fi
 echo "Host packages installed."

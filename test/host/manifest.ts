@@ -47,8 +47,8 @@ export const dynamicCallSites: Record<string, string[]> = {
   'test/providers/lxc/helpers.ts: ...args': [], // inside the container (lxc-attach)
   'test/deploy/proxies.ts: command': ['caddy', 'nginx'], // its run() wrapper; the callers pass literals, scanned
   'test/support/watched-process.ts: command': ['npm'], // spawnWatched(): test/cli/service.test.ts runs `npm start`; the others run node itself (process.execPath)
-  'test/support/vnc-desktop.ts: program': ['xev'],
-  'test/providers/lxc/helpers.ts: program': ['xfreerdp', 'xfreerdp3'], // startXfreerdp(): FreeRDP 2 or 3 // VncDesktop.client(): X clients on the test desktop
+  'test/support/vnc-desktop.ts: program': ['xev'], // VncDesktop.client(): X clients on the test desktop
+  'test/providers/lxc/helpers.ts: program': ['xfreerdp', 'xfreerdp3'], // startXfreerdp(): FreeRDP 2 or 3
 };
 
 /**
